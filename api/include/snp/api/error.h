@@ -1,0 +1,69 @@
+// A failure exactly as a KVM user observes it: which ioctl, the errno, and the firmware
+// status - kept apart, never folded into one number, never dropped (STYLE.md 3.3).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "snp/model/fw_status.h"
+
+namespace snplab::api {
+
+using model::FwStatus;
+
+/// The operation that failed, by its ABI name ("KVM_CREATE_VM", "SEV_ISSUE_CMD",
+/// "open(/dev/sev)"). A view of static storage.
+using Op = std::string_view;
+
+struct Error {
+  Op op;
+  int errno_value = 0;                ///< 0 if the kernel itself accepted the call
+  FwStatus fw = FwStatus::NoFwCall;   ///< NO_FW_CALL if the firmware was never reached
+  /// Free text for the human reader (which flag, which bound). Not compared across
+  /// backends: hardware cannot produce it.
+  std::string detail;
+
+  /// Backends agree when op, errno and firmware status agree.
+  bool same_observable(const Error& o) const {
+    return op == o.op && errno_value == o.errno_value && fw == o.fw;
+  }
+  /// "KVM_CREATE_VM: errno=22 (Invalid argument) fw=NO_FW_CALL(0xffffffff)[: detail]"
+  std::string to_string() const;
+};
+
+/// std::expected-shaped; std::expected itself is unusable with clang 14 + libstdc++ 12.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  bool has_value() const { return v_.index() == 0; }
+  explicit operator bool() const { return has_value(); }
+  T& operator*() { return std::get<0>(v_); }
+  const T& operator*() const { return std::get<0>(v_); }
+  T* operator->() { return &std::get<0>(v_); }
+  const T* operator->() const { return &std::get<0>(v_); }
+  T& value() { return std::get<0>(v_); }
+  const Error& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+using Status = Result<std::monostate>;
+inline Status ok() { return Status(std::monostate{}); }
+
+}  // namespace snplab::api
+
+template <>
+struct fmt::formatter<snplab::api::Error> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const snplab::api::Error& e, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(e.to_string(), ctx);
+  }
+};

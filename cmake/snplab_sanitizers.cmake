@@ -1,0 +1,26 @@
+# SNPLAB_SANITIZER: "address;undefined", "thread", or "fuzzer" (libFuzzer + ASan + UBSan,
+# clang only). Applied to every target of the build so libraries and tests agree.
+if(SNPLAB_SANITIZER STREQUAL "")
+  return()
+endif()
+
+set(_san_flags "")
+foreach(_s IN LISTS SNPLAB_SANITIZER)
+  if(_s STREQUAL "address")
+    list(APPEND _san_flags -fsanitize=address)
+  elseif(_s STREQUAL "undefined")
+    list(APPEND _san_flags -fsanitize=undefined -fno-sanitize-recover=undefined)
+  elseif(_s STREQUAL "thread")
+    list(APPEND _san_flags -fsanitize=thread)
+  elseif(_s STREQUAL "fuzzer")
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      message(FATAL_ERROR "SNPLAB_SANITIZER=fuzzer needs clang (libFuzzer); got ${CMAKE_CXX_COMPILER_ID}")
+    endif()
+    # Libraries get coverage instrumentation only; fuzz targets add -fsanitize=fuzzer.
+    list(APPEND _san_flags -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined)
+  else()
+    message(FATAL_ERROR "unknown SNPLAB_SANITIZER entry '${_s}'")
+  endif()
+endforeach()
+add_compile_options(${_san_flags} -fno-omit-frame-pointer -g)
+add_link_options(${_san_flags})
