@@ -233,8 +233,9 @@ GuestInsnResult pvalidate(Rmp& rmp, const GuestCpu& cpu, Gpa gpa, Spa spa, std::
   }
   // --- point of no return -----------------------------------------------------------------
   // The deciding entry is the one written: the 2M entry for a 2M page, else the 4K entry.
+  // A 4K entry was read whole by the checks; a 2M entry's view had its GPA adjusted.
   const Pfn target = rmp_size == PageSize::Size2M ? huge_base(spa_to_pfn(spa)) : spa_to_pfn(spa);
-  RmpEntryRaw e = rmp.load(target);
+  RmpEntryRaw e = rmp_size == PageSize::Size2M ? rmp.load(target) : eff;
   e.set_validated(want);
   rmp.store(target, e);
   r.status = frame.done(RmpStatus::Success);
@@ -272,7 +273,7 @@ GuestInsnResult rmpadjust(Rmp& rmp, const GuestCpu& cpu, Gpa gpa, Spa spa, std::
   }
   // --- point of no return -----------------------------------------------------------------
   const Pfn target = rmp_size == PageSize::Size2M ? huge_base(spa_to_pfn(spa)) : spa_to_pfn(spa);
-  RmpEntryRaw e = rmp.load(target);
+  RmpEntryRaw e = rmp_size == PageSize::Size2M ? rmp.load(target) : eff;
   e.set_vmpl_perms(target_vmpl, mask);
   if (cpu.vmpl == 0) e.set_vmsa(vmsa);
   rmp.store(target, e);

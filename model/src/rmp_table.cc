@@ -208,6 +208,18 @@ namespace {
 constexpr std::size_t kInitialCapacity = 64;
 constexpr unsigned kOffsetShift = 32;
 constexpr unsigned kKindShift = 41;
+// An Inline slot may also carry the region's aligned entry when that entry holds nothing
+// but a sub-page count: the usual state of a region with one 4K page assigned (the count in
+// the aligned entry is 1). Without this a scattered page would cost two entries.
+constexpr unsigned kHeadPresentBit = 43;
+constexpr unsigned kHeadCountShift = 44;
+constexpr std::uint64_t kKindMask = 3ULL << kKindShift;
+constexpr std::uint64_t kHeadMask = (1ULL << kHeadPresentBit) | (0x1FFULL << kHeadCountShift);
+constexpr std::uint64_t kSubpageLoMask = 0x1FFULL << RmpEntryRaw::kSubpageShift;
+
+bool head_only_count(const RmpEntryRaw& e) { return e.hi == 0 && (e.lo & ~kSubpageLoMask) == 0; }
+bool head_present(std::uint64_t key) { return ((key >> kHeadPresentBit) & 1U) != 0; }
+RmpEntryRaw head_entry(std::uint64_t key) { return RmpEntryRaw{((key >> kHeadCountShift) & 0x1FF) << RmpEntryRaw::kSubpageShift, 0}; }
 }  // namespace
 
 RmpStore::RmpStore() {
@@ -296,6 +308,7 @@ RmpEntryRaw RmpStore::get(Pfn pfn) const {
   switch (kind_of(*s)) {
     case Kind::Inline:
       if (((s->key >> kOffsetShift) & (kPagesPerHuge - 1)) == off) return RmpEntryRaw{s->a, s->b};
+      if (off == 0 && head_present(s->key)) return head_entry(s->key);
       return {};
     case Kind::Sparse: {
       const auto* b = reinterpret_cast<const SparseBlock*>(s->a);
@@ -313,7 +326,7 @@ void RmpStore::set(Pfn pfn, const RmpEntryRaw& e) {
   Slot& s = find_or_insert(region_of(pfn));
   const unsigned off = huge_offset(pfn);
   const std::uint64_t base_key = s.key & kRegionMask;
-  if ((s.key >> kKindShift) == 0) {  // fresh slot
+  if ((s.key & kKindMask) == 0) {  // fresh slot
     s.key = base_key | (std::uint64_t{off} << kOffsetShift) | (std::uint64_t{static_cast<std::uint8_t>(Kind::Inline)} << kKindShift);
     s.a = e.lo;
     s.b = e.hi;
@@ -328,19 +341,45 @@ void RmpStore::set(Pfn pfn, const RmpEntryRaw& e) {
         s.b = e.hi;
         return;
       }
-      SparseBlock* b = SparseBlock::make(2);
-      const RmpEntryRaw old{s.a, s.b};
-      const bool first_is_old = have < off;
-      b->offsets()[0] = static_cast<std::uint16_t>(first_is_old ? have : off);
-      b->offsets()[1] = static_cast<std::uint16_t>(first_is_old ? off : have);
-      b->entries()[0] = first_is_old ? old : e;
-      b->entries()[1] = first_is_old ? e : old;
-      b->count = 2;
+      if (off == 0 && head_only_count(e)) {
+        if (!head_present(s.key)) ++touched_;
+        s.key = (s.key & ~kHeadMask) | (1ULL << kHeadPresentBit) |
+                (std::uint64_t{e.subpage_count()} << kHeadCountShift);
+        return;
+      }
+      // Two real entries (or a fuller aligned entry): move to a sorted block.
+      const bool with_head = head_present(s.key) && have != 0;
+      const unsigned n = with_head ? 3 : 2;
+      SparseBlock* b = SparseBlock::make(with_head ? 4 : 2);
+      std::uint16_t offs[3];
+      RmpEntryRaw ents[3];
+      unsigned k = 0;
+      if (with_head) offs[k] = 0, ents[k++] = head_entry(s.key);
+      offs[k] = static_cast<std::uint16_t>(have), ents[k++] = RmpEntryRaw{s.a, s.b};
+      offs[k] = static_cast<std::uint16_t>(off), ents[k++] = e;
+      for (unsigned i = 0; i < n; ++i) {  // insertion sort of <= 3 pairs by offset
+        for (unsigned j = i; j > 0 && offs[j - 1] > offs[j]; --j) {
+          std::swap(offs[j - 1], offs[j]);
+          std::swap(ents[j - 1], ents[j]);
+        }
+      }
+      // The head, if kept, may be the entry being written now (off == 0): keep the new one.
+      unsigned m = 0;
+      for (unsigned i = 0; i < n; ++i) {
+        if (m > 0 && b->offsets()[m - 1] == offs[i]) {
+          b->entries()[m - 1] = offs[i] == off ? e : ents[i];
+          continue;
+        }
+        b->offsets()[m] = offs[i];
+        b->entries()[m] = ents[i];
+        ++m;
+      }
+      b->count = static_cast<std::uint16_t>(m);
+      if (!(with_head && off == 0)) ++touched_;
       s.key = base_key | (std::uint64_t{static_cast<std::uint8_t>(Kind::Sparse)} << kKindShift);
       s.a = reinterpret_cast<std::uintptr_t>(b);
       s.b = 0;
-      memory_bytes_ += SparseBlock::bytes(2);
-      ++touched_;
+      memory_bytes_ += SparseBlock::bytes(b->cap);
       return;
     }
     case Kind::Sparse: {
@@ -404,8 +443,11 @@ void RmpStore::for_each_nonzero(const std::function<void(Pfn, const RmpEntryRaw&
     const Pfn base = ((s.key & kRegionMask) - 1) << (kHugeShift - kPageShift);
     switch (kind_of(s)) {
       case Kind::Inline: {
+        const unsigned off = static_cast<unsigned>((s.key >> kOffsetShift) & (kPagesPerHuge - 1));
+        const RmpEntryRaw head = head_entry(s.key);
+        if (off != 0 && head_present(s.key) && !(head == zero)) fn(base, head);
         const RmpEntryRaw e{s.a, s.b};
-        if (!(e == zero)) fn(base + ((s.key >> kOffsetShift) & (kPagesPerHuge - 1)), e);
+        if (!(e == zero)) fn(base + off, e);
         break;
       }
       case Kind::Sparse: {

@@ -87,7 +87,8 @@ class RmpLayout {
 /// hypervisor-owned), which is what the zeroed table holds after SNP_INIT (facts §1.2).
 ///
 /// Layout (see docs/rmp-model.md, "Storage"): an open-addressing hash table of 2 MiB
-/// regions, 24 bytes a slot. A region with one written entry keeps it inside its slot;
+/// regions, 24 bytes a slot. A region with one written entry keeps it inside its slot
+/// (together with the region's aligned entry when that holds only a sub-page count);
 /// with 2..256 it points at a sorted block of (offset, entry) pairs; beyond that at a
 /// dense 512-entry array (8 KiB, 16 bytes an entry as in hardware, plus a 64-byte
 /// written-bitmap).
@@ -113,7 +114,7 @@ class RmpStore {
 
  private:
   struct Slot {
-    std::uint64_t key = 0;  // 0: empty; else region + 1 | offset << 32 | kind << 41
+    std::uint64_t key = 0;  // 0: empty; else region+1 | offset << 32 | kind << 41 | head << 43
     std::uint64_t a = 0;    // Inline: entry.lo; blocks: pointer
     std::uint64_t b = 0;    // Inline: entry.hi
   };
@@ -123,7 +124,7 @@ class RmpStore {
   struct DenseBlock;
 
   static std::uint64_t region_of(Pfn pfn) { return pfn >> (kHugeShift - kPageShift); }
-  static Kind kind_of(const Slot& s) { return static_cast<Kind>(s.key >> 41); }
+  static Kind kind_of(const Slot& s) { return static_cast<Kind>((s.key >> 41) & 3U); }
   static std::uint64_t region_key(std::uint64_t region) { return region + 1; }
   static constexpr std::uint64_t kRegionMask = (1ULL << 32) - 1;
 
