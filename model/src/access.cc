@@ -45,9 +45,11 @@ namespace {
 /// hypervisor-owned.
 bool hypervisor_owned(Rmp& rmp, Spa spa, MapLevel level) {
   const Pfn pfn = spa_to_pfn(spa);
-  if (!rmp.covers(pfn)) return true;
-  if (level == MapLevel::Size4K) return !effective_entry(rmp, pfn).assigned();
+  if (level == MapLevel::Size4K) return !rmp.covers(pfn) || !effective_entry(rmp, pfn).assigned();
+  // A large mapping covers the whole 2 MiB region, even where `spa` itself is past the
+  // end of the RMP: the covered part of the region decides.
   const Pfn base = huge_base(pfn);
+  if (!rmp.covers(base)) return true;
   const RmpEntryRaw e0 = rmp.load(base);
   return !e0.assigned() && e0.subpage_count() == 0;
 }

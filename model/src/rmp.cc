@@ -22,21 +22,6 @@ std::string_view to_string(RmpInsn i) {
 
 Rmp::Rmp(RmpLayout layout) : layout_(std::move(layout)) { changes_.reserve(kPagesPerHuge + 1); }
 
-RmpEntryRaw Rmp::load(Pfn pfn) {
-  SNPLAB_ASSERT(layout_.covers(pfn), "load of an RMP entry for an uncovered PFN");
-  if (hook_ != nullptr) hook_->on_load(pfn);
-  return store_.get(pfn);
-}
-
-void Rmp::store(Pfn pfn, const RmpEntryRaw& e) {
-  SNPLAB_ASSERT(layout_.covers(pfn), "store to an RMP entry for an uncovered PFN");
-  SNPLAB_ASSERT(in_frame_, "RMP entry written outside an instruction frame");
-  const RmpEntryRaw before = store_.get(pfn);
-  if (hook_ != nullptr) hook_->on_store(pfn, before, e);
-  store_.set(pfn, e);
-  changes_.push_back(EntryChange{pfn, before, e});
-}
-
 Rmp::Frame::Frame(Rmp& rmp, RmpInsn insn, Spa spa, PageSize size, const OpContext& ctx,
                   const RmpState& requested)
     : rmp_(rmp) {

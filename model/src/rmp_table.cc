@@ -123,8 +123,7 @@ std::optional<RmpLayout> RmpLayout::segmented(Spa rmp_base, unsigned segment_shi
   return l;
 }
 
-bool RmpLayout::covers(Pfn pfn) const {
-  if (!segmented_) return pfn < covered_pages_;
+bool RmpLayout::covers_segmented(Pfn pfn) const {
   const std::uint64_t idx = pfn >> (segment_shift_ - kPageShift);
   if (idx >= segments_.size()) return false;
   const Pfn in_seg = pfn & ((1ULL << (segment_shift_ - kPageShift)) - 1);
@@ -190,20 +189,6 @@ struct RmpStore::SparseBlock {
   }
 };
 
-// A full 512-entry array for a region with more than 256 written entries, plus a bitmap of
-// which entries were ever written (for the touched-pages count).
-struct RmpStore::DenseBlock {
-  std::uint64_t written[kPagesPerHuge / 64] = {};
-  RmpEntryRaw entries[kPagesPerHuge] = {};
-
-  bool mark(unsigned off) {  // returns true the first time `off` is written
-    const std::uint64_t bit = 1ULL << (off % 64);
-    const bool fresh = (written[off / 64] & bit) == 0;
-    written[off / 64] |= bit;
-    return fresh;
-  }
-};
-
 namespace {
 constexpr std::size_t kInitialCapacity = 64;
 constexpr unsigned kOffsetShift = 32;
@@ -253,19 +238,23 @@ std::size_t RmpStore::probe_start(std::uint64_t region) const {
   return static_cast<std::size_t>((region * 0x9E3779B97F4A7C15ULL) >> 17) & (capacity_ - 1);
 }
 
+void RmpStore::remember(std::uint64_t region, const Slot* s) const {
+  cached_region_ = region;
+  cached_slot_ = s;
+  cached_dense_ = s != nullptr && kind_of(*s) == Kind::Dense ? reinterpret_cast<DenseBlock*>(s->a) : nullptr;
+}
+
 const RmpStore::Slot* RmpStore::find(std::uint64_t region) const {
   if (region == cached_region_) return cached_slot_;
   const std::uint64_t want = region_key(region);
   for (std::size_t i = probe_start(region);; i = (i + 1) & (capacity_ - 1)) {
     const Slot& s = slots_[i];
     if (s.key == 0) {
-      cached_region_ = region;
-      cached_slot_ = nullptr;
+      remember(region, nullptr);
       return nullptr;
     }
     if ((s.key & kRegionMask) == want) {
-      cached_region_ = region;
-      cached_slot_ = &s;
+      remember(region, &s);
       return &s;
     }
   }
@@ -286,6 +275,7 @@ void RmpStore::grow() {
   memory_bytes_ += (capacity_ - old_cap) * sizeof(Slot);
   cached_region_ = ~0ULL;
   cached_slot_ = nullptr;
+  cached_dense_ = nullptr;
 }
 
 RmpStore::Slot& RmpStore::find_or_insert(std::uint64_t region) {
@@ -296,12 +286,11 @@ RmpStore::Slot& RmpStore::find_or_insert(std::uint64_t region) {
   ++used_;
   Slot& s = slots_[i];
   s.key = region_key(region);  // kind 0 until the caller fills it
-  cached_region_ = region;
-  cached_slot_ = &s;
+  remember(region, &s);
   return s;
 }
 
-RmpEntryRaw RmpStore::get(Pfn pfn) const {
+RmpEntryRaw RmpStore::get_slow(Pfn pfn) const {
   const Slot* s = find(region_of(pfn));
   if (s == nullptr) return {};
   const unsigned off = huge_offset(pfn);
@@ -322,7 +311,7 @@ RmpEntryRaw RmpStore::get(Pfn pfn) const {
   SNPLAB_UNREACHABLE("corrupt RmpStore slot kind");
 }
 
-void RmpStore::set(Pfn pfn, const RmpEntryRaw& e) {
+void RmpStore::set_slow(Pfn pfn, const RmpEntryRaw& e) {
   Slot& s = find_or_insert(region_of(pfn));
   const unsigned off = huge_offset(pfn);
   const std::uint64_t base_key = s.key & kRegionMask;
@@ -404,6 +393,7 @@ void RmpStore::set(Pfn pfn, const RmpEntryRaw& e) {
         SparseBlock::destroy(b);
         s.key = base_key | (std::uint64_t{static_cast<std::uint8_t>(Kind::Dense)} << kKindShift);
         s.a = reinterpret_cast<std::uintptr_t>(dense);
+        remember(region_of(pfn), &s);
         return;
       }
       if (b->count == b->cap) {

@@ -178,11 +178,22 @@ rc::Gen<std::vector<RmpOp>> gen_lifecycle() {
   return rc::gen::map(
       rc::gen::tuple(rc::gen::inRange<std::uint64_t>(0, 3 * 512), rc::gen::inRange<std::uint32_t>(1, 4),
                      rc::gen::arbitrary<bool>(), rc::gen::inRange<std::uint8_t>(0, 4), rc::gen::inRange<std::uint8_t>(0, 5),
-                     rc::gen::element<std::uint64_t>(0, 1, 3, 0x0F)),
-      [](std::tuple<std::uint64_t, std::uint32_t, bool, std::uint8_t, std::uint8_t, std::uint64_t> t) {
-        auto [pfn, asid, huge, vmpl, kind, grant] = t;
+                     rc::gen::element<std::uint64_t>(0, 1, 3, 0x0F), rc::gen::inRange<unsigned>(0, 4)),
+      [](std::tuple<std::uint64_t, std::uint32_t, bool, std::uint8_t, std::uint8_t, std::uint64_t, unsigned> t) {
+        auto [pfn, asid, huge, vmpl, kind, grant, variant] = t;
         const std::uint64_t spa = huge ? (pfn * k4K) - (pfn * k4K) % k2M : pfn * k4K;
         std::vector<RmpOp> ops;
+        if (huge && variant == 0) {
+          // An immutable (Pre-Guest) 2M page: PSMASH must refuse it, reclaim then allows it.
+          RmpOp up;
+          up.tag = OpTag::Rmpupdate, up.spa = spa, up.vm = asid;
+          up.st.assigned = 1, up.st.pagesize = 1, up.st.immutable = 1, up.st.asid = asid, up.st.gpa = spa;
+          RmpOp ps;
+          ps.tag = OpTag::Psmash, ps.spa = spa, ps.vm = asid;
+          RmpOp rc;
+          rc.tag = OpTag::PageReclaim, rc.spa = spa, rc.rcx = 1, rc.vm = asid;
+          return std::vector<RmpOp>{up, ps, rc, ps};
+        }
         RmpOp up;
         up.tag = OpTag::Rmpupdate, up.spa = spa, up.vm = asid;
         up.st.assigned = 1, up.st.pagesize = huge ? 1 : 0, up.st.asid = asid, up.st.gpa = spa;

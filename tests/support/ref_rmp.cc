@@ -210,12 +210,14 @@ Fault RefRmp::host_access(std::uint64_t spa, model::AccessKind kind, model::MapL
   using model::AccessKind;
   if (kind != AccessKind::Write && kind != AccessKind::PageTable) return {};
   const std::uint64_t pfn = spa / k4K;
-  if (spa >= kSpaLimit || !covers(pfn)) return {};
+  if (spa >= kSpaLimit) return {};
   bool owned_by_guest = false;
   if (level == model::MapLevel::Size4K) {
-    owned_by_guest = assigned(pfn);
+    owned_by_guest = covers(pfn) && assigned(pfn);
   } else {
-    for (std::uint64_t i = 0; i < kN; ++i) owned_by_guest = owned_by_guest || assigned(base_of(pfn) + i);
+    for (std::uint64_t i = 0; i < kN; ++i) {
+      owned_by_guest = owned_by_guest || (covers(base_of(pfn) + i) && assigned(base_of(pfn) + i));
+    }
   }
   if (!owned_by_guest) return {};
   return Fault{model::FaultKind::HostPageFault, (1ULL << 0) | (1ULL << 1) | (1ULL << 31), "Hypervisor-Owned"};

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "snp/model/assert.h"
 #include "snp/model/fault.h"
 #include "snp/model/rmp_entry.h"
 #include "snp/model/rmp_status.h"
@@ -96,9 +97,20 @@ class Rmp {
   // --- The narrow interface: every modelled read and write of an entry. -----------------
   /// Reads the raw entry of `pfn`. Precondition: covered (an uncovered SPA has no entry;
   /// callers check coverage first and model "hypervisor-owned" themselves).
-  RmpEntryRaw load(Pfn pfn);
+  RmpEntryRaw load(Pfn pfn) {
+    SNPLAB_ASSERT(layout_.covers(pfn), "load of an RMP entry for an uncovered PFN");
+    if (hook_ != nullptr) hook_->on_load(pfn);
+    return store_.get(pfn);
+  }
   /// Writes the raw entry of `pfn`. Precondition: covered, and inside an instruction frame.
-  void store(Pfn pfn, const RmpEntryRaw& e);
+  void store(Pfn pfn, const RmpEntryRaw& e) {
+    SNPLAB_ASSERT(layout_.covers(pfn), "store to an RMP entry for an uncovered PFN");
+    SNPLAB_ASSERT(in_frame_, "RMP entry written outside an instruction frame");
+    const RmpEntryRaw before = store_.get(pfn);
+    if (hook_ != nullptr) hook_->on_store(pfn, before, e);
+    store_.set(pfn, e);
+    changes_.push_back(EntryChange{pfn, before, e});
+  }
 
   /// Frames one instruction: records its stores and hands observers one RmpEvent at the end.
   /// Frames do not nest.

@@ -52,7 +52,7 @@ class RmpLayout {
                                             std::string* why = nullptr);
 
   /// True when `pfn` has an RMP entry.
-  bool covers(Pfn pfn) const;
+  bool covers(Pfn pfn) const { return segmented_ ? covers_segmented(pfn) : pfn < covered_pages_; }
   /// SPA of the 16-byte raw entry of `pfn` in host memory, if covered (Linux
   /// `get_raw_rmpentry` / the RST lookup of facts §1.4).
   std::optional<Spa> entry_spa(Pfn pfn) const;
@@ -69,6 +69,7 @@ class RmpLayout {
 
  private:
   RmpLayout() = default;
+  bool covers_segmented(Pfn pfn) const;
   struct Segment {
     Spa base = 0;              // SPA of the segment's first entry
     std::uint64_t mapped_pages = 0;
@@ -99,8 +100,19 @@ class RmpStore {
   RmpStore(const RmpStore&) = delete;
   RmpStore& operator=(const RmpStore&) = delete;
 
-  RmpEntryRaw get(Pfn pfn) const;
-  void set(Pfn pfn, const RmpEntryRaw& e);
+  RmpEntryRaw get(Pfn pfn) const {
+    // Fast path: the last region looked up is dense (the common case for guest memory).
+    if (region_of(pfn) == cached_region_ && cached_dense_ != nullptr) return cached_dense_->entries[huge_offset(pfn)];
+    return get_slow(pfn);
+  }
+  void set(Pfn pfn, const RmpEntryRaw& e) {
+    if (region_of(pfn) == cached_region_ && cached_dense_ != nullptr) {
+      if (cached_dense_->mark(huge_offset(pfn))) ++touched_;
+      cached_dense_->entries[huge_offset(pfn)] = e;
+      return;
+    }
+    set_slow(pfn, e);
+  }
 
   /// Distinct PFNs ever written.
   std::uint64_t touched_pages() const { return touched_; }
@@ -121,7 +133,21 @@ class RmpStore {
   static_assert(sizeof(Slot) == 24);
   enum class Kind : std::uint8_t { Inline = 1, Sparse = 2, Dense = 3 };
   struct SparseBlock;
-  struct DenseBlock;
+  // A full 512-entry array for a region with more than 256 written entries, plus a bitmap
+  // of which entries were ever written (for the touched-pages count).
+  struct DenseBlock {
+    std::uint64_t written[kPagesPerHuge / 64] = {};
+    RmpEntryRaw entries[kPagesPerHuge] = {};
+    bool mark(unsigned off) {  // true the first time `off` is written
+      const std::uint64_t bit = 1ULL << (off % 64);
+      const bool fresh = (written[off / 64] & bit) == 0;
+      written[off / 64] |= bit;
+      return fresh;
+    }
+  };
+  RmpEntryRaw get_slow(Pfn pfn) const;
+  void set_slow(Pfn pfn, const RmpEntryRaw& e);
+  void remember(std::uint64_t region, const Slot* s) const;
 
   static std::uint64_t region_of(Pfn pfn) { return pfn >> (kHugeShift - kPageShift); }
   static Kind kind_of(const Slot& s) { return static_cast<Kind>((s.key >> 41) & 3U); }
@@ -142,6 +168,7 @@ class RmpStore {
   // One-entry lookup cache: consecutive accesses mostly hit the same 2 MiB region.
   mutable std::uint64_t cached_region_ = ~0ULL;
   mutable const Slot* cached_slot_ = nullptr;
+  mutable DenseBlock* cached_dense_ = nullptr;  // cached_slot_'s block when it is dense
 };
 
 }  // namespace snplab::model
