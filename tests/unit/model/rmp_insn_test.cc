@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "snp/model/host_rmp.h"
 #include "snp/model/rmp.h"
 #include "snp/model/rmp_insn.h"
 
@@ -27,20 +28,10 @@ const OpContext kCtx{"test-op", 1};
 constexpr std::uint64_t kGuestInsnNpf = kNpfPresent | kNpfGuestRmp | kNpfGuestFinal | kNpfGuestEnc;
 
 RmpState private_state(Gpa gpa, Asid asid, PageSize size = PageSize::Size4K, bool immutable = false) {
-  RmpState st;
-  st.gpa = gpa;
-  st.assigned = 1;
-  st.pagesize = size == PageSize::Size2M ? 1 : 0;
-  st.immutable = immutable ? 1 : 0;
-  st.asid = asid;
-  return st;
+  return private_rmp_state(gpa, size, asid, immutable);
 }
 
-RmpState shared_state(PageSize size = PageSize::Size4K) {
-  RmpState st;
-  st.pagesize = size == PageSize::Size2M ? 1 : 0;
-  return st;
-}
+RmpState shared_state(PageSize size = PageSize::Size4K) { return shared_rmp_state(size); }
 
 RmpState firmware_state() {
   RmpState st;

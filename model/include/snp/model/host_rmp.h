@@ -9,24 +9,34 @@
 
 namespace snplab::model {
 
-/// rmp_make_private(pfn, gpa, level, asid, immutable): assign the page to `asid`
-/// (0 with immutable = a firmware page, facts §4.3).
-inline RmpStatus rmp_make_private(Rmp& rmp, Pfn pfn, Gpa gpa, PageSize level, Asid asid, bool immutable,
-                                  const OpContext& ctx) {
+/// The `struct rmp_state` rmp_make_private() builds: assigned to `asid` at `gpa`.
+constexpr RmpState private_rmp_state(Gpa gpa, PageSize level, Asid asid, bool immutable) {
   RmpState st;
   st.gpa = gpa;
   st.assigned = 1;
   st.pagesize = level == PageSize::Size2M ? 1 : 0;
   st.immutable = immutable ? 1 : 0;
   st.asid = asid;
-  return rmpupdate(rmp, pfn_to_spa(pfn), st, ctx);
+  return st;
 }
 
-/// rmp_make_shared(pfn, level): return the page to the hypervisor (all fields zero).
-inline RmpStatus rmp_make_shared(Rmp& rmp, Pfn pfn, PageSize level, const OpContext& ctx) {
+/// The `struct rmp_state` rmp_make_shared() builds: every field zero but the page size.
+constexpr RmpState shared_rmp_state(PageSize level) {
   RmpState st;
   st.pagesize = level == PageSize::Size2M ? 1 : 0;
-  return rmpupdate(rmp, pfn_to_spa(pfn), st, ctx);
+  return st;
+}
+
+/// rmp_make_private(pfn, gpa, level, asid, immutable): assign the page to `asid`
+/// (0 with immutable = a firmware page, facts §4.3).
+inline RmpStatus rmp_make_private(Rmp& rmp, Pfn pfn, Gpa gpa, PageSize level, Asid asid, bool immutable,
+                                  const OpContext& ctx) {
+  return rmpupdate(rmp, pfn_to_spa(pfn), private_rmp_state(gpa, level, asid, immutable), ctx);
+}
+
+/// rmp_make_shared(pfn, level): return the page to the hypervisor.
+inline RmpStatus rmp_make_shared(Rmp& rmp, Pfn pfn, PageSize level, const OpContext& ctx) {
+  return rmpupdate(rmp, pfn_to_spa(pfn), shared_rmp_state(level), ctx);
 }
 
 }  // namespace snplab::model
