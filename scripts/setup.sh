@@ -13,6 +13,9 @@ packages=(
   libssl-dev libtbb-dev libfmt-dev libboost-dev libboost-context-dev
   # KVM uAPI headers for the hw backend
   linux-libc-dev
+  # reference data: Debian's OVMF images (vectors/measure/debian-ovmf.jsonl) and a JSON
+  # reader for the vector files
+  ovmf nlohmann-json3-dev
 )
 
 missing=()
