@@ -1,0 +1,34 @@
+// Host physical memory as the firmware and the simulated guests see it: sparse 4 KiB pages,
+// zero until written. The model keeps plaintext; what encryption hides from the host is
+// listed in docs/sim-vs-hw.md rather than simulated byte for byte.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <unordered_map>
+
+#include "snp/model/types.h"
+
+namespace snplab::model {
+
+class HostMemory {
+ public:
+  using Page = std::array<std::uint8_t, kPageSize>;
+
+  /// The page at `pfn` for reading; an untouched page reads as zeros.
+  std::span<const std::uint8_t, kPageSize> page(Pfn pfn) const;
+  /// The page at `pfn` for writing (allocated on first use).
+  std::span<std::uint8_t, kPageSize> page_mut(Pfn pfn);
+  /// Copies bytes at `spa` (may cross pages).
+  void read(Spa spa, std::span<std::uint8_t> out) const;
+  void write(Spa spa, std::span<const std::uint8_t> in);
+  void zero_page(Pfn pfn);
+  std::size_t pages_held() const { return pages_.size(); }
+
+ private:
+  std::unordered_map<Pfn, std::unique_ptr<Page>> pages_;
+};
+
+}  // namespace snplab::model

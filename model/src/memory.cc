@@ -1,0 +1,48 @@
+#include "snp/model/memory.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace snplab::model {
+
+namespace {
+const HostMemory::Page kZeroPage{};
+}  // namespace
+
+std::span<const std::uint8_t, kPageSize> HostMemory::page(Pfn pfn) const {
+  auto it = pages_.find(pfn);
+  return it == pages_.end() ? std::span<const std::uint8_t, kPageSize>(kZeroPage)
+                            : std::span<const std::uint8_t, kPageSize>(*it->second);
+}
+
+std::span<std::uint8_t, kPageSize> HostMemory::page_mut(Pfn pfn) {
+  auto& p = pages_[pfn];
+  if (!p) p = std::make_unique<Page>();
+  return std::span<std::uint8_t, kPageSize>(*p);
+}
+
+void HostMemory::read(Spa spa, std::span<std::uint8_t> out) const {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const Spa a = spa + done;
+    const std::size_t off = static_cast<std::size_t>(a & (kPageSize - 1));
+    const std::size_t n = std::min<std::size_t>(out.size() - done, kPageSize - off);
+    std::memcpy(out.data() + done, page(spa_to_pfn(a)).data() + off, n);
+    done += n;
+  }
+}
+
+void HostMemory::write(Spa spa, std::span<const std::uint8_t> in) {
+  std::size_t done = 0;
+  while (done < in.size()) {
+    const Spa a = spa + done;
+    const std::size_t off = static_cast<std::size_t>(a & (kPageSize - 1));
+    const std::size_t n = std::min<std::size_t>(in.size() - done, kPageSize - off);
+    std::memcpy(page_mut(spa_to_pfn(a)).data() + off, in.data() + done, n);
+    done += n;
+  }
+}
+
+void HostMemory::zero_page(Pfn pfn) { pages_.erase(pfn); }
+
+}  // namespace snplab::model
