@@ -1,7 +1,10 @@
 # The PSP firmware model (issue 3).
 target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/aead.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/der.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/ecdsa.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/sim_chip.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/firmware.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/fw_states.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/guest_msg.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/memory.cc)

@@ -6,7 +6,10 @@
 
 #include "snp/model/assert.h"
 #include "snp/model/crypto.h"
+#include "snp/model/ecdsa.h"
 #include "snp/model/fw_rmp.h"
+#include "snp/model/guest_msg.h"
+#include "snp/model/measure.h"
 
 namespace snplab::model {
 
@@ -69,7 +72,15 @@ std::array<std::uint8_t, 32> SnpPlatformStatus::to_bytes() const {
 }
 
 Firmware::Firmware(Rmp& rmp, HostMemory& mem, FirmwareConfig cfg)
-    : rmp_(rmp), mem_(mem), cfg_(cfg), reported_tcb_(cfg.current_tcb), committed_tcb_(cfg.current_tcb) {}
+    : rmp_(rmp),
+      mem_(mem),
+      cfg_(cfg),
+      chip_(cfg.seed, cfg.product),
+      committed_build_(cfg.build_id),
+      committed_minor_(cfg.api_minor),
+      committed_major_(cfg.api_major),
+      reported_tcb_(cfg.current_tcb),
+      committed_tcb_(cfg.current_tcb) {}
 
 std::array<std::uint8_t, 32> Firmware::derive(std::string_view label, std::span<const std::uint8_t> context) const {
   // Chip secrets are a model: SHA-256(seed || label || context). Deterministic, distinct
@@ -160,7 +171,7 @@ FwStatus Firmware::snp_platform_status(SnpPlatformStatus* out) const {
   out->state = static_cast<std::uint8_t>(state_);
   out->is_rmp_initialized = rmp_initialized_ ? 1 : 0;
   out->build_id = cfg_.build_id;
-  out->flags = (mask_chip_id_ ? 1U : 0U) | (mask_chip_key_ ? 2U : 0U) | (vlek_loaded_ ? 4U : 0U);
+  out->flags = (mask_chip_id_ ? 1U : 0U) | (mask_chip_key_ ? 2U : 0U) | (vlek_ ? 4U : 0U);
   out->guest_count = static_cast<std::uint32_t>(guests_.size());
   out->current_tcb_version = cfg_.current_tcb;
   out->reported_tcb_version = reported_tcb_;
@@ -193,6 +204,24 @@ FwStatus Firmware::snp_commit() {
   // --- point of no return ---
   committed_tcb_ = cfg_.current_tcb;
   reported_tcb_ = cfg_.current_tcb;
+  committed_build_ = cfg_.build_id;
+  committed_minor_ = cfg_.api_minor;
+  committed_major_ = cfg_.api_major;
+  return FwStatus::Success;
+}
+
+FwStatus Firmware::snp_vlek_load(std::uint32_t len, std::uint8_t vlek_wrapped_version, const WrappedVlek& blob) {
+  if (FwStatus s = check_platform(FwCmd::SnpVlekLoad); s != FwStatus::Success) return s;
+  if (len != 16) return FwStatus::InvalidLen;  // sizeof(struct sev_user_data_snp_vlek_load)
+  if (vlek_wrapped_version != 0) return FwStatus::InvalidParam;
+  std::uint64_t tcb = 0;
+  auto key = chip_.unwrap_vlek(blob, &tcb);
+  // Not wrapped for this chip, or altered: the AES-GCM tag fails, which the firmware's
+  // decrypt helper reports as BAD_MEASUREMENT (ASPFW aes256gcm_authenticated_decrypt).
+  if (!key) return FwStatus::BadMeasurement;
+  // --- point of no return ---
+  vlek_ = *key;
+  vlek_tcb_ = tcb;
   return FwStatus::Success;
 }
 
@@ -282,23 +311,12 @@ FwStatus Firmware::snp_activate(Spa gctx_paddr, std::uint32_t asid) {
 
 void Firmware::measure(GuestContext& g, std::uint8_t page_type, Gpa gpa, std::span<const std::uint8_t, kPageSize> page,
                        const SnpLaunchUpdateCmd& cmd) {
-  // PAGE_INFO (facts §5.2): DIGEST_CUR, CONTENTS, LENGTH 0x70, PAGE_TYPE, IMI, rsvd,
-  // VMPL1..3 perms, GPA. NORMAL and VMSA hash the page; the others use zero contents.
-  std::array<std::uint8_t, 0x70> info{};
-  std::memcpy(info.data(), g.measurement.data(), 48);
-  if (page_type == kPageNormal || page_type == kPageVmsa) {
-    const Sha384Digest c = sha384(page);
-    std::memcpy(info.data() + 0x30, c.data(), 48);
-  }
-  put_le(&info[0x60], std::uint16_t{0x70});
-  info[0x62] = page_type;
-  info[0x63] = cmd.imi_page ? 1 : 0;
-  info[0x65] = cmd.vmpl1_perms;
-  info[0x66] = cmd.vmpl2_perms;
-  info[0x67] = cmd.vmpl3_perms;
-  put_le(&info[0x68], gpa);
-  const Sha384Digest d = sha384(info);
-  std::memcpy(g.measurement.data(), d.data(), 48);
+  // One PAGE_INFO step (facts §5.2/§5.3) with the same LaunchDigest `snplab measure` uses.
+  const auto type = page_type_from_raw(page_type);
+  SNPLAB_ASSERT(type.has_value(), "page type checked before measuring");
+  LaunchDigest ld(g.measurement);
+  ld.update_page(*type, gpa, page, PageInfoFlags{cmd.imi_page, cmd.vmpl1_perms, cmd.vmpl2_perms, cmd.vmpl3_perms});
+  g.measurement = ld.digest();
 }
 
 FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpContext& ctx) {
@@ -363,17 +381,81 @@ FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpCont
   return FwStatus::Success;
 }
 
+namespace {
+
+// ID block (96 bytes) and ID authentication page (4096 bytes) of facts §5.4.
+constexpr std::size_t kIdBlockSize = 96;
+constexpr std::size_t kIdAuthSize = 4096;
+constexpr std::size_t kIdBlockSigOffset = 0x40;
+constexpr std::size_t kIdKeyOffset = 0x240;
+constexpr std::size_t kIdKeySigOffset = 0x680;
+constexpr std::size_t kAuthorKeyOffset = 0x880;
+constexpr std::size_t kPubKeySize = 1028;  // u32 curve, QX[72], QY[72], reserved
+constexpr std::uint32_t kAlgoEcdsaP384Sha384 = 1;
+constexpr std::uint32_t kCurveP384 = 2;     // AMD's ECC curve name for secp384r1
+
+std::uint32_t le32(std::span<const std::uint8_t> b, std::size_t off) {
+  return static_cast<std::uint32_t>(b[off]) | (static_cast<std::uint32_t>(b[off + 1]) << 8) |
+         (static_cast<std::uint32_t>(b[off + 2]) << 16) | (static_cast<std::uint32_t>(b[off + 3]) << 24);
+}
+
+/// Verifies an AMD-format signature (R, S little-endian 72 bytes) over `msg` with an
+/// AMD-format public key (curve, QX, QY little-endian 72 bytes).
+bool amd_ecdsa_verify(std::span<const std::uint8_t> pubkey, std::span<const std::uint8_t> sig,
+                      std::span<const std::uint8_t> msg) {
+  if (le32(pubkey, 0) != kCurveP384) return false;
+  const P384PublicKey key{get_le72(pubkey.subspan<4, 72>()), get_le72(pubkey.subspan<76, 72>())};
+  const EcdsaSignature s{get_le72(sig.subspan<0, 72>()), get_le72(sig.subspan<72, 72>())};
+  return ecdsa_p384_verify(key, sha384(msg), s);
+}
+
+}  // namespace
+
 FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
-  if (FwStatus s = check_platform(FwCmd::SnpLaunchFinish); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0) return FwStatus::InvalidParam;
+  if (FwStatus s = check_platform(FwCmd::SnpLaunchFinish); s != FwStatus::Success) return s;
   GuestContext* g = context(cmd.gctx_paddr);
   if (g == nullptr) return FwStatus::InvalidGuest;
   const auto next = guest_next(FwCmd::SnpLaunchFinish, g->state);
-  if (!next) return FwStatus::InvalidGuestState;
+  if (!next || g->imi_en) return FwStatus::InvalidGuestState;
   if (!g->activated) return FwStatus::Inactive;
-  if (g->imi_en) return FwStatus::InvalidParam;
-  if (cmd.id_block_en || cmd.auth_key_en) return FwStatus::Unsupported;
+  std::array<std::uint8_t, kIdBlockSize> id_block{};
+  std::vector<std::uint8_t> id_auth(kIdAuthSize);
+  Sha384Digest id_key_digest{}, author_key_digest{};
+  if (cmd.id_block_en) {
+    // ASPFW snp_mcmd_launch_finish, in its order.
+    mem_.read(cmd.id_block_paddr, id_block);
+    mem_.read(cmd.id_auth_paddr, id_auth);
+    if (!std::equal(g->measurement.begin(), g->measurement.end(), id_block.begin())) return FwStatus::BadMeasurement;
+    std::uint64_t id_policy = 0;
+    std::memcpy(&id_policy, &id_block[88], 8);
+    if (id_policy != g->policy) return FwStatus::PolicyFailure;
+    if (le32(id_auth, 0) != kAlgoEcdsaP384Sha384 ||
+        (cmd.auth_key_en && le32(id_auth, 4) != kAlgoEcdsaP384Sha384)) {
+      return FwStatus::InvalidParam;
+    }
+    const std::span<const std::uint8_t> auth(id_auth);
+    const auto id_key = auth.subspan(kIdKeyOffset, kPubKeySize);
+    if (!amd_ecdsa_verify(id_key, auth.subspan(kIdBlockSigOffset, 144), id_block)) return FwStatus::BadSignature;
+    id_key_digest = sha384(id_key);
+    if (cmd.auth_key_en) {
+      const auto author_key = auth.subspan(kAuthorKeyOffset, kPubKeySize);
+      if (!amd_ecdsa_verify(author_key, auth.subspan(kIdKeySigOffset, 144), id_key)) return FwStatus::BadSignature;
+      author_key_digest = sha384(author_key);
+    }
+  } else if (cmd.auth_key_en) {
+    return FwStatus::InvalidParam;  // an author key signs the ID key: there must be one
+  }
   // --- point of no return ---
+  if (cmd.id_block_en) {
+    g->id_block_en = true;
+    g->author_key_en = cmd.auth_key_en;
+    std::memcpy(g->family_id.data(), &id_block[48], 16);
+    std::memcpy(g->image_id.data(), &id_block[64], 16);
+    std::memcpy(&g->guest_svn, &id_block[84], 4);
+    g->id_key_digest = id_key_digest;
+    g->author_key_digest = author_key_digest;
+  }
   g->host_data = cmd.host_data;
   g->vcek_disabled = cmd.vcek_disabled;
   g->state = *next;
@@ -441,6 +523,231 @@ FwStatus Firmware::snp_page_unsmash(Spa paddr, const OpContext& ctx) {
   sub.set_assigned(true);  // the 2M sub-entry form (docs/rmp-model.md)
   for (unsigned i = 1; i < kPagesPerHuge; ++i) rmp_.store(base + i, sub);
   f.done(RmpStatus::Success);
+  return FwStatus::Success;
+}
+
+// ---------------------------------------------------------------------------------------
+// SNP_GUEST_REQUEST (facts §4.5, §6; ASPFW snp_mcmd_guest_request)
+
+namespace {
+
+constexpr std::uint8_t kKeySelVlekOrVcek = 0;
+constexpr std::uint8_t kKeySelVcekOnly = 1;
+constexpr std::uint8_t kKeySelVlekOnly = 2;
+
+std::vector<std::uint8_t> status_only(std::size_t size, FwStatus st) {
+  std::vector<std::uint8_t> rsp(size, 0);
+  put_le(rsp.data(), static_cast<std::uint32_t>(st));
+  return rsp;
+}
+
+}  // namespace
+
+void Firmware::handle_report_req(const GuestContext& g, std::span<const std::uint8_t> payload, std::uint8_t msg_vmpck,
+                                 std::vector<std::uint8_t>* rsp) const {
+  constexpr std::size_t kRspSize = 0x20 + kReportSize;  // snp_msg_report_rsp
+  const ReportReq req = ReportReq::decode(payload);
+  if (req.reserved_nonzero || req.reserved_bits != 0) {
+    *rsp = status_only(kRspSize, FwStatus::InvalidParam);
+    return;
+  }
+  const bool sel_vlek_missing = req.key_sel == kKeySelVlekOnly && !vlek_;
+  if (req.key_sel == 3 || sel_vlek_missing || (req.key_sel == kKeySelVcekOnly && g.vcek_disabled) ||
+      (req.key_sel == kKeySelVlekOrVcek && g.vcek_disabled && !vlek_)) {
+    *rsp = status_only(kRspSize, FwStatus::InvalidKey);
+    return;
+  }
+  if (req.vmpl < msg_vmpck) {  // a less privileged VMPCK cannot ask for a more privileged VMPL
+    *rsp = status_only(kRspSize, FwStatus::InvalidParam);
+    return;
+  }
+  AttestationReport r;
+  r.version = kReportVersion;
+  r.guest_svn = g.guest_svn;
+  r.policy = g.policy;
+  r.family_id = g.family_id;
+  r.image_id = g.image_id;
+  r.vmpl = req.vmpl;
+  r.signature_algo = kSignatureAlgoEcdsaP384Sha384;
+  r.current_tcb = cfg_.current_tcb;
+  r.platform_info = cfg_.smt_enabled ? 1U : 0U;
+  r.report_data = req.report_data;
+  r.measurement = g.measurement;
+  r.host_data = g.host_data;
+  r.id_key_digest = g.id_key_digest;
+  r.author_key_digest = g.author_key_digest;
+  r.report_id = g.report_id;
+  r.reported_tcb = reported_tcb_;
+  switch (cfg_.product) {
+    case Product::Milan: r.cpuid_fam_id = 0x19, r.cpuid_mod_id = 0x01, r.cpuid_step = 0x01; break;
+    case Product::Genoa: r.cpuid_fam_id = 0x19, r.cpuid_mod_id = 0x11, r.cpuid_step = 0x01; break;
+    case Product::Turin: r.cpuid_fam_id = 0x1A, r.cpuid_mod_id = 0x02, r.cpuid_step = 0x00; break;
+    case Product::Unknown: break;
+  }
+  if (!mask_chip_id_) r.chip_id = chip_.chip_id();
+  r.committed_tcb = committed_tcb_;
+  r.current_build = cfg_.build_id;
+  r.current_minor = cfg_.api_minor;
+  r.current_major = cfg_.api_major;
+  r.committed_build = committed_build_;
+  r.committed_minor = committed_minor_;
+  r.committed_major = committed_major_;
+  r.launch_tcb = g.launch_tcb;
+  // The signing key (ASPFW): VLEK when loaded and allowed, else the VCEK for the reported
+  // TCB unless the chip key is masked; no key leaves the report unsigned (SIGNING_KEY 7).
+  std::optional<P384PrivateKey> key;
+  std::uint32_t signing = 7;
+  if ((req.key_sel == kKeySelVlekOrVcek || req.key_sel == kKeySelVlekOnly) && vlek_) {
+    key = vlek_;
+    signing = 1;
+  } else if ((req.key_sel == kKeySelVlekOrVcek || req.key_sel == kKeySelVcekOnly) && !mask_chip_key_) {
+    key = chip_.vcek_key(reported_tcb_);
+    signing = 0;
+  }
+  r.key_info = (g.author_key_en ? 1U : 0U) | (mask_chip_key_ ? 2U : 0U) | (signing << 2);
+  if (key) {
+    const auto body = r.signed_bytes();
+    const EcdsaSignature sig = ecdsa_p384_sign(*key, sha384(body));
+    put_le72(sig.r, r.signature.r);
+    put_le72(sig.s, r.signature.s);
+  }
+  *rsp = status_only(kRspSize, FwStatus::Success);
+  put_le(rsp->data() + 4, static_cast<std::uint32_t>(kReportSize));
+  const auto bytes = r.to_bytes();
+  std::memcpy(rsp->data() + 0x20, bytes.data(), bytes.size());
+}
+
+void Firmware::handle_key_req(const GuestContext& g, std::span<const std::uint8_t> payload, std::uint8_t msg_vmpck,
+                              std::vector<std::uint8_t>* rsp) const {
+  constexpr std::size_t kRspSize = 0x40;  // status, reserved to 0x20, derived_key[32]
+  const KeyReq req = KeyReq::decode(payload);
+  auto fail = [&](FwStatus st) { *rsp = status_only(kRspSize, st); };
+  if (req.reserved != 0) return fail(FwStatus::InvalidParam);
+  if (!req.root_key_select && mask_chip_key_) return fail(FwStatus::InvalidKey);
+  if (!req.root_key_select &&
+      (req.key_sel == 3 || (req.key_sel == kKeySelVlekOnly && !vlek_) ||
+       (req.key_sel == kKeySelVcekOnly && g.vcek_disabled) ||
+       (req.key_sel == kKeySelVlekOrVcek && g.vcek_disabled && !vlek_))) {
+    return fail(FwStatus::InvalidKey);
+  }
+  if (req.vmpl < msg_vmpck) return fail(FwStatus::InvalidParam);
+  if ((req.guest_field_select & ~guest_field::kAll) != 0) return fail(FwStatus::InvalidParam);
+  // Mix data (ASPFW snp_mix_data_t, field by field as the request selects).
+  std::vector<std::uint8_t> mix;
+  auto add = [&mix](const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    mix.insert(mix.end(), b, b + n);
+  };
+  const std::uint32_t head = (req.root_key_select ? 1U : 0U) | ((g.author_key_en ? 2U : g.id_block_en ? 1U : 0U) << 1);
+  add(&head, 4);
+  add(&req.guest_field_select, 8);
+  add(&req.vmpl, 4);
+  add(g.host_data.data(), g.host_data.size());
+  std::uint64_t tcb = committed_tcb_;
+  if ((req.guest_field_select & guest_field::kTcbVersion) != 0) {
+    if (!tcb_le(req.tcb_version, committed_tcb_)) return fail(FwStatus::InvalidParam);
+    tcb = req.tcb_version;
+    add(&tcb, 8);
+  }
+  if ((req.guest_field_select & guest_field::kGuestSvn) != 0) {
+    if (req.guest_svn > g.guest_svn) return fail(FwStatus::InvalidParam);
+    add(&req.guest_svn, 4);
+  }
+  if ((req.guest_field_select & guest_field::kMeasurement) != 0) add(g.measurement.data(), 48);
+  if ((req.guest_field_select & guest_field::kFamilyId) != 0) add(g.family_id.data(), 16);
+  if ((req.guest_field_select & guest_field::kImageId) != 0) add(g.image_id.data(), 16);
+  if ((req.guest_field_select & guest_field::kPolicy) != 0) add(&g.policy, 8);
+  // Root key: the VMRK of the context, the VLEK, or the chip's VCEK secret for `tcb`.
+  std::uint8_t tcb_le_bytes[8];
+  put_le(tcb_le_bytes, tcb);
+  std::array<std::uint8_t, 32> root{};
+  if (req.root_key_select) {
+    root = derive("vmrk", g.report_id);
+  } else if (vlek_ && req.key_sel != kKeySelVcekOnly) {
+    std::memcpy(root.data(), vlek_->d.data(), 32);
+  } else {
+    root = derive("vcek-root", tcb_le_bytes);
+  }
+  const std::string label = "gmsg-keyreq";
+  std::vector<std::uint8_t> msg(label.begin(), label.end());
+  msg.insert(msg.end(), mix.begin(), mix.end());
+  const Sha384Digest k = hmac_sha384(root, msg);
+  *rsp = status_only(kRspSize, FwStatus::Success);
+  std::memcpy(rsp->data() + 0x20, k.data(), 32);
+}
+
+FwStatus Firmware::snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa response_paddr) {
+  if (FwStatus s = check_platform(FwCmd::SnpGuestRequest); s != FwStatus::Success) return s;
+  if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidParam;
+  if (state_of(rmp_, gctx_paddr) != PageState::Context) return FwStatus::InvalidGuest;
+  if (state_of(rmp_, response_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
+  auto rmp_size = [this](Spa spa) {
+    const Pfn pfn = spa_to_pfn(spa);
+    return spa < kMaxPhysAddr && rmp_.covers(pfn) ? rmp_.inspect(pfn).page_size() : PageSize::Size4K;
+  };
+  if (rmp_size(request_paddr) != PageSize::Size4K || rmp_size(response_paddr) != PageSize::Size4K) {
+    return FwStatus::InvalidPageSize;
+  }
+  GuestContext* g = context(gctx_paddr);
+  if (g == nullptr) return FwStatus::InvalidGuest;
+  const auto next = guest_next(FwCmd::SnpGuestRequest, g->state);
+  if (!next) return FwStatus::InvalidGuestState;
+  // The request: header and payload inside one page (ASPFW checks before copying).
+  const std::size_t off = static_cast<std::size_t>(request_paddr & kPageMask);
+  if (off > kPageSize - kMsgHeaderSize) return FwStatus::InvalidParam;
+  std::vector<std::uint8_t> req(kPageSize - off);
+  mem_.read(request_paddr, req);
+  const MsgHeader hdr = MsgHeader::decode(std::span<const std::uint8_t>(req).first<kMsgHeaderSize>());
+  if (hdr.hdr_version != kMsgHdrVersion || hdr.hdr_size != kMsgHeaderSize || hdr.algo != kMsgAlgoAes256Gcm ||
+      hdr.msg_size == 0 || hdr.msg_size % 16 != 0 || off + kMsgHeaderSize + hdr.msg_size > kPageSize) {
+    return FwStatus::InvalidParam;
+  }
+  if (hdr.msg_vmpck > 3) return FwStatus::InvalidParam;
+  const auto opened = open_guest_msg(g->vmpck[hdr.msg_vmpck], std::span<const std::uint8_t>(req).first(kMsgHeaderSize + hdr.msg_size));
+  if (std::holds_alternative<MsgError>(opened)) return FwStatus::BadMeasurement;  // tag mismatch
+  std::uint64_t& counter = g->msg_count[hdr.msg_vmpck];
+  if (counter == UINT64_MAX - 1 || hdr.seqno != counter + 1) return FwStatus::AeadOflow;
+  if (hdr.msg_version == 0 || hdr.msg_version > 1) return FwStatus::InvalidParam;
+  if (hdr.msg_type > static_cast<std::uint8_t>(MsgType::TscInfoRsp)) return FwStatus::InvalidParam;
+  const auto& payload = std::get<OpenedMsg>(opened).payload;
+  std::vector<std::uint8_t> rsp;
+  MsgType rsp_type = MsgType::Invalid;
+  switch (static_cast<MsgType>(hdr.msg_type)) {
+    case MsgType::ReportReq:
+      handle_report_req(*g, payload, hdr.msg_vmpck, &rsp);
+      rsp_type = MsgType::ReportRsp;
+      break;
+    case MsgType::KeyReq:
+      handle_key_req(*g, payload, hdr.msg_vmpck, &rsp);
+      rsp_type = MsgType::KeyRsp;
+      break;
+    case MsgType::Invalid:
+    case MsgType::CpuidReq:
+    case MsgType::CpuidRsp:
+    case MsgType::KeyRsp:
+    case MsgType::ReportRsp:
+    case MsgType::ExportReq:
+    case MsgType::ExportRsp:
+    case MsgType::ImportReq:
+    case MsgType::ImportRsp:
+    case MsgType::AbsorbReq:
+    case MsgType::AbsorbRsp:
+    case MsgType::VmrkReq:
+    case MsgType::VmrkRsp:
+    case MsgType::AbsorbNomaReq:
+    case MsgType::AbsorbNomaRsp:
+    case MsgType::TscInfoReq:
+    case MsgType::TscInfoRsp:
+      // Not modelled (CPUID, migration, TSC): refused like an unknown type (docs/firmware.md).
+      return FwStatus::InvalidParam;
+  }
+  const std::size_t rsp_off = static_cast<std::size_t>(response_paddr & kPageMask);
+  if (rsp_off + kMsgHeaderSize + rsp.size() > kPageSize) return FwStatus::InvalidParam;
+  // --- point of no return ---
+  const auto out = seal_guest_msg(g->vmpck[hdr.msg_vmpck], hdr.msg_vmpck, hdr.seqno + 1, rsp_type, 1, rsp);
+  counter += 2;  // the request and this response
+  mem_.write(response_paddr, out);
+  g->state = *next;
   return FwStatus::Success;
 }
 

@@ -46,4 +46,18 @@ std::string_view to_string(GuestState s) {
   SNPLAB_UNREACHABLE("corrupt GuestState");
 }
 
+std::string state_tables_markdown() {
+  std::string s = "| command | platform from | platform to |\n|---|---|---|\n";
+  for (const PlatformEdge& e : kPlatformEdges) {
+    s += "| " + std::string(to_string(e.cmd)) + " | " + std::string(to_string(e.from)) + " | " +
+         std::string(to_string(e.to)) + " |\n";
+  }
+  s += "\n| command | guest from | guest to |\n|---|---|---|\n";
+  for (const GuestEdge& e : kGuestEdges) {
+    s += "| " + std::string(to_string(e.cmd)) + " | " + std::string(to_string(e.from)) + " | " +
+         std::string(to_string(e.to)) + " |\n";
+  }
+  return s;
+}
+
 }  // namespace snplab::model

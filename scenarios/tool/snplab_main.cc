@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "snp/hw/probe.h"
+#include "snp/scenarios/measure_cli.h"
+#include "snp/scenarios/report_cli.h"
 #include "snp/scenarios/rmp_walkthrough.h"
 
 namespace {
@@ -22,6 +24,10 @@ constexpr const char* kUsage =
     "        exits 0 when the detectors report exactly what each kernel should produce\n"
     "  probe\n"
     "        ask /dev/kvm and /dev/sev what this host offers (read-only)\n"
+    "  measure [sev-snp-measure arguments]\n"
+    "        compute the expected launch measurement offline (`snplab measure --help`)\n"
+    "  report show FILE | report verify FILE --cert CERT --chain PEM [--chain PEM] [--at TIME]\n"
+    "        print an attestation report's fields, or verify it against its certificate chain\n"
     "  help  this text\n";
 
 int usage_error(const std::string& msg) {
@@ -90,5 +96,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "demo") return cmd_demo(argc - 2, argv + 2);
   if (cmd == "probe") return cmd_probe(argc - 2, argv + 2);
+  if (cmd == "measure") return snplab::scenarios::measure_main(argc - 2, argv + 2, stdout, stderr);
+  if (cmd == "report") return snplab::scenarios::report_main(argc - 2, argv + 2, stdout, stderr);
   return usage_error(fmt::format("unknown command '{}'", cmd));
 }

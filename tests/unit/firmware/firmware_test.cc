@@ -6,7 +6,9 @@
 
 #include "snp/model/crypto.h"
 #include "snp/model/detectors.h"
+#include "snp/model/ecdsa.h"
 #include "snp/model/firmware.h"
+#include "snp/model/guest_msg.h"
 #include "snp/model/host_rmp.h"
 
 namespace snplab::model {
@@ -19,7 +21,8 @@ constexpr std::uint64_t kPolicy = policy::kReserved17MustBeOne | policy::kSmt;  
 const OpContext kHost{"test", 1};
 
 class FirmwareTest : public ::testing::Test {
- protected:
+ public:
+  void TestBody() override {}
   FirmwareTest() : rmp_(*RmpLayout::covering(1ULL << 30)), fw_(rmp_, mem_) { rmp_.add_observer(&det_); }
 
   // KVM's launch prologue (facts §4.5): firmware page, GCTX_CREATE, LAUNCH_START, ACTIVATE.
@@ -397,6 +400,356 @@ TEST_F(FirmwareTest, PageUnsmashInconsistentPages_FailsInvalidPageState) {
   const Pfn base = 0x2400;
   EXPECT_EQ(fw_.snp_page_unsmash(pfn_to_spa(base)), FwStatus::InvalidPageState);  // hypervisor pages
   EXPECT_EQ(fw_.snp_page_unsmash(pfn_to_spa(base) + kPageSize), FwStatus::InvalidAddress);
+}
+
+}  // namespace
+}  // namespace snplab::model
+
+namespace snplab::model {
+namespace {
+
+// Guest requests end to end: the guest's VMPCK comes from the secrets page the firmware
+// wrote at launch; the response is opened and the report checked against the chip.
+class GuestRequestTest : public FirmwareTest {
+ public:  // SameSeedSameBytes drives a second instance
+  static constexpr Pfn kSecrets = 0x2002;
+  static constexpr Pfn kReqPage = 0x3000;  // a hypervisor page KVM copies the request into
+  static constexpr Pfn kRspPage = 0x3001;  // a firmware page (snp_alloc_firmware_page)
+
+  void SetUp() override {
+    start_guest();
+    pre_guest(kSecrets, 0x9000);
+    ASSERT_EQ(fw_.snp_launch_update(update(kSecrets, 5)), FwStatus::Success);
+    SnpLaunchFinishCmd lf;
+    lf.gctx_paddr = pfn_to_spa(kGctx);
+    lf.host_data[3] = 0x33;
+    ASSERT_EQ(fw_.snp_launch_finish(lf), FwStatus::Success);
+    ASSERT_EQ(rmp_make_private(rmp_, kRspPage, 0, PageSize::Size4K, 0, true, kHost), RmpStatus::Success);
+    const auto page = mem_.page(kSecrets);
+    for (unsigned k = 0; k < 4; ++k) std::copy_n(page.begin() + 0x20 + 0x20 * k, 32, vmpck_[k].begin());
+  }
+
+  FwStatus send(MsgType type, std::span<const std::uint8_t> payload, std::uint8_t vmpck_id = 0) {
+    const auto msg = seal_guest_msg(vmpck_[vmpck_id], vmpck_id, seqno_[vmpck_id], type, 1, payload);
+    mem_.write(pfn_to_spa(kReqPage), msg);
+    const FwStatus st = fw_.snp_guest_request(pfn_to_spa(kGctx), pfn_to_spa(kReqPage), pfn_to_spa(kRspPage));
+    if (st == FwStatus::Success) seqno_[vmpck_id] += 2;
+    return st;
+  }
+
+  OpenedMsg response(std::uint8_t vmpck_id = 0) {
+    std::vector<std::uint8_t> page(kPageSize);
+    mem_.read(pfn_to_spa(kRspPage), page);
+    auto opened = open_guest_msg(vmpck_[vmpck_id], page);
+    EXPECT_TRUE(std::holds_alternative<OpenedMsg>(opened));
+    return std::get<OpenedMsg>(opened);
+  }
+
+  std::array<Aes256Key, 4> vmpck_{};
+  std::array<std::uint64_t, 4> seqno_{1, 1, 1, 1};
+};
+
+TEST_F(GuestRequestTest, ReportRequest_ReturnsAReportSignedByTheVcekForTheReportedTcb) {
+  ReportReq req;
+  req.report_data[0] = 0x5A;
+  ASSERT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::Success);
+  const OpenedMsg rsp = response();
+  EXPECT_EQ(rsp.hdr.msg_type, static_cast<std::uint8_t>(MsgType::ReportRsp));
+  EXPECT_EQ(rsp.hdr.seqno, 2U);
+  std::uint32_t status = 0, size = 0;
+  std::memcpy(&status, rsp.payload.data(), 4);
+  std::memcpy(&size, rsp.payload.data() + 4, 4);
+  EXPECT_EQ(status, 0U);
+  ASSERT_EQ(size, kReportSize);
+  auto report = parse_attestation_report(std::span<const std::uint8_t>(rsp.payload).subspan(0x20, kReportSize));
+  ASSERT_TRUE(report.has_value());
+  const GuestContext* g = fw_.guest(pfn_to_spa(kGctx));
+  EXPECT_EQ(report->version, Firmware::kReportVersion);
+  EXPECT_EQ(report->report_data[0], 0x5A);
+  EXPECT_EQ(report->measurement, g->measurement);
+  EXPECT_EQ(report->host_data[3], 0x33);
+  EXPECT_EQ(report->policy, kPolicy);
+  EXPECT_EQ(report->reported_tcb, fw_.reported_tcb());
+  EXPECT_EQ(report->chip_id, fw_.chip().chip_id());
+  EXPECT_EQ(report->signing_key(), SigningKey::Vcek);
+  EXPECT_EQ(report->product(), Product::Milan);
+  const auto raw = std::span<const std::uint8_t>(rsp.payload).subspan(0x20, kReportSize);
+  const EcdsaSignature sig{get_le72(raw.subspan<0x2A0, 72>()), get_le72(raw.subspan<0x2E8, 72>())};
+  const auto pub = p384_public_key(fw_.chip().vcek_key(fw_.reported_tcb()));
+  EXPECT_TRUE(ecdsa_p384_verify(pub, sha384(raw.first(0x2A0)), sig));
+}
+
+TEST_F(GuestRequestTest, SameSeedSameBytes) {
+  ReportReq req;
+  ASSERT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::Success);
+  std::vector<std::uint8_t> first(kPageSize);
+  mem_.read(pfn_to_spa(kRspPage), first);
+  // A second platform built from the same seed, driven the same way.
+  GuestRequestTest other;
+  other.SetUp();
+  ASSERT_EQ(other.send(MsgType::ReportReq, req.encode()), FwStatus::Success);
+  std::vector<std::uint8_t> second(kPageSize);
+  other.mem_.read(pfn_to_spa(kRspPage), second);
+  EXPECT_EQ(first, second);
+}
+
+TEST_F(GuestRequestTest, ReplayedSequenceNumber_FailsAeadOflow) {
+  ReportReq req;
+  ASSERT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::Success);
+  seqno_[0] -= 2;  // the guest reuses the sequence number
+  EXPECT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::AeadOflow);
+  seqno_[0] += 4;  // skips one
+  EXPECT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::AeadOflow);
+}
+
+TEST_F(GuestRequestTest, WrongKey_FailsBadMeasurement) {
+  ReportReq req;
+  vmpck_[0][0] ^= 1;
+  EXPECT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::BadMeasurement);
+}
+
+TEST_F(GuestRequestTest, MalformedHeaderAndPages_FailWithTheFirmwareCodes) {
+  ReportReq req;
+  auto msg = seal_guest_msg(vmpck_[0], 0, 1, MsgType::ReportReq, 1, req.encode());
+  msg[0x31] = 2;  // HDR_VERSION
+  mem_.write(pfn_to_spa(kReqPage), msg);
+  EXPECT_EQ(fw_.snp_guest_request(pfn_to_spa(kGctx), pfn_to_spa(kReqPage), pfn_to_spa(kRspPage)),
+            FwStatus::InvalidParam);
+  // The response page must be a firmware page.
+  EXPECT_EQ(fw_.snp_guest_request(pfn_to_spa(kGctx), pfn_to_spa(kReqPage), pfn_to_spa(0x3005)),
+            FwStatus::InvalidPageState);
+  EXPECT_EQ(fw_.snp_guest_request(pfn_to_spa(0x1002), pfn_to_spa(kReqPage), pfn_to_spa(kRspPage)),
+            FwStatus::InvalidGuest);
+  // VMPCK index 4 does not exist.
+  msg = seal_guest_msg(vmpck_[0], 4, 1, MsgType::ReportReq, 1, req.encode());
+  mem_.write(pfn_to_spa(kReqPage), msg);
+  EXPECT_EQ(fw_.snp_guest_request(pfn_to_spa(kGctx), pfn_to_spa(kReqPage), pfn_to_spa(kRspPage)),
+            FwStatus::InvalidParam);
+}
+
+TEST_F(GuestRequestTest, ReportForMorePrivilegedVmplThanTheKey_ReturnsInvalidParamInside) {
+  ReportReq req;
+  req.vmpl = 0;
+  ASSERT_EQ(send(MsgType::ReportReq, req.encode(), 1), FwStatus::Success);  // VMPCK1 asks for VMPL0
+  const OpenedMsg rsp = response(1);
+  std::uint32_t status = 0;
+  std::memcpy(&status, rsp.payload.data(), 4);
+  EXPECT_EQ(status, static_cast<std::uint32_t>(FwStatus::InvalidParam));
+}
+
+TEST_F(GuestRequestTest, KeyRequest_DependsOnTheSelectedFields) {
+  KeyReq k;
+  ASSERT_EQ(send(MsgType::KeyReq, k.encode()), FwStatus::Success);
+  const auto plain = response().payload;
+  k.guest_field_select = guest_field::kMeasurement;
+  ASSERT_EQ(send(MsgType::KeyReq, k.encode()), FwStatus::Success);
+  const auto with_measurement = response().payload;
+  ASSERT_EQ(send(MsgType::KeyReq, k.encode()), FwStatus::Success);
+  const auto again = response().payload;
+  EXPECT_EQ(plain[0], 0);  // status SUCCESS
+  EXPECT_NE(std::vector(plain.begin() + 0x20, plain.begin() + 0x40),
+            std::vector(with_measurement.begin() + 0x20, with_measurement.begin() + 0x40));
+  EXPECT_EQ(with_measurement, again);
+  k.guest_field_select = 1U << 6;  // undefined field
+  ASSERT_EQ(send(MsgType::KeyReq, k.encode()), FwStatus::Success);
+  EXPECT_EQ(response().payload[0], static_cast<std::uint8_t>(FwStatus::InvalidParam));
+}
+
+TEST_F(GuestRequestTest, ConfigChangesReportedTcbAndTheSigningKey) {
+  SnpConfigCmd c;
+  c.reported_tcb = fw_.config().current_tcb & ~0xFFULL;  // hide the boot loader SVN
+  ASSERT_EQ(fw_.snp_config(c), FwStatus::Success);
+  ReportReq req;
+  ASSERT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::Success);
+  const OpenedMsg rsp = response();
+  const auto raw = std::span<const std::uint8_t>(rsp.payload).subspan(0x20, kReportSize);
+  auto report = parse_attestation_report(raw);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->reported_tcb, c.reported_tcb);
+  const EcdsaSignature sig{get_le72(raw.subspan<0x2A0, 72>()), get_le72(raw.subspan<0x2E8, 72>())};
+  const auto digest = sha384(raw.first(0x2A0));
+  EXPECT_TRUE(ecdsa_p384_verify(p384_public_key(fw_.chip().vcek_key(c.reported_tcb)), digest, sig));
+  EXPECT_FALSE(ecdsa_p384_verify(p384_public_key(fw_.chip().vcek_key(fw_.config().current_tcb)), digest, sig));
+}
+
+TEST_F(GuestRequestTest, VlekLoad_SwitchesSigningToTheVlek) {
+  const WrappedVlek blob = fw_.chip().wrap_vlek(fw_.reported_tcb(), 77);
+  EXPECT_EQ(fw_.snp_vlek_load(15, 0, blob), FwStatus::InvalidLen);
+  EXPECT_EQ(fw_.snp_vlek_load(16, 1, blob), FwStatus::InvalidParam);
+  WrappedVlek bad = blob;
+  bad[20] ^= 1;
+  EXPECT_EQ(fw_.snp_vlek_load(16, 0, bad), FwStatus::BadMeasurement);
+  SimChip other(99, Product::Milan);
+  EXPECT_EQ(fw_.snp_vlek_load(16, 0, other.wrap_vlek(fw_.reported_tcb(), 77)), FwStatus::BadMeasurement);
+  ASSERT_EQ(fw_.snp_vlek_load(16, 0, blob), FwStatus::Success);
+  ReportReq req;
+  ASSERT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::Success);
+  auto report = parse_attestation_report(std::span<const std::uint8_t>(response().payload).subspan(0x20, kReportSize));
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->signing_key(), SigningKey::Vlek);
+  SnpPlatformStatus st;
+  ASSERT_EQ(fw_.snp_platform_status(&st), FwStatus::Success);
+  EXPECT_EQ(st.flags & 4U, 4U);  // vlek_en
+}
+
+TEST_F(GuestRequestTest, MaskChipKey_LeavesTheReportUnsigned) {
+  SnpConfigCmd c;
+  c.reported_tcb = fw_.reported_tcb();
+  c.mask_chip_key = true;
+  c.mask_chip_id = true;
+  ASSERT_EQ(fw_.snp_config(c), FwStatus::Success);
+  ReportReq req;
+  ASSERT_EQ(send(MsgType::ReportReq, req.encode()), FwStatus::Success);
+  auto report = parse_attestation_report(std::span<const std::uint8_t>(response().payload).subspan(0x20, kReportSize));
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->signing_key(), SigningKey::None);
+  EXPECT_TRUE(report->signature.is_zero());
+  EXPECT_TRUE(report->chip_id_is_zero());
+}
+
+}  // namespace
+}  // namespace snplab::model
+
+#include <fstream>
+#include <sstream>
+
+namespace snplab::model {
+namespace {
+
+TEST(FwStates, DocsEmbedTheGeneratedTables) {
+  std::ifstream in(SNPLAB_SOURCE_DIR "/docs/firmware.md");
+  ASSERT_TRUE(in) << "cannot read docs/firmware.md";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const std::string begin = "<!-- BEGIN GENERATED STATE TABLES -->\n", end = "<!-- END GENERATED STATE TABLES -->";
+  const auto b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), state_tables_markdown())
+      << "docs/firmware.md is out of date: paste the output of state_tables_markdown()";
+}
+
+}  // namespace
+}  // namespace snplab::model
+
+namespace snplab::model {
+namespace {
+
+// SNP_LAUNCH_FINISH with an ID block and an author key (facts §5.4).
+class IdBlockTest : public FirmwareTest {
+ protected:
+  static constexpr Pfn kIdBlock = 0x4000, kIdAuth = 0x4001;
+
+  void SetUp() override {
+    start_guest();
+    id_key_ = p384_derive_key(std::span<const std::uint8_t>(seed_), "id-key");
+    author_key_ = p384_derive_key(std::span<const std::uint8_t>(seed_), "author-key");
+  }
+
+  static std::array<std::uint8_t, 1028> amd_pubkey(const P384PrivateKey& k) {
+    std::array<std::uint8_t, 1028> out{};
+    out[0] = 2;  // P-384
+    const P384PublicKey pub = p384_public_key(k);
+    put_le72(pub.x, std::span<std::uint8_t, 72>(out.data() + 4, 72));
+    put_le72(pub.y, std::span<std::uint8_t, 72>(out.data() + 76, 72));
+    return out;
+  }
+
+  static void amd_sign(const P384PrivateKey& k, std::span<const std::uint8_t> msg, std::uint8_t* out) {
+    const EcdsaSignature sig = ecdsa_p384_sign(k, sha384(msg));
+    put_le72(sig.r, std::span<std::uint8_t, 72>(out, 72));
+    put_le72(sig.s, std::span<std::uint8_t, 72>(out + 72, 72));
+  }
+
+  // Writes a valid ID block + auth page for the guest as launched; `mutate` may spoil one.
+  SnpLaunchFinishCmd prepare(bool author) {
+    std::array<std::uint8_t, 96> block{};
+    const GuestContext* g = fw_.guest(pfn_to_spa(kGctx));
+    std::copy(g->measurement.begin(), g->measurement.end(), block.begin());
+    block[48] = 0xF1;  // FAMILY_ID
+    block[64] = 0x11;  // IMAGE_ID
+    block[80] = 1;     // VERSION
+    block[84] = 7;     // GUEST_SVN
+    std::memcpy(&block[88], &kPolicy, 8);
+    block_ = block;
+    auth_.fill(0);
+    auth_[0] = 1;  // ID_KEY_ALGO
+    auth_[4] = author ? 1 : 0;
+    const auto id_pub = amd_pubkey(id_key_);
+    std::copy(id_pub.begin(), id_pub.end(), auth_.begin() + 0x240);
+    amd_sign(id_key_, block_, auth_.data() + 0x40);
+    if (author) {
+      const auto au_pub = amd_pubkey(author_key_);
+      std::copy(au_pub.begin(), au_pub.end(), auth_.begin() + 0x880);
+      amd_sign(author_key_, std::span<const std::uint8_t>(auth_.data() + 0x240, 1028), auth_.data() + 0x680);
+    }
+    return finish_cmd(author);
+  }
+
+  SnpLaunchFinishCmd finish_cmd(bool author) {
+    mem_.write(pfn_to_spa(kIdBlock), block_);
+    mem_.write(pfn_to_spa(kIdAuth), auth_);
+    SnpLaunchFinishCmd lf;
+    lf.gctx_paddr = pfn_to_spa(kGctx);
+    lf.id_block_paddr = pfn_to_spa(kIdBlock);
+    lf.id_auth_paddr = pfn_to_spa(kIdAuth);
+    lf.id_block_en = true;
+    lf.auth_key_en = author;
+    return lf;
+  }
+
+  std::array<std::uint8_t, 8> seed_{1, 2, 3, 4, 5, 6, 7, 8};
+  P384PrivateKey id_key_, author_key_;
+  std::array<std::uint8_t, 96> block_{};
+  std::array<std::uint8_t, 4096> auth_{};
+};
+
+TEST_F(IdBlockTest, ValidIdBlockAndAuthorKey_StoreTheirDigests) {
+  ASSERT_EQ(fw_.snp_launch_finish(prepare(true)), FwStatus::Success);
+  const GuestContext* g = fw_.guest(pfn_to_spa(kGctx));
+  EXPECT_EQ(g->state, GuestState::Running);
+  EXPECT_EQ(g->id_key_digest, sha384(std::span<const std::uint8_t>(auth_.data() + 0x240, 1028)));
+  EXPECT_EQ(g->author_key_digest, sha384(std::span<const std::uint8_t>(auth_.data() + 0x880, 1028)));
+  EXPECT_EQ(g->family_id[0], 0xF1);
+  EXPECT_EQ(g->image_id[0], 0x11);
+  EXPECT_EQ(g->guest_svn, 7U);
+  EXPECT_TRUE(g->author_key_en);
+}
+
+TEST_F(IdBlockTest, WrongLaunchDigest_FailsBadMeasurement) {
+  prepare(false);
+  block_[0] ^= 1;
+  EXPECT_EQ(fw_.snp_launch_finish(finish_cmd(false)), FwStatus::BadMeasurement);
+  EXPECT_EQ(fw_.guest(pfn_to_spa(kGctx))->state, GuestState::Launch);
+}
+
+TEST_F(IdBlockTest, WrongPolicy_FailsPolicyFailure) {
+  prepare(false);
+  block_[88] ^= 1;
+  EXPECT_EQ(fw_.snp_launch_finish(finish_cmd(false)), FwStatus::PolicyFailure);
+}
+
+TEST_F(IdBlockTest, BadSignatures_FailBadSignature) {
+  prepare(true);
+  auth_[0x40] ^= 1;  // ID block signature
+  EXPECT_EQ(fw_.snp_launch_finish(finish_cmd(true)), FwStatus::BadSignature);
+  prepare(true);
+  auth_[0x680] ^= 1;  // ID key signature by the author key
+  EXPECT_EQ(fw_.snp_launch_finish(finish_cmd(true)), FwStatus::BadSignature);
+  prepare(false);
+  auth_[0x240] = 1;  // curve P-256: not accepted
+  EXPECT_EQ(fw_.snp_launch_finish(finish_cmd(false)), FwStatus::BadSignature);
+}
+
+TEST_F(IdBlockTest, UnknownAlgorithm_FailsInvalidParam) {
+  prepare(false);
+  auth_[0] = 2;
+  EXPECT_EQ(fw_.snp_launch_finish(finish_cmd(false)), FwStatus::InvalidParam);
+  SnpLaunchFinishCmd lf;
+  lf.gctx_paddr = pfn_to_spa(kGctx);
+  lf.auth_key_en = true;  // author key without an ID block
+  EXPECT_EQ(fw_.snp_launch_finish(lf), FwStatus::InvalidParam);
 }
 
 }  // namespace

@@ -16,10 +16,12 @@
 #include <span>
 #include <vector>
 
+#include "snp/model/attestation.h"
 #include "snp/model/fw_states.h"
 #include "snp/model/fw_status.h"
 #include "snp/model/memory.h"
 #include "snp/model/rmp.h"
+#include "snp/model/sim_chip.h"
 
 namespace snplab::model {
 
@@ -47,10 +49,13 @@ inline constexpr std::uint64_t kReservedMask = ~((1ULL << 26) - 1);
 /// What the simulated chip and platform look like. Chip secrets derive from `seed`.
 struct FirmwareConfig {
   std::uint64_t seed = 1;
+  Product product = Product::Milan;
   std::uint8_t api_major = 1;
   std::uint8_t api_minor = 55;
   std::uint8_t build_id = 21;
-  TcbVersion current_tcb = 0;   ///< the TCB of the running firmware and microcode
+  /// The TCB of the running firmware and microcode. Default: Milan layout, BOOT_LOADER 3,
+  /// TEE 0, SNP 8, MICROCODE 115.
+  TcbVersion current_tcb = 0x7308000000000003ULL;
   bool smt_enabled = true;
   unsigned sockets = 1;
   /// ASIDs 1..max_snp_asid may hold SNP guests (the kernel's min_sev_asid - 1).
@@ -173,6 +178,9 @@ class Firmware {
   void note_wbinvd_all_cpus() { wbinvd_done_ = true; }
   FwStatus snp_config(const SnpConfigCmd& cmd);
   FwStatus snp_commit();
+  /// SNP_VLEK_LOAD (`sev_user_data_snp_vlek_load`: len must be 16, version 0) with the
+  /// wrapped VLEK KDS issued for this chip.
+  FwStatus snp_vlek_load(std::uint32_t len, std::uint8_t vlek_wrapped_version, const WrappedVlek& blob);
 
   // Guest commands.
   FwStatus snp_gctx_create(Spa gctx_paddr, const OpContext& ctx = {"SNP_GCTX_CREATE", 0});
@@ -182,6 +190,11 @@ class Firmware {
   FwStatus snp_launch_finish(const SnpLaunchFinishCmd& cmd);
   FwStatus snp_decommission(Spa gctx_paddr, const OpContext& ctx = {"SNP_DECOMMISSION", 0});
   FwStatus snp_guest_status(Spa gctx_paddr, SnpGuestStatus* out) const;
+  /// SNP_GUEST_REQUEST (facts §4.5, §6): reads the request message at `request_paddr`,
+  /// writes the response message at `response_paddr` (a page in the Firmware state). The
+  /// command succeeds when a response was written, even if the request inside failed: that
+  /// status is the response payload's STATUS.
+  FwStatus snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa response_paddr);
   FwStatus snp_page_unsmash(Spa paddr, const OpContext& ctx = {"SNP_PAGE_UNSMASH", 0});
   FwStatus snp_page_reclaim(Spa paddr, PageSize size, const OpContext& ctx = {"SNP_PAGE_RECLAIM", 0});
 
@@ -192,6 +205,10 @@ class Firmware {
   TcbVersion committed_tcb() const { return committed_tcb_; }
   const FirmwareConfig& config() const { return cfg_; }
   bool asid_dirty(std::uint32_t asid) const { return dirty_asids_.contains(asid); }
+  const SimChip& chip() const { return chip_; }
+  bool vlek_loaded() const { return vlek_.has_value(); }
+  /// The report version this firmware emits (documented in docs/firmware.md).
+  static constexpr std::uint32_t kReportVersion = 3;
 
  private:
   FwStatus check_platform(FwCmd cmd) const;
@@ -201,6 +218,11 @@ class Firmware {
   void measure(GuestContext& g, std::uint8_t page_type, Gpa gpa, std::span<const std::uint8_t, kPageSize> page,
                const SnpLaunchUpdateCmd& cmd);
   std::array<std::uint8_t, 32> derive(std::string_view label, std::span<const std::uint8_t> context) const;
+  /// MSG_REPORT_REQ: fills `rsp` (status, size, report) for a request at `msg_vmpck`.
+  void handle_report_req(const GuestContext& g, std::span<const std::uint8_t> payload, std::uint8_t msg_vmpck,
+                         std::vector<std::uint8_t>* rsp) const;
+  void handle_key_req(const GuestContext& g, std::span<const std::uint8_t> payload, std::uint8_t msg_vmpck,
+                      std::vector<std::uint8_t>* rsp) const;
 
   Rmp& rmp_;
   HostMemory& mem_;
@@ -210,7 +232,10 @@ class Firmware {
   bool wbinvd_done_ = false;
   bool mask_chip_id_ = false;
   bool mask_chip_key_ = false;
-  bool vlek_loaded_ = false;
+  SimChip chip_;
+  std::optional<P384PrivateKey> vlek_;
+  std::uint64_t vlek_tcb_ = 0;
+  std::uint8_t committed_build_ = 0, committed_minor_ = 0, committed_major_ = 0;
   TcbVersion reported_tcb_ = 0;
   TcbVersion committed_tcb_ = 0;
   std::uint64_t launches_ = 0;                     ///< LAUNCH_STARTs so far (key derivation)

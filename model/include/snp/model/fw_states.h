@@ -19,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace snplab::model {
@@ -123,6 +124,9 @@ constexpr std::optional<GuestState> guest_next(FwCmd cmd, GuestState from) {
   }
   return std::nullopt;
 }
+
+/// Both tables as Markdown (docs/firmware.md embeds this text; a test keeps them equal).
+std::string state_tables_markdown();
 
 static_assert(platform_next(FwCmd::SnpLaunchStart, PlatformState::Uninit) == std::nullopt);
 static_assert(guest_next(FwCmd::SnpLaunchFinish, GuestState::Init) == std::nullopt);

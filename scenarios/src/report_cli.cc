@@ -1,0 +1,351 @@
+// `snplab report show|verify`: the attestation report of facts §6.3 on the command line.
+// The library (model/attestation.h, x509.h, report_verify.h) does the work; this file reads
+// files, the clock and the arguments, and prints.
+#include "snp/scenarios/report_cli.h"
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snp/model/attestation.h"
+#include "snp/model/crypto.h"
+#include "snp/model/report_verify.h"
+#include "snp/model/x509.h"
+
+namespace snplab::scenarios {
+
+namespace {
+
+namespace m = snplab::model;
+
+constexpr const char* kUsage =
+    "usage: snplab report show FILE[@OFFSET] [--product milan|genoa|turin]\n"
+    "       snplab report verify FILE[@OFFSET] --cert VCEK_OR_VLEK --chain PEM [--chain PEM]\n"
+    "                            [--at YYYY-MM-DDTHH:MM:SSZ] [--strict-chip-id]\n"
+    "\n"
+    "FILE is a 1184-byte report, binary or hex text; FILE@OFFSET takes the report at that byte\n"
+    "offset of a larger file (e.g. an Azure HCL report holds it at @32). --cert names the VCEK\n"
+    "or VLEK (PEM or DER; the first certificate in the file); --chain files hold the ASK (or\n"
+    "ASVK) and the ARK, in any order and number of files. --at verifies at that UTC instant\n"
+    "instead of now. --strict-chip-id rejects VCEK reports whose CHIP_ID is masked (all zero).\n"
+    "verify exits 0 when every check holds, 1 when one fails (named on stderr), 2 on bad usage.\n";
+
+int usage(std::FILE* err, const std::string& msg) {
+  fmt::print(err, "snplab report: {}\n\n{}", msg, kUsage);
+  return 2;
+}
+
+std::optional<std::vector<std::uint8_t>> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::nullopt;
+  return data;
+}
+
+bool file_exists(const std::string& path) { return static_cast<bool>(std::ifstream(path, std::ios::binary)); }
+
+/// "path@123" / "path@0x20" -> (path, offset). A path that exists as typed wins over the
+/// split, so file names containing '@' still work.
+struct ReportSpec {
+  std::string path;
+  std::optional<std::size_t> offset;
+};
+
+std::optional<ReportSpec> parse_report_spec(const std::string& arg) {
+  const std::size_t at = arg.rfind('@');
+  if (at == std::string::npos || file_exists(arg)) return ReportSpec{arg, std::nullopt};
+  const std::string num = arg.substr(at + 1);
+  if (num.empty()) return std::nullopt;
+  std::size_t value = 0;
+  const bool hex = num.size() > 2 && num[0] == '0' && (num[1] == 'x' || num[1] == 'X');
+  for (std::size_t i = hex ? 2 : 0; i < num.size(); ++i) {
+    const char c = num[i];
+    unsigned d = 0;
+    if (c >= '0' && c <= '9') {
+      d = static_cast<unsigned>(c - '0');
+    } else if (hex && c >= 'a' && c <= 'f') {
+      d = static_cast<unsigned>(c - 'a' + 10);
+    } else if (hex && c >= 'A' && c <= 'F') {
+      d = static_cast<unsigned>(c - 'A' + 10);
+    } else {
+      return std::nullopt;
+    }
+    if (value > (std::size_t{1} << 40)) return std::nullopt;
+    value = value * (hex ? 16U : 10U) + d;
+  }
+  return ReportSpec{arg.substr(0, at), value};
+}
+
+/// Loads the report bytes named by FILE[@OFFSET]; prints the reason and returns nullopt on
+/// failure.
+std::optional<std::array<std::uint8_t, m::kReportSize>> load_report(const std::string& arg, std::FILE* err) {
+  const auto spec = parse_report_spec(arg);
+  if (!spec) {
+    fmt::print(err, "snplab report: '{}': the part after '@' is not a byte offset\n", arg);
+    return std::nullopt;
+  }
+  const auto data = read_file(spec->path);
+  if (!data) {
+    fmt::print(err, "snplab report: cannot read '{}'\n", spec->path);
+    return std::nullopt;
+  }
+  auto bytes = m::extract_report_bytes(*data, spec->offset);
+  if (!bytes) {
+    fmt::print(err, "snplab report: '{}': {}\n", arg, bytes.error().message);
+    return std::nullopt;
+  }
+  return *bytes;
+}
+
+std::optional<std::vector<m::Certificate>> load_certs(const std::string& path, std::FILE* err) {
+  const auto data = read_file(path);
+  if (!data) {
+    fmt::print(err, "snplab report: cannot read '{}'\n", path);
+    return std::nullopt;
+  }
+  auto certs = m::Certificate::parse_all(*data);
+  if (!certs) {
+    fmt::print(err, "snplab report: '{}': {}\n", path, certs.error().message);
+    return std::nullopt;
+  }
+  return std::move(*certs);
+}
+
+std::string hex(std::span<const std::uint8_t> b) { return m::to_hex(b); }
+
+void line(std::FILE* out, std::string_view key, const std::string& value) {
+  fmt::print(out, "{:<20}: {}\n", key, value);
+}
+
+/// TCB_VERSION as raw bytes plus its decoding.
+std::string tcb_text(std::uint64_t tcb, std::optional<m::TcbLayout> layout) {
+  if (layout) return fmt::format("{} ({})", m::tcb_hex(tcb), m::describe_tcb(tcb, *layout));
+  return fmt::format("{} (Milan/Genoa layout assumed: {})", m::tcb_hex(tcb),
+                     m::describe_tcb(tcb, m::TcbLayout::MilanGenoa));
+}
+
+void print_report(std::FILE* out, const m::AttestationReport& r, m::Product product, const std::string& product_from) {
+  const auto layout = m::tcb_layout_for(product);
+  line(out, "VERSION", fmt::format("{}{}", r.version, r.version_known() ? "" : " (UNKNOWN: this tool knows 2..5)"));
+  line(out, "GUEST_SVN", fmt::format("{}", r.guest_svn));
+  line(out, "POLICY", fmt::format("0x{:x} ({})", r.policy, m::describe_policy(r.policy)));
+  line(out, "FAMILY_ID", hex(r.family_id));
+  line(out, "IMAGE_ID", hex(r.image_id));
+  line(out, "VMPL", fmt::format("{}", r.vmpl));
+  line(out, "SIGNATURE_ALGO", fmt::format("{}{}", r.signature_algo,
+                                          r.signature_algo == m::kSignatureAlgoEcdsaP384Sha384
+                                              ? " (ECDSA P-384 with SHA-384)"
+                                              : " (unknown)"));
+  line(out, "CURRENT_TCB", tcb_text(r.current_tcb, layout));
+  line(out, "PLATFORM_INFO", fmt::format("0x{:x} ({})", r.platform_info, m::describe_platform_info(r.platform_info)));
+  const auto key = r.signing_key();
+  line(out, "KEY_INFO",
+       fmt::format("0x{:x} (AUTHOR_KEY_EN={} MASK_CHIP_KEY={} SIGNING_KEY={})", r.key_info, r.author_key_en() ? 1 : 0,
+                   r.mask_chip_key() ? 1 : 0,
+                   key ? std::string(m::to_string(*key)) : fmt::format("reserved({})", r.signing_key_raw())));
+  line(out, "REPORT_DATA", hex(r.report_data));
+  line(out, "MEASUREMENT", hex(r.measurement));
+  line(out, "HOST_DATA", hex(r.host_data));
+  line(out, "ID_KEY_DIGEST", hex(r.id_key_digest));
+  line(out, "AUTHOR_KEY_DIGEST", hex(r.author_key_digest));
+  line(out, "REPORT_ID", hex(r.report_id));
+  line(out, "REPORT_ID_MA", hex(r.report_id_ma));
+  line(out, "REPORTED_TCB", tcb_text(r.reported_tcb, layout));
+  if (r.has_cpuid()) {
+    line(out, "CPUID_FAM_ID", fmt::format("0x{:02x}", r.cpuid_fam_id));
+    line(out, "CPUID_MOD_ID", fmt::format("0x{:02x}", r.cpuid_mod_id));
+    line(out, "CPUID_STEP", fmt::format("0x{:02x}", r.cpuid_step));
+  } else {
+    line(out, "CPUID_FAM/MOD/STEP", fmt::format("reserved in v{} ({:02x} {:02x} {:02x})", r.version, r.cpuid_fam_id,
+                                                r.cpuid_mod_id, r.cpuid_step));
+  }
+  line(out, "PRODUCT", fmt::format("{} ({})", m::to_string(product), product_from));
+  line(out, "CHIP_ID", hex(r.chip_id) + (r.chip_id_is_zero() ? " (all zero: masked or VLEK)" : ""));
+  line(out, "COMMITTED_TCB", tcb_text(r.committed_tcb, layout));
+  line(out, "CURRENT_VERSION", fmt::format("{}.{}.{} (major.minor.build)", r.current_major, r.current_minor,
+                                           r.current_build));
+  line(out, "COMMITTED_VERSION", fmt::format("{}.{}.{} (major.minor.build)", r.committed_major, r.committed_minor,
+                                             r.committed_build));
+  line(out, "LAUNCH_TCB", tcb_text(r.launch_tcb, layout));
+  if (r.has_mitigation_vectors()) {
+    line(out, "LAUNCH_MIT_VECTOR", fmt::format("0x{:x}", r.launch_mit_vector));
+    line(out, "CURRENT_MIT_VECTOR", fmt::format("0x{:x}", r.current_mit_vector));
+  } else {
+    line(out, "MIT_VECTORS", fmt::format("reserved in v{} (0x{:x} 0x{:x})", r.version, r.launch_mit_vector,
+                                         r.current_mit_vector));
+  }
+  line(out, "SIGNATURE_R (LE)", hex(r.signature.r));
+  line(out, "SIGNATURE_S (LE)", hex(r.signature.s));
+  auto nonzero = [](std::span<const std::uint8_t> b) {
+    std::size_t n = 0;
+    for (auto x : b) n += x != 0 ? 1U : 0U;
+    return n;
+  };
+  const std::size_t reserved_nz = nonzero(r.reserved_18b) + nonzero(r.reserved_208) + nonzero(r.signature_reserved) +
+                                  (r.reserved_04c != 0 ? 1U : 0U) + (r.reserved_1eb != 0 ? 1U : 0U) +
+                                  (r.reserved_1ef != 0 ? 1U : 0U);
+  line(out, "reserved bytes", reserved_nz == 0 ? "all zero" : fmt::format("{} non-zero", reserved_nz));
+}
+
+int cmd_show(int argc, char** argv, std::FILE* out, std::FILE* err) {
+  std::optional<std::string> file;
+  std::optional<m::Product> forced;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--product") {
+      if (i + 1 >= argc) return usage(err, "show: --product needs a value");
+      const std::string_view v = argv[++i];
+      if (v == "milan") {
+        forced = m::Product::Milan;
+      } else if (v == "genoa") {
+        forced = m::Product::Genoa;
+      } else if (v == "turin") {
+        forced = m::Product::Turin;
+      } else {
+        return usage(err, fmt::format("show: --product must be milan, genoa or turin, not '{}'", v));
+      }
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usage(err, fmt::format("show: unknown option '{}'", a));
+    } else if (file) {
+      return usage(err, "show: one report file only");
+    } else {
+      file = std::string(a);
+    }
+  }
+  if (!file) return usage(err, "show: no report file given");
+  const auto bytes = load_report(*file, err);
+  if (!bytes) return 1;
+  const auto report = m::parse_attestation_report(*bytes);
+  if (!report) {
+    fmt::print(err, "snplab report: {}\n", report.error().message);
+    return 1;
+  }
+  m::Product product = report->product();
+  std::string from = report->has_cpuid() ? "from CPUID_FAM_ID/MOD_ID" : "v2 report: no CPUID; pass --product";
+  if (forced) {
+    product = *forced;
+    from = "--product";
+  }
+  fmt::print(out, "report {} ({} bytes)\n", *file, m::kReportSize);
+  print_report(out, *report, product, from);
+  return 0;
+}
+
+std::string cert_line(const m::Certificate& c) {
+  return fmt::format("{} [{}; signed {}]", c.subject(), c.public_key_description(), c.signature_algorithm());
+}
+
+int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
+  std::optional<std::string> file, cert;
+  std::vector<std::string> chains;
+  std::optional<m::UnixTime> at;
+  m::VerifyOptions options;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string(argv[++i]);
+    };
+    if (a == "--cert") {
+      auto v = value();
+      if (!v) return usage(err, "verify: --cert needs a file");
+      if (cert) return usage(err, "verify: --cert given twice");
+      cert = *v;
+    } else if (a == "--chain") {
+      auto v = value();
+      if (!v) return usage(err, "verify: --chain needs a file");
+      chains.push_back(*v);
+    } else if (a == "--at") {
+      auto v = value();
+      if (!v) return usage(err, "verify: --at needs a time");
+      at = m::parse_utc(*v);
+      if (!at) return usage(err, fmt::format("verify: --at '{}' is not a UTC time like 2024-05-01T00:00:00Z", *v));
+    } else if (a == "--strict-chip-id") {
+      options.allow_masked_chip_id = false;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usage(err, fmt::format("verify: unknown option '{}'", a));
+    } else if (file) {
+      return usage(err, "verify: one report file only");
+    } else {
+      file = std::string(a);
+    }
+  }
+  if (!file) return usage(err, "verify: no report file given");
+  if (!cert) return usage(err, "verify: --cert VCEK_OR_VLEK is required");
+  if (chains.empty()) return usage(err, "verify: at least one --chain PEM is required");
+
+  const auto bytes = load_report(*file, err);
+  if (!bytes) return 1;
+  const auto leaf_certs = load_certs(*cert, err);
+  if (!leaf_certs) return 1;
+  std::vector<m::Certificate> chain;
+  for (const auto& c : chains) {
+    auto certs = load_certs(c, err);
+    if (!certs) return 1;
+    chain.insert(chain.end(), certs->begin(), certs->end());
+  }
+  const bool now = !at;
+  const m::UnixTime when =
+      at ? *at
+         : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+  const auto& leaf = leaf_certs->front();
+  const m::VerifyResult r = m::verify_report(*bytes, leaf, chain, when, options);
+
+  fmt::print(out, "report {}\n", *file);
+  if (r.report) {
+    const auto key = r.report->signing_key();
+    fmt::print(out, "  version {}, VMPL {}, signing key {}, REPORTED_TCB {}\n", r.report->version, r.report->vmpl,
+               key ? std::string(m::to_string(*key)) : "reserved", m::tcb_hex(r.report->reported_tcb));
+  }
+  for (std::size_t i = 0; i < r.chain.size(); ++i) {
+    const auto& role = r.chain[i];
+    fmt::print(out, "{:<5} {}\n", role.role, cert_line(role.cert));
+    fmt::print(out, "      valid {} .. {} UTC; sha256 {}\n", m::format_utc(role.cert.not_before()),
+               m::format_utc(role.cert.not_after()), m::to_hex(role.cert.fingerprint_sha256()));
+    if (i == 0 && r.leaf_extensions) {
+      const auto& e = *r.leaf_extensions;
+      const m::TcbParts t = e.tcb_parts();
+      fmt::print(out, "      productName {}; blSPL {} teeSPL {} snpSPL {} ucodeSPL {}{}\n",
+                 e.product_name.value_or("(none)"), t.boot_loader, t.tee, t.snp, t.microcode,
+                 e.fmc_spl ? fmt::format(" fmcSPL {}", *e.fmc_spl) : std::string());
+      if (e.hwid) fmt::print(out, "      hwID {}\n", m::to_hex(*e.hwid));
+      if (e.csp_id) fmt::print(out, "      cspId {}\n", *e.csp_id);
+    }
+  }
+  fmt::print(out, "product {} ({})\n", m::to_string(r.product), r.product_source.empty() ? "-" : r.product_source);
+  fmt::print(out, "time  {} UTC ({})\n", m::format_utc(when), now ? "now" : "--at");
+  for (const auto& c : r.checks) fmt::print(out, "{} {}: {}\n", m::to_string(c.status), c.name, c.message);
+  if (r.ok()) {
+    fmt::print(out, "verdict: VALID\n");
+    return 0;
+  }
+  fmt::print(out, "verdict: INVALID\n");
+  for (const auto* f : r.failures()) fmt::print(err, "snplab report verify: FAILED {}: {}\n", f->name, f->message);
+  return 1;
+}
+
+}  // namespace
+
+int report_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
+  if (argc < 1) return usage(err, "no subcommand (show or verify)");
+  const std::string_view sub = argv[0];
+  if (sub == "help" || sub == "--help" || sub == "-h") {
+    std::fputs(kUsage, out);
+    return 0;
+  }
+  if (sub == "show") return cmd_show(argc - 1, argv + 1, out, err);
+  if (sub == "verify") return cmd_verify(argc - 1, argv + 1, out, err);
+  return usage(err, fmt::format("unknown subcommand '{}'", sub));
+}
+
+}  // namespace snplab::scenarios
