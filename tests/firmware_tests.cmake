@@ -4,3 +4,7 @@ add_executable(snplab_firmware_unit_tests unit/firmware/ecdsa_test.cc unit/firmw
 target_link_libraries(snplab_firmware_unit_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_firmware_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 target_compile_definitions(snplab_firmware_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+
+add_executable(snplab_sim_report_tests unit/firmware/sim_report_cli_test.cc)
+target_link_libraries(snplab_sim_report_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
+gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)

@@ -3,8 +3,11 @@
 // files, the clock and the arguments, and prints.
 #include "snp/scenarios/report_cli.h"
 
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -19,6 +22,7 @@
 #include "snp/model/crypto.h"
 #include "snp/model/report_verify.h"
 #include "snp/model/x509.h"
+#include "snp/scenarios/sim_report.h"
 
 namespace snplab::scenarios {
 
@@ -36,7 +40,12 @@ constexpr const char* kUsage =
     "or VLEK (PEM or DER; the first certificate in the file); --chain files hold the ASK (or\n"
     "ASVK) and the ARK, in any order and number of files. --at verifies at that UTC instant\n"
     "instead of now. --strict-chip-id rejects VCEK reports whose CHIP_ID is masked (all zero).\n"
-    "verify exits 0 when every check holds, 1 when one fails (named on stderr), 2 on bad usage.\n";
+    "verify exits 0 when every check holds, 1 when one fails (named on stderr), 2 on bad usage.\n"
+    "\n"
+    "       snplab report simulate --out DIR [--seed N] [--product milan|genoa|turin] [--vlek]\n"
+    "                              [--report-data HEX]\n"
+    "writes DIR/report.bin, DIR/vcek.der (or vlek.der) and DIR/chain.pem from a simulated chip\n"
+    "(one seed, the same bytes every time) for `snplab report verify`.\n";
 
 int usage(std::FILE* err, const std::string& msg) {
   fmt::print(err, "snplab report: {}\n\n{}", msg, kUsage);
@@ -334,6 +343,72 @@ int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
   return 1;
 }
 
+int cmd_simulate(int argc, char** argv, std::FILE* out, std::FILE* err) {
+  SimReportOptions opts;
+  std::string dir;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&]() -> std::optional<std::string_view> {
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string_view(argv[++i]);
+    };
+    if (a == "--out") {
+      const auto v = value();
+      if (!v) return usage(err, "simulate: --out needs a directory");
+      dir = std::string(*v);
+    } else if (a == "--seed") {
+      const auto v = value();
+      std::uint64_t n = 0;
+      const auto* end = v ? v->data() + v->size() : nullptr;
+      if (!v || v->empty() || std::from_chars(v->data(), end, n).ptr != end) {
+        return usage(err, "simulate: --seed needs a decimal number");
+      }
+      opts.seed = n;
+    } else if (a == "--product") {
+      const auto v = value();
+      if (v == "milan") {
+        opts.product = m::Product::Milan;
+      } else if (v == "genoa") {
+        opts.product = m::Product::Genoa;
+      } else if (v == "turin") {
+        opts.product = m::Product::Turin;
+      } else {
+        return usage(err, "simulate: --product must be milan, genoa or turin");
+      }
+    } else if (a == "--vlek") {
+      opts.vlek = true;
+    } else if (a == "--report-data") {
+      const auto v = value();
+      const auto bytes = v ? m::decode_hex_text(*v) : std::nullopt;
+      if (!bytes || bytes->size() > 64) return usage(err, "simulate: --report-data needs up to 64 bytes of hex");
+      std::copy(bytes->begin(), bytes->end(), opts.report_data.begin());
+    } else {
+      return usage(err, fmt::format("simulate: unknown option '{}'", a));
+    }
+  }
+  if (dir.empty()) return usage(err, "simulate: --out DIR is required");
+  const SimReport r = simulate_report(opts);
+  if (!r.error.empty()) {
+    fmt::print(err, "snplab report simulate: firmware refused: {}\n", r.error);
+    return 1;
+  }
+  const std::string leaf = dir + (opts.vlek ? "/vlek.der" : "/vcek.der");
+  auto write = [&](const std::string& path, const void* data, std::size_t n) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) return false;
+    const bool ok = std::fwrite(data, 1, n, f) == n;
+    return std::fclose(f) == 0 && ok;
+  };
+  if (!write(dir + "/report.bin", r.report.data(), r.report.size()) ||
+      !write(leaf, r.leaf_der.data(), r.leaf_der.size()) ||
+      !write(dir + "/chain.pem", r.chain_pem.data(), r.chain_pem.size())) {
+    fmt::print(err, "snplab report simulate: cannot write into '{}': {}\n", dir, std::strerror(errno));
+    return 1;
+  }
+  fmt::print(out, "wrote {0}/report.bin, {1}, {0}/chain.pem\n", dir, leaf);
+  return 0;
+}
+
 }  // namespace
 
 int report_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
@@ -345,6 +420,7 @@ int report_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
   }
   if (sub == "show") return cmd_show(argc - 1, argv + 1, out, err);
   if (sub == "verify") return cmd_verify(argc - 1, argv + 1, out, err);
+  if (sub == "simulate") return cmd_simulate(argc - 1, argv + 1, out, err);
   return usage(err, fmt::format("unknown subcommand '{}'", sub));
 }
 
