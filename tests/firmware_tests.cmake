@@ -1,6 +1,6 @@
 # Firmware model tests (issue 3).
 add_executable(snplab_firmware_unit_tests unit/firmware/ecdsa_test.cc unit/firmware/firmware_test.cc
-  unit/firmware/sim_chain_test.cc)
+  unit/firmware/sim_chain_test.cc unit/firmware/guest_msg_test.cc)
 target_link_libraries(snplab_firmware_unit_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_firmware_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 target_compile_definitions(snplab_firmware_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
