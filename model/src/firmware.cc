@@ -17,13 +17,11 @@ namespace {
 
 constexpr std::uint64_t kPageMask = kPageSize - 1;
 
-// LAUNCH_UPDATE page types (facts §5.1).
-constexpr std::uint8_t kPageNormal = 1;
-constexpr std::uint8_t kPageVmsa = 2;
-constexpr std::uint8_t kPageZero = 3;
-constexpr std::uint8_t kPageUnmeasured = 4;
-constexpr std::uint8_t kPageSecrets = 5;
-constexpr std::uint8_t kPageCpuid = 6;
+// LAUNCH_UPDATE page types (facts §5.1) as the command buffer's 3-bit field holds them.
+constexpr std::uint8_t kPageVmsa = static_cast<std::uint8_t>(PageType::Vmsa);
+constexpr std::uint8_t kPageZero = static_cast<std::uint8_t>(PageType::Zero);
+constexpr std::uint8_t kPageSecrets = static_cast<std::uint8_t>(PageType::Secrets);
+constexpr std::uint8_t kPageCpuid = static_cast<std::uint8_t>(PageType::Cpuid);
 
 // SNP CPUID table: u32 count, u32 rsvd, u64 rsvd, then <= 64 entries of 48 bytes (facts §10).
 constexpr std::uint32_t kCpuidMaxEntries = 64;

@@ -754,3 +754,100 @@ TEST_F(IdBlockTest, UnknownAlgorithm_FailsInvalidParam) {
 
 }  // namespace
 }  // namespace snplab::model
+
+namespace snplab::model {
+namespace {
+
+// The guest-context table drives the firmware: for each state a guest can be in, every
+// guest command is allowed exactly when kGuestEdges has (command, state), and otherwise
+// fails with INVALID_GUEST_STATE. Each (state, command) pair gets a fresh platform.
+struct Platform {
+  Rmp rmp{*RmpLayout::covering(1ULL << 30)};
+  HostMemory mem;
+  Firmware fw{rmp, mem};
+
+  void drive_to(GuestState s) {
+    ASSERT_EQ(fw.snp_init(), FwStatus::Success);
+    ASSERT_EQ(rmp_make_private(rmp, kGctx, 0, PageSize::Size4K, 0, true, kHost), RmpStatus::Success);
+    ASSERT_EQ(fw.snp_gctx_create(pfn_to_spa(kGctx)), FwStatus::Success);
+    if (s == GuestState::Init) return;
+    ASSERT_EQ(issue(FwCmd::SnpLaunchStart), FwStatus::Success);
+    ASSERT_EQ(issue(FwCmd::SnpActivate), FwStatus::Success);
+    if (s == GuestState::Launch) return;
+    ASSERT_EQ(issue(FwCmd::SnpLaunchFinish), FwStatus::Success);
+  }
+
+  FwStatus issue(FwCmd cmd) {
+    switch (cmd) {
+      case FwCmd::SnpLaunchStart: {
+        SnpLaunchStartCmd ls;
+        ls.gctx_paddr = pfn_to_spa(kGctx);
+        ls.policy = kPolicy;
+        return fw.snp_launch_start(ls);
+      }
+      case FwCmd::SnpActivate:
+        return fw.snp_activate(pfn_to_spa(kGctx), kAsid);
+      case FwCmd::SnpLaunchUpdate: {
+        EXPECT_EQ(rmp_make_private(rmp, kGuestPage, 0x7000, PageSize::Size4K, kAsid, true, kHost), RmpStatus::Success);
+        SnpLaunchUpdateCmd u;
+        u.gctx_paddr = pfn_to_spa(kGctx);
+        u.page_type = 1;
+        u.address = pfn_to_spa(kGuestPage);
+        return fw.snp_launch_update(u);
+      }
+      case FwCmd::SnpLaunchFinish: {
+        SnpLaunchFinishCmd lf;
+        lf.gctx_paddr = pfn_to_spa(kGctx);
+        return fw.snp_launch_finish(lf);
+      }
+      case FwCmd::SnpGuestStatus: {
+        SnpGuestStatus gs;
+        return fw.snp_guest_status(pfn_to_spa(kGctx), &gs);
+      }
+      case FwCmd::SnpDecommission:
+        return fw.snp_decommission(pfn_to_spa(kGctx));
+      default:
+        ADD_FAILURE() << "not a guest command here: " << to_string(cmd);
+        return FwStatus::InvalidCommand;
+    }
+  }
+};
+
+class GuestTableTest : public ::testing::TestWithParam<GuestState> {};
+
+TEST_P(GuestTableTest, EveryGuestCommand_AllowedExactlyWhenTheTableSaysSo) {
+  const GuestState state = GetParam();
+  for (FwCmd cmd : {FwCmd::SnpLaunchStart, FwCmd::SnpActivate, FwCmd::SnpLaunchUpdate, FwCmd::SnpLaunchFinish,
+                    FwCmd::SnpGuestStatus, FwCmd::SnpDecommission}) {
+    Platform p;
+    p.drive_to(state);
+    const FwStatus st = p.issue(cmd);
+    if (guest_next(cmd, state)) {
+      EXPECT_EQ(st, FwStatus::Success) << to_string(cmd) << " in " << to_string(state);
+    } else {
+      EXPECT_EQ(st, FwStatus::InvalidGuestState) << to_string(cmd) << " in " << to_string(state);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(States, GuestTableTest,
+                         ::testing::Values(GuestState::Init, GuestState::Launch, GuestState::Running),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
+
+// The firmware writes RMP entries through the RMP's door: observers see its transitions.
+TEST_F(FirmwareTest, FirmwareRmpWrites_AreSeenByObservers) {
+  struct Count final : RmpObserver {
+    int firmware = 0;
+    void on_event(const Rmp&, const RmpEvent& ev) override { firmware += ev.insn == RmpInsn::Firmware ? 1 : 0; }
+  } count;
+  rmp_.add_observer(&count);
+  start_guest();            // GCTX_CREATE: Firmware -> Context
+  pre_guest(kGuestPage, 0x7000);
+  ASSERT_EQ(fw_.snp_launch_update(update(kGuestPage, 1)), FwStatus::Success);  // Pre-Guest -> Guest-Valid
+  ASSERT_EQ(fw_.snp_decommission(pfn_to_spa(kGctx)), FwStatus::Success);      // Context -> Firmware
+  EXPECT_EQ(count.firmware, 3);
+  rmp_.remove_observer(&count);
+}
+
+}  // namespace
+}  // namespace snplab::model
