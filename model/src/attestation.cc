@@ -1,6 +1,8 @@
 // Attestation report codec (facts §6.3), TCB_VERSION (facts §6.4), R/S <-> DER.
 #include "snp/model/attestation.h"
 
+#include "snp/model/bytes.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -9,19 +11,6 @@
 namespace snplab::model {
 
 namespace {
-
-// Little-endian loads/stores: the report is little-endian on every field (facts §6.3).
-template <class T>
-T load_le(std::span<const std::uint8_t> b, std::size_t off) {
-  T v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | (static_cast<T>(b[off + i]) << (8 * i)));
-  return v;
-}
-
-template <class T>
-void store_le(std::span<std::uint8_t> b, std::size_t off, T v) {
-  for (std::size_t i = 0; i < sizeof(T); ++i) b[off + i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
 
 template <std::size_t N>
 void load_bytes(std::span<const std::uint8_t> b, std::size_t off, std::array<std::uint8_t, N>& out) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "snp/model/assert.h"
+#include "snp/model/bytes.h"
 #include "snp/model/crypto.h"
 #include "snp/model/ecdsa.h"
 #include "snp/model/fw_rmp.h"
@@ -46,11 +47,6 @@ bool tcb_le(TcbVersion a, TcbVersion b) {
     if (((a >> (8 * i)) & 0xFF) > ((b >> (8 * i)) & 0xFF)) return false;
   }
   return true;
-}
-
-template <class T>
-void put_le(std::uint8_t* p, T v) {
-  for (unsigned i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i));
 }
 
 }  // namespace
@@ -339,8 +335,7 @@ FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpCont
   if (e.asid() != g->asid) return FwStatus::InvalidPageOwner;
   if (cmd.page_type == kPageCpuid) {
     // The model checks the table's shape, not each leaf's values (docs/firmware.md).
-    std::uint32_t count = 0;
-    std::memcpy(&count, mem_.page(pfn).data(), sizeof(count));
+    const std::uint32_t count = get_le<std::uint32_t>(mem_.page(pfn).data());
     if (count > kCpuidMaxEntries) {
       const std::uint32_t fixed = kCpuidMaxEntries;
       mem_.write(cmd.address, {reinterpret_cast<const std::uint8_t*>(&fixed), sizeof(fixed)});
@@ -392,16 +387,11 @@ constexpr std::size_t kPubKeySize = 1028;  // u32 curve, QX[72], QY[72], reserve
 constexpr std::uint32_t kAlgoEcdsaP384Sha384 = 1;
 constexpr std::uint32_t kCurveP384 = 2;     // AMD's ECC curve name for secp384r1
 
-std::uint32_t le32(std::span<const std::uint8_t> b, std::size_t off) {
-  return static_cast<std::uint32_t>(b[off]) | (static_cast<std::uint32_t>(b[off + 1]) << 8) |
-         (static_cast<std::uint32_t>(b[off + 2]) << 16) | (static_cast<std::uint32_t>(b[off + 3]) << 24);
-}
-
 /// Verifies an AMD-format signature (R, S little-endian 72 bytes) over `msg` with an
 /// AMD-format public key (curve, QX, QY little-endian 72 bytes).
 bool amd_ecdsa_verify(std::span<const std::uint8_t> pubkey, std::span<const std::uint8_t> sig,
                       std::span<const std::uint8_t> msg) {
-  if (le32(pubkey, 0) != kCurveP384) return false;
+  if (load_le<std::uint32_t>(pubkey, 0) != kCurveP384) return false;
   const P384PublicKey key{get_le72(pubkey.subspan<4, 72>()), get_le72(pubkey.subspan<76, 72>())};
   const EcdsaSignature s{get_le72(sig.subspan<0, 72>()), get_le72(sig.subspan<72, 72>())};
   return ecdsa_p384_verify(key, sha384(msg), s);
@@ -425,11 +415,9 @@ FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
     mem_.read(cmd.id_block_paddr, id_block);
     mem_.read(cmd.id_auth_paddr, id_auth);
     if (!std::equal(g->measurement.begin(), g->measurement.end(), id_block.begin())) return FwStatus::BadMeasurement;
-    std::uint64_t id_policy = 0;
-    std::memcpy(&id_policy, &id_block[88], 8);
-    if (id_policy != g->policy) return FwStatus::PolicyFailure;
-    if (le32(id_auth, 0) != kAlgoEcdsaP384Sha384 ||
-        (cmd.auth_key_en && le32(id_auth, 4) != kAlgoEcdsaP384Sha384)) {
+    if (load_le<std::uint64_t>(id_block, 88) != g->policy) return FwStatus::PolicyFailure;
+    if (load_le<std::uint32_t>(id_auth, 0) != kAlgoEcdsaP384Sha384 ||
+        (cmd.auth_key_en && load_le<std::uint32_t>(id_auth, 4) != kAlgoEcdsaP384Sha384)) {
       return FwStatus::InvalidParam;
     }
     const std::span<const std::uint8_t> auth(id_auth);
@@ -450,7 +438,7 @@ FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
     g->author_key_en = cmd.auth_key_en;
     std::memcpy(g->family_id.data(), &id_block[48], 16);
     std::memcpy(g->image_id.data(), &id_block[64], 16);
-    std::memcpy(&g->guest_svn, &id_block[84], 4);
+    g->guest_svn = load_le<std::uint32_t>(id_block, 84);
     g->id_key_digest = id_key_digest;
     g->author_key_digest = author_key_digest;
   }

@@ -4,25 +4,15 @@
 #include <cstring>
 
 #include "snp/model/assert.h"
+#include "snp/model/bytes.h"
 
 namespace snplab::model {
 
 namespace {
 
-template <class T>
-void put(std::uint8_t* p, T v) {
-  for (unsigned i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i));
-}
-template <class T>
-T get(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (unsigned i = 0; i < sizeof(T); ++i) v |= std::uint64_t{p[i]} << (8 * i);
-  return static_cast<T>(v);
-}
-
 GcmIv iv_for(std::uint64_t seqno) {
   GcmIv iv{};  // facts §6.1: SEQNO little-endian in bytes 0..7, bytes 8..11 zero
-  put(iv.data(), seqno);
+  put_le(iv.data(), seqno);
   return iv;
 }
 
@@ -40,13 +30,13 @@ std::string_view to_string(MsgError e) {
 std::array<std::uint8_t, kMsgHeaderSize> MsgHeader::encode() const {
   std::array<std::uint8_t, kMsgHeaderSize> b{};
   std::memcpy(b.data(), authtag.data(), authtag.size());
-  put(&b[0x20], seqno);
+  put_le(&b[0x20], seqno);
   b[0x30] = algo;
   b[0x31] = hdr_version;
-  put(&b[0x32], hdr_size);
+  put_le(&b[0x32], hdr_size);
   b[0x34] = msg_type;
   b[0x35] = msg_version;
-  put(&b[0x36], msg_size);
+  put_le(&b[0x36], msg_size);
   b[0x3C] = msg_vmpck;
   return b;
 }
@@ -54,13 +44,13 @@ std::array<std::uint8_t, kMsgHeaderSize> MsgHeader::encode() const {
 MsgHeader MsgHeader::decode(std::span<const std::uint8_t, kMsgHeaderSize> b) {
   MsgHeader h;
   std::memcpy(h.authtag.data(), b.data(), h.authtag.size());
-  h.seqno = get<std::uint64_t>(&b[0x20]);
+  h.seqno = get_le<std::uint64_t>(&b[0x20]);
   h.algo = b[0x30];
   h.hdr_version = b[0x31];
-  h.hdr_size = get<std::uint16_t>(&b[0x32]);
+  h.hdr_size = get_le<std::uint16_t>(&b[0x32]);
   h.msg_type = b[0x34];
   h.msg_version = b[0x35];
-  h.msg_size = get<std::uint16_t>(&b[0x36]);
+  h.msg_size = get_le<std::uint16_t>(&b[0x36]);
   h.msg_vmpck = b[0x3C];
   return h;
 }
@@ -101,8 +91,8 @@ std::variant<OpenedMsg, MsgError> open_guest_msg(const Aes256Key& vmpck, std::sp
 std::array<std::uint8_t, 0x60> ReportReq::encode() const {
   std::array<std::uint8_t, 0x60> b{};
   std::memcpy(b.data(), report_data.data(), 64);
-  put(&b[0x40], vmpl);
-  put(&b[0x44], static_cast<std::uint32_t>((key_sel & 3U) | (reserved_bits << 2)));
+  put_le(&b[0x40], vmpl);
+  put_le(&b[0x44], static_cast<std::uint32_t>((key_sel & 3U) | (reserved_bits << 2)));
   if (reserved_nonzero) b[0x5F] = 1;
   return b;
 }
@@ -112,8 +102,8 @@ ReportReq ReportReq::decode(std::span<const std::uint8_t> p) {
   std::memcpy(b.data(), p.data(), std::min(p.size(), b.size()));
   ReportReq r;
   std::memcpy(r.report_data.data(), b.data(), 64);
-  r.vmpl = get<std::uint32_t>(&b[0x40]);
-  const auto w = get<std::uint32_t>(&b[0x44]);
+  r.vmpl = get_le<std::uint32_t>(&b[0x40]);
+  const auto w = get_le<std::uint32_t>(&b[0x44]);
   r.key_sel = static_cast<std::uint8_t>(w & 3U);
   r.reserved_bits = w >> 2;
   for (std::size_t i = 0x48; i < b.size(); ++i) r.reserved_nonzero = r.reserved_nonzero || b[i] != 0;
@@ -122,11 +112,11 @@ ReportReq ReportReq::decode(std::span<const std::uint8_t> p) {
 
 std::array<std::uint8_t, 0x20> KeyReq::encode() const {
   std::array<std::uint8_t, 0x20> b{};
-  put(&b[0], static_cast<std::uint32_t>((root_key_select ? 1U : 0U) | ((key_sel & 3U) << 1) | (reserved << 3)));
-  put(&b[8], guest_field_select);
-  put(&b[0x10], vmpl);
-  put(&b[0x14], guest_svn);
-  put(&b[0x18], tcb_version);
+  put_le(&b[0], static_cast<std::uint32_t>((root_key_select ? 1U : 0U) | ((key_sel & 3U) << 1) | (reserved << 3)));
+  put_le(&b[8], guest_field_select);
+  put_le(&b[0x10], vmpl);
+  put_le(&b[0x14], guest_svn);
+  put_le(&b[0x18], tcb_version);
   return b;
 }
 
@@ -134,14 +124,14 @@ KeyReq KeyReq::decode(std::span<const std::uint8_t> p) {
   std::array<std::uint8_t, 0x20> b{};
   std::memcpy(b.data(), p.data(), std::min(p.size(), b.size()));
   KeyReq k;
-  const auto w = get<std::uint32_t>(&b[0]);
+  const auto w = get_le<std::uint32_t>(&b[0]);
   k.root_key_select = (w & 1U) != 0;
   k.key_sel = static_cast<std::uint8_t>((w >> 1) & 3U);
-  k.reserved = (w >> 3) | get<std::uint32_t>(&b[4]);
-  k.guest_field_select = get<std::uint64_t>(&b[8]);
-  k.vmpl = get<std::uint32_t>(&b[0x10]);
-  k.guest_svn = get<std::uint32_t>(&b[0x14]);
-  k.tcb_version = get<std::uint64_t>(&b[0x18]);
+  k.reserved = (w >> 3) | get_le<std::uint32_t>(&b[4]);
+  k.guest_field_select = get_le<std::uint64_t>(&b[8]);
+  k.vmpl = get_le<std::uint32_t>(&b[0x10]);
+  k.guest_svn = get_le<std::uint32_t>(&b[0x14]);
+  k.tcb_version = get_le<std::uint64_t>(&b[0x18]);
   return k;
 }
 

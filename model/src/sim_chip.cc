@@ -4,6 +4,7 @@
 
 #include "snp/model/aead.h"
 #include "snp/model/assert.h"
+#include "snp/model/bytes.h"
 #include "snp/model/der.h"
 
 namespace snplab::model {
@@ -19,7 +20,7 @@ constexpr const char* kAmdArc = "1.3.6.1.4.1.3704.1";  // AMD's VCEK/VLEK extens
 
 std::array<std::uint8_t, 8> le64(std::uint64_t v) {
   std::array<std::uint8_t, 8> b{};
-  for (unsigned i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+  put_le(b.data(), v);
   return b;
 }
 
@@ -183,15 +184,13 @@ WrappedVlek SimChip::wrap_vlek(std::uint64_t tcb, std::uint64_t vlek_seed) const
 std::optional<P384PrivateKey> SimChip::unwrap_vlek(const WrappedVlek& blob, std::uint64_t* tcb) const {
   GcmIv iv{};
   std::memcpy(iv.data(), blob.data(), 12);
-  std::uint64_t t = 0;
-  for (unsigned i = 0; i < 8; ++i) t |= std::uint64_t{blob[16 + 0x180 + i]} << (8 * i);
+  const std::uint64_t t = get_le<std::uint64_t>(blob.data() + 16 + 0x180);
   GcmTag tag{};
   std::memcpy(tag.data(), blob.data() + 16 + 0x180 + 16, 16);
   const auto plain = aes256gcm_open(secret("vlek-wrap"), iv, std::span<const std::uint8_t>(blob.data() + 16 + 0x180, 8),
                                     std::span<const std::uint8_t>(blob.data() + 16, 0x180), tag);
   if (!plain) return std::nullopt;
-  std::uint64_t vseed = 0;
-  for (unsigned i = 0; i < 8; ++i) vseed |= std::uint64_t{(*plain)[i]} << (8 * i);
+  const std::uint64_t vseed = get_le<std::uint64_t>(plain->data());
   if (tcb != nullptr) *tcb = t;
   return vlek_key(t, vseed);
 }

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "snp/model/expected.h"
 #include "snp/model/fw_status.h"
 
 namespace snplab::api {
@@ -36,24 +37,9 @@ struct Error {
   std::string to_string() const;
 };
 
-/// std::expected-shaped; std::expected itself is unusable with clang 14 + libstdc++ 12.
+/// What every API call returns: the value, or the Error a KVM user would see.
 template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
-  bool has_value() const { return v_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-  T& operator*() { return std::get<0>(v_); }
-  const T& operator*() const { return std::get<0>(v_); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-  T& value() { return std::get<0>(v_); }
-  const Error& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, Error> v_;
-};
+using Result = Expected<T, Error>;
 
 using Status = Result<std::monostate>;
 inline Status ok() { return Status(std::monostate{}); }

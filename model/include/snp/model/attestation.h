@@ -18,6 +18,8 @@
 #include <variant>
 #include <vector>
 
+#include "snp/model/expected.h"
+
 namespace snplab::model {
 
 // --- Result type of the attestation code (errors are values, STYLE.md 3.3) ------------------
@@ -28,25 +30,9 @@ struct AttestError {
   std::string message;
 };
 
-/// std::expected-shaped result of parsing/decoding untrusted attestation input.
+/// Result of parsing/decoding untrusted attestation input.
 template <class T>
-class [[nodiscard]] AttestResult {
- public:
-  AttestResult(T value) : v_(std::in_place_index<0>, std::move(value)) {}         // NOLINT: implicit
-  AttestResult(AttestError error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
-  bool has_value() const { return v_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-  T& operator*() { return std::get<0>(v_); }
-  const T& operator*() const { return std::get<0>(v_); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  const AttestError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, AttestError> v_;
-};
+using AttestResult = Expected<T, AttestError>;
 
 // --- Sizes and layout (facts §6.3) ---------------------------------------------------------
 
