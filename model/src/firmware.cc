@@ -34,11 +34,12 @@ void fw_store(Rmp& rmp, Pfn pfn, const RmpEntryRaw& e, const OpContext& ctx) {
   f.done(RmpStatus::Success);
 }
 
-/// The firmware's view of the page at `spa` (facts §4.3): Default when not covered.
-PageState state_of(const Rmp& rmp, Spa spa) {
+/// The firmware's view of the page at `spa` (facts §4.3): Default when not covered. A
+/// modelled read (Rmp::load), like every RMP read of the firmware.
+PageState state_of(Rmp& rmp, Spa spa) {
   const Pfn pfn = spa_to_pfn(spa);
   if (spa >= kMaxPhysAddr || !rmp.covers(pfn)) return PageState::Default;
-  return page_state(rmp.inspect(pfn));
+  return page_state(rmp.load(pfn));
 }
 
 // Per-SPL comparison of two TCB versions: true when every byte of `a` is <= `b`'s.
@@ -226,7 +227,7 @@ FwStatus Firmware::snp_gctx_create(Spa gctx_paddr, const OpContext& ctx) {
   if (FwStatus s = check_platform(FwCmd::SnpGctxCreate); s != FwStatus::Success) return s;
   if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidAddress;
   if (state_of(rmp_, gctx_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
-  const RmpEntryRaw e = rmp_.inspect(spa_to_pfn(gctx_paddr));
+  const RmpEntryRaw e = rmp_.load(spa_to_pfn(gctx_paddr));
   if (e.page_size() != PageSize::Size4K) return FwStatus::InvalidPageSize;
   // --- point of no return ---
   RmpEntryRaw ctxpage = e;
@@ -289,7 +290,9 @@ FwStatus Firmware::snp_activate(Spa gctx_paddr, std::uint32_t asid) {
   if (dirty_asids_.contains(asid)) return FwStatus::DfflushRequired;
   if (asid_owner_.contains(asid)) return FwStatus::AsidOwned;
   if ((g->policy & policy::kSingleSocket) != 0 && cfg_.sockets > 1) return FwStatus::PolicyFailure;
-  // facts §4.5: no RMP page may already be assigned to the ASID.
+  // facts §4.5: no RMP page may already be assigned to the ASID. The firmware reads its
+  // per-ASID counters in the RMP bookkeeping area (facts §1.2); the model scans instead,
+  // outside the modelled accesses.
   bool assigned = false;
   rmp_.entries().for_each_nonzero([&](Pfn, const RmpEntryRaw& e) {
     assigned = assigned || (e.assigned() && e.asid() == asid);
@@ -329,7 +332,7 @@ FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpCont
   const Pfn pfn = spa_to_pfn(cmd.address);
   const PageState st = state_of(rmp_, cmd.address);
   if (st == PageState::Default) return FwStatus::InvalidPageState;
-  const RmpEntryRaw e = rmp_.inspect(pfn);
+  const RmpEntryRaw e = rmp_.load(pfn);
   if (e.page_size() != cmd.page_size) return FwStatus::InvalidPageSize;
   if (st != PageState::PreGuest) return FwStatus::InvalidPageState;
   if (e.asid() != g->asid) return FwStatus::InvalidPageOwner;
@@ -460,7 +463,7 @@ FwStatus Firmware::snp_decommission(Spa gctx_paddr, const OpContext& ctx) {
     dirty_asids_.insert(g->asid);  // needs WBINVD + DF_FLUSH before reuse
     wbinvd_done_ = false;
   }
-  RmpEntryRaw e = rmp_.inspect(spa_to_pfn(gctx_paddr));
+  RmpEntryRaw e = rmp_.load(spa_to_pfn(gctx_paddr));
   e.set_vmsa(false);  // Context -> Firmware (facts §4.5)
   fw_store(rmp_, spa_to_pfn(gctx_paddr), e, ctx);
   guests_.erase(gctx_paddr);
@@ -489,10 +492,10 @@ FwStatus Firmware::snp_page_unsmash(Spa paddr, const OpContext& ctx) {
   if ((paddr & (kHugePageSize - 1)) != 0 || paddr >= kMaxPhysAddr) return FwStatus::InvalidAddress;
   const Pfn base = spa_to_pfn(paddr);
   if (!rmp_.covers(base) || !rmp_.covers(base + kPagesPerHuge - 1)) return FwStatus::InvalidAddress;
-  const RmpEntryRaw e0 = rmp_.inspect(base);
+  const RmpEntryRaw e0 = rmp_.load(base);
   if ((e0.gpa() & (kHugePageSize - 1)) != 0) return FwStatus::InvalidPageState;
   for (unsigned i = 0; i < kPagesPerHuge; ++i) {
-    const RmpEntryRaw e = rmp_.inspect(base + i);
+    const RmpEntryRaw e = rmp_.load(base + i);
     if (e.page_size() != PageSize::Size4K) return FwStatus::InvalidPageSize;
     if (!e.assigned() || !e.immutable() || e.vmsa() || e.asid() == 0 || e.asid() != e0.asid() ||
         page_state(e) != page_state(e0) || e.hi != e0.hi || e.gpa() != e0.gpa() + pfn_to_spa(i) ||
@@ -669,7 +672,7 @@ FwStatus Firmware::snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa resp
   if (state_of(rmp_, response_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
   auto rmp_size = [this](Spa spa) {
     const Pfn pfn = spa_to_pfn(spa);
-    return spa < kMaxPhysAddr && rmp_.covers(pfn) ? rmp_.inspect(pfn).page_size() : PageSize::Size4K;
+    return spa < kMaxPhysAddr && rmp_.covers(pfn) ? rmp_.load(pfn).page_size() : PageSize::Size4K;
   };
   if (rmp_size(request_paddr) != PageSize::Size4K || rmp_size(response_paddr) != PageSize::Size4K) {
     return FwStatus::InvalidPageSize;
