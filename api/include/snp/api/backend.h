@@ -1,0 +1,90 @@
+// The one abstract interface both backends implement (STYLE.md 3.1): one method per KVM or
+// /dev/sev operation, each returning the outcome a KVM user observes. User code does not call
+// it directly; it uses the handles of kvm.h, which mirror the kernel's file-descriptor tree.
+// Backends are listed explicitly (backends.h), never self-registered.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "snp/api/error.h"
+#include "snp/api/uapi.h"
+
+namespace snplab::api {
+
+/// A backend object: an fd on the hw backend, an id on the simulator. Never 0 when valid.
+using Handle = std::uint64_t;
+
+/// What KVM_RUN leaves in `struct kvm_run` for the exits snplab handles (facts §8.4-§8.6).
+struct RunExit {
+  std::uint32_t exit_reason = uapi::KVM_EXIT_UNKNOWN;
+  struct Hypercall {
+    std::uint64_t nr = 0;
+    std::uint64_t args[6] = {};
+    std::uint64_t ret = 0;
+  } hypercall;
+  struct MemoryFault {
+    std::uint64_t flags = 0;
+    std::uint64_t gpa = 0;
+    std::uint64_t size = 0;
+  } memory_fault;
+  struct SnpReqCerts {
+    std::uint64_t gpa = 0;
+    std::uint64_t npages = 0;
+    std::uint64_t ret = 0;
+  } snp_req_certs;
+  struct Io {
+    std::uint8_t direction = 0;
+    std::uint8_t size = 0;
+    std::uint16_t port = 0;
+    std::uint32_t count = 0;
+  } io;
+  std::uint32_t internal_suberror = 0;
+  std::uint64_t fail_entry_reason = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// "sim" or "hw".
+  virtual std::string_view name() const = 0;
+
+  // /dev/kvm (the system fd).
+  virtual Result<Handle> open_kvm() = 0;
+  virtual Result<int> kvm_get_api_version(Handle kvm) = 0;
+  /// KVM_CHECK_EXTENSION on the system fd or a VM fd.
+  virtual Result<int> kvm_check_extension(Handle kvm_or_vm, long cap) = 0;
+  virtual Result<Handle> kvm_create_vm(Handle kvm, unsigned long type) = 0;
+
+  // VM fd.
+  virtual Status kvm_set_user_memory_region2(Handle vm, const uapi::kvm_userspace_memory_region2& r) = 0;
+  virtual Result<Handle> kvm_create_guest_memfd(Handle vm, const uapi::kvm_create_guest_memfd& g) = 0;
+  virtual Status kvm_set_memory_attributes(Handle vm, const uapi::kvm_memory_attributes& a) = 0;
+  virtual Status kvm_enable_cap(Handle vm, const uapi::kvm_enable_cap& c) = 0;
+  virtual Result<Handle> kvm_create_vcpu(Handle vm, unsigned long vcpu_id) = 0;
+  /// KVM_MEMORY_ENCRYPT_OP: `cmd.data` points at the command's struct in this process;
+  /// `cmd.error` receives the firmware status.
+  virtual Status kvm_memory_encrypt_op(Handle vm, uapi::kvm_sev_cmd& cmd) = 0;
+
+  // guest_memfd.
+  /// fallocate(2) on a guest_memfd: mode FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE discards.
+  virtual Status gmem_fallocate(Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) = 0;
+
+  // vCPU fd.
+  virtual Result<RunExit> kvm_run(Handle vcpu) = 0;
+
+  // /dev/sev.
+  virtual Result<Handle> open_sev() = 0;
+  virtual Status sev_issue_cmd(Handle sev, std::uint32_t cmd, void* data, std::uint32_t* fw_error) = 0;
+
+  // Userspace memory for memslots and LAUNCH_UPDATE sources (mmap on hw, modelled on sim).
+  virtual Result<std::uint64_t> user_alloc(std::uint64_t size) = 0;
+  virtual Status user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) = 0;
+  virtual Status user_free(std::uint64_t uaddr, std::uint64_t size) = 0;
+
+  /// close(2) on any handle. Closing a VM releases what it holds (memslots, vCPUs, pages).
+  virtual void close(Handle h) = 0;
+};
+
+}  // namespace snplab::api

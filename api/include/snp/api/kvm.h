@@ -1,0 +1,116 @@
+// The KVM-shaped handles (kvm-ioctls style): one type per kernel object, methods named after
+// their ioctl, taking the uAPI structs. Every handle closes its object when destroyed, on
+// every path.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <utility>
+
+#include "snp/api/backend.h"
+
+namespace snplab::api {
+
+/// Base: a backend object that is closed when the handle dies.
+class Owned {
+ public:
+  Owned(Backend* b, Handle h) : backend_(b), handle_(h) {}
+  ~Owned() { reset(); }
+  Owned(Owned&& o) noexcept : backend_(o.backend_), handle_(std::exchange(o.handle_, 0)) {}
+  Owned& operator=(Owned&& o) noexcept {
+    if (this != &o) {
+      reset();
+      backend_ = o.backend_;
+      handle_ = std::exchange(o.handle_, 0);
+    }
+    return *this;
+  }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+
+  Handle handle() const { return handle_; }
+  Backend& backend() const { return *backend_; }
+
+ private:
+  void reset() {
+    if (handle_ != 0) backend_->close(handle_);
+    handle_ = 0;
+  }
+  Backend* backend_;
+  Handle handle_;
+};
+
+class GuestMemfd : public Owned {
+ public:
+  using Owned::Owned;
+  /// fallocate(PUNCH_HOLE | KEEP_SIZE): discards the range; private pages go back to the
+  /// hypervisor through the RMP on SNP hosts.
+  Status punch_hole(std::uint64_t offset, std::uint64_t len);
+};
+
+class Vcpu : public Owned {
+ public:
+  using Owned::Owned;
+  /// KVM_RUN: runs until an exit to userspace; returns what kvm_run then holds.
+  Result<RunExit> run() { return backend().kvm_run(handle()); }
+};
+
+class Vm : public Owned {
+ public:
+  using Owned::Owned;
+  Result<int> check_extension(long cap) { return backend().kvm_check_extension(handle(), cap); }
+  Status set_user_memory_region2(const uapi::kvm_userspace_memory_region2& r) {
+    return backend().kvm_set_user_memory_region2(handle(), r);
+  }
+  Result<GuestMemfd> create_guest_memfd(const uapi::kvm_create_guest_memfd& g);
+  Status set_memory_attributes(const uapi::kvm_memory_attributes& a) {
+    return backend().kvm_set_memory_attributes(handle(), a);
+  }
+  Status enable_cap(const uapi::kvm_enable_cap& c) { return backend().kvm_enable_cap(handle(), c); }
+  Result<Vcpu> create_vcpu(unsigned long vcpu_id);
+  /// KVM_MEMORY_ENCRYPT_OP with `id` and a pointer to `data`; `*fw_error` gets the firmware
+  /// status the kernel reports in kvm_sev_cmd.error.
+  Status memory_encrypt_op(std::uint32_t id, void* data, std::uint32_t sev_fd, std::uint32_t* fw_error = nullptr);
+};
+
+class SevDevice : public Owned {
+ public:
+  using Owned::Owned;
+  static Result<SevDevice> open(Backend& b);
+  Status issue_cmd(std::uint32_t cmd, void* data, std::uint32_t* fw_error = nullptr) {
+    return backend().sev_issue_cmd(handle(), cmd, data, fw_error);
+  }
+};
+
+class Kvm : public Owned {
+ public:
+  using Owned::Owned;
+  static Result<Kvm> open(Backend& b);
+  Result<int> get_api_version() { return backend().kvm_get_api_version(handle()); }
+  Result<int> check_extension(long cap) { return backend().kvm_check_extension(handle(), cap); }
+  Result<Vm> create_vm(unsigned long type = uapi::KVM_X86_DEFAULT_VM);
+};
+
+/// Userspace memory a memslot or LAUNCH_UPDATE source points at; freed on destruction.
+class UserMemory {
+ public:
+  static Result<UserMemory> alloc(Backend& b, std::uint64_t size);
+  ~UserMemory();
+  UserMemory(UserMemory&& o) noexcept
+      : backend_(o.backend_), addr_(std::exchange(o.addr_, 0)), size_(std::exchange(o.size_, 0)) {}
+  UserMemory& operator=(UserMemory&&) = delete;
+  UserMemory(const UserMemory&) = delete;
+  UserMemory& operator=(const UserMemory&) = delete;
+
+  std::uint64_t addr() const { return addr_; }
+  std::uint64_t size() const { return size_; }
+  Status write(std::uint64_t offset, std::span<const std::uint8_t> bytes);
+
+ private:
+  UserMemory(Backend* b, std::uint64_t addr, std::uint64_t size) : backend_(b), addr_(addr), size_(size) {}
+  Backend* backend_;
+  std::uint64_t addr_;
+  std::uint64_t size_;
+};
+
+}  // namespace snplab::api

@@ -1,0 +1,160 @@
+// The KVM / PSP uAPI as a KVM user writes it: the structs the ioctls take, with the kernel's
+// names and layouts (facts §8), and the constants. They live in snplab::api::uapi so that
+// they never collide with <linux/kvm.h>; the hw backend checks, with static_assert, that each
+// one has the kernel header's size and field offsets before passing it to a real ioctl.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace snplab::api::uapi {
+
+// ---- Capabilities (KVM_CHECK_EXTENSION; facts §8.4, §8.5) --------------------------------
+inline constexpr int KVM_CAP_EXIT_HYPERCALL = 201;
+inline constexpr int KVM_CAP_USER_MEMORY2 = 231;
+inline constexpr int KVM_CAP_MEMORY_FAULT_INFO = 232;
+inline constexpr int KVM_CAP_MEMORY_ATTRIBUTES = 233;
+inline constexpr int KVM_CAP_GUEST_MEMFD = 234;
+inline constexpr int KVM_CAP_VM_TYPES = 235;
+inline constexpr int KVM_CAP_GUEST_MEMFD_FLAGS = 244;
+inline constexpr int KVM_CAP_NR_MEMSLOTS = 10;
+inline constexpr int KVM_CAP_MAX_VCPUS = 66;
+
+// ---- VM types (facts §8.2) ------------------------------------------------------------------
+inline constexpr unsigned long KVM_X86_DEFAULT_VM = 0;
+inline constexpr unsigned long KVM_X86_SW_PROTECTED_VM = 1;
+inline constexpr unsigned long KVM_X86_SEV_VM = 2;
+inline constexpr unsigned long KVM_X86_SEV_ES_VM = 3;
+inline constexpr unsigned long KVM_X86_SNP_VM = 4;
+
+// ---- Memory (facts §8.4) --------------------------------------------------------------------
+inline constexpr std::uint32_t KVM_MEM_LOG_DIRTY_PAGES = 1U << 0;
+inline constexpr std::uint32_t KVM_MEM_READONLY = 1U << 1;
+inline constexpr std::uint32_t KVM_MEM_GUEST_MEMFD = 1U << 2;
+inline constexpr std::uint64_t GUEST_MEMFD_FLAG_MMAP = 1ULL << 0;
+inline constexpr std::uint64_t GUEST_MEMFD_FLAG_INIT_SHARED = 1ULL << 1;
+inline constexpr std::uint64_t KVM_MEMORY_ATTRIBUTE_PRIVATE = 1ULL << 3;
+
+struct kvm_userspace_memory_region2 {
+  std::uint32_t slot = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t guest_phys_addr = 0;
+  std::uint64_t memory_size = 0;
+  std::uint64_t userspace_addr = 0;
+  std::uint64_t guest_memfd_offset = 0;
+  std::uint32_t guest_memfd = 0;
+  std::uint32_t pad1 = 0;
+  std::uint64_t pad2[14] = {};
+};
+static_assert(sizeof(kvm_userspace_memory_region2) == 160);
+static_assert(offsetof(kvm_userspace_memory_region2, guest_memfd_offset) == 32);
+static_assert(offsetof(kvm_userspace_memory_region2, guest_memfd) == 40);
+
+struct kvm_create_guest_memfd {
+  std::uint64_t size = 0;
+  std::uint64_t flags = 0;
+  std::uint64_t reserved[6] = {};
+};
+static_assert(sizeof(kvm_create_guest_memfd) == 64);
+
+struct kvm_memory_attributes {
+  std::uint64_t address = 0;
+  std::uint64_t size = 0;
+  std::uint64_t attributes = 0;
+  std::uint64_t flags = 0;
+};
+static_assert(sizeof(kvm_memory_attributes) == 32);
+
+struct kvm_enable_cap {
+  std::uint32_t cap = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t args[4] = {};
+  std::uint8_t pad[64] = {};
+};
+static_assert(sizeof(kvm_enable_cap) == 104);
+
+// ---- KVM_MEMORY_ENCRYPT_OP (facts §8.3) -----------------------------------------------------
+inline constexpr std::uint32_t KVM_SEV_INIT2 = 22;
+inline constexpr std::uint32_t KVM_SEV_SNP_LAUNCH_START = 100;
+inline constexpr std::uint32_t KVM_SEV_SNP_LAUNCH_UPDATE = 101;
+inline constexpr std::uint32_t KVM_SEV_SNP_LAUNCH_FINISH = 102;
+inline constexpr std::uint32_t KVM_SEV_SNP_ENABLE_REQ_CERTS = 103;
+
+struct kvm_sev_cmd {
+  std::uint32_t id = 0;
+  std::uint32_t pad0 = 0;
+  std::uint64_t data = 0;   ///< user pointer to the command's struct
+  std::uint32_t error = 0;  ///< firmware status out
+  std::uint32_t sev_fd = 0;
+};
+static_assert(sizeof(kvm_sev_cmd) == 24);
+
+struct kvm_sev_init {
+  std::uint64_t vmsa_features = 0;
+  std::uint32_t flags = 0;
+  std::uint16_t ghcb_version = 0;
+  std::uint16_t pad1 = 0;
+  std::uint32_t pad2[8] = {};
+};
+static_assert(sizeof(kvm_sev_init) == 48);
+
+struct kvm_sev_snp_launch_start {
+  std::uint64_t policy = 0;
+  std::uint8_t gosvw[16] = {};
+  std::uint16_t flags = 0;
+  std::uint8_t pad0[6] = {};
+  std::uint64_t pad1[4] = {};
+};
+static_assert(sizeof(kvm_sev_snp_launch_start) == 64);
+
+inline constexpr std::uint8_t KVM_SEV_SNP_PAGE_TYPE_NORMAL = 0x1;
+inline constexpr std::uint8_t KVM_SEV_SNP_PAGE_TYPE_ZERO = 0x3;
+inline constexpr std::uint8_t KVM_SEV_SNP_PAGE_TYPE_UNMEASURED = 0x4;
+inline constexpr std::uint8_t KVM_SEV_SNP_PAGE_TYPE_SECRETS = 0x5;
+inline constexpr std::uint8_t KVM_SEV_SNP_PAGE_TYPE_CPUID = 0x6;
+
+struct kvm_sev_snp_launch_update {
+  std::uint64_t gfn_start = 0;
+  std::uint64_t uaddr = 0;
+  std::uint64_t len = 0;
+  std::uint8_t type = 0;
+  std::uint8_t pad0 = 0;
+  std::uint16_t flags = 0;
+  std::uint32_t pad1 = 0;
+  std::uint64_t pad2[4] = {};
+};
+static_assert(sizeof(kvm_sev_snp_launch_update) == 64);
+static_assert(offsetof(kvm_sev_snp_launch_update, type) == 24);
+
+struct kvm_sev_snp_launch_finish {
+  std::uint64_t id_block_uaddr = 0;
+  std::uint64_t id_auth_uaddr = 0;
+  std::uint8_t id_block_en = 0;
+  std::uint8_t auth_key_en = 0;
+  std::uint8_t vcek_disabled = 0;
+  std::uint8_t host_data[32] = {};
+  std::uint8_t pad0[3] = {};
+  std::uint16_t flags = 0;
+  std::uint64_t pad1[4] = {};
+};
+static_assert(sizeof(kvm_sev_snp_launch_finish) == 88);
+static_assert(offsetof(kvm_sev_snp_launch_finish, flags) == 54);
+
+// ---- Exits (facts §8.4-§8.6) -----------------------------------------------------------------
+inline constexpr std::uint32_t KVM_EXIT_UNKNOWN = 0;
+inline constexpr std::uint32_t KVM_EXIT_IO = 2;
+inline constexpr std::uint32_t KVM_EXIT_HYPERCALL = 3;
+inline constexpr std::uint32_t KVM_EXIT_HLT = 5;
+inline constexpr std::uint32_t KVM_EXIT_MMIO = 6;
+inline constexpr std::uint32_t KVM_EXIT_SHUTDOWN = 8;
+inline constexpr std::uint32_t KVM_EXIT_FAIL_ENTRY = 9;
+inline constexpr std::uint32_t KVM_EXIT_INTERNAL_ERROR = 17;
+inline constexpr std::uint32_t KVM_EXIT_SYSTEM_EVENT = 24;
+inline constexpr std::uint32_t KVM_EXIT_MEMORY_FAULT = 39;
+/// The merged certificate exit; 42 in the v7 patch, 43 in later context (facts §8.6,
+/// UNCONFIRMED): snplab uses 43 and says so in docs/kvm.md.
+inline constexpr std::uint32_t KVM_EXIT_SNP_REQ_CERTS = 43;
+inline constexpr std::uint64_t KVM_MEMORY_EXIT_FLAG_PRIVATE = 1ULL << 3;
+inline constexpr std::uint64_t KVM_HC_MAP_GPA_RANGE = 12;
+
+}  // namespace snplab::api::uapi
