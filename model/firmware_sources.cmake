@@ -8,3 +8,8 @@ target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/fw_states.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/guest_msg.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/memory.cc)
+
+# Kernel-style primitives and the simulated KVM host (issue 4).
+target_sources(snplab_model PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kern/sync.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/host.cc)

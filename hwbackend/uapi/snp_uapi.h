@@ -97,12 +97,49 @@ struct kvm_memory_attributes {
 #define KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3)
 #endif
 
+// ---- kvm_run exits newer than 6.1 (facts §8.4, §8.6) --------------------------------------
+// In the kernel these are members of kvm_run's anonymous exit union (`memory_fault`,
+// `snp_req_certs`); 6.1's struct kvm_run lacks them, so the hw backend reads them from the
+// union's offset in the mmap'ed run area.
+#ifndef KVM_EXIT_SNP_REQ_CERTS
+#define KVM_EXIT_SNP_REQ_CERTS 43  // 42 in the v7 patch; 43 as merged (facts §8.6, UNCONFIRMED)
+#endif
+namespace snplab::hw::uapi {
+/// Offset of kvm_run's exit union (x86: no s390 psw fields before it).
+inline constexpr std::size_t kKvmRunExitUnionOffset = 32;
+
+struct KvmRunMemoryFault {  // kvm_run.memory_fault (KVM_EXIT_MEMORY_FAULT, v6.8)
+  __u64 flags;
+  __u64 gpa;
+  __u64 size;
+};
+
+struct KvmExitSnpReqCerts {  // struct kvm_exit_snp_req_certs (KVM_EXIT_SNP_REQ_CERTS, 2026)
+  __u64 gpa;
+  __u64 npages;
+  __u64 ret;
+};
+}  // namespace snplab::hw::uapi
+static_assert(offsetof(kvm_run, hw) == snplab::hw::uapi::kKvmRunExitUnionOffset);
+static_assert(offsetof(kvm_run, io) == snplab::hw::uapi::kKvmRunExitUnionOffset);
+static_assert(offsetof(kvm_run, hypercall) == snplab::hw::uapi::kKvmRunExitUnionOffset);
+static_assert(sizeof(snplab::hw::uapi::KvmRunMemoryFault) == 24);
+static_assert(offsetof(snplab::hw::uapi::KvmRunMemoryFault, gpa) == 8);
+static_assert(offsetof(snplab::hw::uapi::KvmRunMemoryFault, size) == 16);
+static_assert(sizeof(snplab::hw::uapi::KvmExitSnpReqCerts) == 24);
+static_assert(offsetof(snplab::hw::uapi::KvmExitSnpReqCerts, npages) == 8);
+static_assert(offsetof(snplab::hw::uapi::KvmExitSnpReqCerts, ret) == 16);
+// The union is 256 bytes (its `padding` member): both exits fit in it.
+static_assert(offsetof(kvm_run, padding) == snplab::hw::uapi::kKvmRunExitUnionOffset);
+static_assert(sizeof(kvm_run::padding) == 256);
+
 // ---- KVM_MEMORY_ENCRYPT_OP: INIT2 and SNP launch (facts §8.3) -------------------------
 namespace snplab::hw::uapi {
 inline constexpr __u32 kKvmSevInit2 = 22;
 inline constexpr __u32 kKvmSevSnpLaunchStart = 100;
 inline constexpr __u32 kKvmSevSnpLaunchUpdate = 101;
 inline constexpr __u32 kKvmSevSnpLaunchFinish = 102;
+inline constexpr __u32 kKvmSevSnpEnableReqCerts = 103;  // 2026 (facts §8.3)
 }  // namespace snplab::hw::uapi
 
 #ifndef KVM_SEV_SNP_PAGE_TYPE_NORMAL

@@ -19,6 +19,7 @@ inline constexpr int KVM_CAP_VM_TYPES = 235;
 inline constexpr int KVM_CAP_GUEST_MEMFD_FLAGS = 244;
 inline constexpr int KVM_CAP_NR_MEMSLOTS = 10;
 inline constexpr int KVM_CAP_MAX_VCPUS = 66;
+inline constexpr int KVM_CAP_MULTI_ADDRESS_SPACE = 118;
 
 // ---- VM types (facts §8.2) ------------------------------------------------------------------
 inline constexpr unsigned long KVM_X86_DEFAULT_VM = 0;

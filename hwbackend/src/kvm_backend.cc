@@ -1,0 +1,698 @@
+#include "snp/hw/kvm_backend.h"
+
+// The api::uapi constants carry the kernel's macro names: copy them before <linux/kvm.h>
+// (via snp_uapi.h) turns `api::uapi::KVM_EXIT_IO` into `api::uapi::2`. After that include,
+// mirror::api_<NAME> is the project's value of <NAME>, and <NAME> the kernel's.
+namespace snplab::hw::mirror {
+inline constexpr auto api_KVM_CAP_EXIT_HYPERCALL = api::uapi::KVM_CAP_EXIT_HYPERCALL;
+inline constexpr auto api_KVM_CAP_USER_MEMORY2 = api::uapi::KVM_CAP_USER_MEMORY2;
+inline constexpr auto api_KVM_CAP_MEMORY_FAULT_INFO = api::uapi::KVM_CAP_MEMORY_FAULT_INFO;
+inline constexpr auto api_KVM_CAP_MEMORY_ATTRIBUTES = api::uapi::KVM_CAP_MEMORY_ATTRIBUTES;
+inline constexpr auto api_KVM_CAP_GUEST_MEMFD = api::uapi::KVM_CAP_GUEST_MEMFD;
+inline constexpr auto api_KVM_CAP_VM_TYPES = api::uapi::KVM_CAP_VM_TYPES;
+inline constexpr auto api_KVM_CAP_GUEST_MEMFD_FLAGS = api::uapi::KVM_CAP_GUEST_MEMFD_FLAGS;
+inline constexpr auto api_KVM_CAP_NR_MEMSLOTS = api::uapi::KVM_CAP_NR_MEMSLOTS;
+inline constexpr auto api_KVM_CAP_MAX_VCPUS = api::uapi::KVM_CAP_MAX_VCPUS;
+inline constexpr auto api_KVM_X86_DEFAULT_VM = api::uapi::KVM_X86_DEFAULT_VM;
+inline constexpr auto api_KVM_X86_SW_PROTECTED_VM = api::uapi::KVM_X86_SW_PROTECTED_VM;
+inline constexpr auto api_KVM_X86_SEV_VM = api::uapi::KVM_X86_SEV_VM;
+inline constexpr auto api_KVM_X86_SEV_ES_VM = api::uapi::KVM_X86_SEV_ES_VM;
+inline constexpr auto api_KVM_X86_SNP_VM = api::uapi::KVM_X86_SNP_VM;
+inline constexpr auto api_KVM_MEM_LOG_DIRTY_PAGES = api::uapi::KVM_MEM_LOG_DIRTY_PAGES;
+inline constexpr auto api_KVM_MEM_READONLY = api::uapi::KVM_MEM_READONLY;
+inline constexpr auto api_KVM_MEM_GUEST_MEMFD = api::uapi::KVM_MEM_GUEST_MEMFD;
+inline constexpr auto api_GUEST_MEMFD_FLAG_MMAP = api::uapi::GUEST_MEMFD_FLAG_MMAP;
+inline constexpr auto api_GUEST_MEMFD_FLAG_INIT_SHARED = api::uapi::GUEST_MEMFD_FLAG_INIT_SHARED;
+inline constexpr auto api_KVM_MEMORY_ATTRIBUTE_PRIVATE = api::uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
+inline constexpr auto api_KVM_SEV_INIT2 = api::uapi::KVM_SEV_INIT2;
+inline constexpr auto api_KVM_SEV_SNP_LAUNCH_START = api::uapi::KVM_SEV_SNP_LAUNCH_START;
+inline constexpr auto api_KVM_SEV_SNP_LAUNCH_UPDATE = api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE;
+inline constexpr auto api_KVM_SEV_SNP_LAUNCH_FINISH = api::uapi::KVM_SEV_SNP_LAUNCH_FINISH;
+inline constexpr auto api_KVM_SEV_SNP_ENABLE_REQ_CERTS = api::uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_NORMAL = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_ZERO = api::uapi::KVM_SEV_SNP_PAGE_TYPE_ZERO;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_UNMEASURED = api::uapi::KVM_SEV_SNP_PAGE_TYPE_UNMEASURED;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_SECRETS = api::uapi::KVM_SEV_SNP_PAGE_TYPE_SECRETS;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_CPUID = api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID;
+inline constexpr auto api_KVM_EXIT_UNKNOWN = api::uapi::KVM_EXIT_UNKNOWN;
+inline constexpr auto api_KVM_EXIT_IO = api::uapi::KVM_EXIT_IO;
+inline constexpr auto api_KVM_EXIT_HYPERCALL = api::uapi::KVM_EXIT_HYPERCALL;
+inline constexpr auto api_KVM_EXIT_HLT = api::uapi::KVM_EXIT_HLT;
+inline constexpr auto api_KVM_EXIT_MMIO = api::uapi::KVM_EXIT_MMIO;
+inline constexpr auto api_KVM_EXIT_SHUTDOWN = api::uapi::KVM_EXIT_SHUTDOWN;
+inline constexpr auto api_KVM_EXIT_FAIL_ENTRY = api::uapi::KVM_EXIT_FAIL_ENTRY;
+inline constexpr auto api_KVM_EXIT_INTERNAL_ERROR = api::uapi::KVM_EXIT_INTERNAL_ERROR;
+inline constexpr auto api_KVM_EXIT_SYSTEM_EVENT = api::uapi::KVM_EXIT_SYSTEM_EVENT;
+inline constexpr auto api_KVM_EXIT_MEMORY_FAULT = api::uapi::KVM_EXIT_MEMORY_FAULT;
+inline constexpr auto api_KVM_EXIT_SNP_REQ_CERTS = api::uapi::KVM_EXIT_SNP_REQ_CERTS;
+inline constexpr auto api_KVM_MEMORY_EXIT_FLAG_PRIVATE = api::uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE;
+}  // namespace snplab::hw::mirror
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <initializer_list>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "snp_uapi.h"
+
+namespace snplab::hw {
+
+namespace uapi_api = api::uapi;
+
+// ---- The project's uAPI mirror must be the kernel's ABI ---------------------------------
+// Each api::uapi struct is handed to the kernel by memcpy (or, for the structs a
+// kvm_sev_cmd.data points at, by pointer), so its size and every field's offset and size
+// must agree with the kernel header's (Debian's 6.1 headers, completed by snp_uapi.h).
+#define SNPLAB_SAME_FIELD(T, f)                                                                  \
+  static_assert(offsetof(uapi_api::T, f) == offsetof(::T, f) && sizeof(uapi_api::T::f) == sizeof(::T::f), \
+                "api::uapi::" #T "::" #f " differs from the kernel's")
+#define SNPLAB_SAME_SIZE(T) static_assert(sizeof(uapi_api::T) == sizeof(::T), "sizeof api::uapi::" #T)
+
+SNPLAB_SAME_SIZE(kvm_userspace_memory_region2);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, slot);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, flags);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, guest_phys_addr);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, memory_size);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, userspace_addr);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, guest_memfd_offset);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, guest_memfd);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, pad1);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, pad2);
+
+SNPLAB_SAME_SIZE(kvm_create_guest_memfd);
+SNPLAB_SAME_FIELD(kvm_create_guest_memfd, size);
+SNPLAB_SAME_FIELD(kvm_create_guest_memfd, flags);
+SNPLAB_SAME_FIELD(kvm_create_guest_memfd, reserved);
+
+SNPLAB_SAME_SIZE(kvm_memory_attributes);
+SNPLAB_SAME_FIELD(kvm_memory_attributes, address);
+SNPLAB_SAME_FIELD(kvm_memory_attributes, size);
+SNPLAB_SAME_FIELD(kvm_memory_attributes, attributes);
+SNPLAB_SAME_FIELD(kvm_memory_attributes, flags);
+
+SNPLAB_SAME_SIZE(kvm_enable_cap);
+SNPLAB_SAME_FIELD(kvm_enable_cap, cap);
+SNPLAB_SAME_FIELD(kvm_enable_cap, flags);
+SNPLAB_SAME_FIELD(kvm_enable_cap, args);
+SNPLAB_SAME_FIELD(kvm_enable_cap, pad);
+
+// The kernel's kvm_sev_cmd has implicit padding where api::uapi names pad0.
+SNPLAB_SAME_SIZE(kvm_sev_cmd);
+SNPLAB_SAME_FIELD(kvm_sev_cmd, id);
+SNPLAB_SAME_FIELD(kvm_sev_cmd, data);
+SNPLAB_SAME_FIELD(kvm_sev_cmd, error);
+SNPLAB_SAME_FIELD(kvm_sev_cmd, sev_fd);
+static_assert(offsetof(uapi_api::kvm_sev_cmd, pad0) == offsetof(::kvm_sev_cmd, id) + sizeof(::kvm_sev_cmd::id));
+
+SNPLAB_SAME_SIZE(kvm_sev_init);
+SNPLAB_SAME_FIELD(kvm_sev_init, vmsa_features);
+SNPLAB_SAME_FIELD(kvm_sev_init, flags);
+SNPLAB_SAME_FIELD(kvm_sev_init, ghcb_version);
+SNPLAB_SAME_FIELD(kvm_sev_init, pad1);
+SNPLAB_SAME_FIELD(kvm_sev_init, pad2);
+
+SNPLAB_SAME_SIZE(kvm_sev_snp_launch_start);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_start, policy);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_start, gosvw);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_start, flags);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_start, pad0);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_start, pad1);
+
+SNPLAB_SAME_SIZE(kvm_sev_snp_launch_update);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, gfn_start);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, uaddr);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, len);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, type);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, pad0);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, flags);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, pad1);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_update, pad2);
+
+SNPLAB_SAME_SIZE(kvm_sev_snp_launch_finish);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, id_block_uaddr);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, id_auth_uaddr);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, id_block_en);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, auth_key_en);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, vcek_disabled);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, host_data);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, pad0);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, flags);
+SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, pad1);
+
+#undef SNPLAB_SAME_FIELD
+#undef SNPLAB_SAME_SIZE
+
+// The RunExit fields are read from the same offsets the api mirror documents.
+static_assert(sizeof(api::RunExit::MemoryFault) == sizeof(uapi::KvmRunMemoryFault));
+static_assert(sizeof(api::RunExit::SnpReqCerts) == sizeof(uapi::KvmExitSnpReqCerts));
+static_assert(sizeof(api::RunExit::Hypercall::args) == sizeof(kvm_run::hypercall.args));
+
+// ---- ... and so must its constants ---------------------------------------------------------
+static_assert(mirror::api_KVM_CAP_EXIT_HYPERCALL == KVM_CAP_EXIT_HYPERCALL);
+static_assert(mirror::api_KVM_CAP_USER_MEMORY2 == KVM_CAP_USER_MEMORY2);
+static_assert(mirror::api_KVM_CAP_MEMORY_FAULT_INFO == KVM_CAP_MEMORY_FAULT_INFO);
+static_assert(mirror::api_KVM_CAP_MEMORY_ATTRIBUTES == KVM_CAP_MEMORY_ATTRIBUTES);
+static_assert(mirror::api_KVM_CAP_GUEST_MEMFD == KVM_CAP_GUEST_MEMFD);
+static_assert(mirror::api_KVM_CAP_VM_TYPES == KVM_CAP_VM_TYPES);
+static_assert(mirror::api_KVM_CAP_GUEST_MEMFD_FLAGS == KVM_CAP_GUEST_MEMFD_FLAGS);
+static_assert(mirror::api_KVM_CAP_NR_MEMSLOTS == KVM_CAP_NR_MEMSLOTS);
+static_assert(mirror::api_KVM_CAP_MAX_VCPUS == KVM_CAP_MAX_VCPUS);
+static_assert(mirror::api_KVM_X86_DEFAULT_VM == KVM_X86_DEFAULT_VM);
+static_assert(mirror::api_KVM_X86_SW_PROTECTED_VM == KVM_X86_SW_PROTECTED_VM);
+static_assert(mirror::api_KVM_X86_SEV_VM == KVM_X86_SEV_VM);
+static_assert(mirror::api_KVM_X86_SEV_ES_VM == KVM_X86_SEV_ES_VM);
+static_assert(mirror::api_KVM_X86_SNP_VM == KVM_X86_SNP_VM);
+static_assert(mirror::api_KVM_MEM_LOG_DIRTY_PAGES == KVM_MEM_LOG_DIRTY_PAGES);
+static_assert(mirror::api_KVM_MEM_READONLY == KVM_MEM_READONLY);
+static_assert(mirror::api_KVM_MEM_GUEST_MEMFD == KVM_MEM_GUEST_MEMFD);
+static_assert(mirror::api_GUEST_MEMFD_FLAG_MMAP == GUEST_MEMFD_FLAG_MMAP);
+static_assert(mirror::api_GUEST_MEMFD_FLAG_INIT_SHARED == GUEST_MEMFD_FLAG_INIT_SHARED);
+static_assert(mirror::api_KVM_MEMORY_ATTRIBUTE_PRIVATE == KVM_MEMORY_ATTRIBUTE_PRIVATE);
+static_assert(mirror::api_KVM_SEV_INIT2 == uapi::kKvmSevInit2);
+static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_START == uapi::kKvmSevSnpLaunchStart);
+static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_UPDATE == uapi::kKvmSevSnpLaunchUpdate);
+static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_FINISH == uapi::kKvmSevSnpLaunchFinish);
+static_assert(mirror::api_KVM_SEV_SNP_ENABLE_REQ_CERTS == uapi::kKvmSevSnpEnableReqCerts);
+static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_NORMAL == KVM_SEV_SNP_PAGE_TYPE_NORMAL);
+static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_ZERO == KVM_SEV_SNP_PAGE_TYPE_ZERO);
+static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_UNMEASURED == KVM_SEV_SNP_PAGE_TYPE_UNMEASURED);
+static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_SECRETS == KVM_SEV_SNP_PAGE_TYPE_SECRETS);
+static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_CPUID == KVM_SEV_SNP_PAGE_TYPE_CPUID);
+static_assert(mirror::api_KVM_EXIT_UNKNOWN == KVM_EXIT_UNKNOWN);
+static_assert(mirror::api_KVM_EXIT_IO == KVM_EXIT_IO);
+static_assert(mirror::api_KVM_EXIT_HYPERCALL == KVM_EXIT_HYPERCALL);
+static_assert(mirror::api_KVM_EXIT_HLT == KVM_EXIT_HLT);
+static_assert(mirror::api_KVM_EXIT_MMIO == KVM_EXIT_MMIO);
+static_assert(mirror::api_KVM_EXIT_SHUTDOWN == KVM_EXIT_SHUTDOWN);
+static_assert(mirror::api_KVM_EXIT_FAIL_ENTRY == KVM_EXIT_FAIL_ENTRY);
+static_assert(mirror::api_KVM_EXIT_INTERNAL_ERROR == KVM_EXIT_INTERNAL_ERROR);
+static_assert(mirror::api_KVM_EXIT_SYSTEM_EVENT == KVM_EXIT_SYSTEM_EVENT);
+static_assert(mirror::api_KVM_EXIT_MEMORY_FAULT == KVM_EXIT_MEMORY_FAULT);
+static_assert(mirror::api_KVM_EXIT_SNP_REQ_CERTS == KVM_EXIT_SNP_REQ_CERTS);
+static_assert(mirror::api_KVM_MEMORY_EXIT_FLAG_PRIVATE == KVM_MEMORY_EXIT_FLAG_PRIVATE);
+
+namespace {
+
+/// The firmware status the kernel leaves in an error field it did not write: the backend
+/// presets every error field to it, so "not written" and "wrote SEV_RET_NO_FW_CALL (-1)"
+/// both read as FwStatus::NoFwCall.
+constexpr std::uint32_t kNoFwCallRaw = 0xFFFFFFFFU;
+static_assert(static_cast<std::uint32_t>(api::FwStatus::NoFwCall) == kNoFwCallRaw);
+
+api::Error sys_error(api::Op op, int errno_value, std::string detail = {}) {
+  return api::Error{op, errno_value, api::FwStatus::NoFwCall, std::move(detail)};
+}
+
+api::Error bad_handle(api::Op op, api::Handle h) {
+  return sys_error(op, EBADF, fmt::format("handle {} is not open in the hw backend", h));
+}
+
+/// A kernel-struct copy of an api::uapi struct whose layout the static_asserts above pin.
+template <class Kernel, class Api>
+Kernel to_kernel(const Api& a) {
+  static_assert(sizeof(Kernel) == sizeof(Api));
+  static_assert(std::is_trivially_copyable_v<Kernel> && std::is_trivially_copyable_v<Api>);
+  Kernel k{};
+  std::memcpy(&k, &a, sizeof(k));
+  return k;
+}
+
+/// Keeps fd 0 out of the handle space: a new fd 0 (stdin was closed) is moved to the lowest
+/// free fd above 0. Returns the fd to use, or -1 with errno set.
+int keep_off_zero(int fd) {
+  if (fd != 0) return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 1);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return moved;
+}
+
+std::string_view sev_cmd_name(std::uint32_t id) {
+  switch (id) {
+    case mirror::api_KVM_SEV_INIT2: return "KVM_SEV_INIT2";
+    case mirror::api_KVM_SEV_SNP_LAUNCH_START: return "KVM_SEV_SNP_LAUNCH_START";
+    case mirror::api_KVM_SEV_SNP_LAUNCH_UPDATE: return "KVM_SEV_SNP_LAUNCH_UPDATE";
+    case mirror::api_KVM_SEV_SNP_LAUNCH_FINISH: return "KVM_SEV_SNP_LAUNCH_FINISH";
+    case mirror::api_KVM_SEV_SNP_ENABLE_REQ_CERTS: return "KVM_SEV_SNP_ENABLE_REQ_CERTS";
+    default: return "";
+  }
+}
+
+std::string_view psp_cmd_name(std::uint32_t id) {
+  switch (id) {
+    case uapi::kSnpPlatformStatus: return "SNP_PLATFORM_STATUS";
+    case uapi::kSnpCommit: return "SNP_COMMIT";
+    case uapi::kSnpSetConfig: return "SNP_SET_CONFIG";
+    case uapi::kSnpVlekLoad: return "SNP_VLEK_LOAD";
+    default: return "";
+  }
+}
+
+std::string cmd_detail(std::string_view name, std::uint32_t id) {
+  return name.empty() ? fmt::format("command {}", id) : fmt::format("{} ({})", name, id);
+}
+
+/// What kvm_run holds after an exit, for the exits snplab handles (facts §8.4-§8.6). The
+/// exits without a payload (HLT, SHUTDOWN, ...) carry the reason alone.
+api::RunExit translate_exit(const void* area) {
+  const auto* run = static_cast<const kvm_run*>(area);
+  const auto* exit_union = static_cast<const unsigned char*>(area) + uapi::kKvmRunExitUnionOffset;
+  api::RunExit x;
+  x.exit_reason = run->exit_reason;
+  switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+      x.io.direction = run->io.direction;
+      x.io.size = run->io.size;
+      x.io.port = run->io.port;
+      x.io.count = run->io.count;
+      break;
+    case KVM_EXIT_HYPERCALL:
+      x.hypercall.nr = run->hypercall.nr;
+      std::memcpy(x.hypercall.args, run->hypercall.args, sizeof(x.hypercall.args));
+      x.hypercall.ret = run->hypercall.ret;
+      break;
+    case KVM_EXIT_FAIL_ENTRY:
+      x.fail_entry_reason = run->fail_entry.hardware_entry_failure_reason;
+      break;
+    case KVM_EXIT_INTERNAL_ERROR:
+      x.internal_suberror = run->internal.suberror;
+      break;
+    case KVM_EXIT_MEMORY_FAULT: {
+      uapi::KvmRunMemoryFault f{};
+      std::memcpy(&f, exit_union, sizeof(f));
+      x.memory_fault.flags = f.flags;
+      x.memory_fault.gpa = f.gpa;
+      x.memory_fault.size = f.size;
+      break;
+    }
+    case KVM_EXIT_SNP_REQ_CERTS: {
+      uapi::KvmExitSnpReqCerts c{};
+      std::memcpy(&c, exit_union, sizeof(c));
+      x.snp_req_certs.gpa = c.gpa;
+      x.snp_req_certs.npages = c.npages;
+      x.snp_req_certs.ret = c.ret;
+      break;
+    }
+    default:
+      break;
+  }
+  return x;
+}
+
+void* to_ptr(std::uint64_t uaddr) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(uaddr)); }
+
+}  // namespace
+
+// ---- lifetime and the table of open objects -----------------------------------------------
+
+KvmBackend::KvmBackend(int sys_fd, std::string kvm_path, std::string sev_path)
+    : sys_fd_(sys_fd), kvm_path_(std::move(kvm_path)), sev_path_(std::move(sev_path)) {}
+
+KvmBackend::~KvmBackend() {
+  const std::lock_guard<std::mutex> lock(mu_);
+  // vCPUs first: their run areas pin the vCPU files, and a vCPU pins its VM.
+  for (auto& [fd, o] : objects_) {
+    if (o.kind == Kind::Vcpu) release(fd, o);
+  }
+  for (auto& [fd, o] : objects_) {
+    if (o.kind != Kind::Vcpu) release(fd, o);
+  }
+  objects_.clear();
+  for (const auto& [addr, size] : user_maps_) ::munmap(to_ptr(addr), size);
+  user_maps_.clear();
+  ::close(sys_fd_);
+}
+
+void KvmBackend::release(int fd, Object& o) {
+  if (o.run != nullptr) ::munmap(o.run, o.run_size);
+  o.run = nullptr;
+  // close(2) releases the fd even when it reports an error (EINTR included on Linux).
+  ::close(fd);
+}
+
+int KvmBackend::fd_of(api::Handle h) const {
+  if (h == 0 || h > static_cast<api::Handle>(INT32_MAX)) return -1;
+  const int fd = static_cast<int>(h);
+  const std::lock_guard<std::mutex> lock(mu_);
+  return objects_.count(fd) != 0 ? fd : -1;
+}
+
+api::Handle KvmBackend::track(int fd, Kind kind) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  objects_[fd] = Object{kind, nullptr, 0};
+  return static_cast<api::Handle>(fd);
+}
+
+void KvmBackend::close(api::Handle h) {
+  if (h == 0 || h > static_cast<api::Handle>(INT32_MAX)) return;
+  const int fd = static_cast<int>(h);
+  const std::lock_guard<std::mutex> lock(mu_);
+  auto it = objects_.find(fd);
+  if (it == objects_.end()) return;
+  release(fd, it->second);
+  objects_.erase(it);
+}
+
+std::size_t KvmBackend::open_objects() const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return objects_.size();
+}
+
+std::size_t KvmBackend::open_user_mappings() const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return user_maps_.size();
+}
+
+// ---- /dev/kvm -----------------------------------------------------------------------------
+
+api::Result<api::Handle> KvmBackend::open_kvm() {
+  // uapi: open(2) of /dev/kvm, read-write (every KVM ioctl needs it); O_CLOEXEC so no child
+  // inherits the VM tree.
+  const int fd = keep_off_zero(::open(kvm_path_.c_str(), O_RDWR | O_CLOEXEC));
+  if (fd < 0) return sys_error("open(/dev/kvm)", errno, kvm_path_);
+  return track(fd, Kind::System);
+}
+
+api::Result<int> KvmBackend::kvm_get_api_version(api::Handle kvm) {
+  const int fd = fd_of(kvm);
+  if (fd < 0) return bad_handle("KVM_GET_API_VERSION", kvm);
+  // uapi: KVM_GET_API_VERSION (api.rst 4.1) reads nothing and returns KVM_API_VERSION (12).
+  const int r = ::ioctl(fd, KVM_GET_API_VERSION, 0);
+  if (r < 0) return sys_error("KVM_GET_API_VERSION", errno);
+  return r;
+}
+
+api::Result<int> KvmBackend::kvm_check_extension(api::Handle kvm_or_vm, long cap) {
+  const int fd = fd_of(kvm_or_vm);
+  if (fd < 0) return bad_handle("KVM_CHECK_EXTENSION", kvm_or_vm);
+  // uapi: KVM_CHECK_EXTENSION (api.rst 4.4) on the system or a VM fd: the argument is the
+  // capability number by value; returns 0 (absent) or a capability-specific value. A VM fd
+  // answers for that VM's type (e.g. KVM_CAP_GUEST_MEMFD_FLAGS).
+  const int r = ::ioctl(fd, KVM_CHECK_EXTENSION, cap);
+  if (r < 0) return sys_error("KVM_CHECK_EXTENSION", errno, fmt::format("cap {}", cap));
+  return r;
+}
+
+api::Result<api::Handle> KvmBackend::kvm_create_vm(api::Handle kvm, unsigned long type) {
+  const int sys = fd_of(kvm);
+  if (sys < 0) return bad_handle("KVM_CREATE_VM", kvm);
+  // uapi: KVM_CREATE_VM (api.rst 4.2): the argument is the VM type by value (facts §8.2);
+  // returns a new VM fd (O_CLOEXEC). EINVAL for a type not in KVM_CAP_VM_TYPES.
+  const int fd = keep_off_zero(::ioctl(sys, KVM_CREATE_VM, type));
+  if (fd < 0) return sys_error("KVM_CREATE_VM", errno, fmt::format("type {}", type));
+  return track(fd, Kind::Vm);
+}
+
+// ---- VM fd ------------------------------------------------------------------------------
+
+api::Status KvmBackend::kvm_set_user_memory_region2(api::Handle vm, const uapi_api::kvm_userspace_memory_region2& r) {
+  const int fd = fd_of(vm);
+  if (fd < 0) return bad_handle("KVM_SET_USER_MEMORY_REGION2", vm);
+  const auto k = to_kernel<::kvm_userspace_memory_region2>(r);
+  // uapi: KVM_SET_USER_MEMORY_REGION2 (api.rst 4.141, facts §8.4): the kernel reads the whole
+  // 160-byte struct (guest_memfd is an fd: here the GuestMemfd handle) and writes nothing.
+  // memory_size 0 deletes the slot.
+  if (::ioctl(fd, KVM_SET_USER_MEMORY_REGION2, &k) != 0) {
+    return sys_error("KVM_SET_USER_MEMORY_REGION2", errno,
+                     fmt::format("slot {} flags 0x{:x} gpa 0x{:x} size 0x{:x}", r.slot, r.flags, r.guest_phys_addr,
+                                 r.memory_size));
+  }
+  return api::ok();
+}
+
+api::Result<api::Handle> KvmBackend::kvm_create_guest_memfd(api::Handle vm, const uapi_api::kvm_create_guest_memfd& g) {
+  const int vm_fd = fd_of(vm);
+  if (vm_fd < 0) return bad_handle("KVM_CREATE_GUEST_MEMFD", vm);
+  auto k = to_kernel<::kvm_create_guest_memfd>(g);
+  // uapi: KVM_CREATE_GUEST_MEMFD (api.rst 4.143, facts §8.4): the kernel reads size, flags
+  // (must be within KVM_CAP_GUEST_MEMFD_FLAGS of this VM) and reserved; returns the new fd.
+  const int fd = keep_off_zero(::ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &k));
+  if (fd < 0) {
+    return sys_error("KVM_CREATE_GUEST_MEMFD", errno, fmt::format("size 0x{:x} flags 0x{:x}", g.size, g.flags));
+  }
+  return track(fd, Kind::GuestMemfd);
+}
+
+api::Status KvmBackend::kvm_set_memory_attributes(api::Handle vm, const uapi_api::kvm_memory_attributes& a) {
+  const int fd = fd_of(vm);
+  if (fd < 0) return bad_handle("KVM_SET_MEMORY_ATTRIBUTES", vm);
+  const auto k = to_kernel<::kvm_memory_attributes>(a);
+  // uapi: KVM_SET_MEMORY_ATTRIBUTES (api.rst 4.141, facts §8.4): the kernel reads address,
+  // size, attributes (KVM_MEMORY_ATTRIBUTE_PRIVATE) and flags (must be 0); writes nothing.
+  if (::ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES, &k) != 0) {
+    return sys_error("KVM_SET_MEMORY_ATTRIBUTES", errno,
+                     fmt::format("gpa 0x{:x} size 0x{:x} attributes 0x{:x}", a.address, a.size, a.attributes));
+  }
+  return api::ok();
+}
+
+api::Status KvmBackend::kvm_enable_cap(api::Handle vm, const uapi_api::kvm_enable_cap& c) {
+  const int fd = fd_of(vm);
+  if (fd < 0) return bad_handle("KVM_ENABLE_CAP", vm);
+  const auto k = to_kernel<::kvm_enable_cap>(c);
+  // uapi: KVM_ENABLE_CAP on a VM fd (api.rst 4.37, section 7): the kernel reads cap, flags
+  // and args[]; writes nothing (e.g. KVM_CAP_EXIT_HYPERCALL with args[0] = 1 << 12, §8.5).
+  if (::ioctl(fd, KVM_ENABLE_CAP, &k) != 0) return sys_error("KVM_ENABLE_CAP", errno, fmt::format("cap {}", c.cap));
+  return api::ok();
+}
+
+api::Result<api::Handle> KvmBackend::kvm_create_vcpu(api::Handle vm, unsigned long vcpu_id) {
+  const int vm_fd = fd_of(vm);
+  if (vm_fd < 0) return bad_handle("KVM_CREATE_VCPU", vm);
+  // uapi: KVM_CREATE_VCPU (api.rst 4.7): the argument is the vCPU id by value; returns the
+  // vCPU fd, whose offset 0 maps struct kvm_run.
+  const int fd = keep_off_zero(::ioctl(vm_fd, KVM_CREATE_VCPU, vcpu_id));
+  if (fd < 0) return sys_error("KVM_CREATE_VCPU", errno, fmt::format("vcpu_id {}", vcpu_id));
+  return track(fd, Kind::Vcpu);
+}
+
+api::Status KvmBackend::kvm_memory_encrypt_op(api::Handle vm, uapi_api::kvm_sev_cmd& cmd) {
+  const int fd = fd_of(vm);
+  if (fd < 0) return bad_handle("KVM_MEMORY_ENCRYPT_OP", vm);
+  auto k = to_kernel<::kvm_sev_cmd>(cmd);
+  k.error = kNoFwCallRaw;  // output only: preset so "not written" reads as NO_FW_CALL
+  // uapi: KVM_MEMORY_ENCRYPT_OP (amd-memory-encryption.rst, facts §8.3): the kernel reads id,
+  // data (pointer to the command's struct, which it may read and update) and sev_fd (an open
+  // /dev/sev: here the SevDevice handle); it writes the firmware status to `error` when it
+  // copies the struct back. Without SEV support the call never reaches sev.c.
+  const int r = ::ioctl(fd, KVM_MEMORY_ENCRYPT_OP, &k);
+  const int saved = errno;
+  std::memcpy(static_cast<void*>(&cmd), &k, sizeof(cmd));
+  if (r != 0) {
+    return api::Error{"KVM_MEMORY_ENCRYPT_OP", saved, static_cast<api::FwStatus>(k.error),
+                      cmd_detail(sev_cmd_name(cmd.id), cmd.id)};
+  }
+  return api::ok();
+}
+
+// ---- guest_memfd --------------------------------------------------------------------------
+
+api::Status KvmBackend::gmem_fallocate(api::Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) {
+  const int fd = fd_of(gmem);
+  if (fd < 0) return bad_handle("fallocate", gmem);
+  // uapi: fallocate(2) on a guest_memfd: mode 0 allocates, PUNCH_HOLE|KEEP_SIZE discards;
+  // offset and len must be page aligned. Offsets above INT64_MAX become negative (EINVAL).
+  if (::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(len)) != 0) {
+    return sys_error("fallocate", errno, fmt::format("mode 0x{:x} offset 0x{:x} len 0x{:x}", mode, offset, len));
+  }
+  return api::ok();
+}
+
+// ---- vCPU fd ------------------------------------------------------------------------------
+
+api::Result<void*> KvmBackend::run_area(api::Handle vcpu) {
+  const int fd = static_cast<int>(vcpu);
+  const std::lock_guard<std::mutex> lock(mu_);
+  auto it = objects_.find(fd);
+  if (it == objects_.end()) return bad_handle("KVM_RUN", vcpu);
+  Object& o = it->second;
+  if (o.run != nullptr) return o.run;
+  // uapi: KVM_GET_VCPU_MMAP_SIZE (api.rst 4.5) on the system fd: returns the size of the
+  // vCPU's mmap area (struct kvm_run plus the PIO/coalesced-MMIO pages).
+  const int size = ::ioctl(sys_fd_, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (size < 0) return sys_error("KVM_GET_VCPU_MMAP_SIZE", errno);
+  if (static_cast<std::size_t>(size) < sizeof(::kvm_run)) {
+    return sys_error("KVM_GET_VCPU_MMAP_SIZE", EINVAL, fmt::format("size {} < sizeof(struct kvm_run)", size));
+  }
+  // uapi: mmap of a vCPU fd at offset 0 (api.rst 5): the shared struct kvm_run that KVM_RUN
+  // fills on every exit.
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return sys_error("mmap(kvm_run)", errno);
+  o.run = p;
+  o.run_size = static_cast<std::size_t>(size);
+  return p;
+}
+
+api::Result<api::RunExit> KvmBackend::kvm_run(api::Handle vcpu) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle("KVM_RUN", vcpu);
+  bool is_vcpu = false;
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    auto it = objects_.find(fd);
+    is_vcpu = it != objects_.end() && it->second.kind == Kind::Vcpu;
+  }
+  if (!is_vcpu) {
+    // uapi: KVM_RUN on a fd that is not a vCPU: the kernel's answer (ENOTTY/EINVAL) is the
+    // result; there is no kvm_run to read.
+    const int r = ::ioctl(fd, KVM_RUN, 0);
+    if (r != 0) return sys_error("KVM_RUN", errno, "not a vCPU handle");
+    return api::RunExit{};
+  }
+  auto area = run_area(vcpu);
+  if (!area) return area.error();
+  auto* run = static_cast<::kvm_run*>(*area);
+  run->exit_reason = KVM_EXIT_UNKNOWN;  // never report a previous exit's reason
+  // uapi: KVM_RUN (api.rst 4.10): no argument; the kernel reads the "in" fields of kvm_run
+  // (immediate_exit, the completion of the previous exit) and writes exit_reason and the
+  // exit's union member. It fails with EFAULT *and* exit_reason = KVM_EXIT_MEMORY_FAULT to
+  // report a memory fault (facts §8.4); for any other error exit_reason is undefined.
+  const int r = ::ioctl(fd, KVM_RUN, 0);
+  return decode_kvm_run(r, r != 0 ? errno : 0, run);
+}
+
+api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, const void* run_area) {
+  const auto* run = static_cast<const ::kvm_run*>(run_area);
+  if (ioctl_result != 0) {
+    if (errno_value == EFAULT && run->exit_reason == KVM_EXIT_MEMORY_FAULT) return translate_exit(run_area);
+    return sys_error("KVM_RUN", errno_value);
+  }
+  return translate_exit(run_area);
+}
+
+api::Status KvmBackend::set_real_mode_entry(api::Handle vcpu, std::uint64_t rip) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle("KVM_GET_SREGS", vcpu);
+  kvm_sregs sregs{};
+  // uapi: KVM_GET_SREGS (api.rst 4.13): the kernel writes struct kvm_sregs (segments, control
+  // registers, EFER, APIC base, pending-interrupt bitmap).
+  if (::ioctl(fd, KVM_GET_SREGS, &sregs) != 0) return sys_error("KVM_GET_SREGS", errno);
+  for (kvm_segment* s : {&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss}) {
+    s->base = 0;
+    s->selector = 0;
+  }
+  // uapi: KVM_SET_SREGS (api.rst 4.14): the kernel reads the whole struct kvm_sregs; CR0.PE
+  // stays clear from reset, so the vCPU is in real mode with flat 64 KiB segments at 0.
+  if (::ioctl(fd, KVM_SET_SREGS, &sregs) != 0) return sys_error("KVM_SET_SREGS", errno);
+  kvm_regs regs{};
+  regs.rip = rip;
+  regs.rflags = 0x2;  // bit 1 is reserved-as-one
+  // uapi: KVM_SET_REGS (api.rst 4.12): the kernel reads the general-purpose registers, RIP
+  // and RFLAGS.
+  if (::ioctl(fd, KVM_SET_REGS, &regs) != 0) return sys_error("KVM_SET_REGS", errno);
+  return api::ok();
+}
+
+std::span<std::uint8_t> KvmBackend::io_data(api::Handle vcpu) {
+  if (vcpu == 0 || vcpu > static_cast<api::Handle>(INT32_MAX)) return {};
+  const std::lock_guard<std::mutex> lock(mu_);
+  auto it = objects_.find(static_cast<int>(vcpu));
+  if (it == objects_.end() || it->second.run == nullptr) return {};
+  const auto* run = static_cast<const ::kvm_run*>(it->second.run);
+  if (run->exit_reason != KVM_EXIT_IO) return {};
+  const std::uint64_t off = run->io.data_offset;
+  const std::uint64_t len = std::uint64_t{run->io.size} * run->io.count;
+  if (off > it->second.run_size || len > it->second.run_size - off) return {};
+  return {static_cast<std::uint8_t*>(it->second.run) + off, static_cast<std::size_t>(len)};
+}
+
+// ---- /dev/sev -------------------------------------------------------------------------------
+
+api::Result<api::Handle> KvmBackend::open_sev() {
+  // uapi: open(2) of /dev/sev read-write: SNP_COMMIT / SNP_SET_CONFIG need a writable fd
+  // (and CAP_SYS_ADMIN); the fd is also what kvm_sev_cmd.sev_fd names.
+  const int fd = keep_off_zero(::open(sev_path_.c_str(), O_RDWR | O_CLOEXEC));
+  if (fd < 0) return sys_error("open(/dev/sev)", errno, sev_path_);
+  return track(fd, Kind::Sev);
+}
+
+api::Status KvmBackend::sev_issue_cmd(api::Handle sev, std::uint32_t cmd, void* data, std::uint32_t* fw_error) {
+  const int fd = fd_of(sev);
+  if (fd < 0) {
+    if (fw_error != nullptr) *fw_error = kNoFwCallRaw;
+    return bad_handle("SEV_ISSUE_CMD", sev);
+  }
+  ::sev_issue_cmd k{};
+  k.cmd = cmd;
+  k.data = reinterpret_cast<std::uintptr_t>(data);
+  k.error = kNoFwCallRaw;  // output only: preset so "not written" reads as NO_FW_CALL
+  // uapi: SEV_ISSUE_CMD (sev-guest.rst / psp-sev.h, facts §8.7): the kernel reads cmd and
+  // data (the command's struct, read and/or written) and writes the firmware status to
+  // `error`.
+  const int r = ::ioctl(fd, SEV_ISSUE_CMD, &k);
+  const int saved = errno;
+  const std::uint32_t fw = k.error;
+  if (fw_error != nullptr) *fw_error = fw;
+  if (r != 0) return api::Error{"SEV_ISSUE_CMD", saved, static_cast<api::FwStatus>(fw), cmd_detail(psp_cmd_name(cmd), cmd)};
+  return api::ok();
+}
+
+// ---- userspace memory ------------------------------------------------------------------------
+
+api::Result<std::uint64_t> KvmBackend::user_alloc(std::uint64_t size) {
+  // mmap(2): anonymous, private, zero filled and page aligned; size 0 fails with EINVAL.
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return sys_error("mmap", errno, fmt::format("size 0x{:x}", size));
+  const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
+  const std::lock_guard<std::mutex> lock(mu_);
+  user_maps_[addr] = size;
+  return addr;
+}
+
+api::Status KvmBackend::user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  auto it = user_maps_.upper_bound(uaddr);
+  if (it == user_maps_.begin()) return sys_error("user_write", EFAULT, "not in a user_alloc mapping");
+  --it;
+  const std::uint64_t off = uaddr - it->first;
+  if (off > it->second || bytes.size() > it->second - off) {
+    return sys_error("user_write", EFAULT, "past the end of the user_alloc mapping");
+  }
+  if (!bytes.empty()) std::memcpy(to_ptr(uaddr), bytes.data(), bytes.size());
+  return api::ok();
+}
+
+api::Status KvmBackend::user_free(std::uint64_t uaddr, std::uint64_t size) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  auto it = user_maps_.find(uaddr);
+  if (it == user_maps_.end() || it->second != size) {
+    return sys_error("munmap", EINVAL, "not a live user_alloc mapping of that size");
+  }
+  // munmap(2) of exactly what user_alloc mapped.
+  if (::munmap(to_ptr(uaddr), static_cast<std::size_t>(size)) != 0) return sys_error("munmap", errno);
+  user_maps_.erase(it);
+  return api::ok();
+}
+
+// ---- factory and Vcpu helpers ---------------------------------------------------------------
+
+api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const char* kvm_path, const char* sev_path) {
+  // uapi: open(2) of /dev/kvm; this fd stays private to the backend (KVM_GET_VCPU_MMAP_SIZE).
+  const int fd = ::open(kvm_path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) return sys_error("open(/dev/kvm)", errno, kvm_path);
+  return std::unique_ptr<api::Backend>(std::make_unique<KvmBackend>(fd, kvm_path, sev_path));
+}
+
+api::Status set_real_mode_entry(api::Vcpu& vcpu, std::uint64_t rip) {
+  auto* hw = dynamic_cast<KvmBackend*>(&vcpu.backend());
+  if (hw == nullptr) return sys_error("KVM_GET_SREGS", EBADF, "not a vCPU of the hw backend");
+  return hw->set_real_mode_entry(vcpu.handle(), rip);
+}
+
+std::span<std::uint8_t> io_data(api::Vcpu& vcpu) {
+  auto* hw = dynamic_cast<KvmBackend*>(&vcpu.backend());
+  if (hw == nullptr) return {};
+  return hw->io_data(vcpu.handle());
+}
+
+}  // namespace snplab::hw

@@ -1,0 +1,90 @@
+// Kernel-style concurrency for the simulated KVM host: every access to shared modelled state
+// (a Shared<T> variable, a lock, a kref, SRCU, a completion) calls ONE hook, Sched::point().
+// With no hook installed the code runs to completion, agent after agent; the simulation
+// engine installs a hook that makes each point a scheduling decision, and runs the same code
+// as interleaved fibers without rewriting it (DESIGN.md, simulation engine).
+//
+// Problems the primitives can see by themselves (an unlock by a non-owner, a kref underflow
+// or a get on a freed object, a sleep while holding a spinlock) are reported to the Sched as
+// findings, not aborts: they are bugs of the modelled kernel, which is what snplab hunts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace snplab::model::kern {
+
+/// Who is running: a host thread, a vCPU, the PSP. 0 = nobody.
+using AgentId = std::uint32_t;
+
+enum class PointKind : std::uint8_t {
+  PlainLoad,    ///< a plain C load: the compiler may re-execute it later (reload)
+  PlainStore,
+  MarkedLoad,   ///< READ_ONCE / atomic load
+  MarkedStore,  ///< WRITE_ONCE / atomic store
+  Lock,
+  Unlock,
+  KrefGet,
+  KrefPut,
+  SrcuReadLock,
+  SrcuReadUnlock,
+  SynchronizeSrcu,
+  Wait,         ///< wait_for_completion
+  Complete,
+  FirmwareCall, ///< a PSP command starts (the firmware's own accesses follow)
+};
+std::string_view to_string(PointKind k);
+
+struct Point {
+  PointKind kind;
+  const void* object;     ///< identity of the variable/lock/kref
+  std::string_view name;  ///< its kernel name ("kvm->slots_lock", "snp_certs", ...)
+  AgentId agent;
+};
+
+/// What the primitives report about the modelled kernel (lockdep/KASAN-like findings).
+struct KernelFinding {
+  std::string kind;     ///< "unlock-not-owner", "kref-underflow", "kref-use-after-free", ...
+  std::string message;
+  AgentId agent = 0;
+};
+
+/// A blocking primitive asks the hook to wait; in run-to-completion mode (no hook) a wait
+/// that could never be satisfied is itself a finding ("would-block").
+class SchedHook {
+ public:
+  virtual ~SchedHook() = default;
+  /// Called at every point before the access happens.
+  virtual void on_point(const Point& p) = 0;
+  /// The current agent cannot go on until `ready()` holds; the engine runs others. Returns
+  /// false if no schedule can make it ready (deadlock): the caller then reports it.
+  virtual bool block_until(const Point& p, bool (*ready)(const void*), const void* arg) = 0;
+};
+
+class Sched {
+ public:
+  void set_hook(SchedHook* h) { hook_ = h; }
+  SchedHook* hook() const { return hook_; }
+  AgentId current() const { return current_; }
+  void set_current(AgentId a) { current_ = a; }
+
+  void point(PointKind k, const void* obj, std::string_view name) {
+    if (hook_ != nullptr) hook_->on_point(Point{k, obj, name, current_});
+  }
+  /// Waits for `ready(arg)`; returns false (and reports "would-block") when it never can.
+  bool block_until(PointKind k, const void* obj, std::string_view name, bool (*ready)(const void*), const void* arg);
+
+  void report(std::string kind, std::string message) {
+    findings_.push_back(KernelFinding{std::move(kind), std::move(message), current_});
+  }
+  const std::vector<KernelFinding>& findings() const { return findings_; }
+
+ private:
+  SchedHook* hook_ = nullptr;
+  AgentId current_ = 1;
+  std::vector<KernelFinding> findings_;
+};
+
+}  // namespace snplab::model::kern

@@ -1,0 +1,143 @@
+// The simulated KVM host (DESIGN.md "KVM host logic, in kernel style"): VMs, memslots read
+// under SRCU, guest_memfd, memory attributes, vCPUs. Errors are negative errno values, as a
+// kernel function returns them; the api layer turns them into api::Error.
+//
+// Locking, as in virt/kvm/kvm_main.c: kvm->slots_lock serialises memslot and attribute
+// updates; readers of the memslot array hold kvm->srcu; memslot updates publish a new array
+// and synchronize_srcu() before the old one goes away.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "snp/model/kern/sync.h"
+#include "snp/model/types.h"
+
+namespace snplab::model::kvm {
+
+/// What the simulated host offers (a Milan/Genoa host with SNP enabled, by default).
+struct HostConfig {
+  bool snp_enabled = true;
+  std::uint32_t max_vcpus = 1024;
+  std::uint32_t user_mem_slots = 32764;  ///< KVM_USER_MEM_SLOTS on x86
+  /// Memslot address spaces of a VM without private memory: 2 with CONFIG_KVM_SMM (SMM has
+  /// its own), 1 without. VMs with private memory (SNP) always have 1.
+  std::uint32_t address_spaces = 2;
+};
+
+// uAPI constants the host logic needs (the numbers of api/uapi.h; model/ cannot include it).
+inline constexpr std::uint32_t kMemLogDirtyPages = 1U << 0;
+inline constexpr std::uint32_t kMemReadonly = 1U << 1;
+inline constexpr std::uint32_t kMemGuestMemfd = 1U << 2;
+inline constexpr std::uint64_t kGmemFlagMmap = 1ULL << 0;
+inline constexpr std::uint64_t kGmemFlagInitShared = 1ULL << 1;
+inline constexpr std::uint64_t kAttrPrivate = 1ULL << 3;
+inline constexpr unsigned long kVmDefault = 0;
+inline constexpr unsigned long kVmSnp = 4;
+
+struct Memslot {
+  std::uint32_t id = 0;           ///< slot & 0xffff
+  std::uint32_t as_id = 0;        ///< slot >> 16
+  std::uint32_t flags = 0;
+  Gpa base_gfn = 0;
+  std::uint64_t npages = 0;
+  std::uint64_t userspace_addr = 0;
+  std::uint64_t gmem_id = 0;      ///< 0 when not bound to a guest_memfd
+  std::uint64_t gmem_offset = 0;  ///< in bytes
+};
+
+/// A guest_memfd: a file of `size` bytes whose pages are private guest memory.
+struct Gmem {
+  std::uint64_t id = 0;
+  std::uint64_t size = 0;
+  std::uint64_t flags = 0;
+  /// Backing pages allocated so far: file page index -> host PFN.
+  std::map<std::uint64_t, Pfn> pages;
+};
+
+/// The arguments of KVM_SET_USER_MEMORY_REGION2 (struct kvm_userspace_memory_region2).
+struct MemoryRegion2 {
+  std::uint32_t slot = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t guest_phys_addr = 0;
+  std::uint64_t memory_size = 0;
+  std::uint64_t userspace_addr = 0;
+  std::uint64_t guest_memfd_offset = 0;
+  std::uint64_t guest_memfd = 0;  ///< the gmem id the fd names (0: none)
+};
+
+class Vm;
+
+class Host {
+ public:
+  explicit Host(HostConfig cfg = {});
+  ~Host();
+  const HostConfig& config() const { return cfg_; }
+  kern::Sched& sched() { return sched_; }
+
+  /// KVM_CHECK_EXTENSION on /dev/kvm (`vm` = nullptr) or on a VM fd.
+  int check_extension(const Vm* vm, long cap) const;
+  /// KVM_CREATE_VM: a VM id, or -EINVAL for an unsupported type.
+  long create_vm(unsigned long type);
+  Vm* vm(std::uint64_t id);
+  void destroy_vm(std::uint64_t id);
+
+ private:
+  HostConfig cfg_;
+  kern::Sched sched_;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, std::unique_ptr<Vm>> vms_;
+};
+
+class Vm {
+ public:
+  Vm(Host& host, std::uint64_t id, unsigned long type);
+  std::uint64_t id() const { return id_; }
+  unsigned long type() const { return type_; }
+  bool has_private_mem() const { return type_ == kVmSnp; }
+
+  /// KVM_SET_USER_MEMORY_REGION2 (kvm_set_memory_region): 0 or -errno.
+  int set_user_memory_region2(const MemoryRegion2& r);
+  /// KVM_CREATE_GUEST_MEMFD: a gmem id (> 0) or -errno.
+  long create_guest_memfd(std::uint64_t size, std::uint64_t flags);
+  bool is_gmem(std::uint64_t id) const { return gmems_.contains(id); }
+  /// fallocate(2) on a guest_memfd: 0 or -errno.
+  int gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len);
+  void close_gmem(std::uint64_t gmem);
+  /// KVM_SET_MEMORY_ATTRIBUTES: 0 or -errno.
+  int set_memory_attributes(std::uint64_t address, std::uint64_t size, std::uint64_t attributes,
+                            std::uint64_t flags);
+  std::uint64_t attributes(Gpa gfn) const;
+  /// KVM_ENABLE_CAP on the VM: 0 or -errno. KVM_CAP_EXIT_HYPERCALL takes the mask of
+  /// hypercalls to exit on in args[0] (facts §8.5); no other VM capability is modelled.
+  int enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (&args)[4]);
+  std::uint64_t hypercall_exit_mask() const { return hypercall_exit_mask_; }
+  /// KVM_CREATE_VCPU: 0 or -errno.
+  int create_vcpu(unsigned long vcpu_id);
+  std::size_t vcpu_count() const { return vcpu_ids_.size(); }
+
+  /// The memslot holding `gfn` in address space 0, read under kvm->srcu.
+  std::optional<Memslot> gfn_to_memslot(Gpa gfn);
+  const std::vector<Memslot>& memslots_peek() const { return slots_.peek(); }
+
+ private:
+  int check_region(const MemoryRegion2& r, const Memslot* old) const;
+  std::uint32_t address_spaces() const;
+
+  Host& host_;
+  std::uint64_t id_;
+  unsigned long type_;
+  kern::Mutex slots_lock_;
+  kern::Srcu srcu_;
+  kern::Shared<std::vector<Memslot>> slots_;  ///< the published array, replaced on update
+  std::map<std::uint64_t, Gmem> gmems_;
+  std::map<Gpa, std::uint64_t> attrs_;        ///< gfn -> attributes (absent = 0)
+  std::vector<unsigned long> vcpu_ids_;
+  std::uint64_t next_gmem_ = 1;
+  std::uint64_t hypercall_exit_mask_ = 0;
+};
+
+}  // namespace snplab::model::kvm

@@ -1,0 +1,250 @@
+#include "snp/model/kvm/host.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "snp/model/assert.h"
+
+namespace snplab::model::kvm {
+
+namespace {
+
+constexpr std::uint64_t kPageMask = kPageSize - 1;
+// Capability numbers (facts §8.4, §8.5; linux/kvm.h).
+constexpr long kCapExitHypercall = 201, kCapUserMemory2 = 231, kCapMemoryFaultInfo = 232,
+               kCapMemoryAttributes = 233, kCapGuestMemfd = 234, kCapVmTypes = 235, kCapGuestMemfdFlags = 244,
+               kCapNrMemslots = 10, kCapMaxVcpus = 66, kCapMultiAddressSpace = 118;
+constexpr std::uint64_t kHcMapGpaRange = 12;
+constexpr std::uint32_t kMemSlotsNum = 32767;
+constexpr int kFallocKeepSize = 0x01, kFallocPunchHole = 0x02;
+
+}  // namespace
+
+Host::Host(HostConfig cfg) : cfg_(cfg) {}
+Host::~Host() = default;
+
+int Host::check_extension(const Vm* vm, long cap) const {
+  switch (cap) {
+    case kCapVmTypes:
+      return static_cast<int>((1U << kVmDefault) | (cfg_.snp_enabled ? 1U << kVmSnp : 0U));
+    case kCapUserMemory2:
+    case kCapMemoryFaultInfo:
+    case kCapGuestMemfd:
+      return 1;
+    case kCapMemoryAttributes:
+      // kvm_supported_mem_attributes(): PRIVATE for /dev/kvm or a VM with private memory.
+      if (vm == nullptr) return cfg_.snp_enabled ? static_cast<int>(kAttrPrivate) : 0;
+      return vm->has_private_mem() ? static_cast<int>(kAttrPrivate) : 0;
+    case kCapGuestMemfdFlags:
+      // INIT_SHARED is not offered for VMs with private memory (facts §8.4); the model also
+      // refuses MMAP there (docs/kvm.md).
+      if (vm != nullptr && vm->has_private_mem()) return 0;
+      return static_cast<int>(kGmemFlagMmap | kGmemFlagInitShared);
+    case kCapExitHypercall:
+      return static_cast<int>(1ULL << kHcMapGpaRange);
+    case kCapNrMemslots:
+      return static_cast<int>(cfg_.user_mem_slots);
+    case kCapMaxVcpus:
+      return static_cast<int>(cfg_.max_vcpus);
+    case kCapMultiAddressSpace:
+      // kvm_arch_nr_memslot_as_ids(): one address space for VMs with private memory.
+      if (vm != nullptr && vm->has_private_mem()) return 1;
+      return static_cast<int>(cfg_.address_spaces);
+    default:
+      return 0;
+  }
+}
+
+long Host::create_vm(unsigned long type) {
+  if (type != kVmDefault && !(type == kVmSnp && cfg_.snp_enabled)) return -EINVAL;
+  const std::uint64_t id = next_id_++;
+  vms_[id] = std::make_unique<Vm>(*this, id, type);
+  return static_cast<long>(id);
+}
+
+Vm* Host::vm(std::uint64_t id) {
+  auto it = vms_.find(id);
+  return it == vms_.end() ? nullptr : it->second.get();
+}
+
+void Host::destroy_vm(std::uint64_t id) { vms_.erase(id); }
+
+Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
+    : host_(host),
+      id_(id),
+      type_(type),
+      slots_lock_(host.sched(), "kvm->slots_lock"),
+      srcu_(host.sched(), "kvm->srcu"),
+      slots_(host.sched(), "kvm->memslots") {}
+
+int Vm::check_region(const MemoryRegion2& r, const Memslot* old) const {
+  // check_memory_region_flags(): READONLY and LOG_DIRTY_PAGES on x86, GUEST_MEMFD where the
+  // VM can have private memory or guest_memfd at all.
+  std::uint32_t valid = kMemLogDirtyPages | kMemReadonly | kMemGuestMemfd;
+  if ((r.flags & ~valid) != 0) return -EINVAL;
+  if ((r.flags & kMemGuestMemfd) != 0 && (r.flags & kMemReadonly) != 0) return -EINVAL;
+  const std::uint32_t as_id = r.slot >> 16, id = r.slot & 0xFFFF;
+  if (as_id >= address_spaces() || id >= kMemSlotsNum) return -EINVAL;
+  if ((r.memory_size & kPageMask) != 0 || (r.guest_phys_addr & kPageMask) != 0) return -EINVAL;
+  if (id < host_.config().user_mem_slots) {
+    // access_ok(): a page-aligned user range below TASK_SIZE_MAX (47-bit user space).
+    constexpr std::uint64_t kTaskSizeMax = (1ULL << 47) - kPageSize;
+    if ((r.userspace_addr & kPageMask) != 0 || r.userspace_addr + r.memory_size < r.userspace_addr ||
+        r.userspace_addr + r.memory_size > kTaskSizeMax) {
+      return -EINVAL;
+    }
+  }
+  if (r.guest_phys_addr + r.memory_size < r.guest_phys_addr) return -EINVAL;
+  if ((r.memory_size >> kPageShift) > (1ULL << 31) - 1) return -EINVAL;  // KVM_MEM_MAX_NR_PAGES
+  if ((r.flags & kMemGuestMemfd) != 0) {
+    if ((r.guest_memfd_offset & kPageMask) != 0 || r.guest_memfd_offset + r.memory_size < r.guest_memfd_offset) {
+      return -EINVAL;
+    }
+  }
+  if (r.memory_size == 0) return old == nullptr ? -EINVAL : 0;  // delete
+  if (old != nullptr) {
+    // Modifying an existing slot (kvm_set_memory_region): guest_memfd slots are immutable;
+    // the user address, the size and READONLY cannot change - only a move or LOG_DIRTY.
+    if ((r.flags & kMemGuestMemfd) != 0) return -EINVAL;
+    if (r.userspace_addr != old->userspace_addr || r.memory_size >> kPageShift != old->npages ||
+        ((r.flags ^ old->flags) & kMemReadonly) != 0) {
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+std::uint32_t Vm::address_spaces() const {
+  return static_cast<std::uint32_t>(host_.check_extension(this, kCapMultiAddressSpace));
+}
+
+int Vm::set_user_memory_region2(const MemoryRegion2& r) {
+  kern::Guard g(slots_lock_);
+  const std::vector<Memslot> cur = slots_.load();
+  const std::uint32_t as_id = r.slot >> 16, id = r.slot & 0xFFFF;
+  const auto it = std::find_if(cur.begin(), cur.end(), [&](const Memslot& s) { return s.as_id == as_id && s.id == id; });
+  const Memslot* old = it == cur.end() ? nullptr : &*it;
+  if (int e = check_region(r, old); e != 0) return e;
+
+  std::vector<Memslot> next = cur;
+  if (r.memory_size == 0) {
+    next.erase(next.begin() + (it - cur.begin()));
+  } else {
+    Memslot s;
+    s.id = id;
+    s.as_id = as_id;
+    s.flags = r.flags;
+    s.base_gfn = r.guest_phys_addr >> kPageShift;
+    s.npages = r.memory_size >> kPageShift;
+    s.userspace_addr = r.userspace_addr;
+    // Overlap with another slot of the same address space on create or move: EEXIST
+    // (kvm_check_memslot_overlap); a flags-only change checks nothing.
+    const bool moved_or_new = old == nullptr || old->base_gfn != s.base_gfn;
+    for (const Memslot& o : cur) {
+      if (!moved_or_new) break;
+      if (o.as_id != as_id || (old != nullptr && o.id == id)) continue;
+      if (s.base_gfn < o.base_gfn + o.npages && o.base_gfn < s.base_gfn + s.npages) return -EEXIST;
+    }
+    if ((r.flags & kMemGuestMemfd) != 0) {
+      auto gm = gmems_.find(r.guest_memfd);
+      if (gm == gmems_.end()) return -EINVAL;  // not a guest_memfd of this VM
+      if (r.guest_memfd_offset + r.memory_size > gm->second.size) return -EINVAL;
+      for (const Memslot& o : cur) {  // a file range binds to one slot at a time
+        if (o.gmem_id != r.guest_memfd) continue;
+        const std::uint64_t o_end = o.gmem_offset + (o.npages << kPageShift);
+        if (r.guest_memfd_offset < o_end && o.gmem_offset < r.guest_memfd_offset + r.memory_size) return -EEXIST;
+      }
+      s.gmem_id = r.guest_memfd;
+      s.gmem_offset = r.guest_memfd_offset;
+    }
+    if (old != nullptr) {
+      next[static_cast<std::size_t>(it - cur.begin())] = s;
+    } else {
+      next.push_back(s);
+    }
+  }
+  // --- point of no return: publish, then wait out readers of the old array ---
+  slots_.write_once(std::move(next));
+  srcu_.synchronize();
+  return 0;
+}
+
+std::optional<Memslot> Vm::gfn_to_memslot(Gpa gfn) {
+  const int idx = srcu_.read_lock();
+  const std::vector<Memslot> slots = slots_.read_once();
+  std::optional<Memslot> found;
+  for (const Memslot& s : slots) {
+    if (s.as_id == 0 && gfn >= s.base_gfn && gfn < s.base_gfn + s.npages) found = s;
+  }
+  srcu_.read_unlock(idx);
+  return found;
+}
+
+long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {
+  // kvm_gmem_create(): flags the VM supports, a non-zero page-aligned size.
+  const std::uint64_t valid = static_cast<std::uint64_t>(host_.check_extension(this, 244));
+  if ((flags & ~valid) != 0) return -EINVAL;
+  if (size == 0 || (size & kPageMask) != 0 || size > (1ULL << 62)) return -EINVAL;
+  const std::uint64_t id = next_gmem_++;
+  gmems_[id] = Gmem{id, size, flags, {}};
+  return static_cast<long>(id);
+}
+
+int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len) {
+  auto it = gmems_.find(gmem);
+  if (it == gmems_.end()) return -EBADF;
+  // kvm_gmem_fallocate(): only PUNCH_HOLE|KEEP_SIZE or plain allocation; page-aligned ranges.
+  if ((mode & ~(kFallocKeepSize | kFallocPunchHole)) != 0) return -EOPNOTSUPP;
+  if ((mode & kFallocPunchHole) != 0 && (mode & kFallocKeepSize) == 0) return -EOPNOTSUPP;
+  if ((offset & kPageMask) != 0 || (len & kPageMask) != 0 || len == 0) return -EINVAL;
+  if (offset + len < offset || offset + len > it->second.size) return -EINVAL;
+  if ((mode & kFallocPunchHole) != 0) {
+    auto& pages = it->second.pages;
+    pages.erase(pages.lower_bound(offset >> kPageShift), pages.lower_bound((offset + len) >> kPageShift));
+  }
+  return 0;
+}
+
+void Vm::close_gmem(std::uint64_t gmem) { gmems_.erase(gmem); }
+
+int Vm::set_memory_attributes(std::uint64_t address, std::uint64_t size, std::uint64_t attributes,
+                              std::uint64_t flags) {
+  const std::uint64_t supported = static_cast<std::uint64_t>(host_.check_extension(this, 233));
+  if (supported == 0) return -ENOTTY;  // the ioctl is not offered for this VM (docs/kvm.md)
+  if (flags != 0 || (attributes & ~supported) != 0) return -EINVAL;
+  if (size == 0 || address + size < address) return -EINVAL;
+  if ((address & kPageMask) != 0 || (size & kPageMask) != 0) return -EINVAL;
+  kern::Guard g(slots_lock_);
+  for (Gpa gfn = address >> kPageShift; gfn < (address + size) >> kPageShift; ++gfn) {
+    if (attributes == 0) {
+      attrs_.erase(gfn);
+    } else {
+      attrs_[gfn] = attributes;
+    }
+  }
+  return 0;
+}
+
+std::uint64_t Vm::attributes(Gpa gfn) const {
+  auto it = attrs_.find(gfn);
+  return it == attrs_.end() ? 0 : it->second;
+}
+
+int Vm::enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (&args)[4]) {
+  if (cap != kCapExitHypercall) return -EINVAL;
+  if (flags != 0) return -EINVAL;
+  const std::uint64_t supported = static_cast<std::uint64_t>(host_.check_extension(this, kCapExitHypercall));
+  if ((args[0] & ~supported) != 0) return -EINVAL;
+  hypercall_exit_mask_ = args[0];
+  return 0;
+}
+
+int Vm::create_vcpu(unsigned long vcpu_id) {
+  if (vcpu_id >= host_.config().max_vcpus) return -EINVAL;
+  if (vcpu_ids_.size() >= host_.config().max_vcpus) return -EINVAL;
+  if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) != vcpu_ids_.end()) return -EEXIST;
+  vcpu_ids_.push_back(vcpu_id);
+  return 0;
+}
+
+}  // namespace snplab::model::kvm
