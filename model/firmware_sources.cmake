@@ -12,4 +12,6 @@ target_sources(snplab_model PRIVATE
 # Kernel-style primitives and the simulated KVM host (issue 4).
 target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kern/sync.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/host.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/host.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/sev.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/user.cc)

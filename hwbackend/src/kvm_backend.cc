@@ -72,8 +72,9 @@ namespace uapi_api = api::uapi;
 // Each api::uapi struct is handed to the kernel by memcpy (or, for the structs a
 // kvm_sev_cmd.data points at, by pointer), so its size and every field's offset and size
 // must agree with the kernel header's (Debian's 6.1 headers, completed by snp_uapi.h).
-#define SNPLAB_SAME_FIELD(T, f)                                                                  \
-  static_assert(offsetof(uapi_api::T, f) == offsetof(::T, f) && sizeof(uapi_api::T::f) == sizeof(::T::f), \
+#define SNPLAB_SAME_FIELD(T, f)                                         \
+  static_assert(offsetof(uapi_api::T, f) == offsetof(::T, f) &&         \
+                    sizeof(uapi_api::T::f) == sizeof(::T::f),           \
                 "api::uapi::" #T "::" #f " differs from the kernel's")
 #define SNPLAB_SAME_SIZE(T) static_assert(sizeof(uapi_api::T) == sizeof(::T), "sizeof api::uapi::" #T)
 
@@ -148,6 +149,37 @@ SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, pad0);
 SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, flags);
 SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, pad1);
 
+// The /dev/sev structs SEV_ISSUE_CMD's `data` points at, against snp_uapi.h's packed
+// definitions (Debian's 6.1 psp-sev.h has none of them).
+#define SNPLAB_SAME_PSP_FIELD(A, K, f)                                       \
+  static_assert(offsetof(uapi_api::A, f) == offsetof(uapi::K, f) &&          \
+                    sizeof(uapi_api::A::f) == sizeof(uapi::K::f),            \
+                "api::uapi::" #A "::" #f " differs from the kernel's")
+static_assert(sizeof(uapi_api::sev_user_data_snp_status) == sizeof(uapi::SnpPlatformStatus));
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, api_major);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, api_minor);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, state);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, is_rmp_initialized);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, build_id);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, flags);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, guest_count);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, current_tcb_version);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, reported_tcb_version);
+static_assert(sizeof(uapi_api::sev_user_data_snp_config) == sizeof(uapi::SnpConfig));
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_config, SnpConfig, reported_tcb);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_config, SnpConfig, flags);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_config, SnpConfig, rsvd1);
+static_assert(sizeof(uapi_api::sev_user_data_snp_vlek_load) == sizeof(uapi::SnpVlekLoad));
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, len);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, vlek_wrapped_version);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, rsvd);
+SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, vlek_wrapped_address);
+static_assert(uapi_api::SNP_PLATFORM_STATUS == uapi::kSnpPlatformStatus);
+static_assert(uapi_api::SNP_COMMIT == uapi::kSnpCommit);
+static_assert(uapi_api::SNP_SET_CONFIG == uapi::kSnpSetConfig);
+static_assert(uapi_api::SNP_VLEK_LOAD == uapi::kSnpVlekLoad);
+
+#undef SNPLAB_SAME_PSP_FIELD
 #undef SNPLAB_SAME_FIELD
 #undef SNPLAB_SAME_SIZE
 

@@ -206,6 +206,19 @@ struct SnpPlatformStatus {  // struct sev_user_data_snp_status
   __u64 current_tcb_version;
   __u64 reported_tcb_version;
 } __attribute__((packed));
+
+struct SnpConfig {  // struct sev_user_data_snp_config (SNP_SET_CONFIG)
+  __u64 reported_tcb;
+  __u32 flags;  // the kernel's bitfields: bit 0 mask_chip_id, bit 1 mask_chip_key, 30 reserved
+  __u8 rsvd1[52];
+} __attribute__((packed));
+
+struct SnpVlekLoad {  // struct sev_user_data_snp_vlek_load (SNP_VLEK_LOAD)
+  __u32 len;          // sizeof(this) = 16
+  __u8 vlek_wrapped_version;
+  __u8 rsvd[3];
+  __u64 vlek_wrapped_address;  // user pointer to the 432-byte wrapped VLEK
+} __attribute__((packed));
 }  // namespace snplab::hw::uapi
 
 // Sizes and offsets from facts §8.3, §8.4, §4.2.
@@ -226,3 +239,13 @@ static_assert(offsetof(kvm_sev_snp_launch_finish, flags) == 54);
 static_assert(sizeof(kvm_sev_cmd) == 24);
 static_assert(sizeof(sev_issue_cmd) == 16);
 static_assert(sizeof(snplab::hw::uapi::SnpPlatformStatus) == 32);
+static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, build_id) == 4);
+static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, guest_count) == 12);
+static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, current_tcb_version) == 16);
+static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, reported_tcb_version) == 24);
+static_assert(sizeof(snplab::hw::uapi::SnpConfig) == 64);
+static_assert(offsetof(snplab::hw::uapi::SnpConfig, flags) == 8);
+static_assert(offsetof(snplab::hw::uapi::SnpConfig, rsvd1) == 12);
+static_assert(sizeof(snplab::hw::uapi::SnpVlekLoad) == 16);
+static_assert(offsetof(snplab::hw::uapi::SnpVlekLoad, vlek_wrapped_version) == 4);
+static_assert(offsetof(snplab::hw::uapi::SnpVlekLoad, vlek_wrapped_address) == 8);

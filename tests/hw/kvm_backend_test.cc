@@ -230,6 +230,16 @@ TEST_F(KvmBackendTest, CreateVm_SnpType_FailsEinvalWithoutSnp) {
   expect_fails(kvm_->create_vm(uapi::KVM_X86_SNP_VM), "KVM_CREATE_VM", EINVAL);
 }
 
+TEST_F(KvmBackendTest, CreateVm_EveryTypeOutsideVmTypes_FailsEinval) {
+  auto types = kvm_->check_extension(uapi::KVM_CAP_VM_TYPES);
+  ASSERT_TRUE(types.has_value());
+  for (unsigned long type = 1; type < 32; ++type) {
+    if ((static_cast<unsigned>(*types) & (1U << type)) != 0) continue;
+    SCOPED_TRACE(testing::Message() << "type " << type);
+    expect_fails(kvm_->create_vm(type), "KVM_CREATE_VM", EINVAL);
+  }
+}
+
 // ---- memslots (KVM_SET_USER_MEMORY_REGION2) -----------------------------------------------
 
 TEST_F(KvmBackendTest, Memslot_AlignedRegion_Succeeds) {
@@ -298,12 +308,21 @@ TEST_F(KvmBackendTest, GuestMemfd_FlagsForDefaultVm_MatchTheVmCapability) {
   const auto supported = static_cast<std::uint64_t>(*cap);
   // Observed on 6.18: a default VM accepts MMAP and INIT_SHARED (its memory is all shared).
   EXPECT_EQ(supported, uapi::GUEST_MEMFD_FLAG_MMAP | uapi::GUEST_MEMFD_FLAG_INIT_SHARED);
-  for (std::uint64_t flags : {std::uint64_t{0}, uapi::GUEST_MEMFD_FLAG_MMAP,
+  for (std::uint64_t flags : {std::uint64_t{0}, uapi::GUEST_MEMFD_FLAG_MMAP, uapi::GUEST_MEMFD_FLAG_INIT_SHARED,
                               uapi::GUEST_MEMFD_FLAG_MMAP | uapi::GUEST_MEMFD_FLAG_INIT_SHARED}) {
     SCOPED_TRACE(testing::Message() << "flags 0x" << std::hex << flags);
     auto g = vm.create_guest_memfd(gmem_args(4 * kPage, flags));
     EXPECT_TRUE(g.has_value()) << g.error().to_string();
   }
+}
+
+TEST_F(KvmBackendTest, GuestMemfd_ReservedWords_AreNotChecked) {
+  // Observed on 6.18: kvm_gmem_create looks at size and flags only; reserved[] may be nonzero.
+  api::Vm vm = create_vm();
+  auto args = gmem_args(kPage, 0);
+  args.reserved[0] = 1;
+  auto g = vm.create_guest_memfd(args);
+  EXPECT_TRUE(g.has_value()) << g.error().to_string();
 }
 
 TEST_F(KvmBackendTest, GuestMemfd_UndefinedFlags_FailEinval) {

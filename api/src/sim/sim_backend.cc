@@ -24,9 +24,25 @@ struct VcpuObj {
   std::uint64_t vm;
   unsigned long vcpu_id;
 };
-using Obj = std::variant<KvmObj, VmObj, GmemObj, VcpuObj>;
+struct SevObj {};
+using Obj = std::variant<KvmObj, VmObj, GmemObj, VcpuObj, SevObj>;
 
 Error err(Op op, int e, std::string detail = {}) { return Error{op, e, FwStatus::NoFwCall, std::move(detail)}; }
+
+/// A kernel return of -errno with the firmware status it reported (NO_FW_CALL when none).
+Status kret(Op op, int r, std::uint32_t fw_error) {
+  if (r == 0) return ok();
+  const FwStatus fw = fw_error == 0 ? FwStatus::NoFwCall : static_cast<FwStatus>(fw_error);
+  return Error{op, -r, fw, {}};
+}
+
+bool nonzero(const void* p, std::size_t n) {
+  const auto* b = static_cast<const std::uint8_t*>(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (b[i] != 0) return true;
+  }
+  return false;
+}
 
 class SimBackend final : public Backend {
  public:
@@ -104,9 +120,67 @@ class SimBackend final : public Backend {
   }
 
   Status kvm_memory_encrypt_op(Handle vm, uapi::kvm_sev_cmd& cmd) override {
-    if (vm_of(vm) == nullptr) return err("KVM_MEMORY_ENCRYPT_OP", ENOTTY);
+    model::kvm::Vm* v = vm_of(vm);
+    constexpr Op kOp = "KVM_MEMORY_ENCRYPT_OP";
+    if (v == nullptr) return err(kOp, ENOTTY);
     cmd.error = 0;
-    return err("KVM_MEMORY_ENCRYPT_OP", ENOTTY, "SEV commands are not modelled by the sim backend yet");
+    if (host_.sev() == nullptr) return err(kOp, ENOTTY, "SEV is not enabled on this host");
+    // Once INIT2 made it an SNP guest, the legacy SEV commands are refused (facts §8.3).
+    if (v->sev().active && v->type() == model::kvm::kVmSnp && cmd.id < 100) return err(kOp, EPERM);
+    void* data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cmd.data));
+    if (data == nullptr) return err(kOp, EFAULT);
+    std::uint32_t fw = 0;
+    int r = 0;
+    switch (cmd.id) {
+      case uapi::KVM_SEV_INIT2: {
+        const auto* d = static_cast<const uapi::kvm_sev_init*>(data);
+        model::kvm::SevInit2Args a{d->vmsa_features, d->flags, d->ghcb_version,
+                                   d->pad1 != 0 || nonzero(d->pad2, sizeof(d->pad2))};
+        r = model::kvm::sev_init2(*v, a, &fw);
+        break;
+      }
+      case uapi::KVM_SEV_SNP_LAUNCH_START: {
+        const auto* d = static_cast<const uapi::kvm_sev_snp_launch_start*>(data);
+        model::kvm::SnpLaunchStartArgs a;
+        a.policy = d->policy;
+        std::memcpy(a.gosvw.data(), d->gosvw, 16);
+        a.flags = d->flags;
+        a.pad_nonzero = nonzero(d->pad0, sizeof(d->pad0)) || nonzero(d->pad1, sizeof(d->pad1));
+        r = model::kvm::snp_launch_start(*v, a, &fw);
+        break;
+      }
+      case uapi::KVM_SEV_SNP_LAUNCH_UPDATE: {
+        auto* d = static_cast<uapi::kvm_sev_snp_launch_update*>(data);
+        model::kvm::SnpLaunchUpdateArgs a{d->gfn_start, d->uaddr, d->len, d->type, d->flags,
+                                          d->pad0 != 0 || d->pad1 != 0 || nonzero(d->pad2, sizeof(d->pad2))};
+        r = model::kvm::snp_launch_update(*v, a, &fw);
+        if (r == 0) {  // progress is written back to the caller's struct
+          d->gfn_start = a.gfn_start;
+          d->uaddr = a.uaddr;
+          d->len = a.len;
+        }
+        break;
+      }
+      case uapi::KVM_SEV_SNP_LAUNCH_FINISH: {
+        const auto* d = static_cast<const uapi::kvm_sev_snp_launch_finish*>(data);
+        model::kvm::SnpLaunchFinishArgs a;
+        a.id_block_uaddr = d->id_block_uaddr;
+        a.id_auth_uaddr = d->id_auth_uaddr;
+        a.id_block_en = d->id_block_en != 0;
+        a.auth_key_en = d->auth_key_en != 0;
+        a.vcek_disabled = d->vcek_disabled != 0;
+        std::memcpy(a.host_data.data(), d->host_data, 32);
+        a.flags = d->flags;
+        a.pad_nonzero = nonzero(d->pad0, sizeof(d->pad0)) || nonzero(d->pad1, sizeof(d->pad1));
+        r = model::kvm::snp_launch_finish(*v, a, &fw);
+        break;
+      }
+      default:
+        r = -EINVAL;
+        break;
+    }
+    cmd.error = fw;
+    return kret(kOp, r, fw);
   }
 
   Status gmem_fallocate(Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) override {
@@ -126,34 +200,71 @@ class SimBackend final : public Backend {
     return e;
   }
 
-  Result<Handle> open_sev() override { return err("open(/dev/sev)", ENOENT, "the sim backend has no /dev/sev yet"); }
+  Result<Handle> open_sev() override {
+    if (host_.sev() == nullptr) return err("open(/dev/sev)", ENOENT, "SEV is not enabled on this host");
+    return add(SevObj{});
+  }
 
-  Status sev_issue_cmd(Handle, std::uint32_t, void*, std::uint32_t* fw_error) override {
+  Status sev_issue_cmd(Handle sev, std::uint32_t cmd, void* data, std::uint32_t* fw_error) override {
+    constexpr Op kOp = "SEV_ISSUE_CMD";
     if (fw_error != nullptr) *fw_error = 0;
-    return err("SEV_ISSUE_CMD", EBADF);
+    if (!is<SevObj>(sev) || host_.sev() == nullptr) return err(kOp, EBADF);
+    model::Firmware& f = host_.sev()->fw();
+    model::FwStatus st = model::FwStatus::Success;
+    switch (cmd) {
+      case uapi::SNP_PLATFORM_STATUS: {
+        if (data == nullptr) return err(kOp, EFAULT);
+        model::SnpPlatformStatus status;
+        st = f.snp_platform_status(&status);
+        if (st == model::FwStatus::Success) {
+          const auto bytes = status.to_bytes();
+          std::memcpy(data, bytes.data(), bytes.size());
+        }
+        break;
+      }
+      case uapi::SNP_COMMIT:
+        st = f.snp_commit();
+        break;
+      case uapi::SNP_SET_CONFIG: {
+        if (data == nullptr) return err(kOp, EFAULT);
+        const auto* d = static_cast<const uapi::sev_user_data_snp_config*>(data);
+        model::SnpConfigCmd c;
+        c.reported_tcb = d->reported_tcb;
+        c.mask_chip_id = (d->flags & 1U) != 0;
+        c.mask_chip_key = (d->flags & 2U) != 0;
+        c.rsvd = (d->flags & ~3U) | (nonzero(d->rsvd1, sizeof(d->rsvd1)) ? 1U : 0U);
+        st = f.snp_config(c);
+        break;
+      }
+      case uapi::SNP_VLEK_LOAD: {
+        if (data == nullptr) return err(kOp, EFAULT);
+        const auto* d = static_cast<const uapi::sev_user_data_snp_vlek_load*>(data);
+        model::WrappedVlek blob{};
+        if (!host_.user().copy_from(d->vlek_wrapped_address, blob)) return err(kOp, EFAULT);
+        st = f.snp_vlek_load(d->len, d->vlek_wrapped_version, blob);
+        break;
+      }
+      default:
+        return err(kOp, EINVAL, "unknown /dev/sev command");
+    }
+    if (st == model::FwStatus::Success) return ok();
+    if (fw_error != nullptr) *fw_error = static_cast<std::uint32_t>(st);
+    return Error{kOp, EIO, st, {}};
   }
 
   Result<std::uint64_t> user_alloc(std::uint64_t size) override {
-    if (size == 0) return err("mmap", EINVAL);
-    const std::uint64_t len = (size + model::kPageSize - 1) & ~(model::kPageSize - 1);
-    const std::uint64_t addr = next_user_;
-    next_user_ += len + model::kPageSize;  // a guard page between mappings
-    user_[addr] = std::vector<std::uint8_t>(len, 0);
+    const std::uint64_t addr = host_.user().map(size);
+    if (addr == 0) return err("mmap", EINVAL);
     return addr;
   }
 
   Status user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) override {
-    auto it = user_.upper_bound(uaddr);
-    if (it == user_.begin()) return err("user_write", EFAULT);
-    --it;
-    const std::uint64_t off = uaddr - it->first;
-    if (off > it->second.size() || bytes.size() > it->second.size() - off) return err("user_write", EFAULT);
-    std::memcpy(it->second.data() + off, bytes.data(), bytes.size());
+    if (!host_.user().copy_to(uaddr, bytes)) return err("user_write", EFAULT);
     return ok();
   }
 
   Status user_free(std::uint64_t uaddr, std::uint64_t) override {
-    if (user_.erase(uaddr) == 0) return err("munmap", EINVAL);
+    if (!host_.user().unmap(uaddr)) return err("munmap", EINVAL);
     return ok();
   }
 
@@ -190,8 +301,6 @@ class SimBackend final : public Backend {
   Host host_;
   std::map<Handle, Obj> objs_;
   Handle next_handle_ = 3;  // like fds: 0-2 are taken
-  std::map<std::uint64_t, std::vector<std::uint8_t>> user_;
-  std::uint64_t next_user_ = 0x7f0000000000ULL;
 };
 
 }  // namespace

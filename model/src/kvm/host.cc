@@ -20,8 +20,10 @@ constexpr int kFallocKeepSize = 0x01, kFallocPunchHole = 0x02;
 
 }  // namespace
 
-Host::Host(HostConfig cfg) : cfg_(cfg) {}
-Host::~Host() = default;
+Host::Host(HostConfig cfg) : cfg_(cfg) {
+  if (cfg_.snp_enabled) sev_ = std::make_unique<SevPlatform>(cfg_.seed);
+}
+Host::~Host() { vms_.clear(); }
 
 int Host::check_extension(const Vm* vm, long cap) const {
   switch (cap) {
@@ -68,6 +70,8 @@ Vm* Host::vm(std::uint64_t id) {
 }
 
 void Host::destroy_vm(std::uint64_t id) { vms_.erase(id); }
+
+Vm::~Vm() { sev_vm_destroy(*this); }
 
 Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
     : host_(host),
@@ -199,13 +203,49 @@ int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::
   if ((offset & kPageMask) != 0 || (len & kPageMask) != 0 || len == 0) return -EINVAL;
   if (offset + len < offset || offset + len > it->second.size) return -EINVAL;
   if ((mode & kFallocPunchHole) != 0) {
+    // kvm_gmem_punch_hole(): the pages go back, private ones through the RMP first
+    // (sev_gmem_invalidate).
     auto& pages = it->second.pages;
-    pages.erase(pages.lower_bound(offset >> kPageShift), pages.lower_bound((offset + len) >> kPageShift));
+    const auto first = pages.lower_bound(offset >> kPageShift), last = pages.lower_bound((offset + len) >> kPageShift);
+    std::vector<Pfn> freed;
+    for (auto p = first; p != last; ++p) freed.push_back(p->second);
+    pages.erase(first, last);
+    sev_gmem_invalidate(*this, freed);
   }
   return 0;
 }
 
-void Vm::close_gmem(std::uint64_t gmem) { gmems_.erase(gmem); }
+void Vm::close_gmem(std::uint64_t gmem) {
+  auto it = gmems_.find(gmem);
+  if (it == gmems_.end()) return;
+  std::vector<Pfn> freed;
+  for (const auto& [idx, pfn] : it->second.pages) freed.push_back(pfn);
+  gmems_.erase(it);
+  sev_gmem_invalidate(*this, freed);
+}
+
+std::optional<Pfn> Vm::gmem_pfn(const Memslot& slot, Gpa gfn) {
+  if (slot.gmem_id == 0) return std::nullopt;
+  auto it = gmems_.find(slot.gmem_id);
+  if (it == gmems_.end()) return std::nullopt;
+  const std::uint64_t index = (slot.gmem_offset >> kPageShift) + (gfn - slot.base_gfn);
+  auto& pages = it->second.pages;
+  auto p = pages.find(index);
+  if (p != pages.end()) return p->second;
+  SevPlatform* sev = host_.sev();
+  if (sev == nullptr) return std::nullopt;
+  const Pfn pfn = sev->alloc_page();
+  pages[index] = pfn;
+  return pfn;
+}
+
+std::vector<Pfn> Vm::gmem_pages() const {
+  std::vector<Pfn> all;
+  for (const auto& [id, g] : gmems_) {
+    for (const auto& [idx, pfn] : g.pages) all.push_back(pfn);
+  }
+  return all;
+}
 
 int Vm::set_memory_attributes(std::uint64_t address, std::uint64_t size, std::uint64_t attributes,
                               std::uint64_t flags) {
@@ -241,6 +281,7 @@ int Vm::enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (
 
 int Vm::create_vcpu(unsigned long vcpu_id) {
   if (vcpu_id >= host_.config().max_vcpus) return -EINVAL;
+  if (sev_.finished) return -EINVAL;  // no vCPU can join a launched SNP guest
   if (vcpu_ids_.size() >= host_.config().max_vcpus) return -EINVAL;
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) != vcpu_ids_.end()) return -EEXIST;
   vcpu_ids_.push_back(vcpu_id);

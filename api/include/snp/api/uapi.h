@@ -141,6 +141,40 @@ struct kvm_sev_snp_launch_finish {
 static_assert(sizeof(kvm_sev_snp_launch_finish) == 88);
 static_assert(offsetof(kvm_sev_snp_launch_finish, flags) == 54);
 
+// ---- /dev/sev SEV_ISSUE_CMD (facts §4.2, §8.7) ---------------------------------------------
+inline constexpr std::uint32_t SNP_PLATFORM_STATUS = 9;
+inline constexpr std::uint32_t SNP_COMMIT = 10;
+inline constexpr std::uint32_t SNP_SET_CONFIG = 11;
+inline constexpr std::uint32_t SNP_VLEK_LOAD = 12;
+
+struct sev_user_data_snp_status {
+  std::uint8_t api_major = 0;
+  std::uint8_t api_minor = 0;
+  std::uint8_t state = 0;
+  std::uint8_t is_rmp_initialized = 0;  ///< bit 0
+  std::uint32_t build_id = 0;
+  std::uint32_t flags = 0;              ///< bit 0 mask_chip_id, 1 mask_chip_key, 2 vlek_en
+  std::uint32_t guest_count = 0;
+  std::uint64_t current_tcb_version = 0;
+  std::uint64_t reported_tcb_version = 0;
+};
+static_assert(sizeof(sev_user_data_snp_status) == 32);
+
+struct sev_user_data_snp_config {
+  std::uint64_t reported_tcb = 0;
+  std::uint32_t flags = 0;  ///< bit 0 mask_chip_id, bit 1 mask_chip_key, rest reserved
+  std::uint8_t rsvd1[52] = {};
+};
+static_assert(sizeof(sev_user_data_snp_config) == 64);
+
+struct sev_user_data_snp_vlek_load {
+  std::uint32_t len = 16;
+  std::uint8_t vlek_wrapped_version = 0;
+  std::uint8_t rsvd[3] = {};
+  std::uint64_t vlek_wrapped_address = 0;  ///< user pointer to the 432-byte wrapped VLEK
+};
+static_assert(sizeof(sev_user_data_snp_vlek_load) == 16);
+
 // ---- Exits (facts §8.4-§8.6) -----------------------------------------------------------------
 inline constexpr std::uint32_t KVM_EXIT_UNKNOWN = 0;
 inline constexpr std::uint32_t KVM_EXIT_IO = 2;

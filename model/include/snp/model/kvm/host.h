@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "snp/model/kern/sync.h"
+#include "snp/model/kvm/sev.h"
+#include "snp/model/kvm/user.h"
 #include "snp/model/types.h"
 
 namespace snplab::model::kvm {
@@ -26,6 +28,7 @@ struct HostConfig {
   /// Memslot address spaces of a VM without private memory: 2 with CONFIG_KVM_SMM (SMM has
   /// its own), 1 without. VMs with private memory (SNP) always have 1.
   std::uint32_t address_spaces = 2;
+  std::uint64_t seed = 1;  ///< the simulated chip's seed (firmware, keys)
 };
 
 // uAPI constants the host logic needs (the numbers of api/uapi.h; model/ cannot include it).
@@ -77,6 +80,9 @@ class Host {
   ~Host();
   const HostConfig& config() const { return cfg_; }
   kern::Sched& sched() { return sched_; }
+  UserSpace& user() { return user_; }
+  /// The SEV-SNP platform; nullptr when SNP is disabled.
+  SevPlatform* sev() { return sev_.get(); }
 
   /// KVM_CHECK_EXTENSION on /dev/kvm (`vm` = nullptr) or on a VM fd.
   int check_extension(const Vm* vm, long cap) const;
@@ -88,6 +94,8 @@ class Host {
  private:
   HostConfig cfg_;
   kern::Sched sched_;
+  UserSpace user_;
+  std::unique_ptr<SevPlatform> sev_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Vm>> vms_;
 };
@@ -95,6 +103,12 @@ class Host {
 class Vm {
  public:
   Vm(Host& host, std::uint64_t id, unsigned long type);
+  ~Vm();
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+  Host& host() { return host_; }
+  SevVmState& sev() { return sev_; }
+  kern::Mutex& slots_lock() { return slots_lock_; }
   std::uint64_t id() const { return id_; }
   unsigned long type() const { return type_; }
   bool has_private_mem() const { return type_ == kVmSnp; }
@@ -118,9 +132,16 @@ class Vm {
   /// KVM_CREATE_VCPU: 0 or -errno.
   int create_vcpu(unsigned long vcpu_id);
   std::size_t vcpu_count() const { return vcpu_ids_.size(); }
+  const std::vector<unsigned long>& vcpu_ids() const { return vcpu_ids_; }
+
+  /// kvm_gmem_get_pfn(): the host page behind `gfn` of a guest_memfd slot, allocated on
+  /// first use. nullopt when the slot is not a guest_memfd slot.
+  std::optional<Pfn> gmem_pfn(const Memslot& slot, Gpa gfn);
 
   /// The memslot holding `gfn` in address space 0, read under kvm->srcu.
   std::optional<Memslot> gfn_to_memslot(Gpa gfn);
+  /// Every host page the VM's guest_memfds hold (teardown).
+  std::vector<Pfn> gmem_pages() const;
   const std::vector<Memslot>& memslots_peek() const { return slots_.peek(); }
 
  private:
@@ -136,6 +157,7 @@ class Vm {
   std::map<std::uint64_t, Gmem> gmems_;
   std::map<Gpa, std::uint64_t> attrs_;        ///< gfn -> attributes (absent = 0)
   std::vector<unsigned long> vcpu_ids_;
+  SevVmState sev_;
   std::uint64_t next_gmem_ = 1;
   std::uint64_t hypercall_exit_mask_ = 0;
 };

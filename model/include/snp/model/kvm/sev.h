@@ -1,0 +1,112 @@
+// KVM's SEV-SNP glue on the simulated host (arch/x86/kvm/svm/sev.c in kernel style):
+// KVM_SEV_INIT2, KVM_SEV_SNP_LAUNCH_START / _UPDATE / _FINISH over the firmware model, the RMP
+// model and guest_memfd. Errors are -errno with the firmware status in `*fw_error`, as
+// KVM_MEMORY_ENCRYPT_OP reports them (facts §8.3, §9(b)).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "snp/model/detectors.h"
+#include "snp/model/firmware.h"
+#include "snp/model/memory.h"
+#include "snp/model/rmp.h"
+
+namespace snplab::model::kvm {
+
+class Vm;
+class Host;
+
+/// The platform side the simulated KVM host drives: RMP, memory, firmware, page and ASID
+/// allocation. One per Host when SNP is enabled.
+class SevPlatform {
+ public:
+  explicit SevPlatform(std::uint64_t seed);
+  Rmp& rmp() { return rmp_; }
+  HostMemory& mem() { return mem_; }
+  Firmware& fw() { return fw_; }
+  Detectors& detectors() { return det_; }
+
+  /// alloc_page()/__free_page(): host pages for guest_memfd, VMSAs and firmware pages.
+  Pfn alloc_page();
+  void free_page(Pfn pfn);
+  /// snp_alloc_firmware_page(): a page in the Firmware state (facts §4.3). 0 on failure.
+  Pfn alloc_firmware_page(const OpContext& ctx);
+  /// snp_free_firmware_page(): reclaim, make shared, free; a page that will not reclaim leaks.
+  void free_firmware_page(Pfn pfn, const OpContext& ctx);
+  /// sev_asid_new(): the lowest free SNP ASID; a WBINVD + SNP_DF_FLUSH recycles decommissioned
+  /// ones when none is free. 0 when all are in use (the caller returns -EBUSY).
+  std::uint32_t asid_new();
+  void asid_free(std::uint32_t asid);
+  /// snp_safe_alloc_page(): a page that is not 2 MiB aligned (the VMCB/VMSA erratum, facts §3.3).
+  Pfn alloc_safe_page();
+  /// The VMSA features KVM offers (KVM_X86_SEV_VMSA_FEATURES): DebugSwap.
+  static constexpr std::uint64_t kSupportedVmsaFeatures = 1ULL << 5;
+  /// The vCPU signature the simulated CPUs report (CPUID 1 EAX; EPYC-Milan).
+  static constexpr std::uint32_t kVcpuSignature = 0xA00F11;
+
+ private:
+  Rmp rmp_;
+  HostMemory mem_;
+  Firmware fw_;
+  Detectors det_;
+  Pfn next_pfn_ = 0x100000;  // 4 GiB: host pages handed out upwards
+  std::vector<Pfn> free_;
+  std::vector<bool> asid_used_;
+};
+
+/// KVM's per-VM SEV state (struct kvm_sev_info).
+struct SevVmState {
+  bool active = false;
+  std::uint32_t asid = 0;
+  std::uint64_t vmsa_features = 0;
+  std::uint16_t ghcb_version = 0;
+  Pfn gctx = 0;  ///< snp_context: the context page (0: none)
+  bool finished = false;
+  std::vector<Pfn> vmsas;  ///< each vCPU's VMSA page, in vCPU order, after LAUNCH_FINISH
+};
+
+// The command structs, decoded (the uAPI's fields; `pad_nonzero` folds the padding checks).
+struct SevInit2Args {
+  std::uint64_t vmsa_features = 0;
+  std::uint32_t flags = 0;
+  std::uint16_t ghcb_version = 0;
+  bool pad_nonzero = false;
+};
+struct SnpLaunchStartArgs {
+  std::uint64_t policy = 0;
+  std::array<std::uint8_t, 16> gosvw{};
+  std::uint16_t flags = 0;
+  bool pad_nonzero = false;
+};
+struct SnpLaunchUpdateArgs {  // in/out: progress is handed back (facts §8.3)
+  std::uint64_t gfn_start = 0;
+  std::uint64_t uaddr = 0;
+  std::uint64_t len = 0;
+  std::uint8_t type = 0;
+  std::uint16_t flags = 0;
+  bool pad_nonzero = false;
+};
+struct SnpLaunchFinishArgs {
+  std::uint64_t id_block_uaddr = 0;
+  std::uint64_t id_auth_uaddr = 0;
+  bool id_block_en = false;
+  bool auth_key_en = false;
+  bool vcek_disabled = false;
+  std::array<std::uint8_t, 32> host_data{};
+  std::uint16_t flags = 0;
+  bool pad_nonzero = false;
+};
+
+int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error);
+int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_error);
+int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error);
+int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_error);
+/// VM teardown (sev_vm_destroy): decommission, free the context, reclaim every private page.
+void sev_vm_destroy(Vm& vm);
+/// sev_gmem_invalidate(): guest_memfd pages leave the guest; private ones go back to the
+/// hypervisor through SNP_PAGE_RECLAIM + RMPUPDATE, then to the page allocator.
+void sev_gmem_invalidate(Vm& vm, const std::vector<Pfn>& pfns);
+
+}  // namespace snplab::model::kvm

@@ -1,0 +1,27 @@
+// The VMM's user address space as the simulated kernel sees it: mappings that
+// copy_from_user()/copy_to_user() read and write. Addresses are user virtual addresses.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <vector>
+
+namespace snplab::model::kvm {
+
+class UserSpace {
+ public:
+  /// mmap(): a page-aligned mapping of `size` bytes (zeroed), or 0 when size is 0.
+  std::uint64_t map(std::uint64_t size);
+  /// munmap() of a whole mapping: false if `addr` does not start one.
+  bool unmap(std::uint64_t addr);
+  /// copy_from_user / copy_to_user: false (EFAULT) when any byte is not mapped.
+  bool copy_from(std::uint64_t addr, std::span<std::uint8_t> out) const;
+  bool copy_to(std::uint64_t addr, std::span<const std::uint8_t> in);
+
+ private:
+  std::map<std::uint64_t, std::vector<std::uint8_t>> maps_;
+  std::uint64_t next_ = 0x7f0000000000ULL;
+};
+
+}  // namespace snplab::model::kvm

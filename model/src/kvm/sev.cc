@@ -1,0 +1,376 @@
+#include "snp/model/kvm/sev.h"
+
+#include <cerrno>
+
+#include "snp/model/assert.h"
+#include "snp/model/fw_rmp.h"
+#include "snp/model/host_rmp.h"
+#include "snp/model/kvm/host.h"
+#include "snp/model/vmsa.h"
+
+namespace snplab::model::kvm {
+
+namespace {
+
+constexpr unsigned long kVmSev = 2, kVmSevEs = 3;
+constexpr std::uint16_t kGhcbVersionMax = 2, kGhcbVersionDefault = 2;
+constexpr std::uint64_t kSnpActive = 1;  // SEV_FEATURES bit 0
+/// SNP_POLICY_MASK_VALID: bits 0-17, 19, 20 (facts §4.7).
+constexpr std::uint64_t kPolicyMaskValid = 0x3FFFFULL | (1ULL << 19) | (1ULL << 20);
+constexpr std::uint64_t kPolicyRsvdMbo = 1ULL << 17;
+constexpr Gpa kInitialVmsaGpa = 0xFFFFFFFFF000ULL;  // facts §5.3
+constexpr std::uint8_t kPageTypeVmsa = 2;
+
+bool is_snp(const Vm& vm) { return vm.type() == kVmSnp; }
+
+OpContext ctx_for(const Vm& vm, std::string_view op) { return OpContext{op, static_cast<VmId>(vm.id())}; }
+
+FwStatus fw(std::uint32_t* out, FwStatus st) {
+  if (out != nullptr) *out = static_cast<std::uint32_t>(st);
+  return st;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// SevPlatform
+
+SevPlatform::SevPlatform(std::uint64_t seed)
+    : rmp_(*RmpLayout::covering(64ULL << 30)),  // a 64 GiB host
+      fw_(rmp_, mem_, [seed] {
+        FirmwareConfig c;
+        c.seed = seed;
+        return c;
+      }()),
+      asid_used_(fw_.config().max_snp_asid + 1, false) {
+  rmp_.add_observer(&det_);
+  // The ccp driver initialises SNP when it probes (SNP_INIT before any VM exists).
+  const FwStatus st = fw_.snp_init(OpContext{"snp_rmptable_init", 0});
+  SNPLAB_ASSERT(st == FwStatus::Success, "SNP_INIT of a fresh simulated platform failed");
+}
+
+Pfn SevPlatform::alloc_page() {
+  if (!free_.empty()) {
+    const Pfn p = free_.back();
+    free_.pop_back();
+    return p;
+  }
+  return next_pfn_++;
+}
+
+void SevPlatform::free_page(Pfn pfn) {
+  mem_.zero_page(pfn);
+  free_.push_back(pfn);
+}
+
+Pfn SevPlatform::alloc_safe_page() {
+  std::vector<Pfn> aligned;
+  Pfn p = alloc_page();
+  while (huge_offset(p) == 0) {
+    aligned.push_back(p);
+    p = alloc_page();
+  }
+  for (Pfn a : aligned) free_page(a);
+  return p;
+}
+
+Pfn SevPlatform::alloc_firmware_page(const OpContext& ctx) {
+  const Pfn pfn = alloc_page();
+  if (rmp_make_private(rmp_, pfn, 0, PageSize::Size4K, 0, true, ctx) != RmpStatus::Success) {
+    free_page(pfn);
+    return 0;
+  }
+  return pfn;
+}
+
+void SevPlatform::free_firmware_page(Pfn pfn, const OpContext& ctx) {
+  if (fw_.snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success) return;  // leaked
+  if (rmp_make_shared(rmp_, pfn, PageSize::Size4K, ctx) != RmpStatus::Success) return;          // leaked
+  free_page(pfn);
+}
+
+std::uint32_t SevPlatform::asid_new() {
+  for (int round = 0; round < 2; ++round) {
+    for (std::uint32_t a = 1; a < asid_used_.size(); ++a) {
+      if (!asid_used_[a] && !fw_.asid_dirty(a)) {
+        asid_used_[a] = true;
+        return a;
+      }
+    }
+    // sev_flush_asids(): WBINVD on every CPU, then SNP_DF_FLUSH, and try again.
+    fw_.note_wbinvd_all_cpus();
+    (void)fw_.snp_df_flush();
+  }
+  return 0;
+}
+
+void SevPlatform::asid_free(std::uint32_t asid) {
+  if (asid < asid_used_.size()) asid_used_[asid] = false;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_INIT2 (sev_guest_init2 / __sev_guest_init)
+
+int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  if (sev == nullptr) return -ENOTTY;
+  if (vm.type() != kVmSev && vm.type() != kVmSevEs && vm.type() != kVmSnp) return -EINVAL;
+  SevVmState& s = vm.sev();
+  if (vm.vcpu_count() != 0) return -EINVAL;  // before any vCPU exists
+  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if ((a.vmsa_features & ~SevPlatform::kSupportedVmsaFeatures) != 0) return -EINVAL;
+  if (a.ghcb_version > kGhcbVersionMax) return -EINVAL;
+  if (vm.type() == kVmSev && (a.ghcb_version != 0 || a.vmsa_features != 0)) return -EINVAL;
+  if (s.active) return -EINVAL;
+  if (vm.type() != kVmSnp) return -ENOTTY;  // the model's host runs SNP guests only (docs/kvm.md)
+  const std::uint32_t asid = sev->asid_new();
+  if (asid == 0) return -EBUSY;
+  if (sev->fw().platform_state() == PlatformState::Uninit) {
+    if (FwStatus st = sev->fw().snp_init(); st != FwStatus::Success) {
+      fw(fw_error, st);
+      sev->asid_free(asid);
+      return -EIO;
+    }
+  }
+  // --- point of no return ---
+  s.active = true;
+  s.asid = asid;
+  // The VMM's features exactly, plus SNP_ACTIVE: nothing added behind its back (facts §9(d)).
+  s.vmsa_features = a.vmsa_features | kSnpActive;
+  s.ghcb_version = a.ghcb_version == 0 ? kGhcbVersionDefault : a.ghcb_version;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_SNP_LAUNCH_START (snp_launch_start / snp_context_create / snp_bind_asid)
+
+int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !is_snp(vm) || !s.active) return -ENOTTY;
+  if (s.gctx != 0) return -EINVAL;  // one context per VM
+  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if ((a.policy & ~kPolicyMaskValid) != 0 || (a.policy & kPolicyRsvdMbo) == 0) return -EINVAL;
+  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_START");
+  const Pfn gctx = sev->alloc_firmware_page(ctx);
+  if (gctx == 0) return -ENOMEM;
+  Firmware& f = sev->fw();
+  if (FwStatus st = f.snp_gctx_create(pfn_to_spa(gctx), ctx); st != FwStatus::Success) {
+    fw(fw_error, st);
+    sev->free_firmware_page(gctx, ctx);
+    return -EIO;
+  }
+  SnpLaunchStartCmd cmd;
+  cmd.gctx_paddr = pfn_to_spa(gctx);
+  cmd.policy = a.policy;
+  cmd.gosvw = a.gosvw;
+  FwStatus st = f.snp_launch_start(cmd);
+  if (st == FwStatus::Success) st = f.snp_activate(pfn_to_spa(gctx), s.asid);
+  if (st != FwStatus::Success) {
+    fw(fw_error, st);
+    (void)f.snp_decommission(pfn_to_spa(gctx), ctx);
+    sev->free_firmware_page(gctx, ctx);
+    return -EIO;
+  }
+  s.gctx = gctx;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_SNP_LAUNCH_UPDATE (snp_launch_update / kvm_gmem_populate / sev_gmem_post_populate)
+
+int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !is_snp(vm) || s.gctx == 0) return -EINVAL;
+  const bool zero = a.type == 3;
+  if (a.type != 1 && !zero && a.type != 4 && a.type != 5 && a.type != 6) return -EINVAL;
+  if (a.len == 0 || (a.len & (kPageSize - 1)) != 0 || a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if (!zero && (a.uaddr & (kPageSize - 1)) != 0) return -EINVAL;
+  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
+  Firmware& f = sev->fw();
+  Rmp& rmp = sev->rmp();
+  kern::Guard lock(vm.slots_lock());
+  const auto slot = vm.gfn_to_memslot(a.gfn_start);
+  if (!slot || (slot->flags & kMemGuestMemfd) == 0) return -EINVAL;  // kvm_slot_can_be_private
+  const std::uint64_t npages = a.len >> kPageShift;
+  std::uint64_t done = 0;
+  int err = 0;
+  std::vector<Pfn> converted;  // n_private: pages this call made private
+  for (; done < npages; ++done) {
+    const Gpa gfn = a.gfn_start + done;
+    if (gfn >= slot->base_gfn + slot->npages) {
+      err = -EINVAL;
+      break;
+    }
+    if ((vm.attributes(gfn) & kAttrPrivate) == 0) {  // must be private beforehand
+      err = -EINVAL;
+      break;
+    }
+    const auto pfn = vm.gmem_pfn(*slot, gfn);
+    if (!pfn) {
+      err = -EINVAL;
+      break;
+    }
+    if (rmp.inspect(*pfn).assigned()) {  // snp_lookup_rmpentry(): already private
+      err = -EEXIST;
+      break;
+    }
+    // Copy the source page into the guest page (the firmware encrypts it in place).
+    if (zero) {
+      sev->mem().zero_page(*pfn);
+    } else {
+      std::array<std::uint8_t, kPageSize> buf{};
+      if (!vm.host().user().copy_from(a.uaddr + pfn_to_spa(done), buf)) {
+        err = -EFAULT;
+        break;
+      }
+      sev->mem().write(pfn_to_spa(*pfn), buf);
+    }
+    if (rmp_make_private(rmp, *pfn, pfn_to_spa(gfn), PageSize::Size4K, s.asid, true, ctx) != RmpStatus::Success) {
+      err = -EIO;
+      break;
+    }
+    SnpLaunchUpdateCmd cmd;
+    cmd.gctx_paddr = pfn_to_spa(s.gctx);
+    cmd.page_type = a.type;
+    cmd.address = pfn_to_spa(*pfn);
+    if (FwStatus st = f.snp_launch_update(cmd, ctx); st != FwStatus::Success) {
+      fw(fw_error, st);
+      if (a.type == 6 && st == FwStatus::InvalidParam) {  // CPUID: hand the fixed table back
+        std::array<std::uint8_t, kPageSize> buf{};
+        sev->mem().read(pfn_to_spa(*pfn), buf);
+        (void)vm.host().user().copy_to(a.uaddr + pfn_to_spa(done), buf);
+      }
+      // The failing page: reclaim and make shared; then revert only what this call converted.
+      if (f.snp_page_reclaim(pfn_to_spa(*pfn), PageSize::Size4K, ctx) == FwStatus::Success) {
+        (void)rmp_make_shared(rmp, *pfn, PageSize::Size4K, ctx);
+      }
+      for (Pfn p : converted) (void)rmp_make_shared(rmp, p, PageSize::Size4K, ctx);
+      converted.clear();
+      err = -EIO;
+      break;
+    }
+    converted.push_back(*pfn);
+  }
+  if (err != 0 && done == 0) return err;
+  if (err == -EIO) return err;
+  // Partial progress is handed back (facts §8.3): the remainder is what is left to do.
+  a.gfn_start += done;
+  a.len -= done << kPageShift;
+  if (!zero) a.uaddr += done << kPageShift;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_SNP_LAUNCH_FINISH (snp_launch_update_vmsa + snp_launch_finish)
+
+int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !is_snp(vm) || s.gctx == 0) return -EINVAL;
+  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_FINISH");
+  Firmware& f = sev->fw();
+  // snp_launch_update_vmsa(): every vCPU's VMSA, in vCPU order, as a VMSA page at
+  // INITIAL_VMSA_GPA (facts §5.3). The model's vCPUs start at the reset vector, as QEMU
+  // leaves a BSP (docs/kvm.md: APs too, until the register ioctls are modelled).
+  if (s.vmsas.empty()) {
+    for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
+      const Pfn pfn = sev->alloc_safe_page();
+      const VmsaPage page = to_page(reset_save_area(0xFFFFFFF0U, s.vmsa_features, SevPlatform::kVcpuSignature,
+                                                    VmmType::Qemu));
+      sev->mem().write(pfn_to_spa(pfn), page);
+      if (rmp_make_private(sev->rmp(), pfn, kInitialVmsaGpa, PageSize::Size4K, s.asid, true, ctx) !=
+          RmpStatus::Success) {
+        sev->free_page(pfn);
+        return -EIO;
+      }
+      SnpLaunchUpdateCmd u;
+      u.gctx_paddr = pfn_to_spa(s.gctx);
+      u.page_type = kPageTypeVmsa;
+      u.address = pfn_to_spa(pfn);
+      s.vmsas.push_back(pfn);
+      if (FwStatus st = f.snp_launch_update(u, ctx); st != FwStatus::Success) {
+        fw(fw_error, st);
+        return -EIO;
+      }
+    }
+  }
+  SnpLaunchFinishCmd cmd;
+  cmd.gctx_paddr = pfn_to_spa(s.gctx);
+  cmd.host_data = a.host_data;
+  cmd.vcek_disabled = a.vcek_disabled;
+  Pfn id_block = 0, id_auth = 0;
+  if (a.id_block_en) {  // copied from user memory into firmware-readable pages
+    std::array<std::uint8_t, 96> blk{};
+    std::array<std::uint8_t, kPageSize> auth{};
+    if (!vm.host().user().copy_from(a.id_block_uaddr, blk) || !vm.host().user().copy_from(a.id_auth_uaddr, auth)) {
+      return -EFAULT;
+    }
+    id_block = sev->alloc_page();
+    id_auth = sev->alloc_page();
+    sev->mem().write(pfn_to_spa(id_block), blk);
+    sev->mem().write(pfn_to_spa(id_auth), auth);
+    cmd.id_block_en = true;
+    cmd.auth_key_en = a.auth_key_en;
+    cmd.id_block_paddr = pfn_to_spa(id_block);
+    cmd.id_auth_paddr = pfn_to_spa(id_auth);
+  }
+  const FwStatus st = f.snp_launch_finish(cmd);
+  if (id_block != 0) {
+    sev->free_page(id_block);
+    sev->free_page(id_auth);
+  }
+  if (st != FwStatus::Success) {
+    fw(fw_error, st);
+    return -EIO;
+  }
+  s.finished = true;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Teardown
+
+void sev_gmem_invalidate(Vm& vm, const std::vector<Pfn>& pfns) {
+  SevPlatform* sev = vm.host().sev();
+  if (sev == nullptr) return;
+  const OpContext ctx = ctx_for(vm, "kvm_gmem_invalidate");
+  for (Pfn pfn : pfns) {
+    const RmpEntryRaw e = sev->rmp().inspect(pfn);
+    if (e.assigned()) {
+      // An immutable (Pre-Guest) page needs the firmware first; a page that will not go back
+      // is leaked, as snp_leak_pages() does.
+      if (e.immutable() && sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success) {
+        continue;
+      }
+      if (rmp_make_shared(sev->rmp(), pfn, PageSize::Size4K, ctx) != RmpStatus::Success) continue;
+    }
+    sev->free_page(pfn);
+  }
+}
+
+void sev_vm_destroy(Vm& vm) {
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !s.active) return;
+  const OpContext ctx = ctx_for(vm, "KVM_DESTROY_VM");
+  if (s.gctx != 0) {
+    (void)sev->fw().snp_decommission(pfn_to_spa(s.gctx), ctx);
+    sev->free_firmware_page(s.gctx, ctx);
+    s.gctx = 0;
+  }
+  sev_gmem_invalidate(vm, vm.gmem_pages());
+  sev_gmem_invalidate(vm, s.vmsas);  // VMSA pages go back the same way
+  s.vmsas.clear();
+  sev->detectors().owner_torn_down(sev->rmp(), static_cast<VmId>(vm.id()), s.asid, ctx);
+  sev->asid_free(s.asid);
+  s.active = false;
+}
+
+}  // namespace snplab::model::kvm
