@@ -443,9 +443,6 @@ TEST_F(KvmBackendTest, Run_Ud2InRealMode_ExitsShutdownOnPvm) {
 }
 
 TEST_F(KvmBackendTest, Run_MapGpaRangeHypercall_ExitsHypercall) {
-  // Observed on kvm_pvm: a real-mode vmcall is retried forever (KVM_RUN returns only when
-  // interrupted) and vmmcall ends in KVM_EXIT_SHUTDOWN: the hypercall exit needs VMX or SVM.
-  if (kvm_is_pvm()) GTEST_SKIP() << "hw: kvm_pvm does not emulate a real-mode vmcall";
   // mov eax, 12; mov ebx, 0x1000; mov ecx, 1; mov edx, 0x10; vmcall; hlt
   auto g = real_mode_guest({0x66, 0xB8, 0x0C, 0x00, 0x00, 0x00, 0x66, 0xBB, 0x00, 0x10, 0x00, 0x00, 0x66, 0xB9,
                             0x01, 0x00, 0x00, 0x00, 0x66, 0xBA, 0x10, 0x00, 0x00, 0x00, 0x0F, 0x01, 0xC1, 0xF4});
@@ -455,6 +452,9 @@ TEST_F(KvmBackendTest, Run_MapGpaRangeHypercall_ExitsHypercall) {
   cap.args[0] = std::uint64_t{1} << uapi::KVM_HC_MAP_GPA_RANGE;
   auto en = g->vm.enable_cap(cap);
   ASSERT_TRUE(en.has_value()) << en.error().to_string();
+  // Observed on kvm_pvm: a real-mode vmcall is retried forever (KVM_RUN returns only when
+  // interrupted) and vmmcall ends in KVM_EXIT_SHUTDOWN: the hypercall exit needs VMX or SVM.
+  if (kvm_is_pvm()) GTEST_SKIP() << "hw: kvm_pvm does not emulate a real-mode vmcall";
   auto x = run_bounded(g->vcpu);
   ASSERT_TRUE(x.has_value()) << x.error().to_string();
   ASSERT_EQ(x->exit_reason, uapi::KVM_EXIT_HYPERCALL);

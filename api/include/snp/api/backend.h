@@ -18,7 +18,7 @@ using Handle = std::uint64_t;
 
 /// What KVM_RUN leaves in `struct kvm_run` for the exits snplab handles (facts §8.4-§8.6).
 struct RunExit {
-  std::uint32_t exit_reason = uapi::KVM_EXIT_UNKNOWN;
+  std::uint32_t exit_reason = 0;  // KVM_EXIT_UNKNOWN (a literal: this header may follow <linux/kvm.h>)
   struct Hypercall {
     std::uint64_t nr = 0;
     std::uint64_t args[6] = {};

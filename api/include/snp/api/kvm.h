@@ -88,7 +88,7 @@ class Kvm : public Owned {
   static Result<Kvm> open(Backend& b);
   Result<int> get_api_version() { return backend().kvm_get_api_version(handle()); }
   Result<int> check_extension(long cap) { return backend().kvm_check_extension(handle(), cap); }
-  Result<Vm> create_vm(unsigned long type = uapi::KVM_X86_DEFAULT_VM);
+  Result<Vm> create_vm(unsigned long type = 0 /* KVM_X86_DEFAULT_VM */);
 };
 
 /// Userspace memory a memslot or LAUNCH_UPDATE source points at; freed on destruction.
