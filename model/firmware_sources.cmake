@@ -14,4 +14,5 @@ target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kern/sync.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/host.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/sev.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/user.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/user.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/vcpu.cc)

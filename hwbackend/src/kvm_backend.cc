@@ -44,6 +44,9 @@ inline constexpr auto api_KVM_EXIT_FAIL_ENTRY = api::uapi::KVM_EXIT_FAIL_ENTRY;
 inline constexpr auto api_KVM_EXIT_INTERNAL_ERROR = api::uapi::KVM_EXIT_INTERNAL_ERROR;
 inline constexpr auto api_KVM_EXIT_SYSTEM_EVENT = api::uapi::KVM_EXIT_SYSTEM_EVENT;
 inline constexpr auto api_KVM_EXIT_MEMORY_FAULT = api::uapi::KVM_EXIT_MEMORY_FAULT;
+inline constexpr auto api_KVM_SYSTEM_EVENT_SEV_TERM = api::uapi::KVM_SYSTEM_EVENT_SEV_TERM;
+inline constexpr auto api_KVM_MAP_GPA_RANGE_ENCRYPTED = api::uapi::KVM_MAP_GPA_RANGE_ENCRYPTED;
+inline constexpr auto api_KVM_MAP_GPA_RANGE_PAGE_SZ_2M = api::uapi::KVM_MAP_GPA_RANGE_PAGE_SZ_2M;
 inline constexpr auto api_KVM_EXIT_SNP_REQ_CERTS = api::uapi::KVM_EXIT_SNP_REQ_CERTS;
 inline constexpr auto api_KVM_MEMORY_EXIT_FLAG_PRIVATE = api::uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE;
 }  // namespace snplab::hw::mirror
@@ -63,6 +66,7 @@ inline constexpr auto api_KVM_MEMORY_EXIT_FLAG_PRIVATE = api::uapi::KVM_MEMORY_E
 #include <fmt/format.h>
 
 #include "snp_uapi.h"
+#include <linux/kvm_para.h>  // KVM_MAP_GPA_RANGE_* (asm/kvm_para.h)
 
 namespace snplab::hw {
 
@@ -228,6 +232,9 @@ static_assert(mirror::api_KVM_EXIT_SHUTDOWN == KVM_EXIT_SHUTDOWN);
 static_assert(mirror::api_KVM_EXIT_FAIL_ENTRY == KVM_EXIT_FAIL_ENTRY);
 static_assert(mirror::api_KVM_EXIT_INTERNAL_ERROR == KVM_EXIT_INTERNAL_ERROR);
 static_assert(mirror::api_KVM_EXIT_SYSTEM_EVENT == KVM_EXIT_SYSTEM_EVENT);
+static_assert(mirror::api_KVM_SYSTEM_EVENT_SEV_TERM == KVM_SYSTEM_EVENT_SEV_TERM);
+static_assert(mirror::api_KVM_MAP_GPA_RANGE_ENCRYPTED == KVM_MAP_GPA_RANGE_ENCRYPTED);
+static_assert(mirror::api_KVM_MAP_GPA_RANGE_PAGE_SZ_2M == KVM_MAP_GPA_RANGE_PAGE_SZ_2M);
 static_assert(mirror::api_KVM_EXIT_MEMORY_FAULT == KVM_EXIT_MEMORY_FAULT);
 static_assert(mirror::api_KVM_EXIT_SNP_REQ_CERTS == KVM_EXIT_SNP_REQ_CERTS);
 static_assert(mirror::api_KVM_MEMORY_EXIT_FLAG_PRIVATE == KVM_MEMORY_EXIT_FLAG_PRIVATE);
@@ -318,6 +325,11 @@ api::RunExit translate_exit(const void* area) {
       break;
     case KVM_EXIT_INTERNAL_ERROR:
       x.internal_suberror = run->internal.suberror;
+      break;
+    case KVM_EXIT_SYSTEM_EVENT:
+      x.system_event.type = run->system_event.type;
+      x.system_event.ndata = run->system_event.ndata;
+      x.system_event.data0 = run->system_event.data[0];
       break;
     case KVM_EXIT_MEMORY_FAULT: {
       uapi::KvmRunMemoryFault f{};
@@ -600,6 +612,38 @@ api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, cons
     return sys_error("KVM_RUN", errno_value);
   }
   return translate_exit(run_area);
+}
+
+api::Status KvmBackend::kvm_run_set_ret(api::Handle vcpu, std::uint64_t ret) {
+  if (vcpu == 0 || vcpu > static_cast<api::Handle>(INT32_MAX)) return bad_handle("KVM_RUN", vcpu);
+  void* area = nullptr;
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    auto it = objects_.find(static_cast<int>(vcpu));
+    if (it == objects_.end() || it->second.kind != Kind::Vcpu) return bad_handle("KVM_RUN", vcpu);
+    area = it->second.run;
+  }
+  if (area == nullptr) return sys_error("KVM_RUN", EINVAL, "the vCPU has not run: no exit to answer");
+  return encode_exit_ret(area, ret);
+}
+
+api::Status encode_exit_ret(void* run_area, std::uint64_t ret) {
+  auto* run = static_cast<::kvm_run*>(run_area);
+  switch (run->exit_reason) {
+    case KVM_EXIT_HYPERCALL:
+      // uapi: kvm_run.hypercall.ret, read by KVM on the next KVM_RUN (complete_hypercall_exit).
+      run->hypercall.ret = ret;
+      return api::ok();
+    case KVM_EXIT_SNP_REQ_CERTS: {
+      // uapi: kvm_run.snp_req_certs.ret (facts §8.6): 0, or the error the guest is to see.
+      auto* p = static_cast<unsigned char*>(run_area) + uapi::kKvmRunExitUnionOffset +
+                offsetof(uapi::KvmExitSnpReqCerts, ret);
+      std::memcpy(p, &ret, sizeof(ret));
+      return api::ok();
+    }
+    default:
+      return sys_error("KVM_RUN", EINVAL, fmt::format("exit reason {} has no ret to set", run->exit_reason));
+  }
 }
 
 api::Status KvmBackend::set_real_mode_entry(api::Handle vcpu, std::uint64_t rip) {

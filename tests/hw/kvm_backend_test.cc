@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "snp/api/kvm.h"
+#include "snp/api/sim_backend.h"
 #include "snp/hw/kvm_backend.h"
 
 namespace snplab::hw {
@@ -572,6 +573,57 @@ TEST(DecodeKvmRun, SnpReqCertsAndHypercallAndFailEntry_CopyTheirFields) {
   auto ie = decode_kvm_run(0, 0, run.bytes);
   ASSERT_TRUE(ie.has_value());
   EXPECT_EQ(ie->internal_suberror, 3U);
+}
+
+TEST(DecodeKvmRun, SystemEvent_CopiesTypeNdataAndFirstWord) {
+  FakeRun run;
+  run.set32(8, uapi::KVM_EXIT_SYSTEM_EVENT);
+  run.set32(32, uapi::KVM_SYSTEM_EVENT_SEV_TERM);  // type
+  run.set32(36, 1);                                // ndata
+  run.set64(40, 0x100);                            // data[0]: GHCB termination request
+  auto x = decode_kvm_run(0, 0, run.bytes);
+  ASSERT_TRUE(x.has_value());
+  EXPECT_EQ(x->system_event.type, uapi::KVM_SYSTEM_EVENT_SEV_TERM);
+  EXPECT_EQ(x->system_event.ndata, 1U);
+  EXPECT_EQ(x->system_event.data0, 0x100U);
+}
+
+TEST(EncodeExitRet, WritesTheRetOfHypercallAndCertificateExits) {
+  FakeRun run;
+  std::uint64_t v = 0;
+  run.set32(8, uapi::KVM_EXIT_HYPERCALL);
+  ASSERT_TRUE(encode_exit_ret(run.bytes, 0xFFFFFFFFFFFFFFEAULL).has_value());
+  std::memcpy(&v, run.bytes + 88, sizeof(v));  // kvm_run.hypercall.ret
+  EXPECT_EQ(v, 0xFFFFFFFFFFFFFFEAULL);
+  run.set32(8, uapi::KVM_EXIT_SNP_REQ_CERTS);
+  ASSERT_TRUE(encode_exit_ret(run.bytes, 0x8).has_value());
+  std::memcpy(&v, run.bytes + 48, sizeof(v));  // kvm_run.snp_req_certs.ret
+  EXPECT_EQ(v, 0x8U);
+}
+
+TEST(EncodeExitRet, OtherExits_FailEinvalAndWriteNothing) {
+  FakeRun run;
+  run.set32(8, uapi::KVM_EXIT_HLT);
+  expect_fails(encode_exit_ret(run.bytes, 5), "KVM_RUN", EINVAL);
+  for (std::size_t i = 12; i < sizeof(run.bytes); ++i) ASSERT_EQ(run.bytes[i], 0) << "byte " << i;
+}
+
+TEST_F(KvmBackendTest, SetExitRet_BeforeAnyRunAndAfterHlt_FailEinval) {
+  auto g = real_mode_guest({0xF4}, 0);
+  ASSERT_TRUE(g.has_value());
+  expect_fails(g->vcpu.set_exit_ret(0), "KVM_RUN", EINVAL);
+  auto x = run_bounded(g->vcpu);
+  ASSERT_TRUE(x.has_value()) << x.error().to_string();
+  ASSERT_EQ(x->exit_reason, uapi::KVM_EXIT_HLT);
+  expect_fails(g->vcpu.set_exit_ret(0), "KVM_RUN", EINVAL);
+}
+
+TEST_F(KvmBackendTest, SimOnlyGuestPrograms_AreRefusedEopnotsupp) {
+  auto g = real_mode_guest({0xF4}, 0);
+  ASSERT_TRUE(g.has_value());
+  expect_fails(api::sim_load_guest(*backend_, g->vcpu.handle(), {}), "snplab_load_guest", EOPNOTSUPP);
+  EXPECT_EQ(api::sim_guest_log(*backend_, g->vcpu.handle()), nullptr);
+  EXPECT_EQ(api::sim_host(*backend_), nullptr);
 }
 
 TEST_F(KvmBackendTest, Run_OnAVmHandle_FailsWithTheKernelsErrno) {

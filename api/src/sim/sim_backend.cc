@@ -5,6 +5,8 @@
 #include <map>
 #include <variant>
 
+#include <fmt/format.h>
+
 namespace snplab::api {
 
 namespace {
@@ -193,12 +195,64 @@ class SimBackend final : public Backend {
   }
 
   Result<RunExit> kvm_run(Handle vcpu) override {
-    if (get<VcpuObj>(vcpu) == nullptr) return err("KVM_RUN", ENOTTY);
-    // A simulated vCPU with no guest program halts at once (docs/kvm.md).
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return err("KVM_RUN", ENOTTY);
+    model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr) return err("KVM_RUN", EIO);
+    const model::kvm::Exit x = v->run_vcpu(c->vcpu_id);
+    // KVM_RUN fails with EFAULT *and* leaves the memory-fault exit (facts §8.4): the caller
+    // sees the exit, exactly as the hw backend reports it.
+    if (x.ret != 0 && !(x.ret == -EFAULT && x.reason == model::kvm::kExitMemoryFault)) return err("KVM_RUN", -x.ret);
     RunExit e;
-    e.exit_reason = uapi::KVM_EXIT_HLT;
+    e.exit_reason = x.reason;
+    e.hypercall.nr = x.hypercall_nr;
+    for (int i = 0; i < 3; ++i) e.hypercall.args[i] = x.hypercall_args[i];
+    e.memory_fault.flags = x.memory_fault_flags;
+    e.memory_fault.gpa = x.memory_fault_gpa;
+    e.memory_fault.size = x.memory_fault_size;
+    e.snp_req_certs.gpa = x.certs_gpa;
+    e.snp_req_certs.npages = x.certs_npages;
+    if (x.reason == model::kvm::kExitSystemEvent) {
+      e.system_event.type = x.system_event_type;
+      e.system_event.ndata = 1;
+      e.system_event.data0 = x.system_event_data0;
+    }
+    last_exit_[vcpu] = x.reason;
     return e;
   }
+
+  Status kvm_run_set_ret(Handle vcpu, std::uint64_t ret) override {
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return err("KVM_RUN", ENOTTY);
+    auto it = last_exit_.find(vcpu);
+    const std::uint32_t reason = it == last_exit_.end() ? 0 : it->second;
+    if (reason != uapi::KVM_EXIT_HYPERCALL && reason != uapi::KVM_EXIT_SNP_REQ_CERTS) {
+      return err("KVM_RUN", EINVAL, fmt::format("exit reason {} has no ret to set", reason));
+    }
+    model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr) return err("KVM_RUN", EIO);
+    if (const int r = v->complete_vcpu(c->vcpu_id, ret); r < 0) return err("KVM_RUN", -r);
+    return ok();
+  }
+
+  /// The simulated guest program of a vCPU handle (sim_backend.h).
+  Status load_guest(Handle vcpu, std::vector<model::kvm::GuestOp> ops) {
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return err("snplab_load_guest", EBADF);
+    model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr) return err("snplab_load_guest", EBADF);
+    if (const int r = v->set_guest_program(c->vcpu_id, std::move(ops)); r < 0) return err("snplab_load_guest", -r);
+    return ok();
+  }
+
+  const model::kvm::GuestLog* guest_log(Handle vcpu) {
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return nullptr;
+    model::kvm::Vm* v = host_.vm(c->vm);
+    return v == nullptr ? nullptr : v->guest_log(c->vcpu_id);
+  }
+
+  model::kvm::Host& host() { return host_; }
 
   Result<Handle> open_sev() override {
     if (host_.sev() == nullptr) return err("open(/dev/sev)", ENOENT, "SEV is not enabled on this host");
@@ -276,6 +330,7 @@ class SimBackend final : public Backend {
       if (model::kvm::Vm* vm = host_.vm(g->vm)) vm->close_gmem(g->gmem);
     }
     objs_.erase(it);
+    last_exit_.erase(h);
   }
 
  private:
@@ -300,10 +355,27 @@ class SimBackend final : public Backend {
 
   Host host_;
   std::map<Handle, Obj> objs_;
+  std::map<Handle, std::uint32_t> last_exit_;  ///< vCPU handle -> the exit its last KVM_RUN gave
   Handle next_handle_ = 3;  // like fds: 0-2 are taken
 };
 
 }  // namespace
+
+Status sim_load_guest(Backend& b, Handle vcpu, std::vector<model::kvm::GuestOp> ops) {
+  auto* sim = dynamic_cast<SimBackend*>(&b);
+  if (sim == nullptr) return err("snplab_load_guest", EOPNOTSUPP, "simulated guests run on the sim backend only");
+  return sim->load_guest(vcpu, std::move(ops));
+}
+
+const model::kvm::GuestLog* sim_guest_log(Backend& b, Handle vcpu) {
+  auto* sim = dynamic_cast<SimBackend*>(&b);
+  return sim == nullptr ? nullptr : sim->guest_log(vcpu);
+}
+
+model::kvm::Host* sim_host(Backend& b) {
+  auto* sim = dynamic_cast<SimBackend*>(&b);
+  return sim == nullptr ? nullptr : &sim->host();
+}
 
 Result<std::unique_ptr<Backend>> make_sim_backend(model::kvm::HostConfig cfg) {
   return std::unique_ptr<Backend>(std::make_unique<SimBackend>(cfg));

@@ -40,6 +40,13 @@ struct RunExit {
     std::uint16_t port = 0;
     std::uint32_t count = 0;
   } io;
+  /// KVM_EXIT_SYSTEM_EVENT: type (KVM_SYSTEM_EVENT_SEV_TERM for an SEV guest's termination
+  /// request) and the first data word (the GHCB termination reason on SEV_TERM).
+  struct SystemEvent {
+    std::uint32_t type = 0;
+    std::uint32_t ndata = 0;
+    std::uint64_t data0 = 0;
+  } system_event;
   std::uint32_t internal_suberror = 0;
   std::uint64_t fail_entry_reason = 0;
 };
@@ -73,6 +80,10 @@ class Backend {
 
   // vCPU fd.
   virtual Result<RunExit> kvm_run(Handle vcpu) = 0;
+  /// Writes userspace's answer into kvm_run for the exit KVM_RUN last returned, as a VMM does
+  /// before the next KVM_RUN: `hypercall.ret` after KVM_EXIT_HYPERCALL, `snp_req_certs.ret`
+  /// after KVM_EXIT_SNP_REQ_CERTS. EINVAL when that exit has no `ret`.
+  virtual Status kvm_run_set_ret(Handle vcpu, std::uint64_t ret) = 0;
 
   // /dev/sev.
   virtual Result<Handle> open_sev() = 0;

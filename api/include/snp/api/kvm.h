@@ -53,6 +53,8 @@ class Vcpu : public Owned {
   using Owned::Owned;
   /// KVM_RUN: runs until an exit to userspace; returns what kvm_run then holds.
   Result<RunExit> run() { return backend().kvm_run(handle()); }
+  /// kvm_run->hypercall.ret (or snp_req_certs.ret) for the exit run() returned.
+  Status set_exit_ret(std::uint64_t ret) { return backend().kvm_run_set_ret(handle(), ret); }
 };
 
 class Vm : public Owned {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "snp/api/backend.h"
 #include "snp/model/kvm/host.h"
@@ -11,5 +12,14 @@ namespace snplab::api {
 
 /// A simulated SNP-capable host (model::kvm::HostConfig defaults).
 Result<std::unique_ptr<Backend>> make_sim_backend(model::kvm::HostConfig cfg = {});
+
+// ---- sim-only: what a real host has no ioctl for ----------------------------------------
+/// Loads the guest program a simulated vCPU runs from its next KVM_RUN (model/kvm/guest.h).
+/// EOPNOTSUPP on any other backend; EBADF for a handle that is not a vCPU.
+Status sim_load_guest(Backend& b, Handle vcpu, std::vector<model::kvm::GuestOp> ops);
+/// What the simulated guest on `vcpu` saw, one line per operation; nullptr off the sim.
+const model::kvm::GuestLog* sim_guest_log(Backend& b, Handle vcpu);
+/// The simulated host behind a sim backend (RMP, firmware, detectors); nullptr off the sim.
+model::kvm::Host* sim_host(Backend& b);
 
 }  // namespace snplab::api

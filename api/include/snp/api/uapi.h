@@ -99,6 +99,8 @@
 #undef KVM_EXIT_INTERNAL_ERROR
 #pragma push_macro("KVM_EXIT_SYSTEM_EVENT")
 #undef KVM_EXIT_SYSTEM_EVENT
+#pragma push_macro("KVM_SYSTEM_EVENT_SEV_TERM")
+#undef KVM_SYSTEM_EVENT_SEV_TERM
 #pragma push_macro("KVM_EXIT_MEMORY_FAULT")
 #undef KVM_EXIT_MEMORY_FAULT
 #pragma push_macro("KVM_EXIT_SNP_REQ_CERTS")
@@ -107,6 +109,10 @@
 #undef KVM_MEMORY_EXIT_FLAG_PRIVATE
 #pragma push_macro("KVM_HC_MAP_GPA_RANGE")
 #undef KVM_HC_MAP_GPA_RANGE
+#pragma push_macro("KVM_MAP_GPA_RANGE_ENCRYPTED")
+#undef KVM_MAP_GPA_RANGE_ENCRYPTED
+#pragma push_macro("KVM_MAP_GPA_RANGE_PAGE_SZ_2M")
+#undef KVM_MAP_GPA_RANGE_PAGE_SZ_2M
 
 namespace snplab::api::uapi {
 
@@ -286,18 +292,26 @@ inline constexpr std::uint32_t KVM_EXIT_SHUTDOWN = 8;
 inline constexpr std::uint32_t KVM_EXIT_FAIL_ENTRY = 9;
 inline constexpr std::uint32_t KVM_EXIT_INTERNAL_ERROR = 17;
 inline constexpr std::uint32_t KVM_EXIT_SYSTEM_EVENT = 24;
+/// kvm_run.system_event.type for an SEV-ES/SNP guest's GHCB termination request.
+inline constexpr std::uint32_t KVM_SYSTEM_EVENT_SEV_TERM = 6;
 inline constexpr std::uint32_t KVM_EXIT_MEMORY_FAULT = 39;
 /// The merged certificate exit; 42 in the v7 patch, 43 in later context (facts §8.6,
 /// UNCONFIRMED): snplab uses 43 and says so in docs/kvm.md.
 inline constexpr std::uint32_t KVM_EXIT_SNP_REQ_CERTS = 43;
 inline constexpr std::uint64_t KVM_MEMORY_EXIT_FLAG_PRIVATE = 1ULL << 3;
 inline constexpr std::uint64_t KVM_HC_MAP_GPA_RANGE = 12;
+/// KVM_HC_MAP_GPA_RANGE's third argument (asm/kvm_para.h): ENC_STAT(1) = private.
+inline constexpr std::uint64_t KVM_MAP_GPA_RANGE_ENCRYPTED = 1ULL << 4;
+inline constexpr std::uint64_t KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1ULL << 0;
 
 }  // namespace snplab::api::uapi
 
 #pragma pop_macro("KVM_HC_MAP_GPA_RANGE")
+#pragma pop_macro("KVM_MAP_GPA_RANGE_ENCRYPTED")
+#pragma pop_macro("KVM_MAP_GPA_RANGE_PAGE_SZ_2M")
 #pragma pop_macro("KVM_MEMORY_EXIT_FLAG_PRIVATE")
 #pragma pop_macro("KVM_EXIT_SNP_REQ_CERTS")
+#pragma pop_macro("KVM_SYSTEM_EVENT_SEV_TERM")
 #pragma pop_macro("KVM_EXIT_MEMORY_FAULT")
 #pragma pop_macro("KVM_EXIT_SYSTEM_EVENT")
 #pragma pop_macro("KVM_EXIT_INTERNAL_ERROR")

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "snp/model/kern/sync.h"
+#include "snp/model/kvm/guest.h"
 #include "snp/model/kvm/sev.h"
 #include "snp/model/kvm/user.h"
 #include "snp/model/types.h"
@@ -74,6 +75,25 @@ struct MemoryRegion2 {
 
 class Vm;
 
+/// What KVM_RUN leaves for userspace (the exits the simulated host produces).
+struct Exit {
+  int ret = 0;  ///< KVM_RUN's own return: 0, or -EFAULT with a memory fault, or -errno
+  std::uint32_t reason = 0;
+  std::uint64_t hypercall_nr = 0;
+  std::uint64_t hypercall_args[3] = {};
+  std::uint64_t memory_fault_flags = 0;
+  std::uint64_t memory_fault_gpa = 0;
+  std::uint64_t memory_fault_size = 0;
+  std::uint32_t system_event_type = 0;
+  std::uint64_t system_event_data0 = 0;  ///< SEV_TERM: the guest's GHCB MSR termination request
+  std::uint64_t certs_gpa = 0;           ///< KVM_EXIT_SNP_REQ_CERTS: the guest's certificate buffer
+  std::uint64_t certs_npages = 0;
+};
+inline constexpr std::uint32_t kExitHypercall = 3, kExitHlt = 5, kExitInternalError = 17, kExitSystemEvent = 24,
+                               kExitMemoryFault = 39, kExitSnpReqCerts = 43;
+inline constexpr std::uint64_t kMemoryExitFlagPrivate = 1ULL << 3;
+inline constexpr std::uint32_t kSystemEventSevTerm = 6;  ///< KVM_SYSTEM_EVENT_SEV_TERM
+
 class Host {
  public:
   explicit Host(HostConfig cfg = {});
@@ -90,6 +110,12 @@ class Host {
   long create_vm(unsigned long type);
   Vm* vm(std::uint64_t id);
   void destroy_vm(std::uint64_t id);
+  /// The live VMs' ids, oldest first.
+  std::vector<std::uint64_t> vm_ids() const {
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, vm] : vms_) ids.push_back(id);
+    return ids;
+  }
 
  private:
   HostConfig cfg_;
@@ -134,6 +160,14 @@ class Vm {
   std::size_t vcpu_count() const { return vcpu_ids_.size(); }
   const std::vector<unsigned long>& vcpu_ids() const { return vcpu_ids_; }
 
+  /// Loads the program vCPU `vcpu_id` runs (the simulated guest). -EINVAL for no such vCPU.
+  int set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops);
+  /// KVM_RUN: runs the guest until it needs userspace.
+  Exit run_vcpu(unsigned long vcpu_id);
+  /// The `ret` userspace wrote into kvm_run for the pending exit (hypercall.ret).
+  int complete_vcpu(unsigned long vcpu_id, std::uint64_t ret);
+  const GuestLog* guest_log(unsigned long vcpu_id) const;
+
   /// kvm_gmem_get_pfn(): the host page behind `gfn` of a guest_memfd slot, allocated on
   /// first use. nullopt when the slot is not a guest_memfd slot.
   std::optional<Pfn> gmem_pfn(const Memslot& slot, Gpa gfn);
@@ -156,7 +190,22 @@ class Vm {
   kern::Shared<std::vector<Memslot>> slots_;  ///< the published array, replaced on update
   std::map<std::uint64_t, Gmem> gmems_;
   std::map<Gpa, std::uint64_t> attrs_;        ///< gfn -> attributes (absent = 0)
+  struct VcpuRun {
+    std::vector<GuestOp> program;
+    std::size_t pc = 0;
+    GuestLog log;
+    bool pending_hypercall = false;
+    std::uint64_t completion = 0;
+    bool terminated = false;
+  };
+  /// One guest operation; returns an exit when the vCPU must leave to userspace.
+  std::optional<Exit> step(VcpuRun& v);
+  /// Guest-private page behind `gpa`, assigned to the guest on first use (sev_gmem_prepare).
+  std::optional<Pfn> private_pfn(Gpa gpa);
+  Exit terminate(VcpuRun& v, std::string why);
+
   std::vector<unsigned long> vcpu_ids_;
+  std::map<unsigned long, VcpuRun> runs_;
   SevVmState sev_;
   std::uint64_t next_gmem_ = 1;
   std::uint64_t hypercall_exit_mask_ = 0;

@@ -1,0 +1,60 @@
+// Simulated guests (DESIGN.md "Guests"): a guest is a program of guest operations that a
+// vCPU runs until it needs userspace, exactly as KVM_RUN returns. The operations are what an
+// SNP guest kernel does to its memory: PVALIDATE, private (C=1) and shared (C=0) accesses,
+// page-state changes through KVM_HC_MAP_GPA_RANGE, and halting.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "snp/model/types.h"
+
+namespace snplab::model::kvm {
+
+enum class GuestOpKind : std::uint8_t {
+  Halt,        ///< HLT: KVM_EXIT_HLT
+  Pvalidate,   ///< PVALIDATE gpa (size, validate)
+  Read,        ///< a data read at gpa, private (C=1) or shared (C=0)
+  Write,       ///< a data write at gpa
+  MapGpaRange, ///< page-state change: KVM_HC_MAP_GPA_RANGE(gpa, npages, to_private)
+};
+
+struct GuestOp {
+  GuestOpKind kind = GuestOpKind::Halt;
+  Gpa gpa = 0;
+  bool c_bit = true;        ///< Read/Write: private access
+  bool validate = true;     ///< Pvalidate: validate (true) or rescind
+  bool huge = false;        ///< Pvalidate: 2M
+  std::uint64_t npages = 1; ///< MapGpaRange
+  bool to_private = false;  ///< MapGpaRange
+  std::uint8_t value = 0;   ///< Write: the byte written (the page is filled with it)
+
+  static GuestOp halt() { return GuestOp{}; }
+  static GuestOp pvalidate(Gpa gpa, bool validate = true, bool huge = false) {
+    GuestOp o;
+    o.kind = GuestOpKind::Pvalidate, o.gpa = gpa, o.validate = validate, o.huge = huge;
+    return o;
+  }
+  static GuestOp read(Gpa gpa, bool c_bit) {
+    GuestOp o;
+    o.kind = GuestOpKind::Read, o.gpa = gpa, o.c_bit = c_bit;
+    return o;
+  }
+  static GuestOp write(Gpa gpa, bool c_bit, std::uint8_t value) {
+    GuestOp o;
+    o.kind = GuestOpKind::Write, o.gpa = gpa, o.c_bit = c_bit, o.value = value;
+    return o;
+  }
+  static GuestOp map_gpa_range(Gpa gpa, std::uint64_t npages, bool to_private) {
+    GuestOp o;
+    o.kind = GuestOpKind::MapGpaRange, o.gpa = gpa, o.npages = npages, o.to_private = to_private;
+    return o;
+  }
+};
+
+/// What the guest saw: one line per operation, in order ("PVALIDATE 0x1000: SUCCESS",
+/// "read 0x2000 (private): 0x5a", "#VC 0x404 at 0x3000: terminating").
+using GuestLog = std::vector<std::string>;
+
+}  // namespace snplab::model::kvm

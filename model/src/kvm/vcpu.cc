@@ -1,0 +1,206 @@
+// The simulated vCPU: runs a guest program (guest.h) the way KVM_RUN runs an SNP guest -
+// private accesses through the NPT to guest_memfd pages checked against the RMP, implicit
+// conversions as KVM_EXIT_MEMORY_FAULT, page-state changes as KVM_HC_MAP_GPA_RANGE exits.
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "snp/model/access.h"
+#include "snp/model/host_rmp.h"
+#include "snp/model/kvm/host.h"
+#include "snp/model/rmp_insn.h"
+
+namespace snplab::model::kvm {
+
+namespace {
+constexpr std::uint64_t kHcMapGpaRange = 12;
+constexpr std::uint64_t kMapGpaEncrypted = 1ULL << 4;  // KVM_MAP_GPA_RANGE_ENCRYPTED
+}  // namespace
+
+int Vm::set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops) {
+  if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
+  VcpuRun& v = runs_[vcpu_id];
+  v = VcpuRun{};
+  v.program = std::move(ops);
+  return 0;
+}
+
+const GuestLog* Vm::guest_log(unsigned long vcpu_id) const {
+  auto it = runs_.find(vcpu_id);
+  return it == runs_.end() ? nullptr : &it->second.log;
+}
+
+int Vm::complete_vcpu(unsigned long vcpu_id, std::uint64_t ret) {
+  auto it = runs_.find(vcpu_id);
+  if (it == runs_.end()) return -EINVAL;
+  it->second.completion = ret;
+  return 0;
+}
+
+Exit Vm::terminate(VcpuRun& v, std::string why) {
+  // The guest gives up: GHCB termination request, KVM_EXIT_SYSTEM_EVENT(SEV_TERM).
+  v.log.push_back(std::move(why));
+  v.terminated = true;
+  Exit e;
+  e.reason = kExitSystemEvent;
+  e.system_event_type = kSystemEventSevTerm;
+  // The GHCB MSR protocol's termination request (GHCBInfo 0x100) with reason set 0, code 0
+  // ("general termination"): snplab's guests always give the general reason and say the
+  // specific one in their log (documented in docs/kvm.md).
+  e.system_event_data0 = 0x100;
+  return e;
+}
+
+std::optional<Pfn> Vm::private_pfn(Gpa gpa) {
+  const Gpa gfn = gpa >> kPageShift;
+  const auto slot = gfn_to_memslot(gfn);
+  if (!slot) return std::nullopt;
+  const auto pfn = gmem_pfn(*slot, gfn);
+  if (!pfn) return std::nullopt;
+  SevPlatform* sev = host_.sev();
+  // sev_gmem_prepare(): a page not yet assigned becomes the guest's (Guest-Invalid: the guest
+  // must PVALIDATE it before use); an assigned one is left as it is (facts §8.5).
+  if (!sev->rmp().inspect(*pfn).assigned()) {
+    (void)rmp_make_private(sev->rmp(), *pfn, gfn << kPageShift, PageSize::Size4K, sev_.asid, false,
+                           OpContext{"sev_gmem_prepare", static_cast<VmId>(id_)});
+  }
+  return pfn;
+}
+
+std::optional<Exit> Vm::step(VcpuRun& v) {
+  if (v.pc >= v.program.size()) {  // the program ran out: the guest idles
+    Exit e;
+    e.reason = kExitHlt;
+    return e;
+  }
+  const GuestOp& op = v.program[v.pc];
+  const Gpa gpa = op.gpa & ~(kPageSize - 1);
+  const Gpa gfn = gpa >> kPageShift;
+  SevPlatform* sev = host_.sev();
+  const bool snp = has_private_mem() && sev != nullptr;
+  switch (op.kind) {
+    case GuestOpKind::Halt: {
+      ++v.pc;
+      Exit e;
+      e.reason = kExitHlt;
+      return e;
+    }
+    case GuestOpKind::MapGpaRange: {
+      if ((hypercall_exit_mask_ & (1ULL << kHcMapGpaRange)) == 0) {
+        return terminate(v, fmt::format("page-state change 0x{:x}+{}: refused (userspace has not enabled "
+                                        "KVM_CAP_EXIT_HYPERCALL)", gpa, op.npages));
+      }
+      v.pending_hypercall = true;
+      v.completion = 0;  // KVM pre-zeroes hypercall.ret (facts §8.5)
+      Exit e;
+      e.reason = kExitHypercall;
+      e.hypercall_nr = kHcMapGpaRange;
+      e.hypercall_args[0] = gpa;
+      e.hypercall_args[1] = op.npages;
+      e.hypercall_args[2] = op.to_private ? kMapGpaEncrypted : 0;  // PAGE_SZ_4K
+      return e;
+    }
+    case GuestOpKind::Pvalidate:
+    case GuestOpKind::Read:
+    case GuestOpKind::Write: {
+      const bool c_bit = op.kind == GuestOpKind::Pvalidate || op.c_bit;
+      const auto slot = gfn_to_memslot(gfn);
+      if (!slot) return terminate(v, fmt::format("access to unmapped GPA 0x{:x}", gpa));
+      if (c_bit && !snp) return terminate(v, fmt::format("private access to 0x{:x} in a VM without private memory", gpa));
+      const bool attr_private = (attributes(gfn) & kAttrPrivate) != 0;
+      if (snp && c_bit != attr_private) {
+        // An implicit conversion: userspace decides (facts §8.4). KVM_RUN fails with EFAULT
+        // and the memory-fault exit; the guest retries the same access afterwards.
+        Exit e;
+        e.ret = -EFAULT;
+        e.reason = kExitMemoryFault;
+        e.memory_fault_flags = c_bit ? kMemoryExitFlagPrivate : 0;
+        e.memory_fault_gpa = gpa;
+        e.memory_fault_size = kPageSize;
+        return e;
+      }
+      if (!c_bit) {  // a shared page: the VMM's memory at the slot's userspace address
+        const std::uint64_t uaddr = slot->userspace_addr + ((gfn - slot->base_gfn) << kPageShift);
+        std::uint8_t b = 0;
+        if (op.kind == GuestOpKind::Write) {
+          std::vector<std::uint8_t> page(kPageSize, op.value);
+          if (!host_.user().copy_to(uaddr, page)) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
+          v.log.push_back(fmt::format("write 0x{:x} (shared): 0x{:02x}", gpa, op.value));
+        } else {
+          if (!host_.user().copy_from(uaddr, {&b, 1})) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
+          v.log.push_back(fmt::format("read 0x{:x} (shared): 0x{:02x}", gpa, b));
+        }
+        ++v.pc;
+        return std::nullopt;
+      }
+      const auto pfn = private_pfn(gpa);
+      if (!pfn) return terminate(v, fmt::format("private GPA 0x{:x} has no guest_memfd page", gpa));
+      Rmp& rmp = sev->rmp();
+      const GuestCpu cpu{sev_.asid, 0};
+      if (op.kind == GuestOpKind::Pvalidate) {
+        GuestInsnResult r = pvalidate(rmp, cpu, gpa, pfn_to_spa(*pfn), op.huge ? 1 : 0, op.validate ? 1 : 0,
+                                      OpContext{"guest PVALIDATE", static_cast<VmId>(id_)});
+        if (r.fault.raised() && (r.fault.code & kNpfGuestSizem) != 0) {
+          // sev_handle_rmp_fault(): a 4K request on a 2M RMP entry - PSMASH, then retry (§3.3).
+          (void)psmash(rmp, pfn_to_spa(huge_base(*pfn)), OpContext{"sev_handle_rmp_fault", static_cast<VmId>(id_)});
+          r = pvalidate(rmp, cpu, gpa, pfn_to_spa(*pfn), op.huge ? 1 : 0, op.validate ? 1 : 0,
+                        OpContext{"guest PVALIDATE", static_cast<VmId>(id_)});
+        }
+        if (r.fault.raised()) {
+          return terminate(v, fmt::format("PVALIDATE 0x{:x}: {} 0x{:x} ({})", gpa, to_string(r.fault.kind), r.fault.code,
+                                          r.fault.check));
+        }
+        v.log.push_back(fmt::format("PVALIDATE 0x{:x}: {}{}", gpa, to_string(r.status), r.cf ? " (no change)" : ""));
+        ++v.pc;
+        return std::nullopt;
+      }
+      GuestAccess a;
+      a.spa = pfn_to_spa(*pfn);
+      a.gpa = gpa;
+      a.asid = sev_.asid;
+      a.kind = op.kind == GuestOpKind::Write ? AccessKind::Write : AccessKind::Read;
+      const Fault f = check_guest_access(rmp, a);
+      if (f.kind == FaultKind::Vc) {
+        return terminate(v, fmt::format("#VC 0x{:x} at 0x{:x} ({}): terminating", f.code, gpa, f.check));
+      }
+      if (f.raised()) {
+        return terminate(v, fmt::format("#NPF 0x{:x} at 0x{:x} ({}): unresolved", f.code, gpa, f.check));
+      }
+      if (op.kind == GuestOpKind::Write) {
+        auto page = sev->mem().page_mut(*pfn);
+        std::fill(page.begin(), page.end(), op.value);
+        v.log.push_back(fmt::format("write 0x{:x} (private): 0x{:02x}", gpa, op.value));
+      } else {
+        v.log.push_back(fmt::format("read 0x{:x} (private): 0x{:02x}", gpa, sev->mem().page(*pfn)[0]));
+      }
+      ++v.pc;
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+Exit Vm::run_vcpu(unsigned long vcpu_id) {
+  auto it = runs_.find(vcpu_id);
+  if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return Exit{-EINVAL};
+  if (has_private_mem() && !sev_.finished) return Exit{-EINVAL};  // no VMSA to run before LAUNCH_FINISH
+  if (it == runs_.end()) it = runs_.emplace(vcpu_id, VcpuRun{}).first;
+  VcpuRun& v = it->second;
+  if (v.terminated) return terminate(v, "KVM_RUN after the guest asked to terminate");
+  if (v.pending_hypercall) {  // complete the page-state change with userspace's answer
+    v.pending_hypercall = false;
+    const GuestOp& op = v.program[v.pc];
+    if (v.completion != 0) {
+      return terminate(v, fmt::format("page-state change 0x{:x}+{}: failed (ret {})", op.gpa, op.npages, v.completion));
+    }
+    v.log.push_back(fmt::format("page-state change 0x{:x}+{} to {}: done", op.gpa, op.npages,
+                                op.to_private ? "private" : "shared"));
+    ++v.pc;
+  }
+  for (;;) {
+    if (auto e = step(v)) return *e;
+  }
+}
+
+}  // namespace snplab::model::kvm

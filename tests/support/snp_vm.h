@@ -1,0 +1,137 @@
+// An SNP guest launched through the KVM-shaped API, the way a VMM launches one: an SNP VM,
+// INIT2, LAUNCH_START, a guest_memfd slot over [0, mem) with shared user memory beside it
+// (all private), LAUNCH_UPDATE of the first `launched` pages, vCPUs, LAUNCH_FINISH. Used by
+// the guest, end-to-end and benchmark programs; every step's failure is returned, not hidden.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "snp/api/kvm.h"
+#include "snp/model/types.h"
+
+namespace snplab::testsupport {
+
+struct SnpVmConfig {
+  std::uint64_t mem = 2ULL << 20;   ///< bytes of guest memory at GPA 0
+  std::uint64_t launched = 4;       ///< pages measured at launch (NORMAL), from GPA 0
+  unsigned vcpus = 1;
+  std::uint64_t policy = 0x30000;   ///< bit 17 (must be one) + SMT
+  bool exit_hypercall = true;       ///< enable KVM_CAP_EXIT_HYPERCALL for KVM_HC_MAP_GPA_RANGE
+};
+
+class SnpVm {
+ public:
+  /// Launches the guest on `b`; the error of the first step that fails.
+  static api::Result<std::unique_ptr<SnpVm>> launch(api::Backend& b, const SnpVmConfig& cfg = {}) {
+    auto vm = std::unique_ptr<SnpVm>(new SnpVm(b));
+    if (auto s = vm->launch_(cfg); !s) return s.error();
+    return vm;
+  }
+
+  api::Vm& vm() { return *vm_; }
+  api::Vcpu& vcpu(unsigned i = 0) { return vcpus_.at(i); }
+  api::GuestMemfd& gmem() { return *gmem_; }
+  api::UserMemory& shared() { return *shared_; }
+
+  api::Status set_attributes(std::uint64_t gpa, std::uint64_t size, bool priv) {
+    api::uapi::kvm_memory_attributes a;
+    a.address = gpa;
+    a.size = size;
+    a.attributes = priv ? api::uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    return vm_->set_memory_attributes(a);
+  }
+
+  /// What QEMU does for a conversion: private -> the attribute, shared -> the attribute and
+  /// the guest_memfd range discarded (the private page goes back through the RMP).
+  api::Status convert(std::uint64_t gpa, std::uint64_t size, bool to_private) {
+    if (auto s = set_attributes(gpa, size, to_private); !s) return s;
+    if (!to_private) return gmem_->punch_hole(gpa, size);
+    return api::ok();
+  }
+
+  /// Closes everything in the order a VMM exits: vCPUs, the guest_memfd, the VM.
+  void close() {
+    vcpus_.clear();
+    gmem_.reset();
+    vm_.reset();
+    shared_.reset();
+    src_.reset();
+  }
+
+ private:
+  explicit SnpVm(api::Backend& b) : b_(b) {}
+
+  api::Status launch_(const SnpVmConfig& cfg) {
+    namespace u = api::uapi;
+    auto kvm = api::Kvm::open(b_);
+    if (!kvm) return kvm.error();
+    auto vm = kvm->create_vm(u::KVM_X86_SNP_VM);
+    if (!vm) return vm.error();
+    vm_.emplace(std::move(*vm));
+    auto sev = api::SevDevice::open(b_);
+    if (!sev) return sev.error();
+    if (cfg.exit_hypercall) {
+      u::kvm_enable_cap c;
+      c.cap = u::KVM_CAP_EXIT_HYPERCALL;
+      c.args[0] = 1ULL << u::KVM_HC_MAP_GPA_RANGE;
+      if (auto s = vm_->enable_cap(c); !s) return s;
+    }
+    u::kvm_sev_init init;
+    if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev->handle())); !s) {
+      return s;
+    }
+    u::kvm_sev_snp_launch_start start;
+    start.policy = cfg.policy;
+    if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_START, &start, 0); !s) return s;
+    u::kvm_create_guest_memfd g;
+    g.size = cfg.mem;
+    auto gm = vm_->create_guest_memfd(g);
+    if (!gm) return gm.error();
+    gmem_.emplace(std::move(*gm));
+    auto user = api::UserMemory::alloc(b_, cfg.mem);
+    if (!user) return user.error();
+    shared_.emplace(std::move(*user));
+    u::kvm_userspace_memory_region2 r;
+    r.slot = 0;
+    r.flags = u::KVM_MEM_GUEST_MEMFD;
+    r.memory_size = cfg.mem;
+    r.userspace_addr = shared_->addr();
+    r.guest_memfd = static_cast<std::uint32_t>(gmem_->handle());
+    if (auto s = vm_->set_user_memory_region2(r); !s) return s;
+    if (auto s = set_attributes(0, cfg.mem, true); !s) return s;
+    if (cfg.launched != 0) {
+      auto src = api::UserMemory::alloc(b_, cfg.launched * model::kPageSize);
+      if (!src) return src.error();
+      src_.emplace(std::move(*src));
+      for (std::uint64_t i = 0; i < cfg.launched; ++i) {
+        std::vector<std::uint8_t> page(model::kPageSize, static_cast<std::uint8_t>(i + 1));
+        if (auto s = src_->write(i * model::kPageSize, page); !s) return s;
+      }
+      u::kvm_sev_snp_launch_update up;
+      up.gfn_start = 0;
+      up.uaddr = src_->addr();
+      up.len = cfg.launched * model::kPageSize;
+      up.type = u::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+      if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0); !s) return s;
+    }
+    for (unsigned i = 0; i < cfg.vcpus; ++i) {
+      auto v = vm_->create_vcpu(i);
+      if (!v) return v.error();
+      vcpus_.push_back(std::move(*v));
+    }
+    u::kvm_sev_snp_launch_finish fin;
+    return vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_FINISH, &fin, 0);
+  }
+
+  api::Backend& b_;
+  std::optional<api::Vm> vm_;
+  std::optional<api::GuestMemfd> gmem_;
+  std::optional<api::UserMemory> shared_, src_;
+  std::vector<api::Vcpu> vcpus_;
+};
+
+}  // namespace snplab::testsupport

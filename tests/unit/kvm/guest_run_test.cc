@@ -1,0 +1,297 @@
+// Simulated SNP guests under KVM_RUN (sim backend): PVALIDATE and private/shared accesses
+// against the RMP, implicit conversions as KVM_EXIT_MEMORY_FAULT (facts §8.4), page-state
+// changes as KVM_HC_MAP_GPA_RANGE exits completed through kvm_run->hypercall.ret (§8.5),
+// termination as KVM_EXIT_SYSTEM_EVENT(SEV_TERM), and teardown without leaked pages.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "snp/api/kvm.h"
+#include "snp/api/sim_backend.h"
+#include "snp/model/host_rmp.h"
+#include "snp/model/kvm/host.h"
+#include "snp_vm.h"
+
+namespace snplab::api {
+namespace {
+
+using model::kPageSize;
+using model::kvm::GuestOp;
+using testsupport::SnpVm;
+using testsupport::SnpVmConfig;
+
+class GuestRun : public ::testing::Test {
+ protected:
+  void SetUp() override { backend_ = std::move(*make_sim_backend()); }
+
+  void launch(SnpVmConfig cfg = {}) {
+    auto vm = SnpVm::launch(*backend_, cfg);
+    ASSERT_TRUE(vm) << vm.error().to_string();
+    vm_ = std::move(*vm);
+  }
+
+  void load(std::vector<GuestOp> ops, unsigned vcpu = 0) {
+    ASSERT_TRUE(sim_load_guest(*backend_, vm_->vcpu(vcpu).handle(), std::move(ops)));
+  }
+
+  RunExit run(unsigned vcpu = 0) {
+    auto e = vm_->vcpu(vcpu).run();
+    EXPECT_TRUE(e) << e.error().to_string();
+    return e ? *e : RunExit{};
+  }
+
+  const model::kvm::GuestLog& log(unsigned vcpu = 0) {
+    const auto* l = sim_guest_log(*backend_, vm_->vcpu(vcpu).handle());
+    EXPECT_NE(l, nullptr);
+    static const model::kvm::GuestLog kEmpty;
+    return l != nullptr ? *l : kEmpty;
+  }
+
+  model::kvm::Host& host() { return *sim_host(*backend_); }
+
+  /// The RMP entry behind a private GPA (through the guest_memfd), for assertions.
+  std::optional<model::RmpEntryRaw> rmp_of(std::uint64_t gpa) {
+    model::kvm::Vm* v = host().vm(host().vm_ids().front());
+    const auto slot = v->gfn_to_memslot(gpa >> model::kPageShift);
+    if (!slot) return std::nullopt;
+    const auto pfn = v->gmem_pfn(*slot, gpa >> model::kPageShift);
+    if (!pfn) return std::nullopt;
+    return host().sev()->rmp().inspect(*pfn);
+  }
+
+  void TearDown() override {
+    if (vm_) vm_->close();
+    vm_.reset();
+    // VM teardown reclaims every page: the leaked-page detector (and every other) is silent.
+    if (backend_ && sim_host(*backend_) != nullptr) {
+      for (const auto& f : host().sev()->detectors().findings()) ADD_FAILURE() << f.describe();
+    }
+  }
+
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<SnpVm> vm_;
+};
+
+TEST_F(GuestRun, ValidatesAndUsesPrivateMemory) {
+  launch();
+  load({GuestOp::pvalidate(0x0),              // measured at launch: already validated
+        GuestOp::read(0x1000, true),          // launched page 1 holds 0x02
+        GuestOp::pvalidate(0x10000),          // a fresh private page
+        GuestOp::write(0x10000, true, 0x5a), GuestOp::read(0x10000, true), GuestOp::halt()});
+  const RunExit e = run();
+  EXPECT_EQ(e.exit_reason, uapi::KVM_EXIT_HLT);
+  const std::vector<std::string> want = {
+      "PVALIDATE 0x0: SUCCESS (no change)", "read 0x1000 (private): 0x02", "PVALIDATE 0x10000: SUCCESS",
+      "write 0x10000 (private): 0x5a", "read 0x10000 (private): 0x5a"};
+  EXPECT_EQ(log(), want);
+  const auto entry = rmp_of(0x10000);
+  ASSERT_TRUE(entry);
+  EXPECT_TRUE(entry->assigned());
+  EXPECT_TRUE(entry->validated());
+  EXPECT_EQ(entry->gpa(), 0x10000u);
+}
+
+TEST_F(GuestRun, PrivateAccessBeforePvalidate_VcAndSevTerm) {
+  launch();
+  load({GuestOp::read(0x20000, true)});
+  const RunExit e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+  EXPECT_EQ(e.system_event.type, uapi::KVM_SYSTEM_EVENT_SEV_TERM);
+  EXPECT_EQ(e.system_event.ndata, 1u);
+  EXPECT_EQ(e.system_event.data0, 0x100u);  // GHCB MSR termination request, general reason
+  ASSERT_EQ(log().size(), 1u);
+  EXPECT_NE(log()[0].find("#VC 0x404"), std::string::npos) << log()[0];
+  // A terminated guest stays terminated.
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+}
+
+TEST_F(GuestRun, SharedAccessToPrivateGpa_MemoryFaultThenRetry) {
+  launch();
+  load({GuestOp::write(0x30000, false, 0x77), GuestOp::halt()});
+  auto e = vm_->vcpu().run();
+  ASSERT_TRUE(e) << "a memory fault is an exit, not an error";
+  ASSERT_EQ(e->exit_reason, uapi::KVM_EXIT_MEMORY_FAULT);
+  EXPECT_EQ(e->memory_fault.flags, 0u);  // the guest wants it shared
+  EXPECT_EQ(e->memory_fault.gpa, 0x30000u);
+  EXPECT_EQ(e->memory_fault.size, kPageSize);
+  ASSERT_TRUE(vm_->convert(0x30000, kPageSize, false));
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  std::uint8_t b = 0;
+  ASSERT_TRUE(host().user().copy_from(vm_->shared().addr() + 0x30000, {&b, 1}));
+  EXPECT_EQ(b, 0x77);  // the write landed in the VMM's shared memory
+}
+
+TEST_F(GuestRun, PrivateAccessToSharedGpa_MemoryFaultWithPrivateFlag) {
+  launch();
+  ASSERT_TRUE(vm_->convert(0x40000, kPageSize, false));
+  load({GuestOp::pvalidate(0x40000), GuestOp::halt()});
+  auto e = vm_->vcpu().run();
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->exit_reason, uapi::KVM_EXIT_MEMORY_FAULT);
+  EXPECT_EQ(e->memory_fault.flags, uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE);
+  EXPECT_EQ(e->memory_fault.gpa, 0x40000u);
+  ASSERT_TRUE(vm_->convert(0x40000, kPageSize, true));
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  EXPECT_EQ(log().back(), "PVALIDATE 0x40000: SUCCESS");
+}
+
+TEST_F(GuestRun, MapGpaRange_ExitCarriesTheHypercallAndRetCompletesIt) {
+  launch();
+  load({GuestOp::map_gpa_range(0x50000, 4, false), GuestOp::halt()});
+  const RunExit e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  EXPECT_EQ(e.hypercall.nr, uapi::KVM_HC_MAP_GPA_RANGE);
+  EXPECT_EQ(e.hypercall.args[0], 0x50000u);
+  EXPECT_EQ(e.hypercall.args[1], 4u);
+  EXPECT_EQ(e.hypercall.args[2], 0u);  // DECRYPTED, 4K
+  EXPECT_EQ(e.hypercall.ret, 0u);
+  ASSERT_TRUE(vm_->convert(0x50000, 4 * kPageSize, false));
+  ASSERT_TRUE(vm_->vcpu().set_exit_ret(0));
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  EXPECT_EQ(log().front(), "page-state change 0x50000+4 to shared: done");
+}
+
+TEST_F(GuestRun, MapGpaRange_NonzeroRetFailsTheGuest) {
+  launch();
+  load({GuestOp::map_gpa_range(0x50000, 1, true), GuestOp::halt()});
+  const RunExit e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  EXPECT_EQ(e.hypercall.args[2], uapi::KVM_MAP_GPA_RANGE_ENCRYPTED);
+  ASSERT_TRUE(vm_->vcpu().set_exit_ret(static_cast<std::uint64_t>(-EINVAL)));
+  const RunExit t = run();
+  EXPECT_EQ(t.exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+  EXPECT_EQ(t.system_event.type, uapi::KVM_SYSTEM_EVENT_SEV_TERM);
+}
+
+TEST_F(GuestRun, MapGpaRange_WithoutExitHypercallCap_GuestTerminates) {
+  SnpVmConfig cfg;
+  cfg.exit_hypercall = false;
+  launch(cfg);
+  load({GuestOp::map_gpa_range(0x50000, 1, false)});
+  const RunExit e = run();
+  EXPECT_EQ(e.exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+  ASSERT_FALSE(log().empty());
+  EXPECT_NE(log()[0].find("KVM_CAP_EXIT_HYPERCALL"), std::string::npos);
+}
+
+TEST_F(GuestRun, SetExitRet_OnlyAfterAnExitWithRet) {
+  launch();
+  const Status before = vm_->vcpu().set_exit_ret(0);
+  ASSERT_FALSE(before.has_value());
+  EXPECT_EQ(before.error().errno_value, EINVAL);
+  load({GuestOp::halt()});
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  const Status after_hlt = vm_->vcpu().set_exit_ret(0);
+  ASSERT_FALSE(after_hlt.has_value());
+  EXPECT_EQ(after_hlt.error().errno_value, EINVAL);
+}
+
+// The guest converts one page private -> shared -> private, as a guest kernel does for a DMA
+// buffer: rescind, page-state change, use shared, page-state change back, PVALIDATE, use.
+TEST_F(GuestRun, ConvertsPagesBackAndForth) {
+  launch();
+  constexpr std::uint64_t kGpa = 0x60000;
+  load({GuestOp::pvalidate(kGpa), GuestOp::write(kGpa, true, 0x11),
+        GuestOp::pvalidate(kGpa, /*validate=*/false), GuestOp::map_gpa_range(kGpa, 1, false),
+        GuestOp::write(kGpa, false, 0x22), GuestOp::read(kGpa, false),
+        GuestOp::map_gpa_range(kGpa, 1, true), GuestOp::read(kGpa, true),  // not validated yet: #VC
+        GuestOp::halt()});
+  RunExit e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  ASSERT_TRUE(vm_->convert(kGpa, kPageSize, false));
+  ASSERT_TRUE(vm_->vcpu().set_exit_ret(0));
+  {
+    // The private page went back to the hypervisor when the VMM discarded it.
+    model::kvm::Vm* v = host().vm(host().vm_ids().front());
+    EXPECT_EQ(v->attributes(kGpa >> model::kPageShift), 0u);
+  }
+  e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  EXPECT_EQ(e.hypercall.args[2], uapi::KVM_MAP_GPA_RANGE_ENCRYPTED);
+  ASSERT_TRUE(vm_->convert(kGpa, kPageSize, true));
+  ASSERT_TRUE(vm_->vcpu().set_exit_ret(0));
+  e = run();
+  // The new private page is the guest's but not validated: the read raises #VC 0x404.
+  EXPECT_EQ(e.exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+  const auto entry = rmp_of(kGpa);
+  ASSERT_TRUE(entry);
+  EXPECT_TRUE(entry->assigned());
+  EXPECT_FALSE(entry->validated());
+  const auto& l = log();
+  ASSERT_GE(l.size(), 7u);
+  EXPECT_EQ(l[1], "write 0x60000 (private): 0x11");
+  EXPECT_EQ(l[2], "PVALIDATE 0x60000: SUCCESS");
+  EXPECT_EQ(l[4], "write 0x60000 (shared): 0x22");
+  EXPECT_EQ(l[5], "read 0x60000 (shared): 0x22");
+  EXPECT_NE(l.back().find("#VC 0x404"), std::string::npos) << l.back();
+}
+
+TEST_F(GuestRun, ConvertedPageComesBackZeroedAfterRevalidation) {
+  launch();
+  constexpr std::uint64_t kGpa = 0x70000;
+  load({GuestOp::pvalidate(kGpa), GuestOp::write(kGpa, true, 0x33), GuestOp::pvalidate(kGpa, false),
+        GuestOp::map_gpa_range(kGpa, 1, false), GuestOp::map_gpa_range(kGpa, 1, true), GuestOp::pvalidate(kGpa),
+        GuestOp::read(kGpa, true), GuestOp::halt()});
+  for (bool to_private : {false, true}) {
+    const RunExit e = run();
+    ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+    ASSERT_TRUE(vm_->convert(kGpa, kPageSize, to_private));
+    ASSERT_TRUE(vm_->vcpu().set_exit_ret(0));
+  }
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  // The hole punch discarded the old contents: the guest reads a fresh page, not 0x33.
+  EXPECT_EQ(log().back(), "read 0x70000 (private): 0x00");
+}
+
+TEST_F(GuestRun, RunBeforeLaunchFinish_Einval) {
+  auto kvm = Kvm::open(*backend_);
+  ASSERT_TRUE(kvm);
+  auto vm = kvm->create_vm(uapi::KVM_X86_SNP_VM);
+  ASSERT_TRUE(vm);
+  auto sev = SevDevice::open(*backend_);
+  ASSERT_TRUE(sev);
+  uapi::kvm_sev_init init;
+  ASSERT_TRUE(vm->memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev->handle())));
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  auto e = vcpu->run();
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().errno_value, EINVAL);
+  EXPECT_EQ(e.error().op, "KVM_RUN");
+}
+
+TEST_F(GuestRun, DefaultVmGuest_SharedAccessesWork) {
+  auto kvm = Kvm::open(*backend_);
+  ASSERT_TRUE(kvm);
+  auto vm = kvm->create_vm(uapi::KVM_X86_DEFAULT_VM);
+  ASSERT_TRUE(vm);
+  auto user = UserMemory::alloc(*backend_, 1 << 20);
+  ASSERT_TRUE(user);
+  uapi::kvm_userspace_memory_region2 r;
+  r.memory_size = 1 << 20;
+  r.userspace_addr = user->addr();
+  ASSERT_TRUE(vm->set_user_memory_region2(r));
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  ASSERT_TRUE(sim_load_guest(*backend_, vcpu->handle(),
+                             {GuestOp::write(0x2000, false, 0x42), GuestOp::read(0x2000, false),
+                              GuestOp::read(0x3000, true)}));
+  auto e = vcpu->run();
+  ASSERT_TRUE(e);
+  // A private access in a VM without private memory: the guest cannot continue.
+  EXPECT_EQ(e->exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+  const auto* l = sim_guest_log(*backend_, vcpu->handle());
+  ASSERT_NE(l, nullptr);
+  ASSERT_EQ(l->size(), 3u);
+  EXPECT_EQ((*l)[1], "read 0x2000 (shared): 0x42");
+}
+
+TEST_F(GuestRun, LoadGuestOnANonVcpuHandle_Ebadf) {
+  launch();
+  const Status s = sim_load_guest(*backend_, vm_->vm().handle(), {GuestOp::halt()});
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().errno_value, EBADF);
+}
+
+}  // namespace
+}  // namespace snplab::api
