@@ -15,4 +15,6 @@ target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/host.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/sev.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/user.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/vcpu.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/vcpu.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/guest_req.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/profile.cc)

@@ -9,7 +9,8 @@ add_executable(snplab_sim_report_tests unit/firmware/sim_report_cli_test.cc)
 target_link_libraries(snplab_sim_report_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 
-add_executable(snplab_kvm_unit_tests unit/kvm/snp_launch_test.cc unit/kvm/guest_run_test.cc)
+add_executable(snplab_kvm_unit_tests unit/kvm/snp_launch_test.cc unit/kvm/guest_run_test.cc
+  unit/kvm/guest_req_test.cc)
 target_include_directories(snplab_kvm_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::api GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_kvm_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)

@@ -614,7 +614,7 @@ api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, cons
   return translate_exit(run_area);
 }
 
-api::Status KvmBackend::kvm_run_set_ret(api::Handle vcpu, std::uint64_t ret) {
+api::Status KvmBackend::kvm_run_complete(api::Handle vcpu, const api::RunCompletion& c) {
   if (vcpu == 0 || vcpu > static_cast<api::Handle>(INT32_MAX)) return bad_handle("KVM_RUN", vcpu);
   void* area = nullptr;
   {
@@ -624,10 +624,11 @@ api::Status KvmBackend::kvm_run_set_ret(api::Handle vcpu, std::uint64_t ret) {
     area = it->second.run;
   }
   if (area == nullptr) return sys_error("KVM_RUN", EINVAL, "the vCPU has not run: no exit to answer");
-  return encode_exit_ret(area, ret);
+  return encode_exit_ret(area, c);
 }
 
-api::Status encode_exit_ret(void* run_area, std::uint64_t ret) {
+api::Status encode_exit_ret(void* run_area, const api::RunCompletion& c) {
+  const std::uint64_t ret = c.ret;
   auto* run = static_cast<::kvm_run*>(run_area);
   switch (run->exit_reason) {
     case KVM_EXIT_HYPERCALL:
@@ -636,9 +637,12 @@ api::Status encode_exit_ret(void* run_area, std::uint64_t ret) {
       return api::ok();
     case KVM_EXIT_SNP_REQ_CERTS: {
       // uapi: kvm_run.snp_req_certs.ret (facts §8.6): 0, or the error the guest is to see.
-      auto* p = static_cast<unsigned char*>(run_area) + uapi::kKvmRunExitUnionOffset +
-                offsetof(uapi::KvmExitSnpReqCerts, ret);
-      std::memcpy(p, &ret, sizeof(ret));
+      auto* u = static_cast<unsigned char*>(run_area) + uapi::kKvmRunExitUnionOffset;
+      std::memcpy(u + offsetof(uapi::KvmExitSnpReqCerts, ret), &ret, sizeof(ret));
+      if (c.npages) {  // ENOSPC: the page count the guest needs (facts §8.6)
+        const std::uint64_t n = *c.npages;
+        std::memcpy(u + offsetof(uapi::KvmExitSnpReqCerts, npages), &n, sizeof(n));
+      }
       return api::ok();
     }
     default:

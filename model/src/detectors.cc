@@ -56,10 +56,14 @@ void Detectors::on_rmpupdate(const RmpEvent& ev) {
     if (c.after.assigned()) {
       if (c.before.assigned()) dbl.pages.push_back(FindingPage{c.pfn, c.before, c.after, owner});
       owners_[c.pfn] = Provenance{ev.seq, ev.insn, ev.ctx.op, ev.ctx.vm, ev.requested.asid,
-                                  ev.requested.immutable != 0};
+                                  ev.requested.immutable != 0, ev.ctx.call};
     } else if (c.before.assigned()) {
-      // A page nobody was seen assigning is, for this purpose, not the reverting VM's.
-      if (!owner || owner->vm != ev.ctx.vm) rev.pages.push_back(FindingPage{c.pfn, c.before, c.after, owner});
+      // A page nobody was seen assigning is, for this purpose, not the reverting VM's. An
+      // error path may only undo its own call's work: reverting a page that an earlier call
+      // for the same VM assigned is erroneous too (the RFC v4 LAUNCH_UPDATE bug, facts §9(b)).
+      const bool foreign = !owner || owner->vm != ev.ctx.vm;
+      const bool other_call = ev.ctx.error_path && ev.ctx.call != 0 && owner && owner->call != ev.ctx.call;
+      if (foreign || other_call) rev.pages.push_back(FindingPage{c.pfn, c.before, c.after, owner});
       if (it != owners_.end()) owners_.erase(it);
     }
   }
@@ -72,7 +76,7 @@ void Detectors::on_other(const RmpEvent& ev) {
   // issues): keep provenance in step without judging it.
   for (const EntryChange& c : ev.changes) {
     if (c.after.assigned() && !c.before.assigned()) {
-      owners_[c.pfn] = Provenance{ev.seq, ev.insn, ev.ctx.op, ev.ctx.vm, c.after.asid(), c.after.immutable()};
+      owners_[c.pfn] = Provenance{ev.seq, ev.insn, ev.ctx.op, ev.ctx.vm, c.after.asid(), c.after.immutable(), ev.ctx.call};
     } else if (!c.after.assigned() && c.before.assigned()) {
       owners_.erase(c.pfn);
     }

@@ -592,20 +592,24 @@ TEST(EncodeExitRet, WritesTheRetOfHypercallAndCertificateExits) {
   FakeRun run;
   std::uint64_t v = 0;
   run.set32(8, uapi::KVM_EXIT_HYPERCALL);
-  ASSERT_TRUE(encode_exit_ret(run.bytes, 0xFFFFFFFFFFFFFFEAULL).has_value());
+  ASSERT_TRUE(encode_exit_ret(run.bytes, api::RunCompletion{0xFFFFFFFFFFFFFFEAULL, {}, 0}).has_value());
   std::memcpy(&v, run.bytes + 88, sizeof(v));  // kvm_run.hypercall.ret
   EXPECT_EQ(v, 0xFFFFFFFFFFFFFFEAULL);
   run.set32(8, uapi::KVM_EXIT_SNP_REQ_CERTS);
-  ASSERT_TRUE(encode_exit_ret(run.bytes, 0x8).has_value());
+  ASSERT_TRUE(encode_exit_ret(run.bytes, api::RunCompletion{28, 6, 0}).has_value());  // ENOSPC, 6 pages
   std::memcpy(&v, run.bytes + 48, sizeof(v));  // kvm_run.snp_req_certs.ret
-  EXPECT_EQ(v, 0x8U);
+  EXPECT_EQ(v, 28U);
+  std::memcpy(&v, run.bytes + 40, sizeof(v));  // kvm_run.snp_req_certs.npages
+  EXPECT_EQ(v, 6U);
 }
 
 TEST(EncodeExitRet, OtherExits_FailEinvalAndWriteNothing) {
   FakeRun run;
   run.set32(8, uapi::KVM_EXIT_HLT);
-  expect_fails(encode_exit_ret(run.bytes, 5), "KVM_RUN", EINVAL);
-  for (std::size_t i = 12; i < sizeof(run.bytes); ++i) ASSERT_EQ(run.bytes[i], 0) << "byte " << i;
+  expect_fails(encode_exit_ret(run.bytes, api::RunCompletion{5, {}, 0}), "KVM_RUN", EINVAL);
+  run.set32(8, uapi::KVM_EXIT_VMGEXIT_SEED);  // 40 is KVM_EXIT_TDX on a real kernel
+  expect_fails(encode_exit_ret(run.bytes, api::RunCompletion{0, {}, 0}), "KVM_RUN", EINVAL);
+  for (std::size_t i = 12; i < sizeof(run.bytes); ++i) ASSERT_EQ(run.bytes[i], 0) << "byte " << i;  // nothing written
 }
 
 TEST_F(KvmBackendTest, SetExitRet_BeforeAnyRunAndAfterHlt_FailEinval) {

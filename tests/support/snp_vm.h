@@ -21,6 +21,9 @@ struct SnpVmConfig {
   unsigned vcpus = 1;
   std::uint64_t policy = 0x30000;   ///< bit 17 (must be one) + SMT
   bool exit_hypercall = true;       ///< enable KVM_CAP_EXIT_HYPERCALL for KVM_HC_MAP_GPA_RANGE
+  std::uint64_t secrets_gpa = 0xF000;  ///< where SNP_LAUNCH_UPDATE(SECRETS) places the secrets page; 0: none
+  bool req_certs = false;           ///< issue KVM_SEV_SNP_ENABLE_REQ_CERTS
+  std::uint64_t vmsa_features = 0;  ///< KVM_SEV_INIT2's vmsa_features
 };
 
 class SnpVm {
@@ -81,6 +84,7 @@ class SnpVm {
       if (auto s = vm_->enable_cap(c); !s) return s;
     }
     u::kvm_sev_init init;
+    init.vmsa_features = cfg.vmsa_features;
     if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev->handle())); !s) {
       return s;
     }
@@ -117,6 +121,20 @@ class SnpVm {
       up.len = cfg.launched * model::kPageSize;
       up.type = u::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
       if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0); !s) return s;
+    }
+    if (cfg.secrets_gpa != 0) {
+      // The firmware writes the page (VMPCKs); the source is only a placeholder.
+      auto src = api::UserMemory::alloc(b_, model::kPageSize);
+      if (!src) return src.error();
+      u::kvm_sev_snp_launch_update up;
+      up.gfn_start = cfg.secrets_gpa >> model::kPageShift;
+      up.uaddr = src->addr();
+      up.len = model::kPageSize;
+      up.type = u::KVM_SEV_SNP_PAGE_TYPE_SECRETS;
+      if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0); !s) return s;
+    }
+    if (cfg.req_certs) {
+      if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_ENABLE_REQ_CERTS, nullptr, 0); !s) return s;
     }
     for (unsigned i = 0; i < cfg.vcpus; ++i) {
       auto v = vm_->create_vcpu(i);

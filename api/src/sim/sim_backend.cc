@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <span>
+#include <vector>
 #include <variant>
 
 #include <fmt/format.h>
@@ -130,10 +132,14 @@ class SimBackend final : public Backend {
     // Once INIT2 made it an SNP guest, the legacy SEV commands are refused (facts §8.3).
     if (v->sev().active && v->type() == model::kvm::kVmSnp && cmd.id < 100) return err(kOp, EPERM);
     void* data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cmd.data));
-    if (data == nullptr) return err(kOp, EFAULT);
+    // KVM_SEV_SNP_ENABLE_REQ_CERTS takes no payload; every other command copies one in.
+    if (data == nullptr && cmd.id != uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS) return err(kOp, EFAULT);
     std::uint32_t fw = 0;
     int r = 0;
     switch (cmd.id) {
+      case uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS:
+        r = model::kvm::snp_enable_req_certs(*v);
+        break;
       case uapi::KVM_SEV_INIT2: {
         const auto* d = static_cast<const uapi::kvm_sev_init*>(data);
         model::kvm::SevInit2Args a{d->vmsa_features, d->flags, d->ghcb_version,
@@ -210,8 +216,17 @@ class SimBackend final : public Backend {
     e.memory_fault.flags = x.memory_fault_flags;
     e.memory_fault.gpa = x.memory_fault_gpa;
     e.memory_fault.size = x.memory_fault_size;
-    e.snp_req_certs.gpa = x.certs_gpa;
-    e.snp_req_certs.npages = x.certs_npages;
+    if (x.reason == model::kvm::kExitSnpReqCerts) {
+      e.snp_req_certs.gpa = x.certs_gpa;
+      e.snp_req_certs.npages = x.certs_npages;
+    }
+    if (x.reason == model::kvm::kExitVmgexit) {
+      e.vmgexit.type = x.vmgexit_type;
+      e.vmgexit.data_gpa = x.certs_gpa;
+      e.vmgexit.data_npages = x.certs_npages;
+      e.vmgexit.flags = x.vmgexit_flags;
+      e.vmgexit.status = x.vmgexit_status;
+    }
     if (x.reason == model::kvm::kExitSystemEvent) {
       e.system_event.type = x.system_event_type;
       e.system_event.ndata = 1;
@@ -221,17 +236,23 @@ class SimBackend final : public Backend {
     return e;
   }
 
-  Status kvm_run_set_ret(Handle vcpu, std::uint64_t ret) override {
+  Status kvm_run_complete(Handle vcpu, const RunCompletion& rc) override {
     const VcpuObj* c = get<VcpuObj>(vcpu);
     if (c == nullptr) return err("KVM_RUN", ENOTTY);
     auto it = last_exit_.find(vcpu);
     const std::uint32_t reason = it == last_exit_.end() ? 0 : it->second;
-    if (reason != uapi::KVM_EXIT_HYPERCALL && reason != uapi::KVM_EXIT_SNP_REQ_CERTS) {
-      return err("KVM_RUN", EINVAL, fmt::format("exit reason {} has no ret to set", reason));
+    if (reason != uapi::KVM_EXIT_HYPERCALL && reason != uapi::KVM_EXIT_SNP_REQ_CERTS &&
+        reason != uapi::KVM_EXIT_VMGEXIT_SEED) {
+      return err("KVM_RUN", EINVAL, fmt::format("exit reason {} takes no answer", reason));
     }
     model::kvm::Vm* v = host_.vm(c->vm);
     if (v == nullptr) return err("KVM_RUN", EIO);
-    if (const int r = v->complete_vcpu(c->vcpu_id, ret); r < 0) return err("KVM_RUN", -r);
+    model::kvm::UserCompletion uc;
+    uc.ret = reason == uapi::KVM_EXIT_VMGEXIT_SEED ? static_cast<std::uint32_t>(rc.ret) : rc.ret;  // __u32 there
+    uc.set_npages = rc.npages.has_value();
+    uc.npages = rc.npages.value_or(0);
+    uc.flags = rc.flags;
+    if (const int r = v->complete_vcpu(c->vcpu_id, uc); r < 0) return err("KVM_RUN", -r);
     return ok();
   }
 
@@ -250,6 +271,13 @@ class SimBackend final : public Backend {
     if (c == nullptr) return nullptr;
     model::kvm::Vm* v = host_.vm(c->vm);
     return v == nullptr ? nullptr : v->guest_log(c->vcpu_id);
+  }
+
+  const std::vector<std::uint8_t>* guest_report(Handle vcpu) {
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return nullptr;
+    model::kvm::Vm* v = host_.vm(c->vm);
+    return v == nullptr ? nullptr : v->guest_report(c->vcpu_id);
   }
 
   model::kvm::Host& host() { return host_; }
@@ -276,10 +304,12 @@ class SimBackend final : public Backend {
         }
         break;
       }
-      case uapi::SNP_COMMIT:
+      case uapi::SNP_COMMIT:  // == SNP_SET_EXT_CONFIG_V10
+        if (host_.config().profile.v10_sev_ioctls()) return set_ext_config_v10(data, fw_error);
         st = f.snp_commit();
         break;
-      case uapi::SNP_SET_CONFIG: {
+      case uapi::SNP_SET_CONFIG: {  // == SNP_GET_EXT_CONFIG_V10: not modelled
+        if (host_.config().profile.v10_sev_ioctls()) return err(kOp, EINVAL, "SNP_GET_EXT_CONFIG is not modelled");
         if (data == nullptr) return err(kOp, EFAULT);
         const auto* d = static_cast<const uapi::sev_user_data_snp_config*>(data);
         model::SnpConfigCmd c;
@@ -291,6 +321,7 @@ class SimBackend final : public Backend {
         break;
       }
       case uapi::SNP_VLEK_LOAD: {
+        if (host_.config().profile.v10_sev_ioctls()) return err(kOp, EINVAL, "no SNP_VLEK_LOAD in a v10 kernel");
         if (data == nullptr) return err(kOp, EFAULT);
         const auto* d = static_cast<const uapi::sev_user_data_snp_vlek_load*>(data);
         model::WrappedVlek blob{};
@@ -304,6 +335,37 @@ class SimBackend final : public Backend {
     if (st == model::FwStatus::Success) return ok();
     if (fw_error != nullptr) *fw_error = static_cast<std::uint32_t>(st);
     return Error{kOp, EIO, st, {}};
+  }
+
+  /// v10 SNP_SET_EXT_CONFIG: an optional SNP_CONFIG, then the global certificate blob
+  /// replaced (certs_address 0 removes it).
+  Status set_ext_config_v10(void* data, std::uint32_t* fw_error) {
+    constexpr Op kOp = "SEV_ISSUE_CMD";
+    if (data == nullptr) return err(kOp, EFAULT);
+    const auto* d = static_cast<const uapi::sev_user_data_ext_snp_config*>(data);
+    model::kvm::SevPlatform* sev = host_.sev();
+    if (d->config_address != 0) {
+      uapi::sev_user_data_snp_config cfg;
+      std::span<std::uint8_t> bytes(reinterpret_cast<std::uint8_t*>(&cfg), sizeof(cfg));
+      if (!host_.user().copy_from(d->config_address, bytes)) return err(kOp, EFAULT);
+      model::SnpConfigCmd c;
+      c.reported_tcb = cfg.reported_tcb;
+      c.mask_chip_id = (cfg.flags & 1U) != 0;
+      c.mask_chip_key = (cfg.flags & 2U) != 0;
+      c.rsvd = (cfg.flags & ~3U) | (nonzero(cfg.rsvd1, sizeof(cfg.rsvd1)) ? 1U : 0U);
+      if (const auto st = sev->fw().snp_config(c); st != model::FwStatus::Success) {
+        if (fw_error != nullptr) *fw_error = static_cast<std::uint32_t>(st);
+        return Error{kOp, EIO, st, {}};
+      }
+    }
+    std::vector<std::uint8_t> blob;
+    if (d->certs_address != 0) {
+      if (d->certs_len == 0 || d->certs_len > (64U << 10)) return err(kOp, EINVAL, "certs_len out of range");
+      blob.resize(d->certs_len);
+      if (!host_.user().copy_from(d->certs_address, blob)) return err(kOp, EFAULT);
+    }
+    sev->set_global_certs(host_.sched(), std::move(blob));
+    return ok();
   }
 
   Result<std::uint64_t> user_alloc(std::uint64_t size) override {
@@ -370,6 +432,11 @@ Status sim_load_guest(Backend& b, Handle vcpu, std::vector<model::kvm::GuestOp> 
 const model::kvm::GuestLog* sim_guest_log(Backend& b, Handle vcpu) {
   auto* sim = dynamic_cast<SimBackend*>(&b);
   return sim == nullptr ? nullptr : sim->guest_log(vcpu);
+}
+
+const std::vector<std::uint8_t>* sim_guest_report(Backend& b, Handle vcpu) {
+  auto* sim = dynamic_cast<SimBackend*>(&b);
+  return sim == nullptr ? nullptr : sim->guest_report(vcpu);
 }
 
 model::kvm::Host* sim_host(Backend& b) {

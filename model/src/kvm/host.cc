@@ -79,7 +79,8 @@ Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
       type_(type),
       slots_lock_(host.sched(), "kvm->slots_lock"),
       srcu_(host.sched(), "kvm->srcu"),
-      slots_(host.sched(), "kvm->memslots") {}
+      slots_(host.sched(), "kvm->memslots"),
+      guest_req_mutex_(host.sched(), "sev->guest_req_mutex") {}
 
 int Vm::check_region(const MemoryRegion2& r, const Memslot* old) const {
   // check_memory_region_flags(): READONLY and LOG_DIRTY_PAGES on x86, GUEST_MEMFD where the
@@ -182,6 +183,46 @@ std::optional<Memslot> Vm::gfn_to_memslot(Gpa gfn) {
   }
   srcu_.read_unlock(idx);
   return found;
+}
+
+std::optional<Gpa> Vm::hva_to_gfn_unlocked(std::uint64_t hva) {
+  const std::vector<Memslot> slots = slots_.load();  // plain, outside kvm->srcu: the RFC v4 code
+  for (const Memslot& s : slots) {
+    if (s.as_id == 0 && hva >= s.userspace_addr && hva - s.userspace_addr < (s.npages << kPageShift)) {
+      return s.base_gfn + ((hva - s.userspace_addr) >> kPageShift);
+    }
+  }
+  return std::nullopt;
+}
+
+bool Vm::read_guest(Gpa gpa, std::span<std::uint8_t> out) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const Gpa cur = gpa + done;
+    const auto slot = gfn_to_memslot(cur >> kPageShift);
+    if (!slot) return false;
+    const std::size_t in_page = static_cast<std::size_t>(kPageSize - (cur & kPageMask));
+    const std::size_t n = std::min(in_page, out.size() - done);
+    const std::uint64_t uaddr = slot->userspace_addr + (cur - (slot->base_gfn << kPageShift));
+    if (!host_.user().copy_from(uaddr, out.subspan(done, n))) return false;
+    done += n;
+  }
+  return true;
+}
+
+bool Vm::write_guest(Gpa gpa, std::span<const std::uint8_t> in) {
+  std::size_t done = 0;
+  while (done < in.size()) {
+    const Gpa cur = gpa + done;
+    const auto slot = gfn_to_memslot(cur >> kPageShift);
+    if (!slot || (slot->flags & kMemReadonly) != 0) return false;
+    const std::size_t in_page = static_cast<std::size_t>(kPageSize - (cur & kPageMask));
+    const std::size_t n = std::min(in_page, in.size() - done);
+    const std::uint64_t uaddr = slot->userspace_addr + (cur - (slot->base_gfn << kPageShift));
+    if (!host_.user().copy_to(uaddr, in.subspan(done, n))) return false;
+    done += n;
+  }
+  return true;
 }
 
 long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {

@@ -1,5 +1,6 @@
 #include "snp/model/kvm/sev.h"
 
+#include <array>
 #include <cerrno>
 
 #include "snp/model/assert.h"
@@ -15,6 +16,7 @@ namespace {
 constexpr unsigned long kVmSev = 2, kVmSevEs = 3;
 constexpr std::uint16_t kGhcbVersionMax = 2, kGhcbVersionDefault = 2;
 constexpr std::uint64_t kSnpActive = 1;  // SEV_FEATURES bit 0
+constexpr std::uint64_t kDebugSwap = 1ULL << 5;  // SEV_FEATURES bit 5 (DebugSwap)
 /// SNP_POLICY_MASK_VALID: bits 0-17, 19, 20 (facts §4.7).
 constexpr std::uint64_t kPolicyMaskValid = 0x3FFFFULL | (1ULL << 19) | (1ULL << 20);
 constexpr std::uint64_t kPolicyRsvdMbo = 1ULL << 17;
@@ -89,6 +91,52 @@ void SevPlatform::free_firmware_page(Pfn pfn, const OpContext& ctx) {
   free_page(pfn);
 }
 
+void SevPlatform::set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob) {
+  if (!global_certs_) global_certs_ = std::make_unique<kern::Shared<SnpCerts*>>(sched, "sev->snp_certs", nullptr);
+  SnpCerts* next = nullptr;
+  if (!blob.empty()) {
+    certs_objs_.push_back(std::make_unique<SnpCerts>(sched, std::move(blob)));
+    next = certs_objs_.back().get();
+    next->kref.init();
+  }
+  // sev_ioctl_snp_set_config(): publish the new blob, drop the platform's reference to the old.
+  SnpCerts* old = global_certs_->read_once();
+  global_certs_->write_once(next);
+  if (old != nullptr) certs_put(old);
+}
+
+SnpCerts* SevPlatform::global_certs_get(kern::Sched& sched, bool reload) {
+  if (!global_certs_) return nullptr;
+  if (!reload) {
+    // The fixed getter: one marked load, the reference taken on what was loaded.
+    SnpCerts* c = global_certs_->read_once();
+    if (c == nullptr || !c->kref.get_unless_zero()) return nullptr;
+    return c;
+  }
+  // v10: `if (!sev->snp_certs) return NULL; if (!kref_get_unless_zero(&sev->snp_certs->kref))
+  // return NULL; return sev->snp_certs;` - three plain loads the compiler may each re-execute.
+  if (global_certs_->load() == nullptr) return nullptr;
+  SnpCerts* ref = global_certs_->load();
+  if (ref == nullptr || !ref->kref.get_unless_zero()) return nullptr;
+  SnpCerts* ret = global_certs_->load();
+  if (ret != ref) {
+    sched.report("kref-reloaded-pointer",
+                 "sev_snp_global_certs_get(): reference taken on one snp_certs, another returned (the pointer was "
+                 "reloaded around kref_get_unless_zero; facts §9(a))");
+  }
+  return ret;
+}
+
+void SevPlatform::certs_put(SnpCerts* c) {
+  if (c == nullptr) return;
+  (void)c->kref.put([c] { c->freed = true; });
+}
+
+const std::vector<std::uint8_t>* SevPlatform::global_certs_peek() const {
+  if (!global_certs_ || global_certs_->peek() == nullptr) return nullptr;
+  return &global_certs_->peek()->data;
+}
+
 std::uint32_t SevPlatform::asid_new() {
   for (int round = 0; round < 2; ++round) {
     for (std::uint32_t a = 1; a < asid_used_.size(); ++a) {
@@ -138,6 +186,9 @@ int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
   s.asid = asid;
   // The VMM's features exactly, plus SNP_ACTIVE: nothing added behind its back (facts §9(d)).
   s.vmsa_features = a.vmsa_features | kSnpActive;
+  if (vm.host().config().profile.force_debug_swap) {
+    s.vmsa_features |= kDebugSwap;  // debug_swap=1 module default, behind the VMM's back (facts §9(d))
+  }
   s.ghcb_version = a.ghcb_version == 0 ? kGhcbVersionDefault : a.ghcb_version;
   return 0;
 }
@@ -174,7 +225,40 @@ int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_erro
     sev->free_firmware_page(gctx, ctx);
     return -EIO;
   }
+  // snp_context_create(): the guest-request bounce pages, kept for the VM's life.
+  s.guest_req_buf = sev->alloc_page();
+  s.guest_resp_buf = sev->alloc_firmware_page(ctx);
   s.gctx = gctx;
+  return 0;
+}
+
+int snp_enable_req_certs(Vm& vm) {
+  // KVM_SEV_SNP_ENABLE_REQ_CERTS (facts §8.3): SNP VMs only, before any vCPU exists. The
+  // errno for breaking either rule is not in the facts: EINVAL, as the neighbours use.
+  if (!is_snp(vm) || !vm.sev().active) return -EINVAL;
+  if (vm.vcpu_count() != 0) return -EINVAL;
+  if (vm.host().config().profile.cert_exit != CertExit::SnpReqCerts) return -EINVAL;  // not in that kernel
+  vm.sev().req_certs = true;
+  return 0;
+}
+
+int snp_issue_guest_req(Vm& vm, Gpa req_gpa, Gpa resp_gpa, std::uint32_t* fw_err) {
+  *fw_err = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || s.gctx == 0 || s.guest_resp_buf == 0) return -EINVAL;
+  kern::Guard lock(vm.guest_req_mutex());
+  std::array<std::uint8_t, kPageSize> page{};
+  if (!vm.read_guest(req_gpa, page)) return -EIO;
+  sev->mem().write(pfn_to_spa(s.guest_req_buf), page);
+  const FwStatus st = sev->fw().snp_guest_request(pfn_to_spa(s.gctx), pfn_to_spa(s.guest_req_buf),
+                                                  pfn_to_spa(s.guest_resp_buf));
+  if (st != FwStatus::Success) {
+    *fw_err = static_cast<std::uint32_t>(st);
+    return 0;
+  }
+  sev->mem().read(pfn_to_spa(s.guest_resp_buf), page);
+  if (!vm.write_guest(resp_gpa, page)) return -EIO;
   return 0;
 }
 
@@ -190,10 +274,21 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
   if (a.type != 1 && !zero && a.type != 4 && a.type != 5 && a.type != 6) return -EINVAL;
   if (a.len == 0 || (a.len & (kPageSize - 1)) != 0 || a.flags != 0 || a.pad_nonzero) return -EINVAL;
   if (!zero && (a.uaddr & (kPageSize - 1)) != 0) return -EINVAL;
-  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
+  OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
+  ctx.call = vm.host().new_call_id();
+  OpContext err_ctx = ctx;  // the error path: may undo only this call's conversions
+  err_ctx.error_path = true;
   Firmware& f = sev->fw();
   Rmp& rmp = sev->rmp();
+  const KernelProfile& prof = vm.host().config().profile;
   kern::Guard lock(vm.slots_lock());
+  if (prof.launch_update_hva_lookup && !zero) {
+    // RFC v4: the guest page is found from the source address through the memslots
+    // (hva->gpa), with plain loads of kvm->memslots outside SRCU (facts §9(b)).
+    const auto gfn = vm.hva_to_gfn_unlocked(a.uaddr);
+    if (!gfn) return -EINVAL;
+    a.gfn_start = *gfn;
+  }
   const auto slot = vm.gfn_to_memslot(a.gfn_start);
   if (!slot || (slot->flags & kMemGuestMemfd) == 0) return -EINVAL;  // kvm_slot_can_be_private
   const std::uint64_t npages = a.len >> kPageShift;
@@ -215,7 +310,7 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
       err = -EINVAL;
       break;
     }
-    if (rmp.inspect(*pfn).assigned()) {  // snp_lookup_rmpentry(): already private
+    if (!prof.launch_update_no_assigned_check && rmp.inspect(*pfn).assigned()) {  // snp_lookup_rmpentry(): already private
       err = -EEXIST;
       break;
     }
@@ -246,10 +341,20 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
         (void)vm.host().user().copy_to(a.uaddr + pfn_to_spa(done), buf);
       }
       // The failing page: reclaim and make shared; then revert only what this call converted.
-      if (f.snp_page_reclaim(pfn_to_spa(*pfn), PageSize::Size4K, ctx) == FwStatus::Success) {
-        (void)rmp_make_shared(rmp, *pfn, PageSize::Size4K, ctx);
+      if (f.snp_page_reclaim(pfn_to_spa(*pfn), PageSize::Size4K, err_ctx) == FwStatus::Success) {
+        (void)rmp_make_shared(rmp, *pfn, PageSize::Size4K, err_ctx);
       }
-      for (Pfn p : converted) (void)rmp_make_shared(rmp, p, PageSize::Size4K, ctx);
+      if (prof.launch_update_revert_all) {
+        // RFC v4: RMPUPDATE to the zero state over every page of the range, whoever made it
+        // private (facts §9(b)); the erroneous-revert detector sees the ones it never assigned.
+        for (std::uint64_t i = 0; i < npages; ++i) {
+          const Gpa g = a.gfn_start + i;
+          if (g >= slot->base_gfn + slot->npages || g == gfn) continue;
+          if (const auto p = vm.gmem_pfn(*slot, g)) (void)rmp_make_shared(rmp, *p, PageSize::Size4K, err_ctx);
+        }
+      } else {
+        for (Pfn p : converted) (void)rmp_make_shared(rmp, p, PageSize::Size4K, err_ctx);
+      }
       converted.clear();
       err = -EIO;
       break;
@@ -360,6 +465,9 @@ void sev_vm_destroy(Vm& vm) {
   SevVmState& s = vm.sev();
   if (sev == nullptr || !s.active) return;
   const OpContext ctx = ctx_for(vm, "KVM_DESTROY_VM");
+  if (s.guest_resp_buf != 0) sev->free_firmware_page(s.guest_resp_buf, ctx);
+  if (s.guest_req_buf != 0) sev->free_page(s.guest_req_buf);
+  s.guest_resp_buf = s.guest_req_buf = 0;
   if (s.gctx != 0) {
     (void)sev->fw().snp_decommission(pfn_to_spa(s.gctx), ctx);
     sev->free_firmware_page(s.gctx, ctx);

@@ -31,11 +31,16 @@ const GuestLog* Vm::guest_log(unsigned long vcpu_id) const {
   return it == runs_.end() ? nullptr : &it->second.log;
 }
 
-int Vm::complete_vcpu(unsigned long vcpu_id, std::uint64_t ret) {
+int Vm::complete_vcpu(unsigned long vcpu_id, const UserCompletion& c) {
   auto it = runs_.find(vcpu_id);
-  if (it == runs_.end()) return -EINVAL;
-  it->second.completion = ret;
+  if (it == runs_.end() || it->second.pending == Pending::None) return -EINVAL;
+  it->second.completion = c;
   return 0;
+}
+
+const std::vector<std::uint8_t>* Vm::guest_report(unsigned long vcpu_id) const {
+  auto it = runs_.find(vcpu_id);
+  return it == runs_.end() ? nullptr : &it->second.report;
 }
 
 Exit Vm::terminate(VcpuRun& v, std::string why) {
@@ -91,8 +96,8 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
         return terminate(v, fmt::format("page-state change 0x{:x}+{}: refused (userspace has not enabled "
                                         "KVM_CAP_EXIT_HYPERCALL)", gpa, op.npages));
       }
-      v.pending_hypercall = true;
-      v.completion = 0;  // KVM pre-zeroes hypercall.ret (facts §8.5)
+      v.pending = Pending::Hypercall;
+      v.completion = UserCompletion{};  // KVM pre-zeroes hypercall.ret (facts §8.5)
       Exit e;
       e.reason = kExitHypercall;
       e.hypercall_nr = kHcMapGpaRange;
@@ -101,6 +106,9 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
       e.hypercall_args[2] = op.to_private ? kMapGpaEncrypted : 0;  // PAGE_SZ_4K
       return e;
     }
+    case GuestOpKind::GuestRequest:
+    case GuestOpKind::ExtGuestRequest:
+      return step_guest_request(v, op);
     case GuestOpKind::Pvalidate:
     case GuestOpKind::Read:
     case GuestOpKind::Write: {
@@ -188,11 +196,15 @@ Exit Vm::run_vcpu(unsigned long vcpu_id) {
   if (it == runs_.end()) it = runs_.emplace(vcpu_id, VcpuRun{}).first;
   VcpuRun& v = it->second;
   if (v.terminated) return terminate(v, "KVM_RUN after the guest asked to terminate");
-  if (v.pending_hypercall) {  // complete the page-state change with userspace's answer
-    v.pending_hypercall = false;
+  if (v.pending == Pending::SnpReqCerts || v.pending == Pending::VmgexitCerts || v.pending == Pending::VmgexitDone) {
+    if (auto e = complete_cert_exit(v)) return *e;
+  }
+  if (v.pending == Pending::Hypercall) {  // complete the page-state change with userspace's answer
+    v.pending = Pending::None;
     const GuestOp& op = v.program[v.pc];
-    if (v.completion != 0) {
-      return terminate(v, fmt::format("page-state change 0x{:x}+{}: failed (ret {})", op.gpa, op.npages, v.completion));
+    if (v.completion.ret != 0) {
+      return terminate(v, fmt::format("page-state change 0x{:x}+{}: failed (ret {})", op.gpa, op.npages,
+                                      static_cast<std::int64_t>(v.completion.ret)));
     }
     v.log.push_back(fmt::format("page-state change 0x{:x}+{} to {}: done", op.gpa, op.npages,
                                 op.to_private ? "private" : "shared"));

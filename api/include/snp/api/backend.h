@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -40,6 +41,17 @@ struct RunExit {
     std::uint16_t port = 0;
     std::uint32_t count = 0;
   } io;
+  /// KVM_EXIT_VMGEXIT (uapi::KVM_EXIT_VMGEXIT_SEED): the seed patch's struct kvm_user_vmgexit,
+  /// type KVM_USER_VMGEXIT_REQ_CERTS. Never in a released kernel: the sim's
+  /// v15-vmgexit-certs profile only.
+  struct Vmgexit {
+    std::uint32_t type = 0;
+    std::uint64_t data_gpa = 0;
+    std::uint64_t data_npages = 0;
+    std::uint32_t ret = 0;
+    std::uint8_t flags = 0;
+    std::uint8_t status = 0;
+  } vmgexit;
   /// KVM_EXIT_SYSTEM_EVENT: type (KVM_SYSTEM_EVENT_SEV_TERM for an SEV guest's termination
   /// request) and the first data word (the GHCB termination reason on SEV_TERM).
   struct SystemEvent {
@@ -49,6 +61,13 @@ struct RunExit {
   } system_event;
   std::uint32_t internal_suberror = 0;
   std::uint64_t fail_entry_reason = 0;
+};
+
+/// What userspace writes back into kvm_run before the next KVM_RUN.
+struct RunCompletion {
+  std::uint64_t ret = 0;
+  std::optional<std::uint64_t> npages;  ///< the page count the guest needs (ENOSPC / INVALID_LEN)
+  std::uint8_t flags = 0;               ///< seed VMGEXIT: KVM_USER_VMGEXIT_REQ_CERTS_FLAGS_NOTIFY_DONE
 };
 
 class Backend {
@@ -81,9 +100,11 @@ class Backend {
   // vCPU fd.
   virtual Result<RunExit> kvm_run(Handle vcpu) = 0;
   /// Writes userspace's answer into kvm_run for the exit KVM_RUN last returned, as a VMM does
-  /// before the next KVM_RUN: `hypercall.ret` after KVM_EXIT_HYPERCALL, `snp_req_certs.ret`
-  /// after KVM_EXIT_SNP_REQ_CERTS. EINVAL when that exit has no `ret`.
-  virtual Status kvm_run_set_ret(Handle vcpu, std::uint64_t ret) = 0;
+  /// before the next KVM_RUN: `hypercall.ret` after KVM_EXIT_HYPERCALL;
+  /// `snp_req_certs.ret` (and `npages` for ENOSPC) after KVM_EXIT_SNP_REQ_CERTS;
+  /// `vmgexit.req_certs.{ret,data_npages,flags}` after the seed's KVM_EXIT_VMGEXIT.
+  /// EINVAL when that exit takes no answer.
+  virtual Status kvm_run_complete(Handle vcpu, const RunCompletion& c) = 0;
 
   // /dev/sev.
   virtual Result<Handle> open_sev() = 0;

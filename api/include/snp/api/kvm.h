@@ -54,7 +54,9 @@ class Vcpu : public Owned {
   /// KVM_RUN: runs until an exit to userspace; returns what kvm_run then holds.
   Result<RunExit> run() { return backend().kvm_run(handle()); }
   /// kvm_run->hypercall.ret (or snp_req_certs.ret) for the exit run() returned.
-  Status set_exit_ret(std::uint64_t ret) { return backend().kvm_run_set_ret(handle(), ret); }
+  Status set_exit_ret(std::uint64_t ret) { return backend().kvm_run_complete(handle(), RunCompletion{ret, {}, 0}); }
+  /// The full answer to a certificate exit (ret, npages, flags).
+  Status complete(const RunCompletion& c) { return backend().kvm_run_complete(handle(), c); }
 };
 
 class Vm : public Owned {

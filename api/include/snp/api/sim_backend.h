@@ -19,6 +19,8 @@ Result<std::unique_ptr<Backend>> make_sim_backend(model::kvm::HostConfig cfg = {
 Status sim_load_guest(Backend& b, Handle vcpu, std::vector<model::kvm::GuestOp> ops);
 /// What the simulated guest on `vcpu` saw, one line per operation; nullptr off the sim.
 const model::kvm::GuestLog* sim_guest_log(Backend& b, Handle vcpu);
+/// The last attestation report (0x4A0 bytes) the guest on `vcpu` received; nullptr off the sim.
+const std::vector<std::uint8_t>* sim_guest_report(Backend& b, Handle vcpu);
 /// The simulated host behind a sim backend (RMP, firmware, detectors); nullptr off the sim.
 model::kvm::Host* sim_host(Backend& b);
 

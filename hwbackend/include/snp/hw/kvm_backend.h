@@ -66,8 +66,8 @@ class KvmBackend final : public api::Backend {
   /// failing with EFAULT while exit_reason is KVM_EXIT_MEMORY_FAULT returns that exit, not
   /// an error (facts §8.4); any other failure is Error{"KVM_RUN", errno}.
   api::Result<api::RunExit> kvm_run(api::Handle vcpu) override;
-  /// Writes `ret` into the vCPU's kvm_run for the last exit (see encode_exit_ret).
-  api::Status kvm_run_set_ret(api::Handle vcpu, std::uint64_t ret) override;
+  /// Writes the answer into the vCPU's kvm_run for the last exit (see encode_exit_ret).
+  api::Status kvm_run_complete(api::Handle vcpu, const api::RunCompletion& c) override;
 
   /// open(sev_path, O_RDWR): the write commands (SNP_COMMIT, SNP_SET_CONFIG) need it.
   api::Result<api::Handle> open_sev() override;
@@ -132,9 +132,10 @@ api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const char* kvm_path
 api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, const void* run_area);
 
 /// Userspace's answer to an exit, written into a struct kvm_run the way a VMM does before the
-/// next KVM_RUN: hypercall.ret for KVM_EXIT_HYPERCALL, snp_req_certs.ret for
-/// KVM_EXIT_SNP_REQ_CERTS; Error{"KVM_RUN", EINVAL} for any other exit_reason.
-api::Status encode_exit_ret(void* run_area, std::uint64_t ret);
+/// next KVM_RUN: hypercall.ret for KVM_EXIT_HYPERCALL, snp_req_certs.ret (and .npages when
+/// given) for KVM_EXIT_SNP_REQ_CERTS; Error{"KVM_RUN", EINVAL} for any other exit_reason
+/// (the seed's KVM_EXIT_VMGEXIT was never released: 40 is KVM_EXIT_TDX on a real kernel).
+api::Status encode_exit_ret(void* run_area, const api::RunCompletion& c);
 
 /// set_real_mode_entry on a vCPU of a KvmBackend; EBADF (op "KVM_SET_SREGS") for a vCPU of
 /// another backend.

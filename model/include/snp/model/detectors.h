@@ -5,8 +5,9 @@
 //                     the same one, or to the AMD-SP) without a return to the hypervisor in
 //                     between. Hardware allows it and clears Validated (facts §2.2, §9(b)).
 //  erroneous-revert   RMPUPDATE makes an assigned page hypervisor-owned on behalf of a VM
-//                     (or the host) that never assigned it (facts §9(b): the RFC v4
-//                     LAUNCH_UPDATE error path).
+//                     (or the host) that never assigned it, or from an error path for a
+//                     page another call assigned (facts §9(b): the RFC v4 LAUNCH_UPDATE
+//                     error path).
 //  leaked-page        an owner is torn down while pages assigned for it, or to its ASID, are
 //                     still assigned or firmware-owned.
 //
@@ -36,6 +37,7 @@ struct Provenance {
   VmId vm = 0;            ///< the VM it acted for (0 = host)
   Asid asid = 0;          ///< the ASID it assigned the page to (0 = AMD-SP / firmware)
   bool immutable = false;
+  std::uint64_t call = 0;  ///< OpContext::call of the assignment
 };
 
 /// One page a finding is about, with its entry around the offending operation.

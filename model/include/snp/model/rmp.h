@@ -33,6 +33,10 @@ namespace snplab::model {
 struct OpContext {
   std::string_view op = "(unnamed)";
   VmId vm = 0;  ///< the VM the operation acts for; 0 = the host itself
+  /// One call of the operation (an ioctl, say); 0 when the caller does not track calls.
+  std::uint64_t call = 0;
+  /// The operation's error path: it may only undo what this same call did (detectors.h).
+  bool error_path = false;
 };
 
 /// Who executed the instruction.

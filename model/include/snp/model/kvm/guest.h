@@ -18,6 +18,20 @@ enum class GuestOpKind : std::uint8_t {
   Read,        ///< a data read at gpa, private (C=1) or shared (C=0)
   Write,       ///< a data write at gpa
   MapGpaRange, ///< page-state change: KVM_HC_MAP_GPA_RANGE(gpa, npages, to_private)
+  GuestRequest,     ///< SNP Guest Request (VMGEXIT 0x80000011): MSG_REPORT_REQ under VMPCK0
+  ExtGuestRequest,  ///< SNP Extended Guest Request (VMGEXIT 0x80000012) with a certificate buffer
+};
+
+/// The pages a guest request uses. The request, response and certificate pages must be
+/// shared (the guest converts them first); the secrets page is the private page placed by
+/// SNP_LAUNCH_UPDATE(SECRETS), whose VMPCK0 the guest seals the message with.
+struct GuestRequestPages {
+  Gpa secrets = 0;
+  Gpa req = 0;
+  Gpa resp = 0;
+  Gpa certs = 0;                ///< ExtGuestRequest: RAX
+  std::uint64_t cert_pages = 0; ///< ExtGuestRequest: RBX
+  unsigned busy_retries = 3;    ///< how often the guest retries a BUSY answer
 };
 
 struct GuestOp {
@@ -28,7 +42,8 @@ struct GuestOp {
   bool huge = false;        ///< Pvalidate: 2M
   std::uint64_t npages = 1; ///< MapGpaRange
   bool to_private = false;  ///< MapGpaRange
-  std::uint8_t value = 0;   ///< Write: the byte written (the page is filled with it)
+  std::uint8_t value = 0;   ///< Write: the byte written (the page is filled with it); requests: REPORT_DATA fill
+  GuestRequestPages req{};  ///< GuestRequest / ExtGuestRequest
 
   static GuestOp halt() { return GuestOp{}; }
   static GuestOp pvalidate(Gpa gpa, bool validate = true, bool huge = false) {
@@ -49,6 +64,16 @@ struct GuestOp {
   static GuestOp map_gpa_range(Gpa gpa, std::uint64_t npages, bool to_private) {
     GuestOp o;
     o.kind = GuestOpKind::MapGpaRange, o.gpa = gpa, o.npages = npages, o.to_private = to_private;
+    return o;
+  }
+  static GuestOp guest_request(const GuestRequestPages& pages, std::uint8_t report_data) {
+    GuestOp o;
+    o.kind = GuestOpKind::GuestRequest, o.req = pages, o.value = report_data;
+    return o;
+  }
+  static GuestOp ext_guest_request(const GuestRequestPages& pages, std::uint8_t report_data) {
+    GuestOp o;
+    o.kind = GuestOpKind::ExtGuestRequest, o.req = pages, o.value = report_data;
     return o;
   }
 };

@@ -11,10 +11,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "snp/model/kern/sync.h"
 #include "snp/model/kvm/guest.h"
+#include "snp/model/kvm/profile.h"
 #include "snp/model/kvm/sev.h"
 #include "snp/model/kvm/user.h"
 #include "snp/model/types.h"
@@ -30,6 +32,8 @@ struct HostConfig {
   /// its own), 1 without. VMs with private memory (SNP) always have 1.
   std::uint32_t address_spaces = 2;
   std::uint64_t seed = 1;  ///< the simulated chip's seed (firmware, keys)
+  /// The kernel's behaviour (profile.h); upstream unless a scenario picks another.
+  KernelProfile profile = default_profile();
 };
 
 // uAPI constants the host logic needs (the numbers of api/uapi.h; model/ cannot include it).
@@ -88,9 +92,25 @@ struct Exit {
   std::uint64_t system_event_data0 = 0;  ///< SEV_TERM: the guest's GHCB MSR termination request
   std::uint64_t certs_gpa = 0;           ///< KVM_EXIT_SNP_REQ_CERTS: the guest's certificate buffer
   std::uint64_t certs_npages = 0;
+  /// KVM_EXIT_VMGEXIT (seed shape, profile v15-vmgexit-certs): kvm_user_vmgexit.req_certs.
+  std::uint32_t vmgexit_type = 0;
+  std::uint8_t vmgexit_flags = 0;
+  std::uint8_t vmgexit_status = 0;
+};
+
+/// What userspace writes into kvm_run before the next KVM_RUN (hypercall.ret,
+/// snp_req_certs.{ret,npages}, vmgexit.req_certs.{ret,data_npages,flags}).
+struct UserCompletion {
+  std::uint64_t ret = 0;
+  bool set_npages = false;
+  std::uint64_t npages = 0;
+  std::uint8_t flags = 0;
 };
 inline constexpr std::uint32_t kExitHypercall = 3, kExitHlt = 5, kExitInternalError = 17, kExitSystemEvent = 24,
-                               kExitMemoryFault = 39, kExitSnpReqCerts = 43;
+                               kExitMemoryFault = 39, kExitVmgexit = 40, kExitSnpReqCerts = 43;
+inline constexpr std::uint32_t kUserVmgexitReqCerts = 1;       ///< KVM_USER_VMGEXIT_REQ_CERTS
+inline constexpr std::uint8_t kReqCertsFlagNotifyDone = 1;     ///< ..._FLAGS_NOTIFY_DONE
+inline constexpr std::uint8_t kReqCertsStatusPending = 0, kReqCertsStatusDone = 1;
 inline constexpr std::uint64_t kMemoryExitFlagPrivate = 1ULL << 3;
 inline constexpr std::uint32_t kSystemEventSevTerm = 6;  ///< KVM_SYSTEM_EVENT_SEV_TERM
 
@@ -110,6 +130,8 @@ class Host {
   long create_vm(unsigned long type);
   Vm* vm(std::uint64_t id);
   void destroy_vm(std::uint64_t id);
+  /// A fresh id for one call of a host operation (OpContext::call).
+  std::uint64_t new_call_id() { return ++calls_; }
   /// The live VMs' ids, oldest first.
   std::vector<std::uint64_t> vm_ids() const {
     std::vector<std::uint64_t> ids;
@@ -123,6 +145,7 @@ class Host {
   UserSpace user_;
   std::unique_ptr<SevPlatform> sev_;
   std::uint64_t next_id_ = 1;
+  std::uint64_t calls_ = 0;
   std::map<std::uint64_t, std::unique_ptr<Vm>> vms_;
 };
 
@@ -164,9 +187,20 @@ class Vm {
   int set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops);
   /// KVM_RUN: runs the guest until it needs userspace.
   Exit run_vcpu(unsigned long vcpu_id);
-  /// The `ret` userspace wrote into kvm_run for the pending exit (hypercall.ret).
-  int complete_vcpu(unsigned long vcpu_id, std::uint64_t ret);
+  /// What userspace wrote into kvm_run for the pending exit.
+  int complete_vcpu(unsigned long vcpu_id, const UserCompletion& c);
   const GuestLog* guest_log(unsigned long vcpu_id) const;
+  /// The last attestation report the guest on `vcpu_id` received (empty if none).
+  const std::vector<std::uint8_t>* guest_report(unsigned long vcpu_id) const;
+  /// kvm->arch.guest_req_mutex (sev->guest_req_mutex): one guest request at a time.
+  kern::Mutex& guest_req_mutex() { return guest_req_mutex_; }
+  /// The memslot whose userspace range holds `hva`: plain loads of kvm->memslots outside
+  /// SRCU (only the launch-update-hva-lookup profile calls this; facts §9(b)).
+  std::optional<Gpa> hva_to_gfn_unlocked(std::uint64_t hva);
+  /// kvm_read_guest()/kvm_write_guest(): the guest's memory through the slot's userspace
+  /// mapping. false when a page is outside every slot or unmapped.
+  bool read_guest(Gpa gpa, std::span<std::uint8_t> out);
+  bool write_guest(Gpa gpa, std::span<const std::uint8_t> in);
 
   /// kvm_gmem_get_pfn(): the host page behind `gfn` of a guest_memfd slot, allocated on
   /// first use. nullopt when the slot is not a guest_memfd slot.
@@ -190,14 +224,28 @@ class Vm {
   kern::Shared<std::vector<Memslot>> slots_;  ///< the published array, replaced on update
   std::map<std::uint64_t, Gmem> gmems_;
   std::map<Gpa, std::uint64_t> attrs_;        ///< gfn -> attributes (absent = 0)
+  /// The exit a vCPU is waiting on userspace for.
+  enum class Pending : std::uint8_t { None, Hypercall, SnpReqCerts, VmgexitCerts, VmgexitDone };
   struct VcpuRun {
     std::vector<GuestOp> program;
     std::size_t pc = 0;
     GuestLog log;
-    bool pending_hypercall = false;
-    std::uint64_t completion = 0;
+    Pending pending = Pending::None;
+    UserCompletion completion;
     bool terminated = false;
+    // A guest request in flight (GHCB state the guest and KVM share).
+    bool req_sealed = false;
+    std::uint64_t req_seqno = 0;
+    unsigned busy_left = 0;
+    std::uint64_t exitinfo1 = 0, exitinfo2 = 0;
+    std::uint64_t rbx = 0;  ///< the guest's RBX: certificate pages, or the count KVM asks for
+    Exit pending_exit;      ///< the exit being serviced (REQ_CERTS / VMGEXIT fields)
+    std::vector<std::uint8_t> report;
   };
+  std::optional<Exit> step_guest_request(VcpuRun& v, const GuestOp& op);
+  /// The guest reads the GHCB result of its request and goes on.
+  void finish_guest_request(VcpuRun& v, const GuestOp& op);
+  std::optional<Exit> complete_cert_exit(VcpuRun& v);
   /// One guest operation; returns an exit when the vCPU must leave to userspace.
   std::optional<Exit> step(VcpuRun& v);
   /// Guest-private page behind `gpa`, assigned to the guest on first use (sev_gmem_prepare).
@@ -209,6 +257,8 @@ class Vm {
   SevVmState sev_;
   std::uint64_t next_gmem_ = 1;
   std::uint64_t hypercall_exit_mask_ = 0;
+  kern::Mutex guest_req_mutex_;
+  std::uint64_t guest_seqno_ = 0;  ///< the guest driver's VMPCK0 message counter
 };
 
 }  // namespace snplab::model::kvm

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "snp/model/detectors.h"
+#include "snp/model/kern/sync.h"
 #include "snp/model/firmware.h"
 #include "snp/model/memory.h"
 #include "snp/model/rmp.h"
@@ -17,6 +19,15 @@ namespace snplab::model::kvm {
 
 class Vm;
 class Host;
+
+/// A certificate blob the kernel holds (v10-kernel-certs profiles: struct sev_snp_certs),
+/// refcounted. Never deleted while the host lives, so a use after the last put is seen.
+struct SnpCerts {
+  SnpCerts(kern::Sched& s, std::vector<std::uint8_t> d) : kref(s, "snp_certs->kref"), data(std::move(d)) {}
+  kern::Kref kref;
+  std::vector<std::uint8_t> data;
+  bool freed = false;
+};
 
 /// The platform side the simulated KVM host drives: RMP, memory, firmware, page and ASID
 /// allocation. One per Host when SNP is enabled.
@@ -41,6 +52,16 @@ class SevPlatform {
   void asid_free(std::uint32_t asid);
   /// snp_safe_alloc_page(): a page that is not 2 MiB aligned (the VMCB/VMSA erratum, facts §3.3).
   Pfn alloc_safe_page();
+
+  /// v10 profiles: /dev/sev SNP_SET_EXT_CONFIG's certificate blob (empty: remove), published
+  /// as psp_master->sev_data->snp_certs under sev_cmd_mutex.
+  void set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob);
+  /// sev_snp_global_certs_get(): a referenced blob or nullptr. `reload` is the v10 code that
+  /// reloads the pointer around kref_get_unless_zero() (facts §9(a)); a reference taken on a
+  /// different object than the one returned is reported as "kref-reloaded-pointer".
+  SnpCerts* global_certs_get(kern::Sched& sched, bool reload);
+  void certs_put(SnpCerts* c);
+  const std::vector<std::uint8_t>* global_certs_peek() const;
   /// The VMSA features KVM offers (KVM_X86_SEV_VMSA_FEATURES): DebugSwap.
   static constexpr std::uint64_t kSupportedVmsaFeatures = 1ULL << 5;
   /// The vCPU signature the simulated CPUs report (CPUID 1 EAX; EPYC-Milan).
@@ -54,6 +75,8 @@ class SevPlatform {
   Pfn next_pfn_ = 0x100000;  // 4 GiB: host pages handed out upwards
   std::vector<Pfn> free_;
   std::vector<bool> asid_used_;
+  std::vector<std::unique_ptr<SnpCerts>> certs_objs_;
+  std::unique_ptr<kern::Shared<SnpCerts*>> global_certs_;
 };
 
 /// KVM's per-VM SEV state (struct kvm_sev_info).
@@ -65,7 +88,11 @@ struct SevVmState {
   Pfn gctx = 0;  ///< snp_context: the context page (0: none)
   bool finished = false;
   std::vector<Pfn> vmsas;  ///< each vCPU's VMSA page, in vCPU order, after LAUNCH_FINISH
+  Pfn guest_req_buf = 0;   ///< the kernel's copy of a guest request (hypervisor page)
+  Pfn guest_resp_buf = 0;  ///< the firmware's response page (Firmware state)
+  bool req_certs = false;  ///< KVM_SEV_SNP_ENABLE_REQ_CERTS was issued
 };
+
 
 // The command structs, decoded (the uAPI's fields; `pad_nonzero` folds the padding checks).
 struct SevInit2Args {
@@ -103,6 +130,21 @@ int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error);
 int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_error);
 int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error);
 int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_error);
+int snp_enable_req_certs(Vm& vm);
+
+/// GHCB results of the guest-request events (facts §7.1, §7.3).
+inline constexpr std::uint64_t kGhcbMalformedInput = 2;     ///< SW_EXITINFO1
+inline constexpr std::uint64_t kGhcbErrMissingInput = 4;    ///< SW_EXITINFO2 with it
+inline constexpr std::uint32_t kVmmErrInvalidLen = 1, kVmmErrBusy = 2, kVmmErrGeneric = 0xFFFFFFFFU;
+/// SNP_GUEST_ERR(vmm_err, fw_err): what SW_EXITINFO2 carries back to the guest.
+constexpr std::uint64_t snp_guest_err(std::uint32_t vmm, std::uint32_t fw) {
+  return (std::uint64_t{vmm} << 32) | fw;
+}
+/// __snp_handle_guest_req(): the request page copied in, SNP_GUEST_REQUEST, the response
+/// copied back. 0 with `*fw_err` (0 or the firmware status), or -errno for a failure that
+/// is not the firmware's (KVM_RUN then fails).
+int snp_issue_guest_req(Vm& vm, Gpa req_gpa, Gpa resp_gpa, std::uint32_t* fw_err);
+
 /// VM teardown (sev_vm_destroy): decommission, free the context, reclaim every private page.
 void sev_vm_destroy(Vm& vm);
 /// sev_gmem_invalidate(): guest_memfd pages leave the guest; private ones go back to the

@@ -1,0 +1,61 @@
+// Kernel profiles (DESIGN.md "Kernel profiles"): a named set of switches that selects the
+// simulated host's behaviour. The default is current upstream; the others turn on one
+// historical behaviour each, as the seed threads discuss it (facts §8.6, §9). Scenarios run a
+// buggy profile and its fixed counterpart and expect a detector to fire for one only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace snplab::model::kvm {
+
+/// How an extended guest request fetches certificates from userspace (facts §8.6).
+enum class CertExit : std::uint8_t {
+  SnpReqCerts,  ///< merged: KVM_EXIT_SNP_REQ_CERTS {gpa, npages, ret}, ret 0/ENOSPC/EAGAIN/EIO
+  VmgExit,      ///< seed (v15): KVM_EXIT_VMGEXIT / KVM_USER_VMGEXIT_REQ_CERTS, NOTIFY_DONE + status
+  KernelCerts,  ///< v10: no exit; KVM copies a kernel-held blob (global from /dev/sev)
+};
+std::string_view to_string(CertExit c);
+
+struct KernelProfile {
+  std::string_view name;
+  std::string_view summary;  ///< one line: what this profile switches
+  std::string_view source;   ///< the thread (or series) the behaviour comes from
+  /// SNP_LAUNCH_UPDATE makes a page private without snp_lookup_rmpentry()'s -EEXIST check:
+  /// a page already assigned (to this guest or another) is reassigned (facts §9(b)).
+  bool launch_update_no_assigned_check = false;
+  /// SNP_LAUNCH_UPDATE's error path reverts every entry of the range, not only the pages
+  /// this call converted (RFC v4 24/40; facts §9(b)).
+  bool launch_update_revert_all = false;
+  /// SNP_LAUNCH_UPDATE derives the GPA from `uaddr` through a memslot lookup (hva->gpa),
+  /// reading kvm->memslots with plain loads outside SRCU (RFC v4 24/40 review; facts §9(b)).
+  bool launch_update_hva_lookup = false;
+  /// How extended guest requests get certificates.
+  CertExit cert_exit = CertExit::SnpReqCerts;
+  /// KernelCerts only: sev_snp_global_certs_get() reloads the global pointer around
+  /// kref_get_unless_zero() (v10 48/50, Sean's reply 2023-10-17; facts §9(a)).
+  bool global_certs_reload = false;
+  /// A non-SNP guest's extended guest request sets `rc` instead of the exit code, so the
+  /// guest is told success (v10 era; facts §9(c)).
+  bool nonsnp_guest_req_rc = false;
+  /// KVM ORs DEBUG_SWAP (SEV_FEATURES bit 5) into the VMSA features behind the VMM's back
+  /// (pre-"allow customizing VMSA features"; facts §9(d)).
+  bool force_debug_swap = false;
+
+  /// /dev/sev has the v10 SNP_SET_EXT_CONFIG (10) / SNP_GET_EXT_CONFIG (11) instead of
+  /// SNP_COMMIT (10) / SNP_SET_CONFIG (11) / SNP_VLEK_LOAD (12).
+  bool v10_sev_ioctls() const { return cert_exit == CertExit::KernelCerts; }
+};
+
+/// Every profile, the default ("upstream") first.
+std::span<const KernelProfile> kernel_profiles();
+const KernelProfile& default_profile();
+/// The profile called `name`; nullptr when there is none.
+const KernelProfile* find_profile(std::string_view name);
+/// The profiles as a Markdown table (docs/kvm.md embeds it; a test keeps the copy current).
+std::string profiles_markdown();
+
+}  // namespace snplab::model::kvm
