@@ -12,5 +12,6 @@ gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_
 add_executable(snplab_kvm_unit_tests unit/kvm/snp_launch_test.cc unit/kvm/guest_run_test.cc
   unit/kvm/guest_req_test.cc)
 target_include_directories(snplab_kvm_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_compile_definitions(snplab_kvm_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::api GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_kvm_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "snp/hw/probe.h"
+#include "snp/model/kvm/profile.h"
 #include "snp/scenarios/measure_cli.h"
 #include "snp/scenarios/report_cli.h"
 #include "snp/scenarios/rmp_walkthrough.h"
@@ -28,6 +29,8 @@ constexpr const char* kUsage =
     "        compute the expected launch measurement offline (`snplab measure --help`)\n"
     "  report show FILE | report verify FILE --cert CERT --chain PEM [--chain PEM] [--at TIME]\n"
     "        print an attestation report's fields, or verify it against its certificate chain\n"
+    "  profiles [--markdown]\n"
+    "        list the simulated host's kernel profiles and what each switches\n"
     "  help  this text\n";
 
 int usage_error(const std::string& msg) {
@@ -85,6 +88,26 @@ int cmd_probe(int argc, char** /*argv*/) {
   return 0;
 }
 
+int cmd_profiles(int argc, char** argv) {
+  bool markdown = false;
+  for (int i = 0; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--markdown") {
+      markdown = true;
+    } else {
+      return usage_error(fmt::format("profiles: unknown argument '{}'", argv[i]));
+    }
+  }
+  if (markdown) {
+    fmt::print("{}", snplab::model::kvm::profiles_markdown());
+    return 0;
+  }
+  for (const auto& p : snplab::model::kvm::kernel_profiles()) {
+    fmt::print("{:<34} {}\n{:<34} certificates: {}; from: {}\n", p.name, p.summary, "",
+               snplab::model::kvm::to_string(p.cert_exit), p.source);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +119,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "demo") return cmd_demo(argc - 2, argv + 2);
   if (cmd == "probe") return cmd_probe(argc - 2, argv + 2);
+  if (cmd == "profiles") return cmd_profiles(argc - 2, argv + 2);
   if (cmd == "measure") return snplab::scenarios::measure_main(argc - 2, argv + 2, stdout, stderr);
   if (cmd == "report") return snplab::scenarios::report_main(argc - 2, argv + 2, stdout, stderr);
   return usage_error(fmt::format("unknown command '{}'", cmd));

@@ -6,8 +6,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -606,5 +608,23 @@ TEST(LaunchProfiles, HvaLookup_GpaComesFromTheSourceAddress) {
 
 }  // namespace launch_profiles
 
+}  // namespace
+}  // namespace snplab::api
+
+namespace snplab::api {
+namespace {
+TEST(KernelProfiles, DocsEmbedTheGeneratedTable) {
+  std::ifstream in(SNPLAB_SOURCE_DIR "/docs/kvm.md");
+  ASSERT_TRUE(in) << "cannot read docs/kvm.md";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const std::string begin = "<!-- BEGIN GENERATED PROFILES -->\n", end = "<!-- END GENERATED PROFILES -->";
+  const auto b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), model::kvm::profiles_markdown())
+      << "docs/kvm.md is out of date: paste `snplab profiles --markdown`";
+}
 }  // namespace
 }  // namespace snplab::api
