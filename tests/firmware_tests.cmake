@@ -15,3 +15,10 @@ target_include_directories(snplab_kvm_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_
 target_compile_definitions(snplab_kvm_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::api GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_kvm_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
+
+# End to end: firmware image + kernel hashes -> launch -> guest attests; vs `snplab measure`.
+add_executable(snplab_e2e_tests unit/kvm/e2e_test.cc)
+target_link_libraries(snplab_e2e_tests PRIVATE snplab::scenarios snplab::api GTest::gtest GTest::gtest_main snplab_warnings)
+target_include_directories(snplab_e2e_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_compile_definitions(snplab_e2e_tests PRIVATE SNPLAB_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+gtest_discover_tests(snplab_e2e_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)

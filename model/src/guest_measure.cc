@@ -12,10 +12,10 @@ namespace snplab::model {
 
 namespace {
 
-constexpr Guid kHashTableHeaderGuid = guid_from_string("9438d606-4f22-4cc9-b479-a793d411fd21");
-constexpr Guid kCmdlineEntryGuid = guid_from_string("97d02dd8-bd20-4c94-aa78-e7714d36ab2a");
-constexpr Guid kInitrdEntryGuid = guid_from_string("44baf731-3a2f-4bd7-9af1-41e29169781d");
-constexpr Guid kKernelEntryGuid = guid_from_string("4de79437-abd2-427f-b835-d5b172d2045b");
+constexpr OvmfGuid kHashTableHeaderGuid = guid_from_string("9438d606-4f22-4cc9-b479-a793d411fd21");
+constexpr OvmfGuid kCmdlineEntryGuid = guid_from_string("97d02dd8-bd20-4c94-aa78-e7714d36ab2a");
+constexpr OvmfGuid kInitrdEntryGuid = guid_from_string("44baf731-3a2f-4bd7-9af1-41e29169781d");
+constexpr OvmfGuid kKernelEntryGuid = guid_from_string("4de79437-abd2-427f-b835-d5b172d2045b");
 constexpr std::size_t kHashEntrySize = 16 + 2 + 32;                   // 50
 constexpr std::size_t kHashTableUsed = 16 + 2 + 3 * kHashEntrySize;  // 168
 static_assert(kSevHashTableSize == (kHashTableUsed + 15) / 16 * 16);
@@ -279,7 +279,7 @@ std::optional<GuestMode> guest_mode_from_string(std::string_view s) {
 std::array<std::uint8_t, kSevHashTableSize> sev_hash_table(const KernelHashInputs& in) {
   std::array<std::uint8_t, kSevHashTableSize> t{};
   std::size_t at = 0;
-  auto put_guid = [&](const Guid& g) {
+  auto put_guid = [&](const OvmfGuid& g) {
     std::copy(g.begin(), g.end(), t.begin() + static_cast<std::ptrdiff_t>(at));
     at += g.size();
   };
@@ -287,7 +287,7 @@ std::array<std::uint8_t, kSevHashTableSize> sev_hash_table(const KernelHashInput
     t[at++] = static_cast<std::uint8_t>(v & 0xff);
     t[at++] = static_cast<std::uint8_t>(v >> 8);
   };
-  auto put_entry = [&](const Guid& g, const Sha256Digest& d) {
+  auto put_entry = [&](const OvmfGuid& g, const Sha256Digest& d) {
     put_guid(g);
     put_u16(kHashEntrySize);
     std::copy(d.begin(), d.end(), t.begin() + static_cast<std::ptrdiff_t>(at));

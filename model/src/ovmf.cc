@@ -18,8 +18,8 @@ std::uint32_t le32(std::span<const std::uint8_t> b, std::uint64_t off) {
   return v;
 }
 
-Guid guid_at(std::span<const std::uint8_t> b, std::uint64_t off) {
-  Guid g{};
+OvmfGuid guid_at(std::span<const std::uint8_t> b, std::uint64_t off) {
+  OvmfGuid g{};
   std::copy_n(b.begin() + static_cast<std::ptrdiff_t>(off), g.size(), g.begin());
   return g;
 }
@@ -28,7 +28,7 @@ ParseError error(std::string message) { return ParseError{std::move(message)}; }
 
 }  // namespace
 
-std::string to_string(const Guid& g) {
+std::string to_string(const OvmfGuid& g) {
   // Text order: data1..data3 little-endian in storage, data4 as stored.
   return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
                      "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
@@ -36,7 +36,7 @@ std::string to_string(const Guid& g) {
                      g[14], g[15]);
 }
 
-const FooterEntry* FirmwareImage::find(const Guid& guid) const {
+const FooterEntry* FirmwareImage::find(const OvmfGuid& guid) const {
   // The walk goes downwards, so the last match in walk order is the lowest one.
   const FooterEntry* found = nullptr;
   for (const FooterEntry& e : entries_) {
@@ -45,7 +45,7 @@ const FooterEntry* FirmwareImage::find(const Guid& guid) const {
   return found;
 }
 
-std::optional<std::uint32_t> FirmwareImage::entry_u32(const Guid& guid) const {
+std::optional<std::uint32_t> FirmwareImage::entry_u32(const OvmfGuid& guid) const {
   const FooterEntry* e = find(guid);
   if (e == nullptr) return std::nullopt;
   std::uint32_t v = 0;

@@ -345,14 +345,14 @@ TEST(VcpuTypes, Signatures_MatchTheTable) {
 // =======================================================================================
 // OVMF / SVSM image parser (FIRMWARE-FORMAT.md §1)
 
-TEST(Guid, TextForm_RoundTripsInEfiByteOrder) {
-  const Guid g = guid_from_string("96b582de-1fb2-45f7-baea-a366c55a082d");
+TEST(OvmfGuid, TextForm_RoundTripsInEfiByteOrder) {
+  const OvmfGuid g = guid_from_string("96b582de-1fb2-45f7-baea-a366c55a082d");
 
   EXPECT_EQ(g[0], 0xde);  // data1 little-endian
   EXPECT_EQ(g[4], 0xb2);  // data2 little-endian
   EXPECT_EQ(g[8], 0xba);  // data4 as written
   EXPECT_EQ(to_string(g), "96b582de-1fb2-45f7-baea-a366c55a082d");
-  EXPECT_EQ(guid_from_string("not-a-guid"), Guid{});
+  EXPECT_EQ(guid_from_string("not-a-guid"), OvmfGuid{});
 }
 
 TEST(FirmwareImage, WellFormedImage_GivesEntriesAndSectionsInOrder) {
@@ -520,7 +520,7 @@ TEST(SevHashTable, Layout_IsQemusTable) {
 
   const auto t = sev_hash_table(KernelHashInputs{kernel, {}, ""});
 
-  const Guid header = guid_from_string("9438d606-4f22-4cc9-b479-a793d411fd21");
+  const OvmfGuid header = guid_from_string("9438d606-4f22-4cc9-b479-a793d411fd21");
   EXPECT_TRUE(std::equal(header.begin(), header.end(), t.begin()));
   EXPECT_EQ(t[16], 168);  // table length
   EXPECT_EQ(t[17], 0);

@@ -24,13 +24,13 @@ namespace snplab::model {
 
 /// A GUID as its 16 bytes in EFI byte order (first three fields little-endian; Python's
 /// `uuid.bytes_le`), which is how firmware images store them.
-using Guid = std::array<std::uint8_t, 16>;
+using OvmfGuid = std::array<std::uint8_t, 16>;
 
 /// Parses the canonical text form `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` into EFI byte order.
 /// Usable at compile time; malformed text gives the all-zero GUID.
-constexpr Guid guid_from_string(std::string_view s) {
-  Guid g{};
-  if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-') return Guid{};
+constexpr OvmfGuid guid_from_string(std::string_view s) {
+  OvmfGuid g{};
+  if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-') return OvmfGuid{};
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -43,11 +43,11 @@ constexpr Guid guid_from_string(std::string_view s) {
     if (s[i] == '-') continue;
     const int hi = nibble(s[i]);
     const int lo = (i + 1 < s.size()) ? nibble(s[i + 1]) : -1;
-    if (hi < 0 || lo < 0 || n >= 16) return Guid{};
+    if (hi < 0 || lo < 0 || n >= 16) return OvmfGuid{};
     text_order[n++] = static_cast<std::uint8_t>(hi * 16 + lo);
     ++i;
   }
-  if (n != 16) return Guid{};
+  if (n != 16) return OvmfGuid{};
   // data1 (4 bytes), data2 (2) and data3 (2) are stored little-endian; data4 as is.
   constexpr std::array<std::size_t, 16> kOrder{3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
   for (std::size_t i = 0; i < 16; ++i) g[i] = text_order[kOrder[i]];
@@ -55,15 +55,15 @@ constexpr Guid guid_from_string(std::string_view s) {
 }
 
 /// The canonical lower-case text form of `g`.
-std::string to_string(const Guid& g);
+std::string to_string(const OvmfGuid& g);
 
 /// GUIDs of the footer table and of the entries the measurement uses (FW §1).
 namespace ovmf_guid {
-inline constexpr Guid kFooterTable = guid_from_string("96b582de-1fb2-45f7-baea-a366c55a082d");
-inline constexpr Guid kSevEsResetBlock = guid_from_string("00f771de-1a7e-4fcb-890e-68c77e2fb44e");
-inline constexpr Guid kSevMetadata = guid_from_string("dc886566-984a-4798-a75e-5585a7bf67cc");
-inline constexpr Guid kSevHashTableRv = guid_from_string("7255371f-3a3b-4b04-927b-1da6efa8d454");
-inline constexpr Guid kSvsmInfo = guid_from_string("a789a612-0597-4c4b-a49f-cbb1fe9d1ddd");
+inline constexpr OvmfGuid kFooterTable = guid_from_string("96b582de-1fb2-45f7-baea-a366c55a082d");
+inline constexpr OvmfGuid kSevEsResetBlock = guid_from_string("00f771de-1a7e-4fcb-890e-68c77e2fb44e");
+inline constexpr OvmfGuid kSevMetadata = guid_from_string("dc886566-984a-4798-a75e-5585a7bf67cc");
+inline constexpr OvmfGuid kSevHashTableRv = guid_from_string("7255371f-3a3b-4b04-927b-1da6efa8d454");
+inline constexpr OvmfGuid kSvsmInfo = guid_from_string("a789a612-0597-4c4b-a49f-cbb1fe9d1ddd");
 }  // namespace ovmf_guid
 
 /// SEV metadata section types (FW §1; edk2 OvmfSevMetadata.asm).
@@ -110,7 +110,7 @@ struct MetadataSection {
 /// One entry of the footer table: its GUID, its data (the bytes in front of its 18-byte
 /// header) and where that data starts in the image.
 struct FooterEntry {
-  Guid guid{};
+  OvmfGuid guid{};
   std::uint64_t data_offset = 0;
   std::vector<std::uint8_t> data;
 };
@@ -144,10 +144,10 @@ class FirmwareImage {
   const std::vector<FooterEntry>& entries() const { return entries_; }
   /// The entry for `guid`; with duplicates, the one at the lowest address (it is read last
   /// and wins in sev-snp-measure, FW §1). nullptr if absent.
-  const FooterEntry* find(const Guid& guid) const;
+  const FooterEntry* find(const OvmfGuid& guid) const;
   /// The first u32 (little-endian) of the entry's data; an entry with fewer than 4 data
   /// bytes gives the bytes it has, zero-extended (as sev-snp-measure reads it).
-  std::optional<std::uint32_t> entry_u32(const Guid& guid) const;
+  std::optional<std::uint32_t> entry_u32(const OvmfGuid& guid) const;
 
   /// The AP start address from the SEV-ES reset block entry.
   std::optional<std::uint32_t> sev_es_reset_eip() const { return entry_u32(ovmf_guid::kSevEsResetBlock); }
