@@ -8,12 +8,36 @@ namespace snplab::model {
 
 namespace {
 
+/// The digest implementations, fetched from the default provider once: EVP_sha384() and
+/// friends make OpenSSL 3 fetch (a locked lookup) on every init, which costs as much as
+/// hashing a small PAGE_INFO.
+const EVP_MD* fetched(const char* name) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  SNPLAB_ASSERT(md != nullptr, "EVP_MD_fetch failed");
+  return md;  // kept for the process's life
+}
+const EVP_MD* md_sha384() {
+  static const EVP_MD* md = fetched("SHA384");
+  return md;
+}
+const EVP_MD* md_sha256() {
+  static const EVP_MD* md = fetched("SHA256");
+  return md;
+}
+
 template <std::size_t N>
 std::array<std::uint8_t, N> one_shot(const EVP_MD* md, std::span<const std::uint8_t> data) {
+  // One context per thread, reused: EVP_MD_CTX_new/free per digest is measurable on 4 KiB pages.
+  thread_local struct Ctx {
+    EVP_MD_CTX* c = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(c); }
+  } ctx;
   std::array<std::uint8_t, N> out{};
   unsigned len = 0;
-  const int ok = EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr);
-  SNPLAB_ASSERT(ok == 1 && len == N, "EVP_Digest failed");
+  const int ok = ctx.c != nullptr && EVP_DigestInit_ex(ctx.c, md, nullptr) == 1 &&
+                 EVP_DigestUpdate(ctx.c, data.data(), data.size()) == 1 &&
+                 EVP_DigestFinal_ex(ctx.c, out.data(), &len) == 1;
+  SNPLAB_ASSERT(ok == 1 && len == N, "EVP digest failed");
   return out;
 }
 
@@ -41,11 +65,11 @@ struct MdCtx {
 
 }  // namespace
 
-Sha256Digest sha256(std::span<const std::uint8_t> data) { return one_shot<32>(EVP_sha256(), data); }
-Sha384Digest sha384(std::span<const std::uint8_t> data) { return one_shot<48>(EVP_sha384(), data); }
+Sha256Digest sha256(std::span<const std::uint8_t> data) { return one_shot<32>(md_sha256(), data); }
+Sha384Digest sha384(std::span<const std::uint8_t> data) { return one_shot<48>(md_sha384(), data); }
 
 struct Sha384::Impl : MdCtx {
-  Impl() : MdCtx(EVP_sha384()) {}
+  Impl() : MdCtx(md_sha384()) {}
 };
 Sha384::Sha384() : impl_(std::make_unique<Impl>()) {}
 Sha384::~Sha384() = default;
@@ -55,7 +79,7 @@ void Sha384::update(std::span<const std::uint8_t> data) { impl_->update(data); }
 Sha384Digest Sha384::finish() { return impl_->finish<48>(); }
 
 struct Sha256::Impl : MdCtx {
-  Impl() : MdCtx(EVP_sha256()) {}
+  Impl() : MdCtx(md_sha256()) {}
 };
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
 Sha256::~Sha256() = default;

@@ -1,5 +1,6 @@
 #include "snp/model/kvm/user.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "snp/model/types.h"
@@ -11,29 +12,55 @@ std::uint64_t UserSpace::map(std::uint64_t size) {
   const std::uint64_t len = (size + kPageSize - 1) & ~(kPageSize - 1);
   const std::uint64_t addr = next_;
   next_ += len + kPageSize;  // a guard page between mappings
-  maps_[addr] = std::vector<std::uint8_t>(len, 0);
+  maps_[addr].len = len;
   return addr;
 }
 
 bool UserSpace::unmap(std::uint64_t addr) { return maps_.erase(addr) == 1; }
 
-bool UserSpace::copy_from(std::uint64_t addr, std::span<std::uint8_t> out) const {
+const UserSpace::Mapping* UserSpace::find(std::uint64_t addr, std::uint64_t n, std::uint64_t* off) const {
   auto it = maps_.upper_bound(addr);
-  if (it == maps_.begin()) return false;
+  if (it == maps_.begin()) return nullptr;
   --it;
-  const std::uint64_t off = addr - it->first;
-  if (off > it->second.size() || out.size() > it->second.size() - off) return false;
-  std::memcpy(out.data(), it->second.data() + off, out.size());
+  *off = addr - it->first;
+  if (*off > it->second.len || n > it->second.len - *off) return nullptr;
+  return &it->second;
+}
+
+bool UserSpace::copy_from(std::uint64_t addr, std::span<std::uint8_t> out) const {
+  std::uint64_t off = 0;
+  const Mapping* m = find(addr, out.size(), &off);
+  if (m == nullptr) return false;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t at = off + done;
+    const std::size_t in_page = static_cast<std::size_t>(at & (kPageSize - 1));
+    const std::size_t n = std::min<std::size_t>(out.size() - done, kPageSize - in_page);
+    auto it = m->pages.find(at >> kPageShift);
+    if (it == m->pages.end()) {
+      std::memset(out.data() + done, 0, n);
+    } else {
+      std::memcpy(out.data() + done, it->second->data() + in_page, n);
+    }
+    done += n;
+  }
   return true;
 }
 
 bool UserSpace::copy_to(std::uint64_t addr, std::span<const std::uint8_t> in) {
-  auto it = maps_.upper_bound(addr);
-  if (it == maps_.begin()) return false;
-  --it;
-  const std::uint64_t off = addr - it->first;
-  if (off > it->second.size() || in.size() > it->second.size() - off) return false;
-  std::memcpy(it->second.data() + off, in.data(), in.size());
+  std::uint64_t off = 0;
+  auto* m = const_cast<Mapping*>(find(addr, in.size(), &off));
+  if (m == nullptr) return false;
+  std::size_t done = 0;
+  while (done < in.size()) {
+    const std::uint64_t at = off + done;
+    const std::size_t in_page = static_cast<std::size_t>(at & (kPageSize - 1));
+    const std::size_t n = std::min<std::size_t>(in.size() - done, kPageSize - in_page);
+    auto& p = m->pages[at >> kPageShift];
+    if (!p) p = std::make_unique<Page>();
+    std::memcpy(p->data() + in_page, in.data() + done, n);
+    done += n;
+  }
   return true;
 }
 

@@ -2,16 +2,19 @@
 // copy_from_user()/copy_to_user() read and write. Addresses are user virtual addresses.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
-#include <vector>
+#include <unordered_map>
 
 namespace snplab::model::kvm {
 
 class UserSpace {
  public:
-  /// mmap(): a page-aligned mapping of `size` bytes (zeroed), or 0 when size is 0.
+  /// mmap(): a page-aligned mapping of `size` bytes (zeroed), or 0 when size is 0. Pages
+  /// are allocated when first written, as anonymous memory is: an untouched page reads 0.
   std::uint64_t map(std::uint64_t size);
   /// munmap() of a whole mapping: false if `addr` does not start one.
   bool unmap(std::uint64_t addr);
@@ -20,7 +23,14 @@ class UserSpace {
   bool copy_to(std::uint64_t addr, std::span<const std::uint8_t> in);
 
  private:
-  std::map<std::uint64_t, std::vector<std::uint8_t>> maps_;
+  using Page = std::array<std::uint8_t, 4096>;
+  struct Mapping {
+    std::uint64_t len = 0;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Page>> pages;  ///< page index -> bytes
+  };
+  /// The mapping holding [addr, addr + n), or nullptr.
+  const Mapping* find(std::uint64_t addr, std::uint64_t n, std::uint64_t* off) const;
+  std::map<std::uint64_t, Mapping> maps_;
   std::uint64_t next_ = 0x7f0000000000ULL;
 };
 
