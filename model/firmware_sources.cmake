@@ -17,4 +17,5 @@ target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/user.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/vcpu.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/guest_req.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/ghcb.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/profile.cc)

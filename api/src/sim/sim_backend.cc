@@ -227,6 +227,7 @@ class SimBackend final : public Backend {
       e.vmgexit.flags = x.vmgexit_flags;
       e.vmgexit.status = x.vmgexit_status;
     }
+    if (x.reason == model::kvm::kExitFailEntry) e.fail_entry_reason = x.fail_entry_reason;
     if (x.reason == model::kvm::kExitSystemEvent) {
       e.system_event.type = x.system_event_type;
       e.system_event.ndata = 1;

@@ -21,8 +21,12 @@ constexpr std::uint64_t kMapGpaEncrypted = 1ULL << 4;  // KVM_MAP_GPA_RANGE_ENCR
 int Vm::set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops) {
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
   VcpuRun& v = runs_[vcpu_id];
+  const Pfn vmsa = v.vmsa;  // the vCPU's VMSA (AP creation) outlives the program
+  const bool vmsa_invalid = v.vmsa_invalid;
   v = VcpuRun{};
   v.program = std::move(ops);
+  v.vmsa = vmsa;
+  v.vmsa_invalid = vmsa_invalid;
   return 0;
 }
 
@@ -109,6 +113,28 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
     case GuestOpKind::GuestRequest:
     case GuestOpKind::ExtGuestRequest:
       return step_guest_request(v, op);
+    case GuestOpKind::GhcbPsc:
+      return step_psc(v, op);
+    case GuestOpKind::ApCreate:
+      return step_ap_create(v, op);
+    case GuestOpKind::Rmpadjust: {
+      if (!snp) return terminate(v, fmt::format("RMPADJUST 0x{:x} in a VM without private memory", gpa));
+      if ((attributes(gfn) & kAttrPrivate) == 0) {
+        return terminate(v, fmt::format("RMPADJUST 0x{:x}: the page is shared", gpa));
+      }
+      const auto pfn = private_pfn(gpa);
+      if (!pfn) return terminate(v, fmt::format("RMPADJUST 0x{:x}: no guest_memfd page", gpa));
+      // Target VMPL 1: the VMSA bit (Linux snp_set_vmsa) or read/write for VMPL1.
+      const std::uint64_t rdx = op.vmsa ? (kRmpadjustVmsa | 1) : (1 | (3ULL << kRmpadjustPermShift));
+      GuestInsnResult r = rmpadjust(sev->rmp(), GuestCpu{sev_.asid, 0}, gpa, pfn_to_spa(*pfn), 0, rdx,
+                                    OpContext{"guest RMPADJUST", static_cast<VmId>(id_)});
+      if (r.fault.raised()) {
+        return terminate(v, fmt::format("RMPADJUST 0x{:x}: {} 0x{:x}", gpa, to_string(r.fault.kind), r.fault.code));
+      }
+      v.log.push_back(fmt::format("RMPADJUST 0x{:x}{}: {}", gpa, op.vmsa ? " (VMSA)" : "", to_string(r.status)));
+      ++v.pc;
+      return std::nullopt;
+    }
     case GuestOpKind::Pvalidate:
     case GuestOpKind::Read:
     case GuestOpKind::Write: {
@@ -189,6 +215,29 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
   return std::nullopt;
 }
 
+std::optional<Exit> Vm::vmrun_checks(unsigned long vcpu_id, VcpuRun& v) {
+  if (!has_private_mem()) return std::nullopt;
+  if (v.vmsa_invalid) return Exit{-EINVAL};  // AP DESTROY: no VMSA to run (facts §7.5)
+  Pfn vmsa = v.vmsa;
+  if (vmsa == 0) {
+    const auto it = std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id);
+    const auto index = static_cast<std::size_t>(it - vcpu_ids_.begin());
+    if (index >= sev_.vmsas.size()) return Exit{-EINVAL};
+    vmsa = sev_.vmsas[index];
+  }
+  SevPlatform* sev = host_.sev();
+  const RmpEntryRaw e = effective_entry(sev->rmp(), vmsa);
+  // Covered, Guest-Owned by this ASID, Mutable, VMSA=1 (the GPA check is not modelled).
+  if (!e.assigned() || e.asid() != sev_.asid || e.immutable() || !e.vmsa()) {
+    v.log.push_back(fmt::format("VMRUN: VMSA page 0x{:x} fails the RMP checks (VMEXIT_INVALID)", vmsa));
+    Exit x;
+    x.reason = kExitFailEntry;
+    x.fail_entry_reason = kSvmExitErr;
+    return x;
+  }
+  return std::nullopt;
+}
+
 Exit Vm::run_vcpu(unsigned long vcpu_id) {
   auto it = runs_.find(vcpu_id);
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return Exit{-EINVAL};
@@ -196,6 +245,17 @@ Exit Vm::run_vcpu(unsigned long vcpu_id) {
   if (it == runs_.end()) it = runs_.emplace(vcpu_id, VcpuRun{}).first;
   VcpuRun& v = it->second;
   if (v.terminated) return terminate(v, "KVM_RUN after the guest asked to terminate");
+  if (auto e = vmrun_checks(vcpu_id, v)) return *e;
+  if (v.pending == Pending::PscHypercall) {  // a GHCB PSC run: userspace converted, or not
+    v.pending = Pending::None;
+    if (v.completion.ret != 0) {
+      v.psc_started = false;
+      return terminate(v, fmt::format("GHCB page-state change: userspace failed it (ret {}, SW_EXITINFO2 {:#x}): "
+                                      "terminating",
+                                      static_cast<std::int64_t>(v.completion.ret), 0x100ULL << 32));
+    }
+    v.psc_cur += v.psc_covered;
+  }
   if (v.pending == Pending::SnpReqCerts || v.pending == Pending::VmgexitCerts || v.pending == Pending::VmgexitDone) {
     if (auto e = complete_cert_exit(v)) return *e;
   }

@@ -295,3 +295,127 @@ TEST_F(GuestRun, LoadGuestOnANonVcpuHandle_Ebadf) {
 
 }  // namespace
 }  // namespace snplab::api
+
+// ---- GHCB page-state change, RMPADJUST, AP creation ------------------------------------------
+
+namespace snplab::api {
+namespace {
+
+using model::kvm::PscEntry;
+
+TEST_F(GuestRun, GhcbPsc_CoalescesContiguousEntriesIntoOneExitAndSkipsPsmash) {
+  launch();
+  load({GuestOp::ghcb_psc({PscEntry{0x80, model::kvm::kPscShared, false, 0},
+                           PscEntry{0x81, model::kvm::kPscShared, false, 0},
+                           PscEntry{0x82, model::kvm::kPscShared, false, 0},
+                           PscEntry{0x100, model::kvm::kPscPsmash, false, 0},
+                           PscEntry{0x90, model::kvm::kPscPrivate, false, 0}}),
+        GuestOp::halt()});
+  RunExit e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  EXPECT_EQ(e.hypercall.nr, uapi::KVM_HC_MAP_GPA_RANGE);
+  EXPECT_EQ(e.hypercall.args[0], 0x80000u);  // three entries, one exit
+  EXPECT_EQ(e.hypercall.args[1], 3u);
+  EXPECT_EQ(e.hypercall.args[2], 0u);
+  ASSERT_TRUE(vm_->convert(0x80000, 3 * kPageSize, false));
+  ASSERT_TRUE(vm_->vcpu().set_exit_ret(0));
+  e = run();  // PSMASH is done without an exit; next the private run
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  EXPECT_EQ(e.hypercall.args[0], 0x90000u);
+  EXPECT_EQ(e.hypercall.args[1], 1u);
+  EXPECT_EQ(e.hypercall.args[2], uapi::KVM_MAP_GPA_RANGE_ENCRYPTED);
+  ASSERT_TRUE(vm_->vcpu().set_exit_ret(0));
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  EXPECT_EQ(log().back(), "GHCB page-state change (5 entries): done");
+}
+
+TEST_F(GuestRun, GhcbPsc_HugeEntry_2MFlagAnd512Pages) {
+  launch();
+  load({GuestOp::ghcb_psc({PscEntry{0x0, model::kvm::kPscShared, true, 0}}), GuestOp::halt()});
+  const RunExit e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  EXPECT_EQ(e.hypercall.args[1], 512u);
+  EXPECT_EQ(e.hypercall.args[2], uapi::KVM_MAP_GPA_RANGE_PAGE_SZ_2M);
+}
+
+TEST_F(GuestRun, GhcbPsc_BadEntries_GuestTerminates) {
+  const std::vector<std::pair<std::vector<PscEntry>, std::string>> cases = {
+      {{}, "invalid header"},
+      {{PscEntry{0x80, 7, false, 0}}, "invalid entry"},                      // unknown operation
+      {{PscEntry{0x81, model::kvm::kPscShared, true, 0}}, "invalid entry"},  // 2M entry, unaligned gfn
+      {{PscEntry{0x80, model::kvm::kPscShared, false, 2}}, "invalid entry"},  // cur_page beyond the page
+      {std::vector<PscEntry>(254, PscEntry{0x80, model::kvm::kPscShared, false, 0}), "invalid header"},
+  };
+  for (const auto& [entries, why] : cases) {
+    launch();
+    load({GuestOp::ghcb_psc(entries)});
+    const RunExit e = run();
+    EXPECT_EQ(e.exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT) << why;
+    ASSERT_FALSE(log().empty());
+    EXPECT_NE(log().back().find(why), std::string::npos) << log().back();
+    vm_->close();
+    vm_.reset();
+  }
+}
+
+TEST_F(GuestRun, GhcbPsc_UserspaceFails_GuestTerminates) {
+  launch();
+  load({GuestOp::ghcb_psc({PscEntry{0x80, model::kvm::kPscShared, false, 0}})});
+  ASSERT_EQ(run().exit_reason, uapi::KVM_EXIT_HYPERCALL);
+  ASSERT_TRUE(vm_->vcpu().set_exit_ret(static_cast<std::uint64_t>(-EINVAL)));
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+  EXPECT_NE(log().back().find("userspace failed it"), std::string::npos) << log().back();
+}
+
+TEST_F(GuestRun, ApCreate_NewVmsaRunsOnlyWithTheVmsaBit) {
+  SnpVmConfig cfg;
+  cfg.vcpus = 2;
+  launch(cfg);
+  constexpr std::uint64_t kVmsa = 0x21000;  // not 2 MiB aligned
+  // Without RMPADJUST(VMSA) the AP's VMRUN fails the RMP checks.
+  load({GuestOp::pvalidate(kVmsa), GuestOp::ap_create(1, kVmsa), GuestOp::halt()}, 0);
+  EXPECT_EQ(run(0).exit_reason, uapi::KVM_EXIT_HLT);
+  EXPECT_EQ(log(0).back(), "AP creation for APIC 1 with VMSA 0x21000: done");
+  RunExit ap = run(1);
+  EXPECT_EQ(ap.exit_reason, uapi::KVM_EXIT_FAIL_ENTRY);
+  EXPECT_EQ(ap.fail_entry_reason, ~0ULL);  // SVM_EXIT_ERR
+  // With it the AP runs.
+  load({GuestOp::rmpadjust(kVmsa, true), GuestOp::ap_create(1, kVmsa), GuestOp::halt()}, 0);
+  EXPECT_EQ(run(0).exit_reason, uapi::KVM_EXIT_HLT);
+  EXPECT_EQ(log(0)[0], "RMPADJUST 0x21000 (VMSA): SUCCESS");
+  ASSERT_TRUE(sim_load_guest(*backend_, vm_->vcpu(1).handle(), {GuestOp::halt()}));
+  EXPECT_EQ(run(1).exit_reason, uapi::KVM_EXIT_HLT);
+}
+
+TEST_F(GuestRun, ApCreate_Refusals) {
+  SnpVmConfig cfg;
+  cfg.vcpus = 2;
+  launch(cfg);
+  load({GuestOp::ap_create(1, 0x200000),                          // 2 MiB aligned
+        GuestOp::ap_create(1, 0x21008),                           // not page aligned
+        GuestOp::ap_create(7, 0x21000),                           // no such vCPU
+        GuestOp::ap_create(1, 0x21000, model::kvm::kApCreate, 0x21),  // DebugSwap: not the VM's features
+        GuestOp::ap_create(1, 0x21000, 9),                        // unknown request
+        GuestOp::halt()});
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  ASSERT_EQ(log().size(), 5u);
+  EXPECT_NE(log()[0].find("2 MiB aligned"), std::string::npos) << log()[0];
+  EXPECT_NE(log()[1].find("not page aligned"), std::string::npos) << log()[1];
+  EXPECT_NE(log()[2].find("no such vCPU"), std::string::npos) << log()[2];
+  EXPECT_NE(log()[3].find("SEV_FEATURES 0x21"), std::string::npos) << log()[3];
+  EXPECT_NE(log()[4].find("unknown request"), std::string::npos) << log()[4];
+}
+
+TEST_F(GuestRun, ApDestroy_TheApCannotRun) {
+  SnpVmConfig cfg;
+  cfg.vcpus = 2;
+  launch(cfg);
+  load({GuestOp::ap_create(1, 0, model::kvm::kApDestroy), GuestOp::halt()});
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  auto e = vm_->vcpu(1).run();
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().errno_value, EINVAL);
+}
+
+}  // namespace
+}  // namespace snplab::api

@@ -96,6 +96,7 @@ struct Exit {
   std::uint32_t vmgexit_type = 0;
   std::uint8_t vmgexit_flags = 0;
   std::uint8_t vmgexit_status = 0;
+  std::uint64_t fail_entry_reason = 0;  ///< KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason
 };
 
 /// What userspace writes into kvm_run before the next KVM_RUN (hypercall.ret,
@@ -106,6 +107,8 @@ struct UserCompletion {
   std::uint64_t npages = 0;
   std::uint8_t flags = 0;
 };
+inline constexpr std::uint32_t kExitFailEntry = 9;
+inline constexpr std::uint64_t kSvmExitErr = ~0ULL;  ///< SVM_EXIT_ERR (VMEXIT_INVALID), -1
 inline constexpr std::uint32_t kExitHypercall = 3, kExitHlt = 5, kExitInternalError = 17, kExitSystemEvent = 24,
                                kExitMemoryFault = 39, kExitVmgexit = 40, kExitSnpReqCerts = 43;
 inline constexpr std::uint32_t kUserVmgexitReqCerts = 1;       ///< KVM_USER_VMGEXIT_REQ_CERTS
@@ -225,7 +228,7 @@ class Vm {
   std::map<std::uint64_t, Gmem> gmems_;
   std::map<Gpa, std::uint64_t> attrs_;        ///< gfn -> attributes (absent = 0)
   /// The exit a vCPU is waiting on userspace for.
-  enum class Pending : std::uint8_t { None, Hypercall, SnpReqCerts, VmgexitCerts, VmgexitDone };
+  enum class Pending : std::uint8_t { None, Hypercall, PscHypercall, SnpReqCerts, VmgexitCerts, VmgexitDone };
   struct VcpuRun {
     std::vector<GuestOp> program;
     std::size_t pc = 0;
@@ -241,7 +244,19 @@ class Vm {
     std::uint64_t rbx = 0;  ///< the guest's RBX: certificate pages, or the count KVM asks for
     Exit pending_exit;      ///< the exit being serviced (REQ_CERTS / VMGEXIT fields)
     std::vector<std::uint8_t> report;
+    // A GHCB page-state change in flight: the entry KVM resumes at, and how many the
+    // current KVM_HC_MAP_GPA_RANGE exit covers.
+    std::size_t psc_cur = 0, psc_covered = 0;
+    bool psc_started = false;
+    // AP state: the VMSA KVM_RUN enters (0: the launch VMSA), destroyed by AP DESTROY.
+    Pfn vmsa = 0;
+    bool vmsa_invalid = false;
   };
+  std::optional<Exit> step_psc(VcpuRun& v, const GuestOp& op);
+  /// VMRUN's checks on the VMSA the vCPU enters (facts §3.4): a failure exits
+  /// KVM_EXIT_FAIL_ENTRY with SVM_EXIT_ERR.
+  std::optional<Exit> vmrun_checks(unsigned long vcpu_id, VcpuRun& v);
+  std::optional<Exit> step_ap_create(VcpuRun& v, const GuestOp& op);
   std::optional<Exit> step_guest_request(VcpuRun& v, const GuestOp& op);
   /// The guest reads the GHCB result of its request and goes on.
   void finish_guest_request(VcpuRun& v, const GuestOp& op);
