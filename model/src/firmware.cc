@@ -312,7 +312,15 @@ void Firmware::measure(GuestContext& g, std::uint8_t page_type, Gpa gpa, std::sp
   const auto type = page_type_from_raw(page_type);
   SNPLAB_ASSERT(type.has_value(), "page type checked before measuring");
   LaunchDigest ld(g.measurement);
-  ld.update_page(*type, gpa, page, PageInfoFlags{cmd.imi_page, cmd.vmpl1_perms, cmd.vmpl2_perms, cmd.vmpl3_perms});
+  const PageInfoFlags flags{cmd.imi_page, cmd.vmpl1_perms, cmd.vmpl2_perms, cmd.vmpl3_perms};
+  const Pfn pfn = spa_to_pfn(cmd.address);
+  if (cmd.contents_hint != nullptr && cmd.page_size == PageSize::Size4K && hashes_contents(*type) &&
+      mem_.generation(pfn) == cmd.hint_generation &&
+      cmd.hint_generation != 0) {
+    ld.update_contents(*type, gpa, *cmd.contents_hint, flags);  // the page is unchanged since it was hashed
+  } else {
+    ld.update_page(*type, gpa, page, flags);
+  }
   g.measurement = ld.digest();
 }
 

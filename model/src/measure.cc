@@ -38,30 +38,20 @@ Sha384Digest page_contents(PageType t, std::span<const std::uint8_t, kPageSize> 
 LaunchDigest::LaunchDigest() = default;
 LaunchDigest::LaunchDigest(const Sha384Digest& start) : ld_(start) {}
 LaunchDigest::~LaunchDigest() = default;
-LaunchDigest::LaunchDigest(const LaunchDigest& other) : ld_(other.ld_) {}
-LaunchDigest& LaunchDigest::operator=(const LaunchDigest& other) {
-  ld_ = other.ld_;  // the hasher holds no state between updates
-  return *this;
-}
+LaunchDigest::LaunchDigest(const LaunchDigest& other) = default;
+LaunchDigest& LaunchDigest::operator=(const LaunchDigest& other) = default;
 LaunchDigest::LaunchDigest(LaunchDigest&&) noexcept = default;
 LaunchDigest& LaunchDigest::operator=(LaunchDigest&&) noexcept = default;
 
 PageInfo LaunchDigest::update_page(PageType t, Gpa gpa, std::span<const std::uint8_t, kPageSize> page,
                                    const PageInfoFlags& flags) {
-  Sha384Digest contents = kZeroDigest;
-  if (hashes_contents(t)) {
-    hasher_.update(page);
-    contents = hasher_.finish();
-  }
-  return update_contents(t, gpa, contents, flags);
+  return update_contents(t, gpa, page_contents(t, page), flags);
 }
 
 PageInfo LaunchDigest::update_contents(PageType t, Gpa gpa, const Sha384Digest& contents,
                                        const PageInfoFlags& flags) {
   const PageInfo info = make_page_info(ld_, t, gpa, contents, flags);
-  const auto bytes = to_bytes(info);
-  hasher_.update(bytes);
-  ld_ = hasher_.finish();
+  ld_ = sha384(to_bytes(info));
   return info;
 }
 
@@ -129,6 +119,14 @@ void measure_normal_pages_parallel(LaunchDigest& ld, Gpa start_gpa, std::span<co
     workers.wait();  // this thread joins the hashing of the next batch once its chain is done
     std::swap(ready, next);
   }
+}
+
+void sha384_pages_parallel(std::span<const std::uint8_t> data, std::span<Sha384Digest> out) {
+  SNPLAB_ASSERT(data.size() == out.size() * kPageSize, "one digest per 4 KiB page");
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, out.size(), kGrainPages),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t i = r.begin(); i != r.end(); ++i) out[i] = sha384(page_at(data, i));
+                    });
 }
 
 }  // namespace snplab::model

@@ -12,13 +12,14 @@ const HostMemory::Page kZeroPage{};
 std::span<const std::uint8_t, kPageSize> HostMemory::page(Pfn pfn) const {
   auto it = pages_.find(pfn);
   return it == pages_.end() ? std::span<const std::uint8_t, kPageSize>(kZeroPage)
-                            : std::span<const std::uint8_t, kPageSize>(*it->second);
+                            : std::span<const std::uint8_t, kPageSize>(it->second->data);
 }
 
 std::span<std::uint8_t, kPageSize> HostMemory::page_mut(Pfn pfn) {
   auto& p = pages_[pfn];
-  if (!p) p = std::make_unique<Page>();
-  return std::span<std::uint8_t, kPageSize>(*p);
+  if (!p) p = std::make_unique<Slot>();
+  p->gen = ++gen_;
+  return std::span<std::uint8_t, kPageSize>(p->data);
 }
 
 void HostMemory::read(Spa spa, std::span<std::uint8_t> out) const {
@@ -44,5 +45,10 @@ void HostMemory::write(Spa spa, std::span<const std::uint8_t> in) {
 }
 
 void HostMemory::zero_page(Pfn pfn) { pages_.erase(pfn); }
+
+std::uint64_t HostMemory::generation(Pfn pfn) const {
+  auto it = pages_.find(pfn);
+  return it == pages_.end() ? 0 : it->second->gen;
+}
 
 }  // namespace snplab::model

@@ -40,7 +40,7 @@ bool UserSpace::copy_from(std::uint64_t addr, std::span<std::uint8_t> out) const
     if (it == m->pages.end()) {
       std::memset(out.data() + done, 0, n);
     } else {
-      std::memcpy(out.data() + done, it->second->data() + in_page, n);
+      std::memcpy(out.data() + done, it->second->data.data() + in_page, n);
     }
     done += n;
   }
@@ -58,10 +58,19 @@ bool UserSpace::copy_to(std::uint64_t addr, std::span<const std::uint8_t> in) {
     const std::size_t n = std::min<std::size_t>(in.size() - done, kPageSize - in_page);
     auto& p = m->pages[at >> kPageShift];
     if (!p) p = std::make_unique<Page>();
-    std::memcpy(p->data() + in_page, in.data() + done, n);
+    p->gen = ++gen_;
+    std::memcpy(p->data.data() + in_page, in.data() + done, n);
     done += n;
   }
   return true;
+}
+
+std::uint64_t UserSpace::generation(std::uint64_t addr) const {
+  std::uint64_t off = 0;
+  const Mapping* m = find(addr, 1, &off);
+  if (m == nullptr) return 0;
+  auto it = m->pages.find(off >> kPageShift);
+  return it == m->pages.end() ? 0 : it->second->gen;
 }
 
 }  // namespace snplab::model::kvm

@@ -851,3 +851,46 @@ TEST_F(FirmwareTest, FirmwareRmpWrites_AreSeenByObservers) {
 
 }  // namespace
 }  // namespace snplab::model
+
+namespace snplab::model {
+namespace {
+
+// The simulator's contents hint (SnpLaunchUpdateCmd::contents_hint): used only while the page
+// is unchanged since it was hashed, so the measurement never differs from hashing the page.
+class ContentsHintTest : public FirmwareTest {
+ protected:
+  static constexpr Pfn kPage = 0x3000;
+  static constexpr std::uint64_t kCurrent = ~0ULL, kBefore = ~1ULL;
+  std::array<std::uint8_t, 48> measure_with(const Sha384Digest* hint, std::uint64_t gen) {
+    FirmwareTest t;
+    t.start_guest();
+    std::vector<std::uint8_t> bytes(kPageSize, 0x6B);
+    t.mem_.write(pfn_to_spa(kPage), bytes);
+    t.pre_guest(kPage, 0x5000);
+    SnpLaunchUpdateCmd u = t.update(kPage, 1);
+    u.contents_hint = hint;
+    const std::uint64_t now = t.mem_.generation(kPage);
+    u.hint_generation = gen == kCurrent ? now : gen == kBefore ? now - 1 : gen;
+    EXPECT_EQ(t.fw_.snp_launch_update(u), FwStatus::Success);
+    return t.fw_.guest(pfn_to_spa(kGctx))->measurement;
+  }
+};
+
+TEST_F(ContentsHintTest, MatchingHint_SameMeasurementAsHashingThePage) {
+  const std::vector<std::uint8_t> bytes(kPageSize, 0x6B);
+  const Sha384Digest right = sha384(bytes);
+  EXPECT_EQ(measure_with(&right, kCurrent), measure_with(nullptr, 0));
+}
+
+TEST_F(ContentsHintTest, StaleGeneration_HintIgnored) {
+  Sha384Digest wrong{};
+  wrong.fill(0xEE);
+  // A hint taken before the page was last written is not used: the page itself is hashed.
+  EXPECT_EQ(measure_with(&wrong, kBefore), measure_with(nullptr, 0));
+  EXPECT_EQ(measure_with(&wrong, 0), measure_with(nullptr, 0));
+  // (With the current generation the firmware would trust it: the hint's contract.)
+  EXPECT_NE(measure_with(&wrong, kCurrent), measure_with(nullptr, 0));
+}
+
+}  // namespace
+}  // namespace snplab::model

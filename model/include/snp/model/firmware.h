@@ -97,6 +97,12 @@ struct SnpLaunchUpdateCmd {
   std::uint8_t vmpl1_perms = 0;
   std::uint8_t vmpl2_perms = 0;
   std::uint8_t vmpl3_perms = 0;
+  /// Not part of the command: a simulator speed-up. The SHA-384 of the page computed ahead
+  /// (in parallel) when HostMemory::generation() of the page was `hint_generation`; the
+  /// firmware uses it only if the page has not been written since, so the digest is the
+  /// same as hashing the page itself.
+  const Sha384Digest* contents_hint = nullptr;
+  std::uint64_t hint_generation = 0;
 };
 
 struct SnpLaunchFinishCmd {

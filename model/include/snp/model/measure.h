@@ -159,8 +159,7 @@ class LaunchDigest {
   const Sha384Digest& digest() const { return ld_; }
 
  private:
-  Sha384Digest ld_{};
-  Sha384 hasher_;  ///< reused for every SHA-384 (no allocation per page)
+  Sha384Digest ld_{};  ///< hashing uses sha384()'s per-thread context: nothing allocated per page
 };
 
 /// Measures `data` as consecutive NORMAL pages at `start_gpa`, `start_gpa + 4 KiB`, ...
@@ -170,5 +169,9 @@ void measure_normal_pages(LaunchDigest& ld, Gpa start_gpa, std::span<const std::
 /// The same result as measure_normal_pages(), with the page hashes computed on all cores
 /// (TBB) in bounded batches and then chained in page order on the calling thread.
 void measure_normal_pages_parallel(LaunchDigest& ld, Gpa start_gpa, std::span<const std::uint8_t> data);
+
+/// SHA-384 of each 4 KiB page of `data`, on all cores (page i's digest in out[i]).
+/// Precondition: data.size() == out.size() * 4096.
+void sha384_pages_parallel(std::span<const std::uint8_t> data, std::span<Sha384Digest> out);
 
 }  // namespace snplab::model

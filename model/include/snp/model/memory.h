@@ -26,9 +26,17 @@ class HostMemory {
   void write(Spa spa, std::span<const std::uint8_t> in);
   void zero_page(Pfn pfn);
   std::size_t pages_held() const { return pages_.size(); }
+  /// A number that changes whenever the page may have been written (page_mut, write,
+  /// zero_page): equal generations mean equal contents. 0 for an untouched page.
+  std::uint64_t generation(Pfn pfn) const;
 
  private:
-  std::unordered_map<Pfn, std::unique_ptr<Page>> pages_;
+  struct Slot {
+    Page data;
+    std::uint64_t gen = 0;
+  };
+  std::unordered_map<Pfn, std::unique_ptr<Slot>> pages_;
+  std::uint64_t gen_ = 0;
 };
 
 }  // namespace snplab::model

@@ -21,13 +21,20 @@ class UserSpace {
   /// copy_from_user / copy_to_user: false (EFAULT) when any byte is not mapped.
   bool copy_from(std::uint64_t addr, std::span<std::uint8_t> out) const;
   bool copy_to(std::uint64_t addr, std::span<const std::uint8_t> in);
+  /// Changes whenever the page holding `addr` is written (see HostMemory::generation);
+  /// 0 for a page never written.
+  std::uint64_t generation(std::uint64_t addr) const;
 
  private:
-  using Page = std::array<std::uint8_t, 4096>;
+  struct Page {
+    std::array<std::uint8_t, 4096> data{};
+    std::uint64_t gen = 0;
+  };
   struct Mapping {
     std::uint64_t len = 0;
     std::unordered_map<std::uint64_t, std::unique_ptr<Page>> pages;  ///< page index -> bytes
   };
+  std::uint64_t gen_ = 0;
   /// The mapping holding [addr, addr + n), or nullptr.
   const Mapping* find(std::uint64_t addr, std::uint64_t n, std::uint64_t* off) const;
   std::map<std::uint64_t, Mapping> maps_;
