@@ -129,6 +129,9 @@ class SimBackend final : public Backend {
     if (v == nullptr) return err(kOp, ENOTTY);
     cmd.error = 0;
     if (host_.sev() == nullptr) return err(kOp, ENOTTY, "SEV is not enabled on this host");
+    // sev_mem_enc_ioctl(): before INIT2 (the only init the sim models) the VM is not an SEV
+    // guest and every other command is ENOTTY.
+    if (!v->sev().active && cmd.id != uapi::KVM_SEV_INIT2) return err(kOp, ENOTTY, "not an SEV guest");
     // Once INIT2 made it an SNP guest, the legacy SEV commands are refused (facts §8.3).
     if (v->sev().active && v->type() == model::kvm::kVmSnp && cmd.id < 100) return err(kOp, EPERM);
     void* data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cmd.data));
