@@ -275,6 +275,18 @@ std::optional<Pfn> Vm::gmem_pfn(const Memslot& slot, Gpa gfn) {
   if (p != pages.end()) return p->second;
   SevPlatform* sev = host_.sev();
   if (sev == nullptr) return std::nullopt;
+  if (host_.config().gmem_huge_folios) {
+    // A 2 MiB folio for the whole aligned range of the file, when none of it is allocated.
+    const std::uint64_t first = index & ~(kPagesPerHuge - 1);
+    const bool fits = (first + kPagesPerHuge) << kPageShift <= it->second.size;
+    auto lo = pages.lower_bound(first);
+    const bool empty = lo == pages.end() || lo->first >= first + kPagesPerHuge;
+    if (fits && empty) {
+      const Pfn base = sev->alloc_huge();
+      for (std::uint64_t i = 0; i < kPagesPerHuge; ++i) pages.emplace_hint(pages.end(), first + i, base + i);
+      return base + (index - first);
+    }
+  }
   const Pfn pfn = sev->alloc_page();
   pages[index] = pfn;
   return pfn;

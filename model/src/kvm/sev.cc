@@ -2,10 +2,12 @@
 
 #include <array>
 #include <cerrno>
+#include <set>
 
 #include "snp/model/assert.h"
 #include "snp/model/fw_rmp.h"
 #include "snp/model/host_rmp.h"
+#include "snp/model/rmp_insn.h"
 #include "snp/model/measure.h"
 #include "snp/model/kvm/host.h"
 #include "snp/model/vmsa.h"
@@ -66,6 +68,13 @@ Pfn SevPlatform::alloc_page() {
 void SevPlatform::free_page(Pfn pfn) {
   mem_.zero_page(pfn);
   free_.push_back(pfn);
+}
+
+Pfn SevPlatform::alloc_huge() {
+  while (huge_offset(next_pfn_) != 0) free_.push_back(next_pfn_++);  // the skipped pages stay usable
+  const Pfn base = next_pfn_;
+  next_pfn_ += kPagesPerHuge;
+  return base;
 }
 
 Pfn SevPlatform::alloc_safe_page() {
@@ -472,15 +481,31 @@ void sev_gmem_invalidate(Vm& vm, const std::vector<Pfn>& pfns) {
   SevPlatform* sev = vm.host().sev();
   if (sev == nullptr) return;
   const OpContext ctx = ctx_for(vm, "kvm_gmem_invalidate");
+  Rmp& rmp = sev->rmp();
+  // A 2M RMP entry goes back whole when every page of it is being freed; otherwise it is
+  // PSMASHed first and its pages go back one by one (sev_gmem_invalidate's huge handling).
+  std::set<Pfn> freeing(pfns.begin(), pfns.end());
   for (Pfn pfn : pfns) {
-    const RmpEntryRaw e = sev->rmp().inspect(pfn);
+    const Pfn base = huge_base(pfn);
+    const RmpEntryRaw head = rmp.inspect(base);
+    if (!head.assigned() || head.page_size() != PageSize::Size2M) continue;
+    bool whole = true;
+    for (Pfn p = base; p < base + kPagesPerHuge && whole; ++p) whole = freeing.contains(p);
+    if (whole) {
+      (void)rmp_make_shared(rmp, base, PageSize::Size2M, ctx);
+    } else {
+      (void)psmash(rmp, pfn_to_spa(base), ctx);
+    }
+  }
+  for (Pfn pfn : pfns) {
+    const RmpEntryRaw e = rmp.inspect(pfn);
     if (e.assigned()) {
       // An immutable (Pre-Guest) page needs the firmware first; a page that will not go back
       // is leaked, as snp_leak_pages() does.
       if (e.immutable() && sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success) {
         continue;
       }
-      if (rmp_make_shared(sev->rmp(), pfn, PageSize::Size4K, ctx) != RmpStatus::Success) continue;
+      if (rmp_make_shared(rmp, pfn, PageSize::Size4K, ctx) != RmpStatus::Success) continue;
     }
     sev->free_page(pfn);
   }

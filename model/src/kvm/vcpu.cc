@@ -68,11 +68,24 @@ std::optional<Pfn> Vm::private_pfn(Gpa gpa) {
   const auto pfn = gmem_pfn(*slot, gfn);
   if (!pfn) return std::nullopt;
   SevPlatform* sev = host_.sev();
+  Rmp& rmp = sev->rmp();
   // sev_gmem_prepare(): a page not yet assigned becomes the guest's (Guest-Invalid: the guest
-  // must PVALIDATE it before use); an assigned one is left as it is (facts §8.5).
-  if (!sev->rmp().inspect(*pfn).assigned()) {
-    (void)rmp_make_private(sev->rmp(), *pfn, gfn << kPageShift, PageSize::Size4K, sev_.asid, false,
-                           OpContext{"sev_gmem_prepare", static_cast<VmId>(id_)});
+  // must PVALIDATE it before use); an assigned one is left as it is (facts §8.5). A whole
+  // 2 MiB folio whose GPA range is private and unassigned gets one 2M entry, else 4K.
+  const OpContext ctx{"sev_gmem_prepare", static_cast<VmId>(id_)};
+  if (effective_entry(rmp, *pfn).assigned()) return pfn;
+  const Gpa gfn_base = gfn & ~(kPagesPerHuge - 1);
+  const Pfn pfn_base = *pfn - (gfn - gfn_base);
+  bool huge = host_.config().gmem_huge_folios && huge_offset(pfn_base) == 0 && gfn_base >= slot->base_gfn &&
+              gfn_base + kPagesPerHuge <= slot->base_gfn + slot->npages;
+  for (Gpa g = gfn_base; huge && g < gfn_base + kPagesPerHuge; ++g) {
+    const auto p = gmem_pfn(*slot, g);
+    huge = (attributes(g) & kAttrPrivate) != 0 && p && *p == pfn_base + (g - gfn_base) && !rmp.inspect(*p).assigned();
+  }
+  if (huge) {
+    (void)rmp_make_private(rmp, pfn_base, gfn_base << kPageShift, PageSize::Size2M, sev_.asid, false, ctx);
+  } else {
+    (void)rmp_make_private(rmp, *pfn, gfn << kPageShift, PageSize::Size4K, sev_.asid, false, ctx);
   }
   return pfn;
 }
@@ -175,9 +188,11 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
       if (op.kind == GuestOpKind::Pvalidate) {
         GuestInsnResult r = pvalidate(rmp, cpu, gpa, pfn_to_spa(*pfn), op.huge ? 1 : 0, op.validate ? 1 : 0,
                                       OpContext{"guest PVALIDATE", static_cast<VmId>(id_)});
+        bool smashed = false;
         if (r.fault.raised() && (r.fault.code & kNpfGuestSizem) != 0) {
           // sev_handle_rmp_fault(): a 4K request on a 2M RMP entry - PSMASH, then retry (§3.3).
-          (void)psmash(rmp, pfn_to_spa(huge_base(*pfn)), OpContext{"sev_handle_rmp_fault", static_cast<VmId>(id_)});
+          smashed = psmash(rmp, pfn_to_spa(huge_base(*pfn)), OpContext{"sev_handle_rmp_fault", static_cast<VmId>(id_)}) ==
+                    RmpStatus::Success;
           r = pvalidate(rmp, cpu, gpa, pfn_to_spa(*pfn), op.huge ? 1 : 0, op.validate ? 1 : 0,
                         OpContext{"guest PVALIDATE", static_cast<VmId>(id_)});
         }
@@ -185,7 +200,8 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
           return terminate(v, fmt::format("PVALIDATE 0x{:x}: {} 0x{:x} ({})", gpa, to_string(r.fault.kind), r.fault.code,
                                           r.fault.check));
         }
-        v.log.push_back(fmt::format("PVALIDATE 0x{:x}: {}{}", gpa, to_string(r.status), r.cf ? " (no change)" : ""));
+        v.log.push_back(fmt::format("PVALIDATE 0x{:x}{}: {}{}{}", gpa, op.huge ? " (2M)" : "", to_string(r.status),
+                                    r.cf ? " (no change)" : "", smashed ? " (after RMP fault: PSMASH)" : ""));
         ++v.pc;
         return std::nullopt;
       }
@@ -194,7 +210,17 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
       a.gpa = gpa;
       a.asid = sev_.asid;
       a.kind = op.kind == GuestOpKind::Write ? AccessKind::Write : AccessKind::Read;
-      const Fault f = check_guest_access(rmp, a);
+      // sev_private_max_mapping_level(): the NPT maps a private page at the RMP entry's level.
+      PageSize rmp_level = PageSize::Size4K;
+      (void)effective_entry(rmp, *pfn, &rmp_level);
+      a.npt_level = rmp_level == PageSize::Size2M ? MapLevel::Size2M : MapLevel::Size4K;
+      Fault f = check_guest_access(rmp, a);
+      if (f.kind == FaultKind::Npf && (f.code & kNpfGuestRmp) != 0 && rmp_level == PageSize::Size2M) {
+        // sev_handle_rmp_fault(): PSMASH the 2M entry, zap, and the retry maps at 4K (§3.3).
+        (void)psmash(rmp, pfn_to_spa(huge_base(*pfn)), OpContext{"sev_handle_rmp_fault", static_cast<VmId>(id_)});
+        a.npt_level = MapLevel::Size4K;
+        f = check_guest_access(rmp, a);
+      }
       if (f.kind == FaultKind::Vc) {
         return terminate(v, fmt::format("#VC 0x{:x} at 0x{:x} ({}): terminating", f.code, gpa, f.check));
       }

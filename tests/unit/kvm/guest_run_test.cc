@@ -6,6 +6,9 @@
 
 #include <cerrno>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
 #include "snp/model/host_rmp.h"
@@ -415,6 +418,85 @@ TEST_F(GuestRun, ApDestroy_TheApCannotRun) {
   auto e = vm_->vcpu(1).run();
   ASSERT_FALSE(e.has_value());
   EXPECT_EQ(e.error().errno_value, EINVAL);
+}
+
+}  // namespace
+}  // namespace snplab::api
+
+// ---- 2 MiB guest_memfd folios: sev_gmem_prepare's 2M entries and the RMP-fault PSMASH ------
+
+namespace snplab::api {
+namespace {
+
+class HugeGuestRun : public GuestRun {
+ protected:
+  void SetUp() override {
+    model::kvm::HostConfig cfg;
+    cfg.gmem_huge_folios = true;
+    backend_ = std::move(*make_sim_backend(cfg));
+  }
+  SnpVmConfig big() {
+    SnpVmConfig c;
+    c.mem = 8ULL << 20;  // four 2 MiB folios; the launch touches only the first
+    return c;
+  }
+  model::RmpEntryRaw head_of(std::uint64_t gpa) {
+    model::kvm::Vm* v = host().vm(host().vm_ids().front());
+    const auto slot = v->gfn_to_memslot(gpa >> model::kPageShift);
+    const auto pfn = v->gmem_pfn(*slot, gpa >> model::kPageShift);
+    return host().sev()->rmp().inspect(model::huge_base(*pfn));
+  }
+};
+
+TEST_F(HugeGuestRun, Pvalidate4KOn2MEntry_RmpFaultPsmashThenSuccess) {
+  launch(big());
+  constexpr std::uint64_t kGpa = 0x200000 + 5 * kPageSize;  // inside the second folio
+  load({GuestOp::read(kGpa, true), GuestOp::halt()});  // first touch: sev_gmem_prepare, no PVALIDATE
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);  // #VC: not validated
+  const auto before = head_of(kGpa);
+  EXPECT_TRUE(before.assigned());
+  EXPECT_EQ(before.page_size(), model::PageSize::Size2M);  // one 2M entry for the folio
+  vm_->close();
+  vm_.reset();
+
+  launch(big());
+  load({GuestOp::pvalidate(kGpa), GuestOp::write(kGpa, true, 0x3C), GuestOp::read(kGpa, true), GuestOp::halt()});
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  ASSERT_EQ(log().size(), 3u);
+  EXPECT_EQ(log()[0], "PVALIDATE 0x205000: SUCCESS (after RMP fault: PSMASH)");
+  EXPECT_EQ(log()[2], "read 0x205000 (private): 0x3c");
+  const auto after = head_of(kGpa);
+  EXPECT_TRUE(after.assigned());
+  EXPECT_EQ(after.page_size(), model::PageSize::Size4K);  // smashed into 512 4K entries
+}
+
+TEST_F(HugeGuestRun, Pvalidate2M_NoFaultEntryStays2M) {
+  launch(big());
+  load({GuestOp::pvalidate(0x400000, true, /*huge=*/true), GuestOp::read(0x4FF000, true), GuestOp::halt()});
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT) << fmt::format("{}", fmt::join(log(), " | "));
+  EXPECT_EQ(log()[0], "PVALIDATE 0x400000 (2M): SUCCESS");
+  EXPECT_EQ(head_of(0x400000).page_size(), model::PageSize::Size2M);
+  EXPECT_TRUE(head_of(0x400000).validated());
+}
+
+TEST_F(HugeGuestRun, PartlySharedFolio_4KEntries) {
+  launch(big());
+  ASSERT_TRUE(vm_->convert(0x600000, kPageSize, false));  // one page of the last folio shared
+  load({GuestOp::pvalidate(0x601000), GuestOp::halt()});
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  EXPECT_EQ(log()[0], "PVALIDATE 0x601000: SUCCESS");  // no 2M entry, so no fault
+}
+
+TEST_F(HugeGuestRun, PunchHoleInsideA2MEntry_PsmashThenOnlyThatPageGoesBack) {
+  launch(big());
+  load({GuestOp::pvalidate(0x400000, true, true), GuestOp::halt()});
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
+  ASSERT_TRUE(vm_->convert(0x401000, kPageSize, false));  // discard one 4K page of the 2M entry
+  const auto head = head_of(0x400000);
+  EXPECT_EQ(head.page_size(), model::PageSize::Size4K);
+  EXPECT_TRUE(head.assigned());
+  EXPECT_TRUE(head.validated());  // PSMASH keeps Validated
+  // TearDown: the rest goes back on teardown, and the leak detector stays silent.
 }
 
 }  // namespace

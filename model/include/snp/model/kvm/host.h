@@ -32,6 +32,11 @@ struct HostConfig {
   /// its own), 1 without. VMs with private memory (SNP) always have 1.
   std::uint32_t address_spaces = 2;
   std::uint64_t seed = 1;  ///< the simulated chip's seed (firmware, keys)
+  /// guest_memfd backs 2 MiB-aligned ranges with 2 MiB folios (contiguous, aligned host
+  /// pages), so sev_gmem_prepare() can assign a 2M RMP entry and 4K PVALIDATEs take the
+  /// RMP-fault/PSMASH path (facts §3.3, §8.5). Off by default: upstream guest_memfd hands
+  /// out 4K pages (docs/kvm.md).
+  bool gmem_huge_folios = false;
   /// The kernel's behaviour (profile.h); upstream unless a scenario picks another.
   KernelProfile profile = default_profile();
 };

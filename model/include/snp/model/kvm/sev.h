@@ -50,6 +50,8 @@ class SevPlatform {
   /// ones when none is free. 0 when all are in use (the caller returns -EBUSY).
   std::uint32_t asid_new();
   void asid_free(std::uint32_t asid);
+  /// A 2 MiB folio: 512 contiguous pages, the first 2 MiB aligned; returns the first.
+  Pfn alloc_huge();
   /// snp_safe_alloc_page(): a page that is not 2 MiB aligned (the VMCB/VMSA erratum, facts §3.3).
   Pfn alloc_safe_page();
 
