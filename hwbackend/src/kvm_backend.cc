@@ -650,6 +650,58 @@ api::Status encode_exit_ret(void* run_area, const api::RunCompletion& c) {
   }
 }
 
+// The mirrors are the kernel's structs byte for byte, so the ioctls copy them whole.
+static_assert(sizeof(api::uapi::kvm_regs) == sizeof(::kvm_regs));
+static_assert(offsetof(api::uapi::kvm_regs, rip) == offsetof(::kvm_regs, rip));
+static_assert(sizeof(api::uapi::kvm_sregs) == sizeof(::kvm_sregs));
+static_assert(offsetof(api::uapi::kvm_sregs, cr0) == offsetof(::kvm_sregs, cr0));
+static_assert(offsetof(api::uapi::kvm_sregs, gdt) == offsetof(::kvm_sregs, gdt));
+static_assert(offsetof(api::uapi::kvm_sregs, interrupt_bitmap) == offsetof(::kvm_sregs, interrupt_bitmap));
+static_assert(offsetof(api::uapi::kvm_segment, selector) == offsetof(::kvm_segment, selector));
+static_assert(offsetof(api::uapi::kvm_segment, unusable) == offsetof(::kvm_segment, unusable));
+
+api::Result<api::uapi::kvm_regs> KvmBackend::kvm_get_regs(api::Handle vcpu) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle("KVM_GET_REGS", vcpu);
+  ::kvm_regs k{};
+  // uapi: KVM_GET_REGS (api.rst 4.11): the kernel writes struct kvm_regs.
+  if (::ioctl(fd, KVM_GET_REGS, &k) != 0) return sys_error("KVM_GET_REGS", errno);
+  api::uapi::kvm_regs r;
+  std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
+  return r;
+}
+
+api::Status KvmBackend::kvm_set_regs(api::Handle vcpu, const api::uapi::kvm_regs& r) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle("KVM_SET_REGS", vcpu);
+  ::kvm_regs k{};
+  std::memcpy(&k, &r, sizeof(k));
+  // uapi: KVM_SET_REGS (api.rst 4.12): the kernel reads struct kvm_regs.
+  if (::ioctl(fd, KVM_SET_REGS, &k) != 0) return sys_error("KVM_SET_REGS", errno);
+  return api::ok();
+}
+
+api::Result<api::uapi::kvm_sregs> KvmBackend::kvm_get_sregs(api::Handle vcpu) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle("KVM_GET_SREGS", vcpu);
+  ::kvm_sregs k{};
+  // uapi: KVM_GET_SREGS (api.rst 4.13): the kernel writes struct kvm_sregs.
+  if (::ioctl(fd, KVM_GET_SREGS, &k) != 0) return sys_error("KVM_GET_SREGS", errno);
+  api::uapi::kvm_sregs r;
+  std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
+  return r;
+}
+
+api::Status KvmBackend::kvm_set_sregs(api::Handle vcpu, const api::uapi::kvm_sregs& s) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle("KVM_SET_SREGS", vcpu);
+  ::kvm_sregs k{};
+  std::memcpy(&k, &s, sizeof(k));
+  // uapi: KVM_SET_SREGS (api.rst 4.14): the kernel reads struct kvm_sregs.
+  if (::ioctl(fd, KVM_SET_SREGS, &k) != 0) return sys_error("KVM_SET_SREGS", errno);
+  return api::ok();
+}
+
 api::Status KvmBackend::set_real_mode_entry(api::Handle vcpu, std::uint64_t rip) {
   const int fd = fd_of(vcpu);
   if (fd < 0) return bad_handle("KVM_GET_SREGS", vcpu);

@@ -622,6 +622,30 @@ TEST_F(KvmBackendTest, SetExitRet_BeforeAnyRunAndAfterHlt_FailEinval) {
   expect_fails(g->vcpu.set_exit_ret(0), "KVM_RUN", EINVAL);
 }
 
+TEST_F(KvmBackendTest, Registers_RoundTripThroughTheKernel) {
+  auto g = real_mode_guest({0xF4}, 0);
+  ASSERT_TRUE(g.has_value());
+  auto regs = g->vcpu.get_regs();
+  ASSERT_TRUE(regs) << regs.error().to_string();
+  regs->rbx = 0x1122334455667788ULL;
+  regs->rip = 0x10;
+  ASSERT_TRUE(g->vcpu.set_regs(*regs));
+  auto back = g->vcpu.get_regs();
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->rbx, 0x1122334455667788ULL);
+  EXPECT_EQ(back->rip, 0x10U);
+  auto sregs = g->vcpu.get_sregs();
+  ASSERT_TRUE(sregs) << sregs.error().to_string();
+  sregs->ds.base = 0x2000;
+  sregs->ds.selector = 0x200;
+  ASSERT_TRUE(g->vcpu.set_sregs(*sregs));
+  auto sback = g->vcpu.get_sregs();
+  ASSERT_TRUE(sback);
+  EXPECT_EQ(sback->ds.base, 0x2000U);
+  EXPECT_EQ(sback->ds.selector, 0x200U);
+  expect_fails(backend_->kvm_get_regs(g->vm.handle()), "KVM_GET_REGS", ENOTTY);  // a VM fd
+}
+
 TEST_F(KvmBackendTest, SimOnlyGuestPrograms_AreRefusedEopnotsupp) {
   auto g = real_mode_guest({0xF4}, 0);
   ASSERT_TRUE(g.has_value());

@@ -199,9 +199,24 @@ class OvmfVm {
     if (cfg.req_certs) {
       if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_ENABLE_REQ_CERTS, nullptr, 0); !s) return s;
     }
+    const auto ap_eip = img.sev_es_reset_eip();
     for (unsigned i = 0; i < cfg.vcpus; ++i) {
       auto v = vm_->create_vcpu(i);
       if (!v) return v.error();
+      if (i > 0) {
+        // QEMU points every AP at the firmware's SEV-ES reset block before the launch
+        // measures its VMSA: CS.base = eip & 0xffff0000, RIP = eip & 0xffff.
+        if (!ap_eip || *ap_eip == 0) return bad("more than one vCPU, but the image has no SEV-ES reset block");
+        auto sregs = v->get_sregs();
+        if (!sregs) return sregs.error();
+        sregs->cs.base = *ap_eip & 0xFFFF0000U;
+        sregs->cs.selector = static_cast<std::uint16_t>((*ap_eip >> 4) & 0xF000U);
+        if (auto s = v->set_sregs(*sregs); !s) return s;
+        auto regs = v->get_regs();
+        if (!regs) return regs.error();
+        regs->rip = *ap_eip & 0xFFFFU;
+        if (auto s = v->set_regs(*regs); !s) return s;
+      }
       vcpus_.push_back(std::move(*v));
     }
     u::kvm_sev_snp_launch_finish fin;

@@ -5,6 +5,7 @@
 #include <map>
 #include <span>
 #include <vector>
+#include <type_traits>
 #include <variant>
 
 #include <fmt/format.h>
@@ -259,6 +260,80 @@ class SimBackend final : public Backend {
     if (const int r = v->complete_vcpu(c->vcpu_id, uc); r < 0) return err("KVM_RUN", -r);
     return ok();
   }
+
+  // ---- registers: the kernel's reset state until the VMM sets them ----
+  static uapi::kvm_regs reset_regs() {
+    uapi::kvm_regs r;
+    r.rip = 0xFFF0;
+    r.rflags = 0x2;
+    r.rdx = model::kvm::SevPlatform::kVcpuSignature;  // the CPUID signature, as at RESET
+    return r;
+  }
+  static uapi::kvm_sregs reset_sregs() {
+    uapi::kvm_sregs s;
+    auto seg = [](std::uint64_t base, std::uint16_t sel, std::uint8_t type) {
+      uapi::kvm_segment g;
+      g.base = base;
+      g.limit = 0xFFFF;
+      g.selector = sel;
+      g.type = type;
+      g.present = 1;
+      g.s = 1;
+      return g;
+    };
+    s.cs = seg(0xFFFF0000, 0xF000, 0xB);
+    s.ds = s.es = s.fs = s.gs = s.ss = seg(0, 0, 0x3);
+    s.tr = seg(0, 0, 0xB);
+    s.tr.s = 0;
+    s.ldt = seg(0, 0, 0x2);
+    s.ldt.s = 0;
+    s.gdt.limit = s.idt.limit = 0xFFFF;
+    s.cr0 = 0x60000010;
+    s.apic_base = 0xFEE00900;
+    return s;
+  }
+  template <class T>
+  Result<T> get_arch(Handle vcpu, bool sregs, Op op) {
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return err(op, ENOTTY);
+    model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr) return err(op, EIO);
+    std::vector<std::uint8_t> bytes;
+    if (const int r = v->vcpu_regs(c->vcpu_id, sregs, &bytes); r < 0) return err(op, -r);
+    T out;
+    if constexpr (std::is_same_v<T, uapi::kvm_regs>) out = reset_regs();
+    else out = reset_sregs();
+    if (bytes.size() == sizeof(T)) std::memcpy(&out, bytes.data(), sizeof(T));
+    return out;
+  }
+  template <class T>
+  Status set_arch(Handle vcpu, const T& val, bool sregs, Op op) {
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return err(op, ENOTTY);
+    model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr) return err(op, EIO);
+    auto regs = get_arch<uapi::kvm_regs>(vcpu, false, op);
+    if (!regs) return regs.error();
+    auto sr = get_arch<uapi::kvm_sregs>(vcpu, true, op);
+    if (!sr) return sr.error();
+    std::uint64_t entry = 0;  // CS.base + RIP with the new value and the other struct's current one
+    if constexpr (std::is_same_v<T, uapi::kvm_sregs>) {
+      entry = val.cs.base + regs->rip;
+    } else {
+      entry = sr->cs.base + val.rip;
+    }
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&val);
+    if (const int r = v->set_vcpu_regs(c->vcpu_id, sregs, {p, sizeof(T)}, entry); r < 0) return err(op, -r);
+    return ok();
+  }
+  Result<uapi::kvm_regs> kvm_get_regs(Handle vcpu) override {
+    return get_arch<uapi::kvm_regs>(vcpu, false, "KVM_GET_REGS");
+  }
+  Status kvm_set_regs(Handle vcpu, const uapi::kvm_regs& r) override { return set_arch(vcpu, r, false, "KVM_SET_REGS"); }
+  Result<uapi::kvm_sregs> kvm_get_sregs(Handle vcpu) override {
+    return get_arch<uapi::kvm_sregs>(vcpu, true, "KVM_GET_SREGS");
+  }
+  Status kvm_set_sregs(Handle vcpu, const uapi::kvm_sregs& s) override { return set_arch(vcpu, s, true, "KVM_SET_SREGS"); }
 
   /// The simulated guest program of a vCPU handle (sim_backend.h).
   Status load_guest(Handle vcpu, std::vector<model::kvm::GuestOp> ops) {

@@ -332,6 +332,29 @@ int Vm::enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (
   return 0;
 }
 
+int Vm::vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* out) const {
+  if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
+  if (has_private_mem() && sev_.finished) return -EINVAL;  // vcpu->arch.guest_state_protected
+  out->clear();
+  auto it = arch_.find(vcpu_id);
+  if (it != arch_.end()) *out = sregs ? it->second.sregs : it->second.regs;
+  return 0;
+}
+
+int Vm::set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry) {
+  if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
+  if (has_private_mem() && sev_.finished) return -EINVAL;
+  VcpuArch& a = arch_[vcpu_id];
+  (sregs ? a.sregs : a.regs).assign(bytes.begin(), bytes.end());
+  a.entry = entry;
+  return 0;
+}
+
+std::uint64_t Vm::vcpu_entry(unsigned long vcpu_id) const {
+  auto it = arch_.find(vcpu_id);
+  return it == arch_.end() ? 0xFFFFFFF0ULL : it->second.entry;
+}
+
 int Vm::create_vcpu(unsigned long vcpu_id) {
   if (vcpu_id >= host_.config().max_vcpus) return -EINVAL;
   if (sev_.finished) return -EINVAL;  // no vCPU can join a launched SNP guest

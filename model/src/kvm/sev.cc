@@ -417,13 +417,14 @@ int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_er
   const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_FINISH");
   Firmware& f = sev->fw();
   // snp_launch_update_vmsa(): every vCPU's VMSA, in vCPU order, as a VMSA page at
-  // INITIAL_VMSA_GPA (facts §5.3). The model's vCPUs start at the reset vector, as QEMU
-  // leaves a BSP (docs/kvm.md: APs too, until the register ioctls are modelled).
+  // INITIAL_VMSA_GPA (facts §5.3), from the vCPU's register state (Vm::vcpu_entry).
   if (s.vmsas.empty()) {
     for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
       const Pfn pfn = sev->alloc_safe_page();
-      const VmsaPage page = to_page(reset_save_area(0xFFFFFFF0U, s.vmsa_features, SevPlatform::kVcpuSignature,
-                                                    VmmType::Qemu));
+      // The entry point the VMM set with KVM_SET_SREGS/REGS (CS.base + RIP), the reset vector
+      // otherwise: QEMU points its APs at the firmware's SEV-ES reset block this way.
+      const auto eip = static_cast<std::uint32_t>(vm.vcpu_entry(vm.vcpu_ids()[i]));
+      const VmsaPage page = to_page(reset_save_area(eip, s.vmsa_features, SevPlatform::kVcpuSignature, VmmType::Qemu));
       sev->mem().write(pfn_to_spa(pfn), page);
       if (rmp_make_private(sev->rmp(), pfn, kInitialVmsaGpa, PageSize::Size4K, s.asid, true, ctx) !=
           RmpStatus::Success) {

@@ -153,5 +153,32 @@ TEST(EndToEnd, LaunchFromFirmwareAndKernelHashes_GuestAttests_MeasurementEqualsS
   for (const auto& f : host.sev()->detectors().findings()) ADD_FAILURE() << f.describe();
 }
 
+// Several vCPUs: the VMM points the APs at the firmware's SEV-ES reset block with
+// KVM_SET_SREGS/KVM_SET_REGS, and the launch digest equals `snplab measure --vcpus 4`.
+TEST(EndToEnd, FourVcpus_ApsAtTheResetBlock_MeasurementEqualsSnplabMeasure) {
+  const fs::path dir = shared_dir() / "vectors" / "measure";
+  const fs::path fw_path = dir / "firmware" / "fw-kh-1m.bin";
+  const auto image = slurp(fw_path);
+  ASSERT_FALSE(image.empty()) << fw_path;
+  auto backend = std::move(*make_sim_backend());
+  testsupport::OvmfVmConfig cfg;
+  cfg.vcpus = 4;
+  auto launched = testsupport::OvmfVm::launch(*backend, image, cfg);
+  ASSERT_TRUE(launched) << launched.error().to_string();
+  model::kvm::Host& host = *sim_host(*backend);
+  model::kvm::Vm* v = host.vm(host.vm_ids().front());
+  const auto& m = host.sev()->fw().guest(model::pfn_to_spa(v->sev().gctx))->measurement;
+  const std::string want = snplab_measure({"--mode", "snp", "--vcpus", "4", "--vcpu-sig",
+                                           fmt::format("{:#x}", model::kvm::SevPlatform::kVcpuSignature), "--ovmf",
+                                           fw_path.string()});
+  EXPECT_EQ(hex(m), want);
+  // The registers are the guest's now: KVM refuses them after LAUNCH_FINISH.
+  auto regs = (*launched)->vcpu(1).get_regs();
+  ASSERT_FALSE(regs.has_value());
+  EXPECT_EQ(regs.error().errno_value, EINVAL);
+  (*launched)->close();
+  for (const auto& f : host.sev()->detectors().findings()) ADD_FAILURE() << f.describe();
+}
+
 }  // namespace
 }  // namespace snplab::api

@@ -310,5 +310,34 @@ TEST_F(Sweep, DevSev_SetConfigReservedBitsAndVlekLoad) {
   EXPECT_EQ(of(sev_->issue_cmd(99, &st, nullptr)), kEinval);
 }
 
+TEST_F(Sweep, Registers_RoundTripBeforeLaunchFinishRefusedAfter) {
+  Ready r = ready();
+  Vcpu vcpu = std::move(*r.vm.create_vcpu(0));
+  auto regs = vcpu.get_regs();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rip, 0xFFF0u);  // the reset state
+  auto sregs = vcpu.get_sregs();
+  ASSERT_TRUE(sregs);
+  EXPECT_EQ(sregs->cs.base, 0xFFFF0000u);
+  EXPECT_EQ(sregs->cs.selector, 0xF000u);
+  regs->rip = 0x1234;
+  regs->rbx = 77;
+  ASSERT_TRUE(vcpu.set_regs(*regs));
+  sregs->cs.base = 0xABCD0000;
+  ASSERT_TRUE(vcpu.set_sregs(*sregs));
+  auto back = vcpu.get_regs();
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->rip, 0x1234u);
+  EXPECT_EQ(back->rbx, 77u);
+  EXPECT_EQ(vcpu.get_sregs()->cs.base, 0xABCD0000u);
+  uapi::kvm_sev_snp_launch_finish f;
+  ASSERT_TRUE(r.vm.memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0));
+  EXPECT_EQ(of(vcpu.set_regs(*regs)), kEinval);  // guest state protected
+  EXPECT_EQ(of(vcpu.set_sregs(*sregs)), kEinval);
+  EXPECT_FALSE(vcpu.get_regs().has_value());
+  EXPECT_FALSE(vcpu.get_sregs().has_value());
+  EXPECT_EQ(of(backend_->kvm_set_regs(r.vm.handle(), *regs)), (Outcome{ENOTTY, FwStatus::NoFwCall}));  // not a vCPU
+}
+
 }  // namespace
 }  // namespace snplab::api

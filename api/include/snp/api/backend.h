@@ -105,6 +105,12 @@ class Backend {
   /// `vmgexit.req_certs.{ret,data_npages,flags}` after the seed's KVM_EXIT_VMGEXIT.
   /// EINVAL when that exit takes no answer.
   virtual Status kvm_run_complete(Handle vcpu, const RunCompletion& c) = 0;
+  /// KVM_GET_REGS / KVM_SET_REGS / KVM_GET_SREGS / KVM_SET_SREGS. On an SEV-ES/SNP vCPU whose
+  /// state is protected (after LAUNCH_FINISH) the kernel refuses them with EINVAL.
+  virtual Result<uapi::kvm_regs> kvm_get_regs(Handle vcpu) = 0;
+  virtual Status kvm_set_regs(Handle vcpu, const uapi::kvm_regs& r) = 0;
+  virtual Result<uapi::kvm_sregs> kvm_get_sregs(Handle vcpu) = 0;
+  virtual Status kvm_set_sregs(Handle vcpu, const uapi::kvm_sregs& s) = 0;
 
   // /dev/sev.
   virtual Result<Handle> open_sev() = 0;

@@ -57,6 +57,10 @@ class Vcpu : public Owned {
   Status set_exit_ret(std::uint64_t ret) { return backend().kvm_run_complete(handle(), RunCompletion{ret, {}, 0}); }
   /// The full answer to a certificate exit (ret, npages, flags).
   Status complete(const RunCompletion& c) { return backend().kvm_run_complete(handle(), c); }
+  Result<uapi::kvm_regs> get_regs() { return backend().kvm_get_regs(handle()); }
+  Status set_regs(const uapi::kvm_regs& r) { return backend().kvm_set_regs(handle(), r); }
+  Result<uapi::kvm_sregs> get_sregs() { return backend().kvm_get_sregs(handle()); }
+  Status set_sregs(const uapi::kvm_sregs& s) { return backend().kvm_set_sregs(handle(), s); }
 };
 
 class Vm : public Owned {

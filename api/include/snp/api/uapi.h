@@ -181,6 +181,39 @@ struct kvm_enable_cap {
 };
 static_assert(sizeof(kvm_enable_cap) == 104);
 
+// ---- vCPU registers (api.rst 4.11-4.14; x86 layouts of asm/kvm.h) -------------------------------
+struct kvm_regs {
+  std::uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, rsp = 0, rbp = 0;
+  std::uint64_t r8 = 0, r9 = 0, r10 = 0, r11 = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
+  std::uint64_t rip = 0, rflags = 0;
+};
+static_assert(sizeof(kvm_regs) == 144);
+
+struct kvm_segment {
+  std::uint64_t base = 0;
+  std::uint32_t limit = 0;
+  std::uint16_t selector = 0;
+  std::uint8_t type = 0, present = 0, dpl = 0, db = 0, s = 0, l = 0, g = 0, avl = 0;
+  std::uint8_t unusable = 0, padding = 0;
+};
+static_assert(sizeof(kvm_segment) == 24);
+
+struct kvm_dtable {
+  std::uint64_t base = 0;
+  std::uint16_t limit = 0;
+  std::uint16_t padding[3] = {};
+};
+static_assert(sizeof(kvm_dtable) == 16);
+
+struct kvm_sregs {
+  kvm_segment cs, ds, es, fs, gs, ss, tr, ldt;
+  kvm_dtable gdt, idt;
+  std::uint64_t cr0 = 0, cr2 = 0, cr3 = 0, cr4 = 0, cr8 = 0, efer = 0, apic_base = 0;
+  std::uint64_t interrupt_bitmap[4] = {};
+};
+static_assert(sizeof(kvm_sregs) == 312);
+static_assert(offsetof(kvm_sregs, cr0) == 224);
+
 // ---- KVM_MEMORY_ENCRYPT_OP (facts §8.3) -----------------------------------------------------
 inline constexpr std::uint32_t KVM_SEV_INIT2 = 22;
 inline constexpr std::uint32_t KVM_SEV_SNP_LAUNCH_START = 100;

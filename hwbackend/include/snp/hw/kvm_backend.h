@@ -68,6 +68,10 @@ class KvmBackend final : public api::Backend {
   api::Result<api::RunExit> kvm_run(api::Handle vcpu) override;
   /// Writes the answer into the vCPU's kvm_run for the last exit (see encode_exit_ret).
   api::Status kvm_run_complete(api::Handle vcpu, const api::RunCompletion& c) override;
+  api::Result<api::uapi::kvm_regs> kvm_get_regs(api::Handle vcpu) override;
+  api::Status kvm_set_regs(api::Handle vcpu, const api::uapi::kvm_regs& r) override;
+  api::Result<api::uapi::kvm_sregs> kvm_get_sregs(api::Handle vcpu) override;
+  api::Status kvm_set_sregs(api::Handle vcpu, const api::uapi::kvm_sregs& s) override;
 
   /// open(sev_path, O_RDWR): the write commands (SNP_COMMIT, SNP_SET_CONFIG) need it.
   api::Result<api::Handle> open_sev() override;

@@ -191,6 +191,16 @@ class Vm {
   std::size_t vcpu_count() const { return vcpu_ids_.size(); }
   const std::vector<unsigned long>& vcpu_ids() const { return vcpu_ids_; }
 
+  /// KVM_GET/SET_REGS and _SREGS. The model keeps the structs' bytes as api/ gives them (it
+  /// knows the layouts) and the entry point they set (CS.base + RIP), from which
+  /// LAUNCH_FINISH builds the vCPU's VMSA. -EINVAL for no such vCPU, and once the guest
+  /// state is protected (an SNP VM after LAUNCH_FINISH), as KVM refuses them then.
+  /// `out` is left empty when the registers were never set (the caller's reset state).
+  int vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* out) const;
+  int set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry);
+  /// The entry point LAUNCH_FINISH measures: 0xFFFFFFF0 (the reset vector) unless set.
+  std::uint64_t vcpu_entry(unsigned long vcpu_id) const;
+
   /// Loads the program vCPU `vcpu_id` runs (the simulated guest). -EINVAL for no such vCPU.
   int set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops);
   /// KVM_RUN: runs the guest until it needs userspace.
@@ -278,7 +288,12 @@ class Vm {
   std::uint64_t next_gmem_ = 1;
   std::uint64_t hypercall_exit_mask_ = 0;
   kern::Mutex guest_req_mutex_;
-  std::uint64_t guest_seqno_ = 0;  ///< the guest driver's VMPCK0 message counter
+  std::uint64_t guest_seqno_ = 0;
+  struct VcpuArch {
+    std::vector<std::uint8_t> regs, sregs;
+    std::uint64_t entry = 0xFFFFFFF0ULL;
+  };
+  std::map<unsigned long, VcpuArch> arch_;  ///< the guest driver's VMPCK0 message counter
 };
 
 }  // namespace snplab::model::kvm
