@@ -195,34 +195,31 @@ std::optional<Gpa> Vm::hva_to_gfn_unlocked(std::uint64_t hva) {
   return std::nullopt;
 }
 
-bool Vm::read_guest(Gpa gpa, std::span<std::uint8_t> out) {
+template <class Fn>
+bool Vm::for_each_guest_chunk(Gpa gpa, std::size_t len, bool write, Fn&& fn) {
+  // kvm_read_guest()/kvm_write_guest(): page by page through each slot's userspace mapping.
   std::size_t done = 0;
-  while (done < out.size()) {
+  while (done < len) {
     const Gpa cur = gpa + done;
     const auto slot = gfn_to_memslot(cur >> kPageShift);
-    if (!slot) return false;
-    const std::size_t in_page = static_cast<std::size_t>(kPageSize - (cur & kPageMask));
-    const std::size_t n = std::min(in_page, out.size() - done);
-    const std::uint64_t uaddr = slot->userspace_addr + (cur - (slot->base_gfn << kPageShift));
-    if (!host_.user().copy_from(uaddr, out.subspan(done, n))) return false;
+    if (!slot || (write && (slot->flags & kMemReadonly) != 0)) return false;
+    const std::size_t n = std::min(static_cast<std::size_t>(kPageSize - (cur & kPageMask)), len - done);
+    if (!fn(slot->userspace_addr + (cur - (slot->base_gfn << kPageShift)), done, n)) return false;
     done += n;
   }
   return true;
 }
 
+bool Vm::read_guest(Gpa gpa, std::span<std::uint8_t> out) {
+  return for_each_guest_chunk(gpa, out.size(), false, [&](std::uint64_t uaddr, std::size_t at, std::size_t n) {
+    return host_.user().copy_from(uaddr, out.subspan(at, n));
+  });
+}
+
 bool Vm::write_guest(Gpa gpa, std::span<const std::uint8_t> in) {
-  std::size_t done = 0;
-  while (done < in.size()) {
-    const Gpa cur = gpa + done;
-    const auto slot = gfn_to_memslot(cur >> kPageShift);
-    if (!slot || (slot->flags & kMemReadonly) != 0) return false;
-    const std::size_t in_page = static_cast<std::size_t>(kPageSize - (cur & kPageMask));
-    const std::size_t n = std::min(in_page, in.size() - done);
-    const std::uint64_t uaddr = slot->userspace_addr + (cur - (slot->base_gfn << kPageShift));
-    if (!host_.user().copy_to(uaddr, in.subspan(done, n))) return false;
-    done += n;
-  }
-  return true;
+  return for_each_guest_chunk(gpa, in.size(), true, [&](std::uint64_t uaddr, std::size_t at, std::size_t n) {
+    return host_.user().copy_to(uaddr, in.subspan(at, n));
+  });
 }
 
 long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {

@@ -27,42 +27,42 @@ const UserSpace::Mapping* UserSpace::find(std::uint64_t addr, std::uint64_t n, s
   return &it->second;
 }
 
-bool UserSpace::copy_from(std::uint64_t addr, std::span<std::uint8_t> out) const {
+template <class Fn>
+bool UserSpace::for_each_page(std::uint64_t addr, std::size_t len, Fn&& fn) const {
   std::uint64_t off = 0;
-  const Mapping* m = find(addr, out.size(), &off);
+  const Mapping* m = find(addr, len, &off);
   if (m == nullptr) return false;
   std::size_t done = 0;
-  while (done < out.size()) {
+  while (done < len) {
     const std::uint64_t at = off + done;
     const std::size_t in_page = static_cast<std::size_t>(at & (kPageSize - 1));
-    const std::size_t n = std::min<std::size_t>(out.size() - done, kPageSize - in_page);
-    auto it = m->pages.find(at >> kPageShift);
-    if (it == m->pages.end()) {
-      std::memset(out.data() + done, 0, n);
-    } else {
-      std::memcpy(out.data() + done, it->second->data.data() + in_page, n);
-    }
+    const std::size_t n = std::min<std::size_t>(len - done, kPageSize - in_page);
+    fn(const_cast<Mapping&>(*m), at >> kPageShift, in_page, done, n);
     done += n;
   }
   return true;
 }
 
+bool UserSpace::copy_from(std::uint64_t addr, std::span<std::uint8_t> out) const {
+  return for_each_page(addr, out.size(), [&](Mapping& m, std::uint64_t page, std::size_t in_page, std::size_t at,
+                                             std::size_t n) {
+    auto it = m.pages.find(page);
+    if (it == m.pages.end()) {
+      std::memset(out.data() + at, 0, n);  // never written: anonymous memory reads zero
+    } else {
+      std::memcpy(out.data() + at, it->second->data.data() + in_page, n);
+    }
+  });
+}
+
 bool UserSpace::copy_to(std::uint64_t addr, std::span<const std::uint8_t> in) {
-  std::uint64_t off = 0;
-  auto* m = const_cast<Mapping*>(find(addr, in.size(), &off));
-  if (m == nullptr) return false;
-  std::size_t done = 0;
-  while (done < in.size()) {
-    const std::uint64_t at = off + done;
-    const std::size_t in_page = static_cast<std::size_t>(at & (kPageSize - 1));
-    const std::size_t n = std::min<std::size_t>(in.size() - done, kPageSize - in_page);
-    auto& p = m->pages[at >> kPageShift];
+  return for_each_page(addr, in.size(), [&](Mapping& m, std::uint64_t page, std::size_t in_page, std::size_t at,
+                                            std::size_t n) {
+    auto& p = m.pages[page];
     if (!p) p = std::make_unique<Page>();
     p->gen = ++gen_;
-    std::memcpy(p->data.data() + in_page, in.data() + done, n);
-    done += n;
-  }
-  return true;
+    std::memcpy(p->data.data() + in_page, in.data() + at, n);
+  });
 }
 
 std::uint64_t UserSpace::generation(std::uint64_t addr) const {

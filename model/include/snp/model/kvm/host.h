@@ -232,6 +232,9 @@ class Vm {
 
  private:
   int check_region(const MemoryRegion2& r, const Memslot* old) const;
+  /// Calls fn(uaddr, offset, n) for each page-bounded chunk of [gpa, gpa + len).
+  template <class Fn>
+  bool for_each_guest_chunk(Gpa gpa, std::size_t len, bool write, Fn&& fn);
   std::uint32_t address_spaces() const;
 
   Host& host_;

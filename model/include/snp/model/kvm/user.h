@@ -35,6 +35,10 @@ class UserSpace {
     std::unordered_map<std::uint64_t, std::unique_ptr<Page>> pages;  ///< page index -> bytes
   };
   std::uint64_t gen_ = 0;
+  /// Calls fn(mapping, page index, offset in page, offset in the buffer, n) for each
+  /// page-bounded chunk of [addr, addr + len); false when the range is not mapped.
+  template <class Fn>
+  bool for_each_page(std::uint64_t addr, std::size_t len, Fn&& fn) const;
   /// The mapping holding [addr, addr + n), or nullptr.
   const Mapping* find(std::uint64_t addr, std::uint64_t n, std::uint64_t* off) const;
   std::map<std::uint64_t, Mapping> maps_;
