@@ -22,3 +22,8 @@ target_link_libraries(snplab_e2e_tests PRIVATE snplab::scenarios snplab::api GTe
 target_include_directories(snplab_e2e_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(snplab_e2e_tests PRIVATE SNPLAB_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
 gtest_discover_tests(snplab_e2e_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)
+
+# The simulation engine (issue 5).
+add_executable(snplab_engine_tests unit/engine/engine_test.cc)
+target_link_libraries(snplab_engine_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
+gtest_discover_tests(snplab_engine_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
