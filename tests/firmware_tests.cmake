@@ -13,7 +13,7 @@ add_executable(snplab_kvm_unit_tests unit/kvm/snp_launch_test.cc unit/kvm/guest_
   unit/kvm/guest_req_test.cc unit/kvm/ioctl_sweeps_test.cc)
 target_include_directories(snplab_kvm_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(snplab_kvm_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::api GTest::gtest GTest::gtest_main snplab_warnings)
+target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::scenarios snplab::api GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_kvm_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 
 # End to end: firmware image + kernel hashes -> launch -> guest attests; vs `snplab measure`.
@@ -27,3 +27,6 @@ gtest_discover_tests(snplab_e2e_tests PROPERTIES LABELS "scenario" DISCOVERY_TIM
 add_executable(snplab_engine_tests unit/engine/engine_test.cc)
 target_link_libraries(snplab_engine_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_engine_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
+add_executable(snplab_race_tests unit/engine/races_test.cc)
+target_link_libraries(snplab_race_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
+gtest_discover_tests(snplab_race_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)

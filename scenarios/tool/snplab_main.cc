@@ -10,6 +10,7 @@
 #include "snp/hw/probe.h"
 #include "snp/model/kvm/profile.h"
 #include "snp/scenarios/measure_cli.h"
+#include "snp/scenarios/races.h"
 #include "snp/scenarios/report_cli.h"
 #include "snp/scenarios/rmp_walkthrough.h"
 
@@ -29,6 +30,8 @@ constexpr const char* kUsage =
     "        compute the expected launch measurement offline (`snplab measure --help`)\n"
     "  report show FILE | report verify FILE --cert CERT --chain PEM [--chain PEM] [--at TIME]\n"
     "        print an attestation report's fields, or verify it against its certificate chain\n"
+    "  scenario list | run NAME [--profile P] [--seed N] [--budget N] [--trace] | replay STRING\n"
+    "        race scenarios on the simulation engine (first cut: certs-toctou)\n"
     "  profiles [--markdown]\n"
     "        list the simulated host's kernel profiles and what each switches\n"
     "  help  this text\n";
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
   if (cmd == "demo") return cmd_demo(argc - 2, argv + 2);
   if (cmd == "probe") return cmd_probe(argc - 2, argv + 2);
   if (cmd == "profiles") return cmd_profiles(argc - 2, argv + 2);
+  if (cmd == "scenario") return snplab::scenarios::scenario_main(argc - 2, argv + 2, stdout, stderr);
   if (cmd == "measure") return snplab::scenarios::measure_main(argc - 2, argv + 2, stdout, stderr);
   if (cmd == "report") return snplab::scenarios::report_main(argc - 2, argv + 2, stdout, stderr);
   return usage_error(fmt::format("unknown command '{}'", cmd));

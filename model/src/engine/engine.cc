@@ -115,12 +115,15 @@ struct Engine::Impl {
   Options opts;
   Rng rng{0};
   std::vector<Fiber> agents;
-  std::optional<std::size_t> current;
+  std::optional<std::size_t> current;   ///< the agent running now (inside resume())
+  std::optional<std::size_t> last_run;  ///< the agent that ran last: the strategies' "running agent"
   bool aborting = false;
   RunResult result;
   std::vector<std::uint8_t> choices;
   std::vector<std::uint8_t> script;
   std::size_t script_pos = 0;
+  std::vector<std::uint64_t> priority;      ///< Pct: per agent, higher runs first
+  std::vector<std::uint64_t> change_steps;  ///< Pct: the steps where the runner's priority drops
 
   Impl(kern::Sched& s, Options o) : sched(s), opts(std::move(o)), rng{opts.seed} {}
 
@@ -135,7 +138,18 @@ struct Engine::Impl {
   std::size_t pick(const std::vector<std::size_t>& live) {
     if (live.size() == 1) return live[0];
     std::size_t idx = 0;
-    if (opts.strategy == Strategy::Replay) {
+    if (opts.strategy == Strategy::Pct) {
+      // At a change point the running agent drops below every initial priority (d - i).
+      const std::uint64_t step = result.steps;
+      for (std::size_t c = 0; c < change_steps.size(); ++c) {
+        if (change_steps[c] == step && last_run) priority[*last_run] = change_steps.size() - c;
+      }
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < live.size(); ++k) {
+        if (priority[live[k]] > priority[live[best]]) best = k;
+      }
+      idx = best;
+    } else if (opts.strategy == Strategy::Replay) {
       if (script_pos < script.size() && script[script_pos] < live.size()) {
         idx = script[script_pos++];
       } else {
@@ -144,7 +158,7 @@ struct Engine::Impl {
       }
     } else {
       // Stay with the running agent unless the coin says switch; then any runnable one.
-      const auto cur = current ? std::find(live.begin(), live.end(), *current) : live.end();
+      const auto cur = last_run ? std::find(live.begin(), live.end(), *last_run) : live.end();
       const bool stay = cur != live.end() && rng.next() % opts.switch_one_in != 0;
       idx = stay ? static_cast<std::size_t>(cur - live.begin()) : static_cast<std::size_t>(rng.next() % live.size());
     }
@@ -167,6 +181,7 @@ struct Engine::Impl {
     }
     f.self = std::move(f.self).resume();
     current.reset();
+    last_run = i;
   }
 };
 
@@ -200,12 +215,24 @@ RunResult Engine::run(std::vector<Agent> agents) {
   m.result = RunResult{};
   m.choices.clear();
   m.agents.clear();
+  m.last_run.reset();
   m.aborting = false;
   if (m.opts.strategy == Strategy::Replay) {
     const auto s = decode(m.opts.replay);
     m.result.replay_diverged = !s.has_value();
     m.script = s.value_or(std::vector<std::uint8_t>{});
     m.script_pos = 0;
+  }
+  if (m.opts.strategy == Strategy::Pct) {
+    // Distinct initial priorities d + 1 .. d + n in random order; d - 1 change points in [0, k).
+    const std::size_t n = agents.size();
+    m.priority.assign(n, 0);
+    std::vector<std::uint64_t> pr(n);
+    for (std::size_t i = 0; i < n; ++i) pr[i] = m.opts.pct_depth + 1 + i;
+    for (std::size_t i = n; i > 1; --i) std::swap(pr[i - 1], pr[m.rng.next() % i]);
+    m.priority = pr;
+    m.change_steps.clear();
+    for (unsigned c = 1; c < m.opts.pct_depth; ++c) m.change_steps.push_back(m.rng.next() % std::max<std::uint64_t>(1, m.opts.pct_steps));
   }
   for (Agent& a : agents) {
     m.result.agent_names.push_back(a.name);

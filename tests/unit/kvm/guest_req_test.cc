@@ -18,7 +18,7 @@
 #include "snp/model/attestation.h"
 #include "snp/model/cert_table.h"
 #include "snp/model/kvm/host.h"
-#include "snp_vm.h"
+#include "snp/scenarios/snp_vm.h"
 
 namespace snplab::api {
 namespace {
@@ -26,8 +26,8 @@ namespace {
 using model::kPageSize;
 using model::kvm::GuestOp;
 using model::kvm::GuestRequestPages;
-using testsupport::SnpVm;
-using testsupport::SnpVmConfig;
+using scenarios::SnpVm;
+using scenarios::SnpVmConfig;
 
 constexpr std::uint64_t kReq = 0x80000, kResp = 0x81000, kCerts = 0x82000;
 

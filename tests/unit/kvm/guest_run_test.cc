@@ -13,15 +13,15 @@
 #include "snp/api/sim_backend.h"
 #include "snp/model/host_rmp.h"
 #include "snp/model/kvm/host.h"
-#include "snp_vm.h"
+#include "snp/scenarios/snp_vm.h"
 
 namespace snplab::api {
 namespace {
 
 using model::kPageSize;
 using model::kvm::GuestOp;
-using testsupport::SnpVm;
-using testsupport::SnpVmConfig;
+using scenarios::SnpVm;
+using scenarios::SnpVmConfig;
 
 class GuestRun : public ::testing::Test {
  protected:

@@ -28,6 +28,7 @@ struct Agent {
 enum class Strategy : std::uint8_t {
   Random,  ///< at each point: stay with the running agent, or switch with probability 1/switch_one_in
   Replay,  ///< follow a replay string
+  Pct,     ///< PCT (Burckhardt et al., ASPLOS 2010): random agent priorities, depth-1 change points
 };
 
 struct Options {
@@ -35,6 +36,8 @@ struct Options {
   std::uint64_t seed = 1;
   unsigned switch_one_in = 4;     ///< Random: 1/N chance to switch at a point
   std::string replay;             ///< Replay: the string a run printed
+  unsigned pct_depth = 2;         ///< Pct: the bug depth d (d - 1 priority change points)
+  std::uint64_t pct_steps = 1000; ///< Pct: the run length k the change points are drawn from
   std::uint64_t max_steps = 1'000'000;
 };
 

@@ -13,7 +13,7 @@
 #include "snp/api/kvm.h"
 #include "snp/model/types.h"
 
-namespace snplab::testsupport {
+namespace snplab::scenarios {
 
 struct SnpVmConfig {
   std::uint64_t mem = 2ULL << 20;   ///< bytes of guest memory at GPA 0
@@ -152,4 +152,4 @@ class SnpVm {
   std::vector<api::Vcpu> vcpus_;
 };
 
-}  // namespace snplab::testsupport
+}  // namespace snplab::scenarios

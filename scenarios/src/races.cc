@@ -1,0 +1,264 @@
+#include "snp/scenarios/races.h"
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "snp/api/kvm.h"
+#include "snp/api/sim_backend.h"
+#include "snp/model/cert_table.h"
+#include "snp/model/kvm/host.h"
+#include "snp/scenarios/snp_vm.h"
+
+namespace snplab::scenarios {
+
+namespace {
+
+constexpr RaceScenario kRaces[] = {
+    {"certs-toctou",
+     "the global certificate pointer is replaced (SNP_SET_EXT_CONFIG) while an extended guest request's "
+     "sev_snp_global_certs_get() reloads it around kref_get_unless_zero(): a reference on one blob, another used",
+     "[PATCH v10 48/50] KVM: SEV: Provide support for SNP_GUEST_REQUEST NAE event; Sean Christopherson's reply "
+     "2023-10-17 (facts §9(a))",
+     "vcpu0: the guest's extended guest request (KVM's handler and the global getter); "
+     "sev-ioctl: /dev/sev SNP_SET_EXT_CONFIG with a new certificate blob",
+     "v10-global-certs-reload", "v10-kernel-certs", "kref-reloaded-pointer"},
+};
+
+std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
+  const model::Firmware& fw = host.sev()->fw();
+  std::vector<std::uint8_t> vcek = fw.chip().vcek_cert(fw.reported_tcb());
+  const std::vector<model::CertTableBlob> blobs = {{model::kGuidVcek, vcek},
+                                                   {model::kGuidAsk, fw.chip().ask_cert()},
+                                                   {model::kGuidArk, fw.chip().ark_cert()},
+                                                   {model::kGuidCrl, std::vector<std::uint8_t>(16, tag)}};
+  auto t = model::encode_cert_table(blobs);
+  return t ? *t : std::vector<std::uint8_t>{};
+}
+
+api::Status set_ext_config(api::Backend& b, api::SevDevice& sev, const std::vector<std::uint8_t>& blob) {
+  auto mem = api::UserMemory::alloc(b, blob.size());
+  if (!mem) return mem.error();
+  if (auto s = mem->write(0, blob); !s) return s;
+  api::uapi::sev_user_data_ext_snp_config c;
+  c.certs_address = mem->addr();
+  c.certs_len = static_cast<std::uint32_t>(blob.size());
+  return sev.issue_cmd(api::uapi::SNP_SET_EXT_CONFIG_V10, &c, nullptr);
+}
+
+RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  model::kvm::HostConfig cfg;
+  const model::kvm::KernelProfile* p = model::kvm::find_profile(profile);
+  if (p == nullptr) {
+    out.error = fmt::format("no kernel profile '{}'", profile);
+    return out;
+  }
+  cfg.profile = *p;
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  auto vm = SnpVm::launch(b, SnpVmConfig{});
+  if (!vm) {
+    out.error = vm.error().to_string();
+    return out;
+  }
+  constexpr std::uint64_t kReq = 0x80000;
+  if (auto s = (*vm)->convert(kReq, 6 * model::kPageSize, false); !s) {
+    out.error = s.error().to_string();
+    return out;
+  }
+  auto sev = api::SevDevice::open(b);
+  if (!sev || !set_ext_config(b, *sev, cert_blob(host, 1))) {
+    out.error = "SNP_SET_EXT_CONFIG failed in set-up";
+    return out;
+  }
+  model::kvm::GuestRequestPages pages;
+  pages.secrets = 0xF000;
+  pages.req = kReq;
+  pages.resp = kReq + model::kPageSize;
+  pages.certs = kReq + 2 * model::kPageSize;
+  pages.cert_pages = 4;
+  if (auto s = api::sim_load_guest(b, (*vm)->vcpu().handle(),
+                                   {model::kvm::GuestOp::ext_guest_request(pages, 1), model::kvm::GuestOp::halt()});
+      !s) {
+    out.error = s.error().to_string();
+    return out;
+  }
+  const auto next_blob = cert_blob(host, 2);
+  model::engine::Engine engine(host.sched(), opts);
+  out.run = engine.run({{"vcpu0",
+                         [&] {
+                           for (int i = 0; i < 4; ++i) {
+                             auto e = (*vm)->vcpu().run();
+                             if (!e || e->exit_reason == api::uapi::KVM_EXIT_HLT) break;
+                           }
+                         }},
+                        {"sev-ioctl", [&] { (void)set_ext_config(b, *sev, next_blob); }}});
+  for (const auto& f : out.run.findings) out.found = out.found || f.kind == "kref-reloaded-pointer";
+  return out;
+}
+
+}  // namespace
+
+std::span<const RaceScenario> race_scenarios() { return kRaces; }
+
+const RaceScenario* find_race(std::string_view name) {
+  for (const RaceScenario& s : kRaces) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::engine::Options& opts) {
+  if (s.name == "certs-toctou") return run_certs_toctou(profile, opts);
+  RaceRun r;
+  r.error = fmt::format("scenario '{}' is not runnable yet", s.name);
+  return r;
+}
+
+std::string replay_string(const RaceScenario& s, std::string_view profile, const std::string& choices) {
+  return fmt::format("{}/{}/{}", s.name, profile, choices);
+}
+
+std::optional<ParsedReplay> parse_replay(std::string_view text, std::string* why) {
+  const auto a = text.find('/');
+  const auto b = a == std::string_view::npos ? a : text.find('/', a + 1);
+  if (b == std::string_view::npos) {
+    *why = "a replay string is NAME/PROFILE/CHOICES, as `snplab scenario run` prints it";
+    return std::nullopt;
+  }
+  ParsedReplay p;
+  p.scenario = find_race(text.substr(0, a));
+  if (p.scenario == nullptr) {
+    *why = fmt::format("no scenario '{}' (see `snplab scenario list`)", text.substr(0, a));
+    return std::nullopt;
+  }
+  p.profile = std::string(text.substr(a + 1, b - a - 1));
+  if (model::kvm::find_profile(p.profile) == nullptr) {
+    *why = fmt::format("no kernel profile '{}' (see `snplab profiles`)", p.profile);
+    return std::nullopt;
+  }
+  p.choices = std::string(text.substr(b + 1));
+  return p;
+}
+
+namespace {
+
+int usage(std::FILE* err, const std::string& msg) {
+  fmt::print(err,
+             "snplab scenario: {}\n\nusage: snplab scenario list\n"
+             "       snplab scenario run NAME [--profile P] [--seed N] [--budget N] [--trace]\n"
+             "       snplab scenario replay NAME/PROFILE/CHOICES [--trace]\n",
+             msg);
+  return 2;
+}
+
+void print_run(std::FILE* out, const RaceScenario& s, std::string_view profile, const RaceRun& r, bool trace) {
+  if (trace) fmt::print(out, "{}", r.run.text());
+  for (const auto& f : r.run.findings) fmt::print(out, "finding {}: {}\n", f.kind, f.message);
+  fmt::print(out, "replay: {}\n", replay_string(s, profile, r.run.replay));
+  fmt::print(out, "steps {}, simulated cycles {}, trace hash {:016x}\n", r.run.steps, r.run.cycles, r.run.hash());
+}
+
+}  // namespace
+
+int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
+  if (argc < 1) return usage(err, "no subcommand");
+  const std::string_view sub = argv[0];
+  if (sub == "list") {
+    for (const RaceScenario& s : kRaces) {
+      fmt::print(out, "{}\n  {}\n  agents: {}\n  from: {}\n  buggy: {} (must raise {}), fixed: {}\n", s.name, s.summary,
+                 s.agents, s.source, s.buggy_profile, s.finding, s.fixed_profile);
+    }
+    return 0;
+  }
+  if (sub == "run") {
+    if (argc < 2) return usage(err, "run needs a scenario name");
+    const RaceScenario* s = find_race(argv[1]);
+    if (s == nullptr) return usage(err, fmt::format("no scenario '{}'", argv[1]));
+    std::string profile(s->buggy_profile);
+    std::uint64_t seed = 1, budget = 1000;
+    bool trace = false;
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      auto num = [&](std::uint64_t* v) {
+        if (i + 1 >= argc) return false;
+        char* end = nullptr;
+        *v = std::strtoull(argv[++i], &end, 0);
+        return end != nullptr && *end == '\0';
+      };
+      if (a == "--profile" && i + 1 < argc) {
+        profile = argv[++i];
+      } else if (a == "--seed") {
+        if (!num(&seed)) return usage(err, "--seed takes a number");
+      } else if (a == "--budget") {
+        if (!num(&budget) || budget == 0) return usage(err, "--budget takes a positive number of schedules");
+      } else if (a == "--trace") {
+        trace = true;
+      } else {
+        return usage(err, fmt::format("unknown argument '{}'", a));
+      }
+    }
+    if (model::kvm::find_profile(profile) == nullptr) return usage(err, fmt::format("no kernel profile '{}'", profile));
+    const auto t0 = std::chrono::steady_clock::now();
+    // PCT needs the run length: one schedule that runs the agents one after the other.
+    model::engine::Options probe;
+    probe.strategy = model::engine::Strategy::Pct;
+    probe.pct_depth = 1;
+    const RaceRun first = run_race(*s, profile, probe);
+    if (!first.error.empty()) {
+      fmt::print(err, "snplab scenario: {}\n", first.error);
+      return 1;
+    }
+    for (std::uint64_t k = 0; k < budget; ++k) {
+      model::engine::Options o;
+      o.strategy = model::engine::Strategy::Pct;
+      o.pct_depth = 2;
+      o.pct_steps = first.run.steps;
+      o.seed = seed + k;
+      const RaceRun r = run_race(*s, profile, o);
+      if (!r.error.empty()) {
+        fmt::print(err, "snplab scenario: {}\n", r.error);
+        return 1;
+      }
+      if (r.found) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        fmt::print(out, "{} under {}: {} found after {} schedules ({:.3f} s), seed {}\n", s->name, profile, s->finding,
+                   k + 1, secs, o.seed);
+        print_run(out, *s, profile, r, trace);
+        return profile == s->buggy_profile ? 0 : 1;
+      }
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print(out, "{} under {}: clean over {} schedules ({:.3f} s)\n", s->name, profile, budget, secs);
+    return profile == s->fixed_profile ? 0 : 1;
+  }
+  if (sub == "replay") {
+    if (argc < 2) return usage(err, "replay needs NAME/PROFILE/CHOICES");
+    std::string why;
+    const auto p = parse_replay(argv[1], &why);
+    if (!p) return usage(err, why);
+    const bool trace = argc > 2 && std::string_view(argv[2]) == "--trace";
+    model::engine::Options o;
+    o.strategy = model::engine::Strategy::Replay;
+    o.replay = p->choices;
+    const RaceRun r = run_race(*p->scenario, p->profile, o);
+    if (!r.error.empty()) {
+      fmt::print(err, "snplab scenario: {}\n", r.error);
+      return 1;
+    }
+    if (r.run.replay_diverged) fmt::print(err, "snplab scenario: the choices do not fit this run (diverged)\n");
+    print_run(out, *p->scenario, p->profile, r, trace);
+    return r.run.replay_diverged ? 1 : 0;
+  }
+  return usage(err, fmt::format("unknown subcommand '{}'", sub));
+}
+
+}  // namespace snplab::scenarios
