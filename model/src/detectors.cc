@@ -142,9 +142,15 @@ std::string Finding::describe() const {
                         to_string(kind), op, what, new_asid);
       break;
     case DetectorKind::ErroneousRevert:
-      out = fmt::format("{}: {} made {} hypervisor-owned although neither it nor the VM it acts for "
-                        "assigned {}.",
-                        to_string(kind), op, what, n == 1 ? "it" : "them");
+      if (ctx.error_path) {
+        out = fmt::format("{}: {} made {} hypervisor-owned from its error path, which may only undo this call's "
+                          "own conversions; another call (or another VM) assigned {}.",
+                          to_string(kind), op, what, n == 1 ? "it" : "them");
+      } else {
+        out = fmt::format("{}: {} made {} hypervisor-owned although neither it nor the VM it acts for "
+                          "assigned {}.",
+                          to_string(kind), op, what, n == 1 ? "it" : "them");
+      }
       break;
     case DetectorKind::LeakedPage:
       out = fmt::format("{}: {} for {} left {} still assigned.", to_string(kind), ctx.op,

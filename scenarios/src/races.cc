@@ -9,6 +9,7 @@
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
 #include "snp/model/cert_table.h"
+#include "snp/model/detectors.h"
 #include "snp/model/kvm/host.h"
 #include "snp/scenarios/snp_vm.h"
 
@@ -25,6 +26,18 @@ constexpr RaceScenario kRaces[] = {
      "vcpu0: the guest's extended guest request (KVM's handler and the global getter); "
      "sev-ioctl: /dev/sev SNP_SET_EXT_CONFIG with a new certificate blob",
      "v10-global-certs-reload", "v10-kernel-certs", "kref-reloaded-pointer"},
+    {"launch-update-revert",
+     "one SNP_LAUNCH_UPDATE measures a page while another, over a range that includes it, fails in the firmware; "
+     "the RFC v4 error path returns every page of its range to the hypervisor, the other call's page too",
+     "[PATCH Part2 RFC v4 24/40] KVM: SVM: Add KVM_SEV_SNP_LAUNCH_UPDATE command, review 2021-07-16 (facts §9(b))",
+     "vmm-a: LAUNCH_UPDATE of gfn 5 (NORMAL); vmm-b: LAUNCH_UPDATE of gfns 3-5 as a CPUID page the firmware "
+     "refuses", "launch-update-revert-all", "upstream", "erroneous-revert"},
+    {"nonsnp-guest-req",
+     "a non-SNP guest issues an extended guest request; the v10 handler sets rc instead of the exit code, so the "
+     "guest is told its request succeeded",
+     "[PATCH v10 48/50] snp_handle_ext_guest_request() (facts §9(c))",
+     "vcpu0: a non-SNP guest's extended guest request", "v10-nonsnp-guest-req-rc", "v10-kernel-certs",
+     "guest-request-false-success"},
 };
 
 std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
@@ -48,15 +61,40 @@ api::Status set_ext_config(api::Backend& b, api::SevDevice& sev, const std::vect
   return sev.issue_cmd(api::uapi::SNP_SET_EXT_CONFIG_V10, &c, nullptr);
 }
 
-RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
+model::kvm::HostConfig config_for(std::string_view profile, std::string* error) {
   model::kvm::HostConfig cfg;
   const model::kvm::KernelProfile* p = model::kvm::find_profile(profile);
   if (p == nullptr) {
-    out.error = fmt::format("no kernel profile '{}'", profile);
-    return out;
+    *error = fmt::format("no kernel profile '{}'", profile);
+  } else {
+    cfg.profile = *p;
   }
-  cfg.profile = *p;
+  return cfg;
+}
+
+/// Both the kern:: findings of the run and the RMP detectors' findings, by kind.
+bool raised(model::kvm::Host& host, const model::engine::RunResult& run, std::string_view kind);
+
+/// Fills `found` and the RMP findings of a finished run.
+void conclude(RaceRun& out, model::kvm::Host& host, std::string_view kind) {
+  out.found = raised(host, out.run, kind);
+  for (const auto& f : host.sev()->detectors().findings()) out.rmp_findings.push_back(f.describe());
+}
+
+bool raised(model::kvm::Host& host, const model::engine::RunResult& run, std::string_view kind) {
+  for (const auto& f : run.findings) {
+    if (f.kind == kind) return true;
+  }
+  for (const auto& f : host.sev()->detectors().findings()) {
+    if (model::to_string(f.kind) == kind) return true;
+  }
+  return false;
+}
+
+RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
   auto backend = api::make_sim_backend(cfg);
   if (!backend) {
     out.error = backend.error().to_string();
@@ -101,7 +139,94 @@ RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options&
                            }
                          }},
                         {"sev-ioctl", [&] { (void)set_ext_config(b, *sev, next_blob); }}});
-  for (const auto& f : out.run.findings) out.found = out.found || f.kind == "kref-reloaded-pointer";
+  conclude(out, host, "kref-reloaded-pointer");
+  return out;
+}
+
+RaceRun run_launch_update_revert(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  SnpVmConfig vc;
+  vc.launched = 0;
+  vc.secrets_gpa = 0;
+  vc.vcpus = 0;
+  vc.finish = false;
+  auto vm = SnpVm::launch(b, vc);
+  if (!vm) {
+    out.error = vm.error().to_string();
+    return out;
+  }
+  auto src_a = api::UserMemory::alloc(b, model::kPageSize);
+  auto src_b = api::UserMemory::alloc(b, 3 * model::kPageSize);
+  if (!src_a || !src_b) {
+    out.error = "user memory";
+    return out;
+  }
+  std::vector<std::uint8_t> bad(model::kPageSize, 0);
+  bad[0] = 65;  // a CPUID table with 65 entries: the firmware refuses it (INVALID_PARAM)
+  (void)src_b->write(0, bad);
+  auto update = [&](std::uint64_t gfn, std::uint64_t n, std::uint8_t type, std::uint64_t uaddr) {
+    api::uapi::kvm_sev_snp_launch_update u;
+    u.gfn_start = gfn;
+    u.uaddr = uaddr;
+    u.len = n * model::kPageSize;
+    u.type = type;
+    (void)(*vm)->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+  };
+  model::engine::Engine engine(host.sched(), opts);
+  out.run = engine.run({{"vmm-a", [&] { update(5, 1, api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, src_a->addr()); }},
+                        {"vmm-b", [&] { update(3, 3, api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, src_b->addr()); }}});
+  conclude(out, host, "erroneous-revert");
+  return out;
+}
+
+RaceRun run_nonsnp_guest_req(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  auto kvm = api::Kvm::open(b);
+  auto vm = kvm->create_vm(api::uapi::KVM_X86_DEFAULT_VM);  // stands in for the thread's SEV-ES guest
+  auto mem = api::UserMemory::alloc(b, 1 << 20);
+  if (!vm || !mem) {
+    out.error = "VM set-up failed";
+    return out;
+  }
+  api::uapi::kvm_userspace_memory_region2 r;
+  r.memory_size = 1 << 20;
+  r.userspace_addr = mem->addr();
+  if (auto st = vm->set_user_memory_region2(r); !st) {
+    out.error = st.error().to_string();
+    return out;
+  }
+  auto vcpu = vm->create_vcpu(0);
+  if (!vcpu) {
+    out.error = vcpu.error().to_string();
+    return out;
+  }
+  model::kvm::GuestRequestPages pages;
+  pages.req = 0x80000;
+  pages.resp = 0x81000;
+  pages.certs = 0x82000;
+  pages.cert_pages = 4;
+  (void)api::sim_load_guest(b, vcpu->handle(), {model::kvm::GuestOp::ext_guest_request(pages, 1)});
+  model::engine::Engine engine(host.sched(), opts);
+  out.run = engine.run({{"vcpu0", [&] { (void)vcpu->run(); }}});
+  conclude(out, host, "guest-request-false-success");
   return out;
 }
 
@@ -118,6 +243,8 @@ const RaceScenario* find_race(std::string_view name) {
 
 RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::engine::Options& opts) {
   if (s.name == "certs-toctou") return run_certs_toctou(profile, opts);
+  if (s.name == "launch-update-revert") return run_launch_update_revert(profile, opts);
+  if (s.name == "nonsnp-guest-req") return run_nonsnp_guest_req(profile, opts);
   RaceRun r;
   r.error = fmt::format("scenario '{}' is not runnable yet", s.name);
   return r;
@@ -163,6 +290,7 @@ int usage(std::FILE* err, const std::string& msg) {
 void print_run(std::FILE* out, const RaceScenario& s, std::string_view profile, const RaceRun& r, bool trace) {
   if (trace) fmt::print(out, "{}", r.run.text());
   for (const auto& f : r.run.findings) fmt::print(out, "finding {}: {}\n", f.kind, f.message);
+  for (const auto& f : r.rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
   fmt::print(out, "replay: {}\n", replay_string(s, profile, r.run.replay));
   fmt::print(out, "steps {}, simulated cycles {}, trace hash {:016x}\n", r.run.steps, r.run.cycles, r.run.hash());
 }

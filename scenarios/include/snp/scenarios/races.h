@@ -31,6 +31,7 @@ const RaceScenario* find_race(std::string_view name);
 struct RaceRun {
   model::engine::RunResult run;
   bool found = false;   ///< the scenario's finding was raised
+  std::vector<std::string> rmp_findings;  ///< the RMP detectors' findings, described
   std::string error;    ///< set-up failed (then `run` is empty)
 };
 RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::engine::Options& opts);

@@ -24,6 +24,7 @@ struct SnpVmConfig {
   std::uint64_t secrets_gpa = 0xF000;  ///< where SNP_LAUNCH_UPDATE(SECRETS) places the secrets page; 0: none
   bool req_certs = false;           ///< issue KVM_SEV_SNP_ENABLE_REQ_CERTS
   std::uint64_t vmsa_features = 0;  ///< KVM_SEV_INIT2's vmsa_features
+  bool finish = true;               ///< issue LAUNCH_FINISH (false: stop after the memory set-up)
 };
 
 class SnpVm {
@@ -141,6 +142,7 @@ class SnpVm {
       if (!v) return v.error();
       vcpus_.push_back(std::move(*v));
     }
+    if (!cfg.finish) return api::ok();
     u::kvm_sev_snp_launch_finish fin;
     return vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_FINISH, &fin, 0);
   }
