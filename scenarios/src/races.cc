@@ -1,6 +1,8 @@
 #include "snp/scenarios/races.h"
 
+#include <array>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <string>
 
@@ -11,6 +13,8 @@
 #include "snp/model/cert_table.h"
 #include "snp/model/detectors.h"
 #include "snp/model/kvm/host.h"
+#include "snp/model/measure.h"
+#include "snp/model/vmsa.h"
 #include "snp/scenarios/snp_vm.h"
 
 namespace snplab::scenarios {
@@ -38,6 +42,12 @@ constexpr RaceScenario kRaces[] = {
      "[PATCH v10 48/50] snp_handle_ext_guest_request() (facts §9(c))",
      "vcpu0: a non-SNP guest's extended guest request", "v10-nonsnp-guest-req-rc", "v10-kernel-certs",
      "guest-request-false-success"},
+    {"vmsa-features",
+     "the VMM launches with vmsa_features 0 and computes the launch digest it expects; a kernel that ORs "
+     "DEBUG_SWAP into the VMSA features makes the firmware's digest differ",
+     "Paolo Bonzini, \"[PATCH v2 06/11] KVM: SEV: disable DEBUG_SWAP by default\", 2024-02-23 (facts §9(d))",
+     "vmm: INIT2 (features 0), LAUNCH_START, LAUNCH_UPDATE of 4 pages, LAUNCH_FINISH, then the expected digest "
+     "from the same pages and the VMSA for its features", "debug-swap-forced", "upstream", "measurement-mismatch"},
 };
 
 std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
@@ -230,6 +240,53 @@ RaceRun run_nonsnp_guest_req(std::string_view profile, const model::engine::Opti
   return out;
 }
 
+RaceRun run_vmsa_features(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  model::engine::Engine engine(host.sched(), opts);
+  std::unique_ptr<SnpVm> vm;
+  out.run = engine.run({{"vmm", [&] {
+                           SnpVmConfig vc;
+                           vc.secrets_gpa = 0;
+                           auto launched = SnpVm::launch(b, vc);
+                           if (!launched) {
+                             out.error = launched.error().to_string();
+                             return;
+                           }
+                           vm = std::move(*launched);
+                           // What the VMM expects: its 4 NORMAL pages (page i filled with i + 1)
+                           // and one VMSA with SEV_FEATURES = SNP_ACTIVE, as `snplab measure` computes.
+                           model::LaunchDigest ld;
+                           for (std::uint64_t i = 0; i < vc.launched; ++i) {
+                             std::array<std::uint8_t, model::kPageSize> page{};
+                             page.fill(static_cast<std::uint8_t>(i + 1));
+                             ld.update_page(model::PageType::Normal, i << model::kPageShift, page);
+                           }
+                           const auto vmsa = model::to_page(model::reset_save_area(
+                               0xFFFFFFF0U, 1, model::kvm::SevPlatform::kVcpuSignature, model::VmmType::Qemu));
+                           ld.update_page(model::PageType::Vmsa, 0xFFFFFFFFF000ULL, vmsa);
+                           model::kvm::Vm* v = host.vm(host.vm_ids().front());
+                           const auto& got = host.sev()->fw().guest(model::pfn_to_spa(v->sev().gctx))->measurement;
+                           if (got != ld.digest()) {
+                             host.sched().report("measurement-mismatch",
+                                                 fmt::format("the launch digest is not the one the VMM computed for "
+                                                             "vmsa_features 0: the VMSA's SEV_FEATURES are {:#x}",
+                                                             v->sev().vmsa_features));
+                           }
+                         }}});
+  if (!out.error.empty()) return out;
+  conclude(out, host, "measurement-mismatch");
+  return out;
+}
+
 }  // namespace
 
 std::span<const RaceScenario> race_scenarios() { return kRaces; }
@@ -245,6 +302,7 @@ RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::e
   if (s.name == "certs-toctou") return run_certs_toctou(profile, opts);
   if (s.name == "launch-update-revert") return run_launch_update_revert(profile, opts);
   if (s.name == "nonsnp-guest-req") return run_nonsnp_guest_req(profile, opts);
+  if (s.name == "vmsa-features") return run_vmsa_features(profile, opts);
   RaceRun r;
   r.error = fmt::format("scenario '{}' is not runnable yet", s.name);
   return r;

@@ -62,7 +62,7 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,
-                         ::testing::Values("certs-toctou", "launch-update-revert", "nonsnp-guest-req"),
+                         ::testing::Values("certs-toctou", "launch-update-revert", "nonsnp-guest-req", "vmsa-features"),
                          [](const auto& param_info) {
                            std::string n(param_info.param);
                            for (char& c : n) c = c == '-' ? '_' : c;
