@@ -1,5 +1,7 @@
 #include "snp/model/ecdsa.h"
 
+#include "memo.h"
+
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
@@ -50,7 +52,8 @@ struct Curve {
 };
 
 const Curve& curve() {
-  static const Curve c;  // immutable after construction; OpenSSL objects are read-only here
+  // One per thread: the BN_CTX is scratch space, and TBB runs schedules on every core.
+  thread_local const Curve c;
   return c;
 }
 
@@ -99,7 +102,7 @@ P384PrivateKey p384_derive_key(std::span<const std::uint8_t> secret, std::string
   }
 }
 
-P384PublicKey p384_public_key(const P384PrivateKey& key) {
+static P384PublicKey p384_public_key_uncached(const P384PrivateKey& key) {
   const Curve& c = curve();
   Bn d = bn_from(key.d);
   Point q(EC_POINT_new(c.group.get()));
@@ -110,7 +113,7 @@ P384PublicKey p384_public_key(const P384PrivateKey& key) {
   return P384PublicKey{to_scalar(x.get()), to_scalar(y.get())};
 }
 
-EcdsaSignature ecdsa_p384_sign(const P384PrivateKey& key, const Sha384Digest& digest) {
+static EcdsaSignature ecdsa_p384_sign_uncached(const P384PrivateKey& key, const Sha384Digest& digest) {
   const Curve& c = curve();
   const BIGNUM* n = c.order.get();
   BN_CTX* ctx = c.ctx.get();
@@ -158,7 +161,7 @@ EcdsaSignature ecdsa_p384_sign(const P384PrivateKey& key, const Sha384Digest& di
   }
 }
 
-bool ecdsa_p384_verify(const P384PublicKey& key, const Sha384Digest& digest, const EcdsaSignature& sig) {
+static bool ecdsa_p384_verify_uncached(const P384PublicKey& key, const Sha384Digest& digest, const EcdsaSignature& sig) {
   const Curve& c = curve();
   const BIGNUM* n = c.order.get();
   BN_CTX* ctx = c.ctx.get();
@@ -189,6 +192,35 @@ P384Scalar get_le72(std::span<const std::uint8_t, 72> in) {
   P384Scalar be{};
   for (std::size_t i = 0; i < be.size(); ++i) be[i] = in[be.size() - 1 - i];
   return be;
+}
+
+// Memoized entry points (memo.h): the same inputs give the same bytes, without the curve
+// arithmetic when they were seen before on this thread.
+P384PublicKey p384_public_key(const P384PrivateKey& key) {
+  thread_local memo::Cache<P384PublicKey> cache;
+  const Sha384Digest k = memo::key(key.d);
+  if (const P384PublicKey* hit = cache.find(k)) return *hit;
+  const P384PublicKey v = p384_public_key_uncached(key);
+  cache.put(k, v);
+  return v;
+}
+
+EcdsaSignature ecdsa_p384_sign(const P384PrivateKey& key, const Sha384Digest& digest) {
+  thread_local memo::Cache<EcdsaSignature> cache;
+  const Sha384Digest k = memo::key(key.d, digest);
+  if (const EcdsaSignature* hit = cache.find(k)) return *hit;
+  const EcdsaSignature v = ecdsa_p384_sign_uncached(key, digest);
+  cache.put(k, v);
+  return v;
+}
+
+bool ecdsa_p384_verify(const P384PublicKey& key, const Sha384Digest& digest, const EcdsaSignature& sig) {
+  thread_local memo::Cache<bool> cache;
+  const Sha384Digest k = memo::key(key.x, key.y, digest, sig.r, sig.s);
+  if (const bool* hit = cache.find(k)) return *hit;
+  const bool v = ecdsa_p384_verify_uncached(key, digest, sig);
+  cache.put(k, v);
+  return v;
 }
 
 }  // namespace snplab::model

@@ -113,12 +113,14 @@ const GuestContext* Firmware::guest(Spa gctx_paddr) const {
 // Platform
 
 FwStatus Firmware::snp_init(const OpContext& ctx) {
+  announce(FwCmd::SnpInit);
   SnpInitExCmd cmd;
   cmd.init_rmp = true;
   return snp_init_ex(cmd, ctx);
 }
 
 FwStatus Firmware::snp_init_ex(const SnpInitExCmd& cmd, const OpContext& ctx) {
+  announce(FwCmd::SnpInitEx);
   if (FwStatus s = check_platform(FwCmd::SnpInitEx); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0 || (!cmd.list_paddr_en && !cmd.ranges.empty())) return FwStatus::InvalidParam;
   if (!rmp_initialized_ && !cmd.init_rmp) return FwStatus::RmpInitRequired;
@@ -149,6 +151,7 @@ FwStatus Firmware::snp_init_ex(const SnpInitExCmd& cmd, const OpContext& ctx) {
 }
 
 FwStatus Firmware::snp_shutdown_ex(bool /*iommu_snp_shutdown*/) {
+  announce(FwCmd::SnpShutdownEx);
   if (FwStatus s = check_platform(FwCmd::SnpShutdownEx); s != FwStatus::Success) return s;
   if (state_ == PlatformState::Uninit) return FwStatus::Success;  // no-op (facts §4.5)
   // Every ASID must be clean: none active, none waiting for DF_FLUSH.
@@ -160,6 +163,7 @@ FwStatus Firmware::snp_shutdown_ex(bool /*iommu_snp_shutdown*/) {
 }
 
 FwStatus Firmware::snp_platform_status(SnpPlatformStatus* out) const {
+  announce(FwCmd::SnpPlatformStatus);
   if (FwStatus s = check_platform(FwCmd::SnpPlatformStatus); s != FwStatus::Success) return s;
   out->api_major = cfg_.api_major;
   out->api_minor = cfg_.api_minor;
@@ -174,6 +178,7 @@ FwStatus Firmware::snp_platform_status(SnpPlatformStatus* out) const {
 }
 
 FwStatus Firmware::snp_df_flush() {
+  announce(FwCmd::SnpDfFlush);
   if (FwStatus s = check_platform(FwCmd::SnpDfFlush); s != FwStatus::Success) return s;
   if (!wbinvd_done_) return FwStatus::WbinvdRequired;
   // --- point of no return ---
@@ -183,6 +188,7 @@ FwStatus Firmware::snp_df_flush() {
 }
 
 FwStatus Firmware::snp_config(const SnpConfigCmd& cmd) {
+  announce(FwCmd::SnpConfig);
   if (FwStatus s = check_platform(FwCmd::SnpConfig); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0) return FwStatus::InvalidParam;
   // The reported TCB may hide an update (be lower), never claim more than is running.
@@ -195,6 +201,7 @@ FwStatus Firmware::snp_config(const SnpConfigCmd& cmd) {
 }
 
 FwStatus Firmware::snp_commit() {
+  announce(FwCmd::SnpCommit);
   if (FwStatus s = check_platform(FwCmd::SnpCommit); s != FwStatus::Success) return s;
   // --- point of no return ---
   committed_tcb_ = cfg_.current_tcb;
@@ -206,6 +213,7 @@ FwStatus Firmware::snp_commit() {
 }
 
 FwStatus Firmware::snp_vlek_load(std::uint32_t len, std::uint8_t vlek_wrapped_version, const WrappedVlek& blob) {
+  announce(FwCmd::SnpVlekLoad);
   if (FwStatus s = check_platform(FwCmd::SnpVlekLoad); s != FwStatus::Success) return s;
   if (len != 16) return FwStatus::InvalidLen;  // sizeof(struct sev_user_data_snp_vlek_load)
   if (vlek_wrapped_version != 0) return FwStatus::InvalidParam;
@@ -224,6 +232,7 @@ FwStatus Firmware::snp_vlek_load(std::uint32_t len, std::uint8_t vlek_wrapped_ve
 // Guest contexts
 
 FwStatus Firmware::snp_gctx_create(Spa gctx_paddr, const OpContext& ctx) {
+  announce(FwCmd::SnpGctxCreate);
   if (FwStatus s = check_platform(FwCmd::SnpGctxCreate); s != FwStatus::Success) return s;
   if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidAddress;
   if (state_of(rmp_, gctx_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
@@ -238,6 +247,7 @@ FwStatus Firmware::snp_gctx_create(Spa gctx_paddr, const OpContext& ctx) {
 }
 
 FwStatus Firmware::snp_launch_start(const SnpLaunchStartCmd& cmd) {
+  announce(FwCmd::SnpLaunchStart);
   if (FwStatus s = check_platform(FwCmd::SnpLaunchStart); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0) return FwStatus::InvalidParam;
   GuestContext* g = context(cmd.gctx_paddr);
@@ -280,6 +290,7 @@ FwStatus Firmware::snp_launch_start(const SnpLaunchStartCmd& cmd) {
 }
 
 FwStatus Firmware::snp_activate(Spa gctx_paddr, std::uint32_t asid) {
+  announce(FwCmd::SnpActivate);
   if (FwStatus s = check_platform(FwCmd::SnpActivate); s != FwStatus::Success) return s;
   GuestContext* g = context(gctx_paddr);
   if (g == nullptr) return FwStatus::InvalidGuest;
@@ -325,6 +336,7 @@ void Firmware::measure(GuestContext& g, std::uint8_t page_type, Gpa gpa, std::sp
 }
 
 FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpContext& ctx) {
+  announce(FwCmd::SnpLaunchUpdate);
   if (FwStatus s = check_platform(FwCmd::SnpLaunchUpdate); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0 || cmd.page_type == 0 || cmd.page_type > kPageCpuid) return FwStatus::InvalidParam;
   GuestContext* g = context(cmd.gctx_paddr);
@@ -411,6 +423,7 @@ bool amd_ecdsa_verify(std::span<const std::uint8_t> pubkey, std::span<const std:
 }  // namespace
 
 FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
+  announce(FwCmd::SnpLaunchFinish);
   if (cmd.rsvd != 0) return FwStatus::InvalidParam;
   if (FwStatus s = check_platform(FwCmd::SnpLaunchFinish); s != FwStatus::Success) return s;
   GuestContext* g = context(cmd.gctx_paddr);
@@ -460,6 +473,7 @@ FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
 }
 
 FwStatus Firmware::snp_decommission(Spa gctx_paddr, const OpContext& ctx) {
+  announce(FwCmd::SnpDecommission);
   if (FwStatus s = check_platform(FwCmd::SnpDecommission); s != FwStatus::Success) return s;
   GuestContext* g = context(gctx_paddr);
   if (g == nullptr) return FwStatus::InvalidGuest;
@@ -479,6 +493,7 @@ FwStatus Firmware::snp_decommission(Spa gctx_paddr, const OpContext& ctx) {
 }
 
 FwStatus Firmware::snp_guest_status(Spa gctx_paddr, SnpGuestStatus* out) const {
+  announce(FwCmd::SnpGuestStatus);
   if (FwStatus s = check_platform(FwCmd::SnpGuestStatus); s != FwStatus::Success) return s;
   const GuestContext* g = context(gctx_paddr);
   if (g == nullptr) return FwStatus::InvalidGuest;
@@ -489,11 +504,13 @@ FwStatus Firmware::snp_guest_status(Spa gctx_paddr, SnpGuestStatus* out) const {
 }
 
 FwStatus Firmware::snp_page_reclaim(Spa paddr, PageSize size, const OpContext& ctx) {
+  announce(FwCmd::SnpPageReclaim);
   if (FwStatus s = check_platform(FwCmd::SnpPageReclaim); s != FwStatus::Success) return s;
   return model::snp_page_reclaim(rmp_, paddr, size, ctx);
 }
 
 FwStatus Firmware::snp_page_unsmash(Spa paddr, const OpContext& ctx) {
+  announce(FwCmd::SnpPageUnsmash);
   if (FwStatus s = check_platform(FwCmd::SnpPageUnsmash); s != FwStatus::Success) return s;
   // facts §4.5: 2M aligned; all 512 entries 4K, Immutable, not VMSA, the same non-zero ASID
   // and page state, identical VMPL permissions, GPAs consecutive from a 2M-aligned GPA.
@@ -674,6 +691,7 @@ void Firmware::handle_key_req(const GuestContext& g, std::span<const std::uint8_
 }
 
 FwStatus Firmware::snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa response_paddr) {
+  announce(FwCmd::SnpGuestRequest);
   if (FwStatus s = check_platform(FwCmd::SnpGuestRequest); s != FwStatus::Success) return s;
   if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidParam;
   if (state_of(rmp_, gctx_paddr) != PageState::Context) return FwStatus::InvalidGuest;

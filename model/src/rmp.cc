@@ -25,6 +25,7 @@ Rmp::Rmp(RmpLayout layout) : layout_(std::move(layout)) { changes_.reserve(kPage
 Rmp::Frame::Frame(Rmp& rmp, RmpInsn insn, Spa spa, PageSize size, const OpContext& ctx,
                   const RmpState& requested)
     : rmp_(rmp) {
+  if (rmp.hook_ != nullptr) rmp.hook_->on_insn(insn, spa, size, ctx);
   SNPLAB_ASSERT(!rmp.in_frame_, "RMP instruction frames do not nest");
   rmp.in_frame_ = true;
   rmp.changes_.clear();

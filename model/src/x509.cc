@@ -3,6 +3,8 @@
 // no error leaks into a later, unrelated call.
 #include "snp/model/x509.h"
 
+#include "memo.h"
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -474,6 +476,15 @@ AttestResult<AmdCertExtensions> Certificate::amd_extensions() const {
 }
 
 SignatureCheck Certificate::verify_signed_by(const Certificate& issuer) const {
+  thread_local memo::Cache<SignatureCheck> cache;  // memo.h: by both certificates' bytes
+  const Sha384Digest k = memo::key(impl_->der, issuer.impl_->der);
+  if (const SignatureCheck* hit = cache.find(k)) return *hit;
+  SignatureCheck v = verify_signed_by_uncached(issuer);
+  cache.put(k, v);
+  return v;
+}
+
+SignatureCheck Certificate::verify_signed_by_uncached(const Certificate& issuer) const {
   ERR_clear_error();
   X509* x = impl_->x509.get();
   int md = NID_undef, pk = NID_undef, bits = 0;
@@ -501,6 +512,18 @@ SignatureCheck Certificate::verify_signed_by(const Certificate& issuer) const {
 
 SignatureCheck Certificate::verify_p384_sha384(std::span<const std::uint8_t> message,
                                                std::span<const std::uint8_t> der_signature) const {
+  // Memoized by certificate, message and signature (memo.h): the guest driver checks the
+  // same chain in every exploration schedule.
+  thread_local memo::Cache<SignatureCheck> cache;
+  const Sha384Digest k = memo::key(impl_->der, message, der_signature);
+  if (const SignatureCheck* hit = cache.find(k)) return *hit;
+  SignatureCheck v = verify_p384_sha384_uncached(message, der_signature);
+  cache.put(k, v);
+  return v;
+}
+
+SignatureCheck Certificate::verify_p384_sha384_uncached(std::span<const std::uint8_t> message,
+                                                        std::span<const std::uint8_t> der_signature) const {
   ERR_clear_error();
   if (!public_key_is_p384()) {
     return {false, fmt::format("the certificate key is {}, not EC P-384", public_key_description())};

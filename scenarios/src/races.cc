@@ -29,25 +29,25 @@ constexpr RaceScenario kRaces[] = {
      "2023-10-17 (facts §9(a))",
      "vcpu0: the guest's extended guest request (KVM's handler and the global getter); "
      "sev-ioctl: /dev/sev SNP_SET_EXT_CONFIG with a new certificate blob",
-     "v10-global-certs-reload", "v10-kernel-certs", "kref-reloaded-pointer"},
+     "v10-global-certs-reload", "v10-kernel-certs", "kref-reloaded-pointer", 2000, 500},
     {"launch-update-revert",
      "one SNP_LAUNCH_UPDATE measures a page while another, over a range that includes it, fails in the firmware; "
      "the RFC v4 error path returns every page of its range to the hypervisor, the other call's page too",
      "[PATCH Part2 RFC v4 24/40] KVM: SVM: Add KVM_SEV_SNP_LAUNCH_UPDATE command, review 2021-07-16 (facts §9(b))",
      "vmm-a: LAUNCH_UPDATE of gfn 5 (NORMAL); vmm-b: LAUNCH_UPDATE of gfns 3-5 as a CPUID page the firmware "
-     "refuses", "launch-update-revert-all", "upstream", "erroneous-revert"},
+     "refuses", "launch-update-revert-all", "upstream", "erroneous-revert", 200, 200},
     {"nonsnp-guest-req",
      "a non-SNP guest issues an extended guest request; the v10 handler sets rc instead of the exit code, so the "
      "guest is told its request succeeded",
      "[PATCH v10 48/50] snp_handle_ext_guest_request() (facts §9(c))",
      "vcpu0: a non-SNP guest's extended guest request", "v10-nonsnp-guest-req-rc", "v10-kernel-certs",
-     "guest-request-false-success"},
+     "guest-request-false-success", 10, 10},
     {"vmsa-features",
      "the VMM launches with vmsa_features 0 and computes the launch digest it expects; a kernel that ORs "
      "DEBUG_SWAP into the VMSA features makes the firmware's digest differ",
      "Paolo Bonzini, \"[PATCH v2 06/11] KVM: SEV: disable DEBUG_SWAP by default\", 2024-02-23 (facts §9(d))",
      "vmm: INIT2 (features 0), LAUNCH_START, LAUNCH_UPDATE of 4 pages, LAUNCH_FINISH, then the expected digest "
-     "from the same pages and the VMSA for its features", "debug-swap-forced", "upstream", "measurement-mismatch"},
+     "from the same pages and the VMSA for its features", "debug-swap-forced", "upstream", "measurement-mismatch", 10, 10},
 };
 
 std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
@@ -141,6 +141,7 @@ RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options&
   }
   const auto next_blob = cert_blob(host, 2);
   model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
   out.run = engine.run({{"vcpu0",
                          [&] {
                            for (int i = 0; i < 4; ++i) {
@@ -192,6 +193,7 @@ RaceRun run_launch_update_revert(std::string_view profile, const model::engine::
     (void)(*vm)->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
   };
   model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
   out.run = engine.run({{"vmm-a", [&] { update(5, 1, api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, src_a->addr()); }},
                         {"vmm-b", [&] { update(3, 3, api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, src_b->addr()); }}});
   conclude(out, host, "erroneous-revert");
@@ -235,6 +237,7 @@ RaceRun run_nonsnp_guest_req(std::string_view profile, const model::engine::Opti
   pages.cert_pages = 4;
   (void)api::sim_load_guest(b, vcpu->handle(), {model::kvm::GuestOp::ext_guest_request(pages, 1)});
   model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
   out.run = engine.run({{"vcpu0", [&] { (void)vcpu->run(); }}});
   conclude(out, host, "guest-request-false-success");
   return out;
@@ -252,6 +255,7 @@ RaceRun run_vmsa_features(std::string_view profile, const model::engine::Options
   api::Backend& b = **backend;
   model::kvm::Host& host = *api::sim_host(b);
   model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
   std::unique_ptr<SnpVm> vm;
   out.run = engine.run({{"vmm", [&] {
                            SnpVmConfig vc;
@@ -332,119 +336,6 @@ std::optional<ParsedReplay> parse_replay(std::string_view text, std::string* why
   }
   p.choices = std::string(text.substr(b + 1));
   return p;
-}
-
-namespace {
-
-int usage(std::FILE* err, const std::string& msg) {
-  fmt::print(err,
-             "snplab scenario: {}\n\nusage: snplab scenario list\n"
-             "       snplab scenario run NAME [--profile P] [--seed N] [--budget N] [--trace]\n"
-             "       snplab scenario replay NAME/PROFILE/CHOICES [--trace]\n",
-             msg);
-  return 2;
-}
-
-void print_run(std::FILE* out, const RaceScenario& s, std::string_view profile, const RaceRun& r, bool trace) {
-  if (trace) fmt::print(out, "{}", r.run.text());
-  for (const auto& f : r.run.findings) fmt::print(out, "finding {}: {}\n", f.kind, f.message);
-  for (const auto& f : r.rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
-  fmt::print(out, "replay: {}\n", replay_string(s, profile, r.run.replay));
-  fmt::print(out, "steps {}, simulated cycles {}, trace hash {:016x}\n", r.run.steps, r.run.cycles, r.run.hash());
-}
-
-}  // namespace
-
-int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  if (argc < 1) return usage(err, "no subcommand");
-  const std::string_view sub = argv[0];
-  if (sub == "list") {
-    for (const RaceScenario& s : kRaces) {
-      fmt::print(out, "{}\n  {}\n  agents: {}\n  from: {}\n  buggy: {} (must raise {}), fixed: {}\n", s.name, s.summary,
-                 s.agents, s.source, s.buggy_profile, s.finding, s.fixed_profile);
-    }
-    return 0;
-  }
-  if (sub == "run") {
-    if (argc < 2) return usage(err, "run needs a scenario name");
-    const RaceScenario* s = find_race(argv[1]);
-    if (s == nullptr) return usage(err, fmt::format("no scenario '{}'", argv[1]));
-    std::string profile(s->buggy_profile);
-    std::uint64_t seed = 1, budget = 1000;
-    bool trace = false;
-    for (int i = 2; i < argc; ++i) {
-      const std::string_view a = argv[i];
-      auto num = [&](std::uint64_t* v) {
-        if (i + 1 >= argc) return false;
-        char* end = nullptr;
-        *v = std::strtoull(argv[++i], &end, 0);
-        return end != nullptr && *end == '\0';
-      };
-      if (a == "--profile" && i + 1 < argc) {
-        profile = argv[++i];
-      } else if (a == "--seed") {
-        if (!num(&seed)) return usage(err, "--seed takes a number");
-      } else if (a == "--budget") {
-        if (!num(&budget) || budget == 0) return usage(err, "--budget takes a positive number of schedules");
-      } else if (a == "--trace") {
-        trace = true;
-      } else {
-        return usage(err, fmt::format("unknown argument '{}'", a));
-      }
-    }
-    if (model::kvm::find_profile(profile) == nullptr) return usage(err, fmt::format("no kernel profile '{}'", profile));
-    const auto t0 = std::chrono::steady_clock::now();
-    // PCT needs the run length: one schedule that runs the agents one after the other.
-    model::engine::Options probe;
-    probe.strategy = model::engine::Strategy::Pct;
-    probe.pct_depth = 1;
-    const RaceRun first = run_race(*s, profile, probe);
-    if (!first.error.empty()) {
-      fmt::print(err, "snplab scenario: {}\n", first.error);
-      return 1;
-    }
-    for (std::uint64_t k = 0; k < budget; ++k) {
-      model::engine::Options o;
-      o.strategy = model::engine::Strategy::Pct;
-      o.pct_depth = 2;
-      o.pct_steps = first.run.steps;
-      o.seed = seed + k;
-      const RaceRun r = run_race(*s, profile, o);
-      if (!r.error.empty()) {
-        fmt::print(err, "snplab scenario: {}\n", r.error);
-        return 1;
-      }
-      if (r.found) {
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        fmt::print(out, "{} under {}: {} found after {} schedules ({:.3f} s), seed {}\n", s->name, profile, s->finding,
-                   k + 1, secs, o.seed);
-        print_run(out, *s, profile, r, trace);
-        return profile == s->buggy_profile ? 0 : 1;
-      }
-    }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print(out, "{} under {}: clean over {} schedules ({:.3f} s)\n", s->name, profile, budget, secs);
-    return profile == s->fixed_profile ? 0 : 1;
-  }
-  if (sub == "replay") {
-    if (argc < 2) return usage(err, "replay needs NAME/PROFILE/CHOICES");
-    std::string why;
-    const auto p = parse_replay(argv[1], &why);
-    if (!p) return usage(err, why);
-    const bool trace = argc > 2 && std::string_view(argv[2]) == "--trace";
-    model::engine::Options o;
-    o.strategy = model::engine::Strategy::Replay;
-    o.replay = p->choices;
-    const RaceRun r = run_race(*p->scenario, p->profile, o);
-    if (!r.error.empty()) {
-      fmt::print(err, "snplab scenario: {}\n", r.error);
-      return 1;
-    }
-    if (r.run.replay_diverged) fmt::print(err, "snplab scenario: the choices do not fit this run (diverged)\n");
-    print_run(out, *p->scenario, p->profile, r, trace);
-    return r.run.replay_diverged ? 1 : 0;
-  }
-  return usage(err, fmt::format("unknown subcommand '{}'", sub));
 }
 
 }  // namespace snplab::scenarios

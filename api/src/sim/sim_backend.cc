@@ -443,7 +443,7 @@ class SimBackend final : public Backend {
       blob.resize(d->certs_len);
       if (!host_.user().copy_from(d->certs_address, blob)) return err(kOp, EFAULT);
     }
-    sev->set_global_certs(host_.sched(), std::move(blob));
+    sev->set_global_certs(host_.sched(), std::move(blob), !host_.config().profile.global_certs_reload);
     return ok();
   }
 

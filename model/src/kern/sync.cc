@@ -22,6 +22,8 @@ std::string_view to_string(PointKind k) {
     case PointKind::Wait: return "wait_for_completion";
     case PointKind::Complete: return "complete";
     case PointKind::FirmwareCall: return "sev_do_cmd";
+    case PointKind::RmpInsn: return "rmp_insn";
+    case PointKind::Reload: return "reload";
   }
   SNPLAB_UNREACHABLE("corrupt PointKind");
 }

@@ -103,38 +103,50 @@ void SevPlatform::free_firmware_page(Pfn pfn, const OpContext& ctx) {
   free_page(pfn);
 }
 
-void SevPlatform::set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob) {
-  if (!global_certs_) global_certs_ = std::make_unique<kern::Shared<SnpCerts*>>(sched, "sev->snp_certs", nullptr);
+void SevPlatform::set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob, bool locked) {
+  if (!global_certs_) {
+    global_certs_ = std::make_unique<kern::Shared<SnpCerts*>>(sched, "sev->snp_certs", nullptr);
+    certs_lock_ = std::make_unique<kern::Mutex>(sched, "sev->snp_certs_lock");
+  }
   SnpCerts* next = nullptr;
   if (!blob.empty()) {
     certs_objs_.push_back(std::make_unique<SnpCerts>(sched, std::move(blob)));
     next = certs_objs_.back().get();
     next->kref.init();
   }
-  // sev_ioctl_snp_set_config(): publish the new blob, drop the platform's reference to the old.
-  SnpCerts* old = global_certs_->read_once();
-  global_certs_->write_once(next);
+  // sev_ioctl_snp_set_config(): publish the new blob, drop the platform's reference to the
+  // old. v10 did it with plain accesses and no lock the getter takes; the fix (Sean's reply,
+  // facts §9(a)) is one lock around the getter's load + get and around this update.
+  if (locked) certs_lock_->lock();
+  SnpCerts* old = global_certs_->load();
+  global_certs_->store(next);
+  if (locked) certs_lock_->unlock();
   if (old != nullptr) certs_put(old);
 }
 
 SnpCerts* SevPlatform::global_certs_get(kern::Sched& sched, bool reload) {
   if (!global_certs_) return nullptr;
   if (!reload) {
-    // The fixed getter: one marked load, the reference taken on what was loaded.
-    SnpCerts* c = global_certs_->read_once();
+    // The fixed getter: the load and the reference under the lock the update takes.
+    kern::Guard g(*certs_lock_);
+    SnpCerts* c = global_certs_->load();
     if (c == nullptr || !c->kref.get_unless_zero()) return nullptr;
     return c;
   }
-  // v10: `if (!sev->snp_certs) return NULL; if (!kref_get_unless_zero(&sev->snp_certs->kref))
-  // return NULL; return sev->snp_certs;` - three plain loads the compiler may each re-execute.
-  if (global_certs_->load() == nullptr) return nullptr;
-  SnpCerts* ref = global_certs_->load();
+  // v10: `certs = sev->snp_certs; if (!certs) return NULL; if (!kref_get_unless_zero(
+  // &certs->kref)) return NULL; return certs;` with a plain load and no lock: the compiler may
+  // load sev->snp_certs again at each use (kern::Plain), and the engine explores that.
+  kern::Plain<SnpCerts*> certs = global_certs_->load_plain();
+  if (certs.use() == nullptr) return nullptr;
+  SnpCerts* ref = certs.use();
+  const std::uint64_t ref_step = certs.value_step();
   if (ref == nullptr || !ref->kref.get_unless_zero()) return nullptr;
-  SnpCerts* ret = global_certs_->load();
+  SnpCerts* ret = certs.use();
   if (ret != ref) {
     sched.report("kref-reloaded-pointer",
-                 "sev_snp_global_certs_get(): reference taken on one snp_certs, another returned (the pointer was "
-                 "reloaded around kref_get_unless_zero; facts §9(a))");
+                 "sev_snp_global_certs_get(): reference taken on one snp_certs, another returned (the compiler "
+                 "reloaded the plain load of sev->snp_certs around kref_get_unless_zero; facts §9(a))",
+                 {ref_step, certs.value_step()});
   }
   return ret;
 }

@@ -2,6 +2,9 @@
 // budget, the fixed profile stays clean, and a replay string reproduces the trace exactly.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "snp/model/kvm/profile.h"
 #include "snp/scenarios/races.h"
 
@@ -17,30 +20,20 @@ model::engine::Options pct(std::uint64_t seed, std::uint64_t steps) {
   return o;
 }
 
-std::uint64_t run_length(const RaceScenario& s, std::string_view profile) {
-  model::engine::Options o;
-  o.strategy = model::engine::Strategy::Pct;
-  o.pct_depth = 1;
-  const RaceRun r = run_race(s, profile, o);
-  EXPECT_TRUE(r.error.empty()) << r.error;
-  return r.run.steps;
-}
-
 class EveryRace : public ::testing::TestWithParam<std::string_view> {};
 
 TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
   const RaceScenario* s = find_race(GetParam());
   ASSERT_NE(s, nullptr);
-  const std::uint64_t k = run_length(*s, s->buggy_profile);
-  ASSERT_GT(k, 0u);
-  std::optional<RaceRun> hit;
-  for (std::uint64_t seed = 1; seed <= 200 && !hit; ++seed) {
-    RaceRun r = run_race(*s, s->buggy_profile, pct(seed, k));
-    ASSERT_TRUE(r.error.empty()) << r.error;
-    if (r.found) hit = std::move(r);
-  }
-  ASSERT_TRUE(hit) << "the reload race was not found in 200 PCT schedules";
-  const std::string text = replay_string(*s, s->buggy_profile, hit->run.replay);
+  // The buggy profile: found by the default strategy (PCT depth 2) within its stated budget.
+  ExploreOptions b;
+  b.budget = s->buggy_budget;
+  const ExploreResult found = explore(*s, s->buggy_profile, b);
+  ASSERT_TRUE(found.error.empty()) << found.error;
+  ASSERT_TRUE(found.first) << s->finding << " not found within " << s->buggy_budget << " schedules";
+  EXPECT_TRUE(found.reproduced);
+  const RaceRun& hit = *found.first;
+  const std::string text = replay_string(*s, s->buggy_profile, hit.run.replay);
   EXPECT_LE(text.size(), 256u);
   std::string why;
   const auto parsed = parse_replay(text, &why);
@@ -51,14 +44,21 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
   const RaceRun again = run_race(*parsed->scenario, parsed->profile, rep);
   EXPECT_FALSE(again.run.replay_diverged);
   EXPECT_TRUE(again.found);
-  EXPECT_EQ(again.run.text(), hit->run.text());
-
-  const std::uint64_t kf = run_length(*s, s->fixed_profile);
-  for (std::uint64_t seed = 1; seed <= 100; ++seed) {
-    const RaceRun r = run_race(*s, s->fixed_profile, pct(seed, kf));
-    ASSERT_TRUE(r.error.empty()) << r.error;
-    EXPECT_FALSE(r.found) << "seed " << seed << ": " << replay_string(*s, s->fixed_profile, r.run.replay);
+  EXPECT_EQ(again.run.text(), hit.run.text());
+  // Every finding names the steps involved, and they are steps of the trace.
+  for (const auto& f : hit.run.findings) {
+    ASSERT_FALSE(f.steps.empty()) << f.kind;
+    for (const std::uint64_t st : f.steps) EXPECT_LT(st, hit.run.steps) << f.kind;
   }
+
+  // The fixed profile: clean over its stated bound.
+  ExploreOptions f;
+  f.budget = s->fixed_bound;
+  f.keep_going = true;
+  const ExploreResult clean = explore(*s, s->fixed_profile, f);
+  ASSERT_TRUE(clean.error.empty()) << clean.error;
+  EXPECT_EQ(clean.schedules, s->fixed_bound);
+  EXPECT_EQ(clean.findings, 0u) << replay_string(*s, s->fixed_profile, clean.first ? clean.first->run.replay : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,
@@ -86,6 +86,70 @@ TEST(Races, SameSeed_SameTraceHash) {
     EXPECT_EQ(run_race(*s, s->buggy_profile, pct(seed, 46)).run.hash(),
               run_race(*s, s->buggy_profile, pct(seed, 46)).run.hash());
   }
+}
+
+TEST(Explore, JobsDoNotChangeTheAnswer) {
+  const RaceScenario* s = find_race("certs-toctou");
+  ASSERT_NE(s, nullptr);
+  ExploreOptions one;
+  one.budget = s->buggy_budget;
+  ExploreOptions two = one;
+  two.jobs = 2;
+  const ExploreResult a = explore(*s, s->buggy_profile, one);
+  const ExploreResult b = explore(*s, s->buggy_profile, two);
+  ASSERT_TRUE(a.first && b.first);
+  EXPECT_EQ(a.first_index, b.first_index);
+  EXPECT_EQ(a.first->run.text(), b.first->run.text());
+}
+
+TEST(Explore, CheckpointThenResume_SameAsOneRun) {
+  const RaceScenario* s = find_race("certs-toctou");
+  ASSERT_NE(s, nullptr);
+  const std::string path = ::testing::TempDir() + "/snplab_explore_checkpoint";
+  std::remove(path.c_str());
+  ExploreOptions whole;
+  whole.budget = s->buggy_budget;
+  const ExploreResult ref = explore(*s, s->buggy_profile, whole);
+  ASSERT_TRUE(ref.first);
+  ASSERT_GT(ref.first_index, 10u);
+  // Stop after 10 schedules, then resume from the file.
+  ExploreOptions part = whole;
+  part.budget = 10;
+  part.checkpoint = path;
+  const ExploreResult p1 = explore(*s, s->buggy_profile, part);
+  EXPECT_FALSE(p1.first);
+  EXPECT_EQ(p1.schedules, 10u);
+  ExploreOptions rest = whole;
+  rest.checkpoint = path;
+  rest.resume = true;
+  const ExploreResult p2 = explore(*s, s->buggy_profile, rest);
+  ASSERT_TRUE(p2.error.empty()) << p2.error;
+  ASSERT_TRUE(p2.first);
+  EXPECT_EQ(p2.first_index, ref.first_index);
+  EXPECT_EQ(p2.first->run.text(), ref.first->run.text());
+  // A checkpoint of another run is refused, naming what it is for.
+  ExploreOptions other = rest;
+  other.seed = 99;
+  const ExploreResult bad = explore(*s, s->buggy_profile, other);
+  EXPECT_NE(bad.error.find("not this run"), std::string::npos) << bad.error;
+  std::remove(path.c_str());
+}
+
+TEST(Explore, Dfs_FindsTheReloadRaceWithinPreemptionBoundTwo_AndNotWithZero) {
+  const RaceScenario* s = find_race("certs-toctou");
+  ASSERT_NE(s, nullptr);
+  ExploreOptions o;
+  o.strategy = model::engine::Strategy::Dfs;
+  o.budget = 100000;
+  o.preemption_bound = 0;
+  const ExploreResult none = explore(*s, s->buggy_profile, o);
+  ASSERT_TRUE(none.error.empty()) << none.error;
+  EXPECT_FALSE(none.first);
+  EXPECT_TRUE(none.exhausted);
+  o.preemption_bound = 2;
+  const ExploreResult two = explore(*s, s->buggy_profile, o);
+  ASSERT_TRUE(two.first);
+  EXPECT_TRUE(two.reproduced);
 }
 
 TEST(Races, BadReplayStrings_SayWhatIsWrong) {

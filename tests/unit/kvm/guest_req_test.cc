@@ -342,6 +342,8 @@ class InjectAtLoad : public model::kern::SchedHook {
     }
   }
   bool block_until(const model::kern::Point&, bool (*)(const void*), const void*) override { return false; }
+  /// The compiler reloads at every use: the v10 getter loads sev->snp_certs three times.
+  bool choose_reload(const model::kern::Point&) override { return true; }
 
  private:
   int nth_;
@@ -362,7 +364,7 @@ TEST_F(V10Certs, GlobalCertsReload_ReplacedBetweenLoads_RefOnOneObjectAnotherRet
   set_global(cert_blob());
   // The second plain load (the one kref_get_unless_zero works on) sees the old blob; the
   // replacement lands right after it, before the third load returns the pointer.
-  InjectAtLoad hook(3, [&] { host().sev()->set_global_certs(host().sched(), cert_blob()); });
+  InjectAtLoad hook(3, [&] { host().sev()->set_global_certs(host().sched(), cert_blob(), false); });
   host().sched().set_hook(&hook);
   load({GuestOp::ext_guest_request(pages(), 4), GuestOp::halt()});
   EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
@@ -375,12 +377,13 @@ TEST_F(V10Certs, FixedGetter_SameInterleaving_NoFinding) {
   launch();
   set_global(cert_blob());
   int marked = 0;
+  // The replacement lands right before the getter takes sev->snp_certs_lock.
   struct AtMarked : model::kern::SchedHook {
     std::function<void()> f;
     int* n;
     bool busy = false;
     void on_point(const model::kern::Point& p) override {
-      if (busy || p.name != "sev->snp_certs" || p.kind != model::kern::PointKind::MarkedLoad) return;
+      if (busy || p.name != "sev->snp_certs_lock" || p.kind != model::kern::PointKind::Lock) return;
       if (++*n == 1) {
         busy = true;
         f();
@@ -390,7 +393,7 @@ TEST_F(V10Certs, FixedGetter_SameInterleaving_NoFinding) {
     bool block_until(const model::kern::Point&, bool (*)(const void*), const void*) override { return false; }
   } hook;
   hook.n = &marked;
-  hook.f = [&] { host().sev()->set_global_certs(host().sched(), cert_blob()); };
+  hook.f = [&] { host().sev()->set_global_certs(host().sched(), cert_blob(), true); };
   host().sched().set_hook(&hook);
   load({GuestOp::ext_guest_request(pages(), 4), GuestOp::halt()});
   EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -216,7 +217,17 @@ class Firmware {
   /// The report version this firmware emits (documented in docs/firmware.md).
   static constexpr std::uint32_t kReportVersion = 3;
 
+ /// Called as each command starts, before it reads anything: the simulated kernel makes it
+  /// a scheduling point ("sev_do_cmd"), so the engine can run another agent between a
+  /// caller's preparation and the PSP's work. Commands themselves run atomically, as the
+  /// PSP handles one command at a time.
+  void set_command_hook(std::function<void(FwCmd)> hook) { command_hook_ = std::move(hook); }
+
  private:
+  void announce(FwCmd c) const {
+    if (command_hook_) command_hook_(c);
+  }
+  std::function<void(FwCmd)> command_hook_;
   FwStatus check_platform(FwCmd cmd) const;
   /// The context at `gctx_paddr`: page in the Context state and known (else INVALID_GUEST).
   GuestContext* context(Spa gctx_paddr);

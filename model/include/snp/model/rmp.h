@@ -85,6 +85,10 @@ class RmpObserver {
 class RmpAccessHook {
  public:
   virtual ~RmpAccessHook() = default;
+  /// An instruction is about to start (before its frame opens): the engine's scheduling
+  /// point for a CPU RMP instruction, which then runs atomically, as RMPUPDATE does on
+  /// its entry (another CPU's RMPUPDATE of the same entry would see FAIL_INUSE).
+  virtual void on_insn(RmpInsn /*insn*/, Spa /*spa*/, PageSize /*size*/, const OpContext& /*ctx*/) {}
   virtual void on_load(Pfn pfn) = 0;
   virtual void on_store(Pfn pfn, const RmpEntryRaw& before, const RmpEntryRaw& after) = 0;
 };

@@ -115,6 +115,13 @@ class Certificate {
   SignatureCheck verify_p384_sha384(std::span<const std::uint8_t> message,
                                     std::span<const std::uint8_t> der_signature) const;
 
+ private:
+  SignatureCheck verify_signed_by_uncached(const Certificate& issuer) const;
+  SignatureCheck verify_p384_sha384_uncached(std::span<const std::uint8_t> message,
+                                             std::span<const std::uint8_t> der_signature) const;
+
+ public:
+
   struct Impl;
 
  private:

@@ -3,7 +3,10 @@
 // profile must produce and the fixed one must not. `snplab scenario` runs them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +25,8 @@ struct RaceScenario {
   std::string_view buggy_profile;
   std::string_view fixed_profile;
   std::string_view finding;        ///< the kern:: finding kind the buggy profile must raise
+  std::uint64_t buggy_budget = 0;  ///< PCT schedules within which the buggy profile must be found
+  std::uint64_t fixed_bound = 0;   ///< PCT schedules the fixed profile is explored clean over
 };
 
 std::span<const RaceScenario> race_scenarios();
@@ -44,6 +49,41 @@ struct ParsedReplay {
   std::string choices;
 };
 std::optional<ParsedReplay> parse_replay(std::string_view text, std::string* why);
+
+/// Exploration of one scenario under one profile: many schedules, stop at the first finding.
+struct ExploreProgress {
+  std::uint64_t schedules = 0;
+  std::uint64_t findings = 0;
+  double seconds = 0;
+};
+struct ExploreOptions {
+  model::engine::Strategy strategy = model::engine::Strategy::Pct;
+  std::uint64_t seed = 1;          ///< random/pct: schedule i runs with seed + i
+  std::uint64_t budget = 1000;     ///< schedules (this call; a resumed run adds to what it had)
+  unsigned pct_depth = 2;
+  unsigned preemption_bound = 2;   ///< dfs
+  unsigned jobs = 1;               ///< random/pct: schedules in parallel (TBB); 0 = every core
+  bool keep_going = false;         ///< count every finding instead of stopping at the first
+  std::string checkpoint;          ///< file: written as the run goes and at the end
+  bool resume = false;             ///< continue from `checkpoint`
+  std::function<void(const ExploreProgress&)> progress;  ///< about once a second
+  const std::atomic<bool>* stop = nullptr;               ///< set (e.g. by SIGINT) to stop early
+};
+struct ExploreResult {
+  std::uint64_t schedules = 0;     ///< run in all (a resumed run counts what it had)
+  std::uint64_t findings = 0;      ///< schedules that raised the finding
+  double seconds = 0;
+  std::optional<RaceRun> first;    ///< the lowest-numbered schedule that raised it
+  std::uint64_t first_index = 0;   ///< its number (1-based)
+  double seconds_to_first = 0;
+  bool exhausted = false;          ///< dfs: the bounded space is covered
+  bool stopped = false;            ///< the stop flag ended it
+  /// The finding was run once more from its replay string and gave the same trace; false
+  /// is nondeterminism in the model (reported, never expected).
+  bool reproduced = true;
+  std::string error;
+};
+ExploreResult explore(const RaceScenario& s, std::string_view profile, const ExploreOptions& o);
 
 /// `snplab scenario ...`; returns the exit code.
 int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err);

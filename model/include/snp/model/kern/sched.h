@@ -34,6 +34,8 @@ enum class PointKind : std::uint8_t {
   Wait,         ///< wait_for_completion
   Complete,
   FirmwareCall, ///< a PSP command starts (the firmware's own accesses follow)
+  RmpInsn,      ///< a CPU RMP instruction (RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST) starts
+  Reload,       ///< a plain load's value is used again: the compiler may have reloaded it
 };
 std::string_view to_string(PointKind k);
 
@@ -49,6 +51,9 @@ struct KernelFinding {
   std::string kind;     ///< "unlock-not-owner", "kref-underflow", "kref-use-after-free", ...
   std::string message;
   AgentId agent = 0;
+  /// The engine steps involved (the racing accesses, the reload, ...); the step at which
+  /// it was raised comes last. Empty outside the engine.
+  std::vector<std::uint64_t> steps;
 };
 
 /// A blocking primitive asks the hook to wait; in run-to-completion mode (no hook) a wait
@@ -61,6 +66,9 @@ class SchedHook {
   /// The current agent cannot go on until `ready()` holds; the engine runs others. Returns
   /// false if no schedule can make it ready (deadlock): the caller then reports it.
   virtual bool block_until(const Point& p, bool (*ready)(const void*), const void* arg) = 0;
+  /// A plain load's value is used again: did the compiler keep it in a register (false) or
+  /// load it again (true)? The engine makes this a choice it explores and records.
+  virtual bool choose_reload(const Point& /*p*/) { return false; }
 };
 
 class Sched {
@@ -73,17 +81,26 @@ class Sched {
   void point(PointKind k, const void* obj, std::string_view name) {
     if (hook_ != nullptr) hook_->on_point(Point{k, obj, name, current_});
   }
+  /// See SchedHook::choose_reload; without a hook the register value is used.
+  bool reload(const void* obj, std::string_view name) {
+    return hook_ != nullptr && hook_->choose_reload(Point{PointKind::Reload, obj, name, current_});
+  }
   /// Waits for `ready(arg)`; returns false (and reports "would-block") when it never can.
   bool block_until(PointKind k, const void* obj, std::string_view name, bool (*ready)(const void*), const void* arg);
 
-  void report(std::string kind, std::string message) {
-    findings_.push_back(KernelFinding{std::move(kind), std::move(message), current_});
+  void report(std::string kind, std::string message, std::vector<std::uint64_t> steps = {}) {
+    if (hook_ != nullptr && (steps.empty() || steps.back() != step_)) steps.push_back(step_);
+    findings_.push_back(KernelFinding{std::move(kind), std::move(message), current_, std::move(steps)});
   }
+  /// The engine's step counter (the index of the last scheduling point), for reports.
+  std::uint64_t step() const { return step_; }
+  void set_step(std::uint64_t s) { step_ = s; }
   const std::vector<KernelFinding>& findings() const { return findings_; }
 
  private:
   SchedHook* hook_ = nullptr;
   AgentId current_ = 1;
+  std::uint64_t step_ = 0;
   std::vector<KernelFinding> findings_;
 };
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "snp/model/kern/sched.h"
 
@@ -14,6 +15,34 @@ namespace snplab::model::kern {
 /// A kernel variable shared between agents. load()/store() are plain C accesses (a data race
 /// on them is a bug, and a plain load may be re-executed by the compiler); read_once()/
 /// write_once() are marked (READ_ONCE/WRITE_ONCE, atomics).
+template <class T>
+class Shared;
+
+/// The value of one plain load that the code uses more than once: `p = sev->snp_certs;
+/// if (!p) ...; kref_get(&p->kref); return p;`. C lets the compiler load `sev->snp_certs`
+/// again at a later use instead of keeping it in a register (no READ_ONCE), so each use()
+/// after the first is a choice the engine explores: the register value, or a fresh plain
+/// load (a scheduling point) that may see another agent's store.
+template <class T>
+class Plain {
+ public:
+  Plain(const Shared<T>& src, T first) : src_(&src), v_(std::move(first)), step_(src.sched().step()) {}
+  /// The value at this use.
+  T use();
+  /// The engine step of the load that produced the value the last use() returned.
+  std::uint64_t value_step() const { return step_; }
+  /// The engine steps at which a use reloaded (for findings).
+  const std::vector<std::uint64_t>& reload_steps() const { return reloads_; }
+  bool reloaded() const { return !reloads_.empty(); }
+
+ private:
+  const Shared<T>* src_;
+  T v_;
+  std::uint64_t step_;
+  bool used_ = false;
+  std::vector<std::uint64_t> reloads_;
+};
+
 template <class T>
 class Shared {
  public:
@@ -34,15 +63,32 @@ class Shared {
     sched_->point(PointKind::MarkedStore, this, name_);
     v_ = std::move(v);
   }
+  /// A plain load whose value is used more than once (see Plain).
+  Plain<T> load_plain() const { return Plain<T>(*this, load()); }
   /// The value without a modelled access (detectors, assertions, tests).
   const T& peek() const { return v_; }
   std::string_view name() const { return name_; }
+  Sched& sched() const { return *sched_; }
 
  private:
   Sched* sched_;
   std::string_view name_;
   T v_;
 };
+
+template <class T>
+T Plain<T>::use() {
+  if (!used_) {
+    used_ = true;
+    return v_;
+  }
+  if (src_->sched().reload(src_, src_->name())) {
+    v_ = src_->load();
+    step_ = src_->sched().step();
+    reloads_.push_back(step_);
+  }
+  return v_;
+}
 
 /// mutex / spinlock. The owner is the agent that locked; unlocking by another agent, or
 /// unlocking an unlocked lock, is a finding.

@@ -56,11 +56,13 @@ class SevPlatform {
   Pfn alloc_safe_page();
 
   /// v10 profiles: /dev/sev SNP_SET_EXT_CONFIG's certificate blob (empty: remove), published
-  /// as psp_master->sev_data->snp_certs under sev_cmd_mutex.
-  void set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob);
-  /// sev_snp_global_certs_get(): a referenced blob or nullptr. `reload` is the v10 code that
-  /// reloads the pointer around kref_get_unless_zero() (facts §9(a)); a reference taken on a
-  /// different object than the one returned is reported as "kref-reloaded-pointer".
+  /// as psp_master->sev_data->snp_certs under sev_cmd_mutex. `locked`: the fix, the update
+  /// under sev->snp_certs_lock, which the fixed getter takes too; v10 had no such lock.
+  void set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob, bool locked);
+  /// sev_snp_global_certs_get(): a referenced blob or nullptr. `reload` is the v10 code: one
+  /// plain load used three times, which the compiler may reload around kref_get_unless_zero()
+  /// (facts §9(a)); a reference taken on a different object than the one returned is
+  /// reported as "kref-reloaded-pointer". Otherwise the fixed getter, under the lock.
   SnpCerts* global_certs_get(kern::Sched& sched, bool reload);
   void certs_put(SnpCerts* c);
   const std::vector<std::uint8_t>* global_certs_peek() const;
@@ -79,6 +81,7 @@ class SevPlatform {
   std::vector<bool> asid_used_;
   std::vector<std::unique_ptr<SnpCerts>> certs_objs_;
   std::unique_ptr<kern::Shared<SnpCerts*>> global_certs_;
+  std::unique_ptr<kern::Mutex> certs_lock_;  ///< the fix: taken by the getter and the update
 };
 
 /// KVM's per-VM SEV state (struct kvm_sev_info).

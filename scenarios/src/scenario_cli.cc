@@ -1,0 +1,344 @@
+// `snplab scenario`: list, explain, run (one scenario or --all), replay. See docs/engine.md.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snp/model/kvm/profile.h"
+#include "snp/scenarios/races.h"
+#include "snp/scenarios/trace_out.h"
+
+namespace snplab::scenarios {
+
+namespace {
+
+using model::engine::Strategy;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_sigint(int /*sig*/) { g_stop.store(true); }
+
+int usage(std::FILE* err, const std::string& msg) {
+  fmt::print(err,
+             "snplab scenario: {}\n\n"
+             "usage: snplab scenario list\n"
+             "       snplab scenario explain NAME\n"
+             "       snplab scenario run NAME [--profile P] [--strategy random|pct|dfs] [--seed N] [--budget N]\n"
+             "                               [--depth D] [--bound B] [--jobs N] [--keep-going]\n"
+             "                               [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
+             "       snplab scenario run --all [--jobs N]\n"
+             "       snplab scenario replay NAME/PROFILE/CHOICES [--trace] [--trace-out FILE]...\n"
+             "\n--trace-out writes the run as text, or by the file's extension as .json (Chrome/Perfetto\n"
+             "trace), .svg (timeline) or .html (timeline page).\n",
+             msg);
+  return 2;
+}
+
+bool parse_u64(const char* s, std::uint64_t* v) {
+  if (s == nullptr || *s == '\0' || *s == '-') return false;
+  char* end = nullptr;
+  *v = std::strtoull(s, &end, 0);
+  return end != nullptr && *end == '\0';
+}
+
+bool ends_with(std::string_view s, std::string_view suf) {
+  return s.size() >= suf.size() && s.substr(s.size() - suf.size()) == suf;
+}
+
+/// Writes the run to `path` in the format its extension names; false (with a message) on error.
+bool write_trace(const std::string& path, const model::engine::RunResult& run, const TraceInfo& info, std::FILE* err) {
+  std::string body;
+  if (ends_with(path, ".json")) {
+    body = chrome_trace_json(run, info);
+  } else if (ends_with(path, ".svg")) {
+    body = timeline_svg(run, info);
+  } else if (ends_with(path, ".html") || ends_with(path, ".htm")) {
+    body = timeline_html(run, info);
+  } else {
+    body = run.text();
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out || !out.write(body.data(), static_cast<std::streamsize>(body.size()))) {
+    fmt::print(err, "snplab scenario: cannot write '{}'\n", path);
+    return false;
+  }
+  return true;
+}
+
+/// The cycles between the first and the last step a finding names: the race window.
+std::uint64_t window_cycles(const model::engine::RunResult& run, const model::kern::KernelFinding& f) {
+  if (f.steps.empty()) return 0;
+  std::uint64_t lo = ~0ULL, hi = 0;
+  for (const std::uint64_t st : f.steps) {
+    for (const auto& e : run.trace) {
+      if (e.step == st) {
+        lo = std::min(lo, e.cycle);
+        hi = std::max(hi, e.cycle);
+      }
+    }
+  }
+  return lo > hi ? 0 : hi - lo;
+}
+
+void print_findings(std::FILE* out, const RaceRun& r) {
+  for (const auto& f : r.run.findings) {
+    std::string steps;
+    for (const std::uint64_t st : f.steps) steps += fmt::format("{}{}", steps.empty() ? "" : ",", st);
+    fmt::print(out, "finding {}: {}", f.kind, f.message);
+    if (!steps.empty()) fmt::print(out, " [steps {}; window {} cycles]", steps, window_cycles(r.run, f));
+    fmt::print(out, "\n");
+  }
+}
+
+void print_run(std::FILE* out, const RaceScenario& s, std::string_view profile, const RaceRun& r, bool trace) {
+  if (trace) fmt::print(out, "{}", r.run.text());
+  print_findings(out, r);
+  fmt::print(out, "replay: {}\n", replay_string(s, profile, r.run.replay));
+  fmt::print(out, "steps {}, simulated cycles {}, trace hash {:016x}\n", r.run.steps, r.run.cycles, r.run.hash());
+}
+
+ExploreOptions default_explore(const RaceScenario& s, bool buggy) {
+  ExploreOptions o;
+  o.budget = buggy ? s.buggy_budget : s.fixed_bound;
+  return o;
+}
+
+int cmd_list(std::FILE* out) {
+  for (const RaceScenario& s : race_scenarios()) {
+    fmt::print(out, "{}\n  {}\n  agents: {}\n  from: {}\n  buggy: {} (must raise {} within {} PCT schedules)\n"
+               "  fixed: {} (clean over {} PCT schedules)\n",
+               s.name, s.summary, s.agents, s.source, s.buggy_profile, s.finding, s.buggy_budget, s.fixed_profile,
+               s.fixed_bound);
+  }
+  return 0;
+}
+
+int cmd_explain(const RaceScenario& s, std::FILE* out, std::FILE* err) {
+  fmt::print(out, "{}\n\n{}\n\nFrom: {}\nAgents: {}\nBuggy profile: {} - the engine must raise '{}' within {} PCT "
+             "schedules (depth 2).\nFixed profile: {} - explored clean over {} PCT schedules.\n\n",
+             s.name, s.summary, s.source, s.agents, s.buggy_profile, s.finding, s.buggy_budget, s.fixed_profile,
+             s.fixed_bound);
+  const ExploreResult r = explore(s, s.buggy_profile, default_explore(s, true));
+  if (!r.error.empty()) {
+    fmt::print(err, "snplab scenario: {}\n", r.error);
+    return 1;
+  }
+  if (!r.first) {
+    fmt::print(out, "Not found within {} schedules.\n", r.schedules);
+    return 1;
+  }
+  fmt::print(out, "Found after {} schedules. The interleaving (steps a finding names are marked '>>'):\n\n",
+             r.first_index);
+  std::vector<std::uint64_t> marked;
+  for (const auto& f : r.first->run.findings) marked.insert(marked.end(), f.steps.begin(), f.steps.end());
+  const auto& run = r.first->run;
+  for (const auto& e : run.trace) {
+    const bool m = std::find(marked.begin(), marked.end(), e.step) != marked.end();
+    fmt::print(out, "{} {:>4} {:>12}  [{:>9}]  {:<16} {}{}\n", m ? ">>" : "  ", e.step, run.agent_names[e.agent],
+               e.cycle, model::kern::to_string(e.kind), e.object, e.detail.empty() ? "" : "  " + e.detail);
+  }
+  fmt::print(out, "\n");
+  print_findings(out, *r.first);
+  for (const auto& f : r.first->rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
+  fmt::print(out, "replay: {}\n", replay_string(s, s.buggy_profile, run.replay));
+  return 0;
+}
+
+int cmd_all(unsigned jobs, std::FILE* out, std::FILE* err) {
+  fmt::print(out, "{:<22} {:<26} {:>9} {:>9} {:>10}  {:<24} {:>9} {:>9}  {}\n", "scenario", "buggy profile", "found at",
+             "seconds", "replay len", "fixed profile", "clean", "seconds", "result");
+  bool all_ok = true;
+  for (const RaceScenario& s : race_scenarios()) {
+    ExploreOptions b = default_explore(s, true);
+    b.jobs = jobs;
+    const ExploreResult rb = explore(s, s.buggy_profile, b);
+    ExploreOptions f = default_explore(s, false);
+    f.jobs = jobs;
+    f.keep_going = true;
+    const ExploreResult rf = explore(s, s.fixed_profile, f);
+    if (!rb.error.empty() || !rf.error.empty()) {
+      fmt::print(err, "snplab scenario: {}: {}\n", s.name, rb.error.empty() ? rf.error : rb.error);
+      return 1;
+    }
+    const bool ok = rb.first && rb.reproduced && rf.findings == 0;
+    all_ok = all_ok && ok;
+    const std::size_t len = rb.first ? replay_string(s, s.buggy_profile, rb.first->run.replay).size() : 0;
+    fmt::print(out, "{:<22} {:<26} {:>9} {:>9.3f} {:>10}  {:<24} {:>9} {:>9.3f}  {}\n", s.name, s.buggy_profile,
+               rb.first ? fmt::format("{}", rb.first_index) : "-", rb.seconds_to_first, len, s.fixed_profile,
+               rf.findings == 0 ? fmt::format("{}", rf.schedules) : fmt::format("{} HIT", rf.findings), rf.seconds,
+               ok ? "ok" : (!rb.first ? "BUGGY NOT FOUND" : !rb.reproduced ? "NONDETERMINISTIC" : "FIXED NOT CLEAN"));
+    if (rb.first) fmt::print(out, "  replay: {}\n", replay_string(s, s.buggy_profile, rb.first->run.replay));
+  }
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
+  if (argc < 1) return usage(err, "no subcommand");
+  const std::string_view sub = argv[0];
+  if (sub == "list") return cmd_list(out);
+  if (sub == "explain") {
+    if (argc != 2) return usage(err, "explain takes one scenario name");
+    const RaceScenario* s = find_race(argv[1]);
+    if (s == nullptr) return usage(err, fmt::format("no scenario '{}' (see `snplab scenario list`)", argv[1]));
+    return cmd_explain(*s, out, err);
+  }
+  if (sub != "run" && sub != "replay") return usage(err, fmt::format("unknown subcommand '{}'", sub));
+  if (argc < 2) return usage(err, sub == "run" ? "run needs a scenario name or --all" : "replay needs NAME/PROFILE/CHOICES");
+
+  // Options shared by run and replay.
+  ExploreOptions o;
+  std::string profile;
+  bool trace = false, budget_set = false, progress = false;
+  std::vector<std::string> trace_out;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    std::uint64_t n = 0;
+    auto need = [&](bool ok, const char* what) {
+      if (!ok) throw std::invalid_argument(fmt::format("{} {}", a, what));
+      ++i;
+    };
+    try {
+      if (a == "--trace") {
+        trace = true;
+      } else if (a == "--trace-out") {
+        need(v != nullptr, "takes a file name");
+        trace_out.emplace_back(v);
+      } else if (sub == "replay") {
+        return usage(err, fmt::format("unknown argument '{}' for replay", a));
+      } else if (a == "--profile") {
+        need(v != nullptr, "takes a profile name");
+        profile = v;
+      } else if (a == "--strategy") {
+        need(v != nullptr, "takes random, pct or dfs");
+        const std::string_view st = v;
+        if (st == "random") {
+          o.strategy = Strategy::Random;
+        } else if (st == "pct") {
+          o.strategy = Strategy::Pct;
+        } else if (st == "dfs") {
+          o.strategy = Strategy::Dfs;
+        } else {
+          return usage(err, fmt::format("--strategy '{}': use random, pct or dfs", st));
+        }
+      } else if (a == "--seed") {
+        need(parse_u64(v, &o.seed), "takes a number");
+      } else if (a == "--budget") {
+        need(parse_u64(v, &o.budget) && o.budget > 0, "takes a positive number of schedules");
+        budget_set = true;
+      } else if (a == "--depth") {
+        need(parse_u64(v, &n) && n >= 1 && n <= 16, "takes a PCT depth from 1 to 16");
+        o.pct_depth = static_cast<unsigned>(n);
+      } else if (a == "--bound") {
+        need(parse_u64(v, &n) && n <= 64, "takes a preemption bound from 0 to 64");
+        o.preemption_bound = static_cast<unsigned>(n);
+      } else if (a == "--jobs") {
+        need(parse_u64(v, &n) && n <= 1024, "takes a number of jobs (0 = every core)");
+        o.jobs = static_cast<unsigned>(n);
+      } else if (a == "--keep-going") {
+        o.keep_going = true;
+      } else if (a == "--checkpoint") {
+        need(v != nullptr, "takes a file name");
+        o.checkpoint = v;
+      } else if (a == "--resume") {
+        o.resume = true;
+      } else if (a == "--progress") {
+        progress = true;
+      } else {
+        return usage(err, fmt::format("unknown argument '{}'", a));
+      }
+    } catch (const std::invalid_argument& e) {
+      return usage(err, e.what());
+    }
+  }
+
+  if (sub == "replay") {
+    std::string why;
+    const auto p = parse_replay(argv[1], &why);
+    if (!p) return usage(err, why);
+    model::engine::Options e;
+    e.strategy = Strategy::Replay;
+    e.replay = p->choices;
+    const RaceRun r = run_race(*p->scenario, p->profile, e);
+    if (!r.error.empty()) {
+      fmt::print(err, "snplab scenario: {}\n", r.error);
+      return 1;
+    }
+    if (r.run.replay_diverged) fmt::print(err, "snplab scenario: the choices do not fit this run (diverged)\n");
+    print_run(out, *p->scenario, p->profile, r, trace);
+    for (const auto& f : r.rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
+    const TraceInfo info{fmt::format("{} under {}", p->scenario->name, p->profile), argv[1]};
+    for (const std::string& path : trace_out) {
+      if (!write_trace(path, r.run, info, err)) return 1;
+    }
+    return r.run.replay_diverged ? 1 : 0;
+  }
+
+  if (std::string_view(argv[1]) == "--all") {
+    if (argc != 2 && !(argc == 4 && std::string_view(argv[2]) == "--jobs")) {
+      return usage(err, "run --all takes only --jobs N");
+    }
+    return cmd_all(o.jobs, out, err);
+  }
+  const RaceScenario* s = find_race(argv[1]);
+  if (s == nullptr) return usage(err, fmt::format("no scenario '{}' (see `snplab scenario list`)", argv[1]));
+  if (profile.empty()) profile = std::string(s->buggy_profile);
+  if (model::kvm::find_profile(profile) == nullptr) {
+    return usage(err, fmt::format("no kernel profile '{}' (see `snplab profiles`)", profile));
+  }
+  if (o.resume && o.checkpoint.empty()) return usage(err, "--resume needs --checkpoint FILE");
+  if (!budget_set) o.budget = profile == s->fixed_profile ? s->fixed_bound : s->buggy_budget;
+  if (progress) {
+    o.progress = [err](const ExploreProgress& p) {
+      fmt::print(err, "  {} schedules, {} findings, {:.1f} s, {:.0f} schedules/s\n", p.schedules, p.findings,
+                 p.seconds, p.seconds > 0 ? static_cast<double>(p.schedules) / p.seconds : 0.0);
+    };
+  }
+  g_stop.store(false);
+  o.stop = &g_stop;
+  const auto previous = std::signal(SIGINT, on_sigint);
+  const ExploreResult r = explore(*s, profile, o);
+  std::signal(SIGINT, previous);
+  if (!r.error.empty()) {
+    fmt::print(err, "snplab scenario: {}\n", r.error);
+    return 1;
+  }
+  const std::string how = o.strategy == Strategy::Dfs
+                              ? fmt::format("dfs, preemption bound {}", o.preemption_bound)
+                              : fmt::format("{}{}, seed {}, {} job{}", model::engine::to_string(o.strategy),
+                                            o.strategy == Strategy::Pct ? fmt::format(" depth {}", o.pct_depth) : "",
+                                            o.seed, o.jobs == 0 ? "all" : fmt::format("{}", o.jobs),
+                                            o.jobs == 1 ? "" : "s");
+  if (r.stopped) {
+    fmt::print(out, "stopped after {} schedules{}\n", r.schedules,
+               o.checkpoint.empty() ? "" : fmt::format("; resume with --checkpoint {} --resume", o.checkpoint));
+  }
+  if (r.first) {
+    fmt::print(out, "{} under {}: {} found after {} schedules ({:.3f} s; {})\n", s->name, profile, s->finding,
+               r.first_index, r.seconds_to_first, how);
+    if (o.keep_going) fmt::print(out, "{} of {} schedules raised it ({:.3f} s)\n", r.findings, r.schedules, r.seconds);
+    print_run(out, *s, profile, *r.first, trace);
+    for (const auto& f : r.first->rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
+    if (!r.reproduced) {
+      fmt::print(out, "NONDETERMINISM: the replay string did not reproduce the same trace (a bug in the model)\n");
+      return 3;
+    }
+    fmt::print(out, "re-run from the replay string: same trace\n");
+    const TraceInfo info{fmt::format("{} under {}", s->name, profile), replay_string(*s, profile, r.first->run.replay)};
+    for (const std::string& path : trace_out) {
+      if (!write_trace(path, r.first->run, info, err)) return 1;
+    }
+    return profile == s->fixed_profile ? 1 : 0;
+  }
+  fmt::print(out, "{} under {}: clean over {} schedules ({:.3f} s; {}){}\n", s->name, profile, r.schedules, r.seconds,
+             how, r.exhausted ? ", the bounded space exhausted" : "");
+  if (!trace_out.empty()) fmt::print(err, "snplab scenario: no finding, so no trace written\n");
+  return profile == s->buggy_profile && !r.stopped ? 1 : 0;
+}
+
+}  // namespace snplab::scenarios
