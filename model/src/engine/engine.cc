@@ -123,7 +123,9 @@ std::optional<std::string> Explorer::next(const RunResult* last) {
   // Preemptions spent before each point along the last run.
   const std::vector<ChoicePoint>& pts = last->points;
   std::vector<unsigned> spent(pts.size() + 1, 0);
-  for (std::size_t i = 0; i < pts.size(); ++i) spent[i + 1] = spent[i] + (pts[i].chosen != pts[i].fallback ? 1U : 0U);
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    spent[i + 1] = spent[i] + (pts[i].preemptive && pts[i].chosen != pts[i].fallback ? 1U : 0U);
+  }
   // Options are tried in the order: fallback first, then the others ascending. Backtrack to
   // the deepest point with an option after the chosen one that the bound allows.
   for (std::size_t i = pts.size(); i-- > 0;) {
@@ -134,7 +136,7 @@ std::optional<std::string> Explorer::next(const RunResult* last) {
     }
     const auto at = std::find(order.begin(), order.end(), c.chosen);
     for (auto it = at == order.end() ? order.end() : at + 1; it != order.end(); ++it) {
-      if (spent[i] + 1 > bound_) break;  // every option after the fallback is a preemption
+      if (c.preemptive && spent[i] + 1 > bound_) break;  // every option after the fallback preempts
       std::vector<std::uint8_t> prefix;
       prefix.reserve(i + 1);
       for (std::size_t k = 0; k < i; ++k) prefix.push_back(pts[k].chosen);
@@ -305,7 +307,8 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
     ++sched_choices;
     choices.push_back(static_cast<std::uint8_t>(idx));
     result.points.push_back(ChoicePoint{static_cast<std::uint8_t>(std::min<std::size_t>(live.size(), 255)),
-                                        static_cast<std::uint8_t>(idx), static_cast<std::uint8_t>(fallback), false});
+                                        static_cast<std::uint8_t>(idx), static_cast<std::uint8_t>(fallback), false,
+                                        cont != live.end()});
     return live[idx];
   }
 
@@ -323,7 +326,7 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
       v = static_cast<std::uint8_t>(rng.next() & 1U);
     }
     choices.push_back(v);
-    result.points.push_back(ChoicePoint{2, v, 0, true});
+    result.points.push_back(ChoicePoint{2, v, 0, true, true});
     return v != 0;
   }
 

@@ -3,7 +3,9 @@
 // lock-order deadlock is reported and unwound.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
+#include <string>
 
 #include "snp/model/engine/engine.h"
 #include "snp/model/kern/sync.h"
@@ -123,6 +125,202 @@ TEST(Engine, MalformedReplay_DivergesWithoutCrashing) {
       EXPECT_TRUE(r.replay_diverged) << bad;
     }
   }
+}
+
+/// Two agents, two marked loads each of different variables: no races, six interleavings.
+struct TwoByTwo {
+  kern::Sched sched;
+  kern::Shared<int> x{sched, "x", 0}, y{sched, "y", 0}, u{sched, "u", 0}, v{sched, "v", 0};
+  RunResult run(const Options& o) {
+    Engine e(sched, o);
+    return e.run({{"a", [this] { (void)x.read_once(), (void)y.read_once(); }},
+                  {"b", [this] { (void)u.read_once(), (void)v.read_once(); }}});
+  }
+};
+
+/// The order of the points in a trace, as "xyuv" letters.
+std::string order_of(const RunResult& r) {
+  std::string o;
+  for (const TraceEvent& e : r.trace) o += e.object;
+  return o;
+}
+
+TEST(Explorer, Unbounded_VisitsEveryInterleavingOfATinyProgramAndStops) {
+  TwoByTwo p;
+  Explorer ex(16);
+  std::set<std::string> orders;
+  std::optional<RunResult> last;
+  std::uint64_t runs = 0;
+  while (auto prefix = ex.next(last ? &*last : nullptr)) {
+    Options o;
+    o.strategy = Strategy::Dfs;
+    o.replay = *prefix;
+    last = p.run(o);
+    EXPECT_FALSE(last->replay_diverged) << *prefix;
+    orders.insert(order_of(*last));
+    ASSERT_LT(++runs, 1000u) << "the search does not end";
+  }
+  // C(4, 2) = 6 ways to interleave two sequences of two points.
+  EXPECT_EQ(orders, (std::set<std::string>{"xyuv", "xuyv", "xuvy", "uxyv", "uxvy", "uvxy"}));
+  EXPECT_EQ(ex.schedules(), runs);
+}
+
+TEST(Explorer, PreemptionBoundZero_OnlyRunsAgentsToCompletion) {
+  TwoByTwo p;
+  Explorer ex(0);
+  std::set<std::string> orders;
+  std::optional<RunResult> last;
+  while (auto prefix = ex.next(last ? &*last : nullptr)) {
+    Options o;
+    o.strategy = Strategy::Dfs;
+    o.replay = *prefix;
+    last = p.run(o);
+    orders.insert(order_of(*last));
+  }
+  EXPECT_EQ(orders, (std::set<std::string>{"xyuv", "uvxy"}));
+}
+
+/// A depth-2 bug (Burckhardt et al.): b's read must come after a's first write and before its
+/// second, two ordering constraints; a has padding points around them.
+struct Depth2 {
+  kern::Sched sched;
+  kern::Shared<int> x{sched, "x", 0}, pad{sched, "pad", 0};
+  int seen = -1;
+  RunResult run(const Options& o) {
+    x.write_once(0);
+    Engine e(sched, o);
+    RunResult r = e.run({{"a",
+                          [this] {
+                            for (int i = 0; i < 4; ++i) (void)pad.read_once();
+                            x.write_once(1);
+                            for (int i = 0; i < 4; ++i) (void)pad.read_once();
+                            x.write_once(2);
+                          }},
+                         {"b", [this] { seen = x.read_once(); }}});
+    return r;
+  }
+};
+
+TEST(Engine, Pct_FindsADepthTwoBugAtLeastAsOftenAsItsGuarantee) {
+  Depth2 p;
+  Options probe;
+  probe.strategy = Strategy::Pct;
+  probe.pct_depth = 1;
+  const std::uint64_t k = p.run(probe).steps;  // 11 points
+  auto hits = [&](unsigned depth) {
+    int n = 0;
+    for (std::uint64_t seed = 1; seed <= 400; ++seed) {
+      Options o;
+      o.strategy = Strategy::Pct;
+      o.pct_depth = depth;
+      o.pct_steps = k;
+      o.seed = seed;
+      (void)p.run(o);
+      n += p.seen == 1 ? 1 : 0;
+    }
+    return n;
+  };
+  // PCT's guarantee for n agents, k steps, depth d: probability >= 1 / (n k^(d-1)).
+  const int d2 = hits(2);
+  EXPECT_GE(static_cast<double>(d2) / 400.0, 1.0 / (2.0 * static_cast<double>(k))) << d2 << " of 400";
+  // Depth 1 (priorities only, no change point) runs each agent to the end: never in between.
+  EXPECT_EQ(hits(1), 0);
+}
+
+TEST(Engine, Reload_ExploredBothWays_AndReplayed) {
+  kern::Sched sched;
+  kern::Shared<int> ptr{sched, "ptr", 1};
+  std::set<std::pair<int, int>> seen;
+  std::string reloaded_replay;
+  for (std::uint64_t seed = 1; seed <= 64; ++seed) {
+    ptr.write_once(1);
+    int first = 0, second = 0;
+    Options o;
+    o.seed = seed;
+    o.switch_one_in = 2;
+    Engine e(sched, o);
+    const RunResult r = e.run({{"reader",
+                                [&] {
+                                  kern::Plain<int> p = ptr.load_plain();
+                                  first = p.use();
+                                  second = p.use();
+                                }},
+                               {"writer", [&] { ptr.store(2); }}});
+    seen.insert({first, second});
+    if (first == 1 && second == 2) reloaded_replay = r.replay;
+  }
+  // The register value (1, 1) or (2, 2), and the reload that sees the store in between (1, 2).
+  EXPECT_TRUE(seen.contains({1, 2}));
+  EXPECT_TRUE(seen.contains({1, 1}));
+  ASSERT_FALSE(reloaded_replay.empty());
+  ptr.write_once(1);
+  int first = 0, second = 0;
+  Options r;
+  r.strategy = Strategy::Replay;
+  r.replay = reloaded_replay;
+  Engine e(sched, r);
+  (void)e.run({{"reader",
+                [&] {
+                  kern::Plain<int> p = ptr.load_plain();
+                  first = p.use();
+                  second = p.use();
+                }},
+               {"writer", [&] { ptr.store(2); }}});
+  EXPECT_EQ(std::make_pair(first, second), std::make_pair(1, 2));
+  // With reloads off the register value is always used.
+  Options off;
+  off.reloads = false;
+  for (std::uint64_t seed = 1; seed <= 32; ++seed) {
+    ptr.write_once(1);
+    off.seed = seed;
+    Engine e2(sched, off);
+    (void)e2.run({{"reader",
+                   [&] {
+                     kern::Plain<int> p = ptr.load_plain();
+                     first = p.use();
+                     second = p.use();
+                   }},
+                  {"writer", [&] { ptr.store(2); }}});
+    EXPECT_EQ(first, second);
+  }
+}
+
+TEST(Engine, DataRace_PlainConflictReported_MarkedOrLockedNot) {
+  auto races = [](auto&& reader, auto&& writer, kern::Sched& sched) {
+    int n = 0;
+    for (std::uint64_t seed = 1; seed <= 64; ++seed) {
+      Options o;
+      o.seed = seed;
+      o.switch_one_in = 2;
+      Engine e(sched, o);
+      const RunResult r = e.run({{"r", reader}, {"w", writer}});
+      for (const auto& f : r.findings) {
+        if (f.kind == "data-race") {
+          ++n;
+          EXPECT_EQ(f.steps.size(), 2u);
+        }
+      }
+    }
+    return n;
+  };
+  kern::Sched sched;
+  kern::Shared<int> v{sched, "v", 0};
+  kern::Mutex m(sched, "m");
+  EXPECT_GT(races([&] { (void)v.load(); }, [&] { v.store(1); }, sched), 0);
+  EXPECT_GT(races([&] { (void)v.read_once(); }, [&] { v.store(1); }, sched), 0);  // plain/marked: still a race
+  EXPECT_EQ(races([&] { (void)v.read_once(); }, [&] { v.write_once(1); }, sched), 0);
+  EXPECT_EQ(races([&] { (void)v.load(); }, [&] { (void)v.load(); }, sched), 0);  // two reads
+  EXPECT_EQ(races(
+                [&] {
+                  kern::Guard g(m);
+                  (void)v.load();
+                },
+                [&] {
+                  kern::Guard g(m);
+                  v.store(1);
+                },
+                sched),
+            0);
 }
 
 }  // namespace

@@ -60,6 +60,9 @@ struct ChoicePoint {
   std::uint8_t chosen = 0;
   std::uint8_t fallback = 0;  ///< the non-preempting option
   bool reload = false;         ///< a reload choice, not a scheduling one
+  /// Taking another option than the fallback preempts an agent that could go on (or
+  /// reloads); false when the agent that ran last cannot go on, so any choice is free.
+  bool preemptive = true;
 };
 
 /// One scheduling point as it happened.
