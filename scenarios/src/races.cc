@@ -1,6 +1,8 @@
 #include "snp/scenarios/races.h"
 
+#include <algorithm>
 #include <array>
+#include <initializer_list>
 #include <chrono>
 #include <memory>
 #include <cstdio>
@@ -48,6 +50,25 @@ constexpr RaceScenario kRaces[] = {
      "Paolo Bonzini, \"[PATCH v2 06/11] KVM: SEV: disable DEBUG_SWAP by default\", 2024-02-23 (facts §9(d))",
      "vmm: INIT2 (features 0), LAUNCH_START, LAUNCH_UPDATE of 4 pages, LAUNCH_FINISH, then the expected digest "
      "from the same pages and the VMSA for its features", "debug-swap-forced", "upstream", "measurement-mismatch", 10, 10},
+    {"memslot-change",
+     "SNP_LAUNCH_UPDATE finds the guest page from the source address through the memslots (hva->gpa) with a plain "
+     "load of kvm->memslots outside SRCU and without kvm->slots_lock, while another thread adds a memslot: the "
+     "lookup races with the publication of the new array (and may use one synchronize_srcu() has freed)",
+     "[PATCH Part2 RFC v4 24/40] KVM: SVM: Add KVM_SEV_SNP_LAUNCH_UPDATE command, review 2021-07-16 (\"needs srcu "
+     "for the hva->gpa lookup\"; facts §9(b)); fixed upstream: userspace passes gfn_start, lookups under SRCU",
+     "vmm-launch: LAUNCH_UPDATE of one NORMAL page (RFC v4: by its hva in the shared mapping; upstream: gfn 7); "
+     "vmm-memslot: KVM_SET_USER_MEMORY_REGION2 adds slot 1 at 4 GiB",
+     "launch-update-hva-lookup", "upstream", "data-race", 200, 200},
+    {"certs-sync",
+     "the VMM serves an extended guest request's certificates from its certificate file while an updater runs "
+     "SNP_SET_CONFIG (a new reported TCB, so a new VCEK) and rewrites the file: the firmware signs the report with "
+     "the new key, and the guest's certificates are the old ones",
+     "[PATCH v15 19/20] KVM: SEV: Provide support for SNP_EXTENDED_GUEST_REQUEST NAE event (KVM_EXIT_VMGEXIT, "
+     "KVM_USER_VMGEXIT_REQ_CERTS with NOTIFY_DONE), 2024-05-01; facts §8.6",
+     "vcpu0: the guest's extended guest request and the VMM's exit handling (read the certificate file, write it to "
+     "the guest, complete); updater: /dev/sev SNP_SET_CONFIG, then the new certificate file. The fixed VMM "
+     "(+vmm-cert-lock) holds the file lock from the certificate exit to the NOTIFY_DONE exit; the updater takes it",
+     "v15-vmgexit-certs", "v15-vmgexit-certs+vmm-cert-lock", "certs-out-of-sync", 500, 300},
 };
 
 std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
@@ -71,15 +92,45 @@ api::Status set_ext_config(api::Backend& b, api::SevDevice& sev, const std::vect
   return sev.issue_cmd(api::uapi::SNP_SET_EXT_CONFIG_V10, &c, nullptr);
 }
 
+constexpr std::string_view kVmmCertLock = "+vmm-cert-lock";
+
+/// A scenario profile is a kernel profile, optionally with VMM switches ("+vmm-cert-lock").
+std::string_view kernel_part(std::string_view profile) {
+  return profile.ends_with(kVmmCertLock) ? profile.substr(0, profile.size() - kVmmCertLock.size()) : profile;
+}
+
 model::kvm::HostConfig config_for(std::string_view profile, std::string* error) {
   model::kvm::HostConfig cfg;
-  const model::kvm::KernelProfile* p = model::kvm::find_profile(profile);
+  const model::kvm::KernelProfile* p = model::kvm::find_profile(kernel_part(profile));
   if (p == nullptr) {
     *error = fmt::format("no kernel profile '{}'", profile);
   } else {
     cfg.profile = *p;
   }
   return cfg;
+}
+
+/// Adds to every `kind` finding the steps of the first trace event matching each (object,
+/// kind), in trace order: the accesses that made the race, for a detector that fires later.
+void add_steps(model::engine::RunResult& run, std::string_view kind,
+               std::initializer_list<std::pair<std::string_view, model::kern::PointKind>> events) {
+  std::vector<std::uint64_t> steps;
+  for (const auto& [object, k] : events) {
+    for (const auto& e : run.trace) {
+      if (e.object == object && e.kind == k) {
+        steps.push_back(e.step);
+        break;
+      }
+    }
+  }
+  for (auto& f : run.findings) {
+    if (f.kind != kind) continue;
+    std::vector<std::uint64_t> all = steps;
+    all.insert(all.end(), f.steps.begin(), f.steps.end());
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    f.steps = std::move(all);
+  }
 }
 
 /// Both the kern:: findings of the run and the RMP detectors' findings, by kind.
@@ -291,7 +342,157 @@ RaceRun run_vmsa_features(std::string_view profile, const model::engine::Options
   return out;
 }
 
+RaceRun run_memslot_change(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  SnpVmConfig vc;
+  vc.launched = 0;
+  vc.secrets_gpa = 0;
+  vc.vcpus = 0;
+  vc.finish = false;
+  auto vm = SnpVm::launch(b, vc);
+  auto src = api::UserMemory::alloc(b, model::kPageSize);
+  auto extra = api::UserMemory::alloc(b, 1 << 20);
+  if (!vm || !src || !extra) {
+    out.error = vm ? "user memory" : vm.error().to_string();
+    return out;
+  }
+  const bool by_hva = cfg.profile.launch_update_hva_lookup;
+  const std::uint64_t uaddr = by_hva ? (*vm)->shared().addr() + 7 * model::kPageSize : src->addr();
+  model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
+  out.run = engine.run({{"vmm-launch",
+                         [&] {
+                           api::uapi::kvm_sev_snp_launch_update u;
+                           u.gfn_start = 7;
+                           u.uaddr = uaddr;
+                           u.len = model::kPageSize;
+                           u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+                           (void)(*vm)->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+                         }},
+                        {"vmm-memslot", [&] {
+                           api::uapi::kvm_userspace_memory_region2 r;
+                           r.slot = 1;
+                           r.guest_phys_addr = 1ULL << 32;
+                           r.memory_size = 1 << 20;
+                           r.userspace_addr = extra->addr();
+                           (void)(*vm)->vm().set_user_memory_region2(r);
+                         }}});
+  conclude(out, host, "data-race");
+  return out;
+}
+
+RaceRun run_certs_sync(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
+  if (cfg.profile.cert_exit != model::kvm::CertExit::VmgExit) {
+    out.error = fmt::format("certs-sync needs a profile with the seed's KVM_EXIT_VMGEXIT (v15-vmgexit-certs), not '{}'",
+                            profile);
+    return out;
+  }
+  const bool locked = profile.ends_with(kVmmCertLock);
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  auto vm = SnpVm::launch(b, SnpVmConfig{});
+  if (!vm) {
+    out.error = vm.error().to_string();
+    return out;
+  }
+  constexpr std::uint64_t kReq = 0x80000;
+  if (auto s = (*vm)->convert(kReq, 6 * model::kPageSize, false); !s) {
+    out.error = s.error().to_string();
+    return out;
+  }
+  auto sev = api::SevDevice::open(b);
+  if (!sev) {
+    out.error = sev.error().to_string();
+    return out;
+  }
+  model::kvm::GuestRequestPages pages;
+  pages.secrets = 0xF000;
+  pages.req = kReq;
+  pages.resp = kReq + model::kPageSize;
+  pages.certs = kReq + 2 * model::kPageSize;
+  pages.cert_pages = 4;
+  if (auto s = api::sim_load_guest(b, (*vm)->vcpu().handle(),
+                                   {model::kvm::GuestOp::ext_guest_request(pages, 1), model::kvm::GuestOp::halt()});
+      !s) {
+    out.error = s.error().to_string();
+    return out;
+  }
+  // The VMM's certificate file and its lock (userspace state, accessed like a file: marked).
+  const model::Firmware& fw = host.sev()->fw();
+  const std::uint64_t new_tcb = (fw.reported_tcb() & ~0xFFULL) | ((fw.reported_tcb() & 0xFF) - 1);  // lower BL
+  auto blob_for = [&](std::uint64_t tcb) {
+    const std::vector<model::CertTableBlob> blobs = {{model::kGuidVcek, fw.chip().vcek_cert(tcb)},
+                                                     {model::kGuidAsk, fw.chip().ask_cert()},
+                                                     {model::kGuidArk, fw.chip().ark_cert()}};
+    auto t = model::encode_cert_table(blobs);
+    return t ? *t : std::vector<std::uint8_t>{};
+  };
+  model::kern::Shared<std::vector<std::uint8_t>> file(host.sched(), "vmm:certs-file", blob_for(fw.reported_tcb()));
+  model::kern::Mutex file_lock(host.sched(), "vmm:certs-file-lock");
+  const std::vector<std::uint8_t> next = blob_for(new_tcb);
+  namespace u = api::uapi;
+  model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
+  out.run = engine.run({{"vcpu0",
+                         [&] {
+                           api::Vcpu& vcpu = (*vm)->vcpu();
+                           for (int i = 0; i < 8; ++i) {
+                             auto e = vcpu.run();
+                             if (!e || e->exit_reason != u::KVM_EXIT_VMGEXIT_SEED ||
+                                 e->vmgexit.type != u::KVM_USER_VMGEXIT_REQ_CERTS) {
+                               break;
+                             }
+                             if (e->vmgexit.status == u::KVM_USER_VMGEXIT_REQ_CERTS_STATUS_PENDING) {
+                               if (locked) file_lock.lock();
+                               (void)(*vm)->shared().write(e->vmgexit.data_gpa, file.read_once());
+                               (void)vcpu.complete(
+                                   api::RunCompletion{0, {}, locked ? u::KVM_USER_VMGEXIT_REQ_CERTS_FLAGS_NOTIFY_DONE
+                                                                    : std::uint8_t{0}});
+                             } else {  // STATUS_DONE: the firmware has answered
+                               if (locked) file_lock.unlock();
+                               (void)vcpu.complete(api::RunCompletion{0, {}, 0});
+                             }
+                           }
+                         }},
+                        {"updater", [&] {
+                           if (locked) file_lock.lock();
+                           u::sev_user_data_snp_config c;
+                           c.reported_tcb = new_tcb;
+                           (void)sev->issue_cmd(u::SNP_SET_CONFIG, &c, nullptr);
+                           file.write_once(next);
+                           if (locked) file_lock.unlock();
+                         }}});
+  // The finding is raised where the guest checks its report; name the racing steps too: the
+  // VMM's read of the file, the updater's SNP_CONFIG (SNP_SET_CONFIG), the firmware signing the report.
+  add_steps(out.run, "certs-out-of-sync",
+            {{"vmm:certs-file", model::kern::PointKind::MarkedLoad}, {"SNP_CONFIG", model::kern::PointKind::FirmwareCall},
+             {"SNP_GUEST_REQUEST", model::kern::PointKind::FirmwareCall}});
+  conclude(out, host, "certs-out-of-sync");
+  return out;
+}
+
 }  // namespace
+
+bool valid_profile(std::string_view profile) {
+  return model::kvm::find_profile(kernel_part(profile)) != nullptr;
+}
 
 std::span<const RaceScenario> race_scenarios() { return kRaces; }
 
@@ -307,6 +508,8 @@ RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::e
   if (s.name == "launch-update-revert") return run_launch_update_revert(profile, opts);
   if (s.name == "nonsnp-guest-req") return run_nonsnp_guest_req(profile, opts);
   if (s.name == "vmsa-features") return run_vmsa_features(profile, opts);
+  if (s.name == "memslot-change") return run_memslot_change(profile, opts);
+  if (s.name == "certs-sync") return run_certs_sync(profile, opts);
   RaceRun r;
   r.error = fmt::format("scenario '{}' is not runnable yet", s.name);
   return r;
@@ -330,8 +533,8 @@ std::optional<ParsedReplay> parse_replay(std::string_view text, std::string* why
     return std::nullopt;
   }
   p.profile = std::string(text.substr(a + 1, b - a - 1));
-  if (model::kvm::find_profile(p.profile) == nullptr) {
-    *why = fmt::format("no kernel profile '{}' (see `snplab profiles`)", p.profile);
+  if (!valid_profile(p.profile)) {
+    *why = fmt::format("no kernel profile '{}' (see `snplab profiles`; a VMM switch is '+vmm-cert-lock')", p.profile);
     return std::nullopt;
   }
   p.choices = std::string(text.substr(b + 1));

@@ -288,8 +288,9 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
   const RaceScenario* s = find_race(argv[1]);
   if (s == nullptr) return usage(err, fmt::format("no scenario '{}' (see `snplab scenario list`)", argv[1]));
   if (profile.empty()) profile = std::string(s->buggy_profile);
-  if (model::kvm::find_profile(profile) == nullptr) {
-    return usage(err, fmt::format("no kernel profile '{}' (see `snplab profiles`)", profile));
+  if (!valid_profile(profile)) {
+    return usage(err, fmt::format("no kernel profile '{}' (see `snplab profiles`; a VMM switch is '+vmm-cert-lock')",
+                                  profile));
   }
   if (o.resume && o.checkpoint.empty()) return usage(err, "--resume needs --checkpoint FILE");
   if (!budget_set) o.budget = profile == s->fixed_profile ? s->fixed_bound : s->buggy_budget;

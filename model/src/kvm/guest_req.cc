@@ -344,6 +344,12 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
                                 to_string(vr.leaf_kind)));
   } else {
     v.log.push_back(fmt::format("{}: report does not verify: {}", what, vr.failure_summary()));
+    // Detector (DESIGN.md): the certificates the guest was given do not match the key/TCB
+    // that signed its report, e.g. a SNP_SET_CONFIG between the certificate fetch and the
+    // firmware's signature.
+    host_.sched().report("certs-out-of-sync",
+                         fmt::format("the guest's report does not verify with the certificates it was given: {}",
+                                     vr.failure_summary()));
   }
 }
 

@@ -83,6 +83,7 @@ Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
       id_(id),
       type_(type),
       slots_lock_(host.sched(), "kvm->slots_lock"),
+      kvm_lock_(host.sched(), "kvm->lock"),
       srcu_(host.sched(), "kvm->srcu"),
       slots_(host.sched(), "kvm->memslots"),
       guest_req_mutex_(host.sched(), "sev->guest_req_mutex") {}

@@ -1,6 +1,7 @@
 #include "snp/model/kvm/sev.h"
 
 #include <array>
+#include <optional>
 #include <cerrno>
 #include <set>
 
@@ -305,7 +306,12 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
   Firmware& f = sev->fw();
   Rmp& rmp = sev->rmp();
   const KernelProfile& prof = vm.host().config().profile;
-  kern::Guard lock(vm.slots_lock());
+  // sev_mem_enc_ioctl() holds kvm->lock; upstream's snp_launch_update() also takes
+  // kvm->slots_lock for kvm_gmem_populate(). RFC v4 took only kvm->lock, so a memslot update
+  // (under slots_lock) could run beside its hva->gpa lookup.
+  kern::Guard kvm_lock(vm.kvm_lock());
+  std::optional<kern::Guard> slots_lock;
+  if (!prof.launch_update_hva_lookup) slots_lock.emplace(vm.slots_lock());
   if (prof.launch_update_hva_lookup && !zero) {
     // RFC v4: the guest page is found from the source address through the memslots
     // (hva->gpa), with plain loads of kvm->memslots outside SRCU (facts §9(b)).

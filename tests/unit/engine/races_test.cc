@@ -62,7 +62,8 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,
-                         ::testing::Values("certs-toctou", "launch-update-revert", "nonsnp-guest-req", "vmsa-features"),
+                         ::testing::Values("certs-toctou", "launch-update-revert", "nonsnp-guest-req", "vmsa-features",
+                                           "memslot-change", "certs-sync"),
                          [](const auto& param_info) {
                            std::string n(param_info.param);
                            for (char& c : n) c = c == '-' ? '_' : c;
@@ -74,8 +75,10 @@ TEST(Races, CatalogueEntriesAreComplete) {
     EXPECT_FALSE(s.summary.empty()) << s.name;
     EXPECT_FALSE(s.source.empty()) << s.name;
     EXPECT_FALSE(s.agents.empty()) << s.name;
-    EXPECT_NE(model::kvm::find_profile(s.buggy_profile), nullptr) << s.name;
-    EXPECT_NE(model::kvm::find_profile(s.fixed_profile), nullptr) << s.name;
+    EXPECT_TRUE(valid_profile(s.buggy_profile)) << s.name;
+    EXPECT_TRUE(valid_profile(s.fixed_profile)) << s.name;
+    EXPECT_GT(s.buggy_budget, 0u) << s.name;
+    EXPECT_GT(s.fixed_bound, 0u) << s.name;
   }
 }
 

@@ -30,6 +30,10 @@ struct RaceScenario {
 };
 
 std::span<const RaceScenario> race_scenarios();
+/// A scenario profile: a kernel profile name (`snplab profiles`), optionally followed by the
+/// VMM switch "+vmm-cert-lock" (the VMM holds its certificate-file lock from the certificate
+/// exit to the NOTIFY_DONE exit).
+bool valid_profile(std::string_view profile);
 const RaceScenario* find_race(std::string_view name);
 
 /// One schedule of `s` under `profile` with the engine options (fresh host each run).

@@ -166,6 +166,8 @@ class Vm {
   Host& host() { return host_; }
   SevVmState& sev() { return sev_; }
   kern::Mutex& slots_lock() { return slots_lock_; }
+  /// kvm->lock: sev_mem_enc_ioctl() holds it around every KVM_MEMORY_ENCRYPT_OP command.
+  kern::Mutex& kvm_lock() { return kvm_lock_; }
   std::uint64_t id() const { return id_; }
   unsigned long type() const { return type_; }
   bool has_private_mem() const { return type_ == kVmSnp; }
@@ -241,6 +243,7 @@ class Vm {
   std::uint64_t id_;
   unsigned long type_;
   kern::Mutex slots_lock_;
+  kern::Mutex kvm_lock_;
   kern::Srcu srcu_;
   kern::Shared<std::vector<Memslot>> slots_;  ///< the published array, replaced on update
   std::map<std::uint64_t, Gmem> gmems_;
