@@ -69,6 +69,16 @@ constexpr RaceScenario kRaces[] = {
      "the guest, complete); updater: /dev/sev SNP_SET_CONFIG, then the new certificate file. The fixed VMM "
      "(+vmm-cert-lock) holds the file lock from the certificate exit to the NOTIFY_DONE exit; the updater takes it",
      "v15-vmgexit-certs", "v15-vmgexit-certs+vmm-cert-lock", "certs-out-of-sync", 500, 300},
+    {"gmem-punch",
+     "userspace punches a hole in guest_memfd over a page the guest has validated and uses as private: without the "
+     "arch invalidate hook the page returns to the allocator still assigned to the guest; with it, the page is made "
+     "shared first and the guest's next private access finds a fresh, unvalidated page (#VC 0x404, termination), "
+     "while a shared access to the private GPA is an implicit conversion that exits as KVM_EXIT_MEMORY_FAULT",
+     "fd-based private memory / guest_memfd threads (UPM v7-v10, 2022; guest_memfd 6.8) and the SNP host series' "
+     "\"KVM: guest_memfd: Add hook for invalidating memory\" (6.11); facts §8.5 (sev_gmem_invalidate)",
+     "vcpu0: guest PVALIDATE, private write, private read, shared read of GPA 0x10000, with the VMM converting on "
+     "KVM_EXIT_MEMORY_FAULT; vmm-punch: fallocate(PUNCH_HOLE) of that page in the guest_memfd",
+     "gmem-no-invalidate-hook", "upstream", "freed-private-page", 200, 200},
 };
 
 std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
@@ -488,6 +498,65 @@ RaceRun run_certs_sync(std::string_view profile, const model::engine::Options& o
   return out;
 }
 
+RaceRun run_gmem_punch(std::string_view profile, const model::engine::Options& opts) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  auto vm = SnpVm::launch(b, SnpVmConfig{});
+  if (!vm) {
+    out.error = vm.error().to_string();
+    return out;
+  }
+  constexpr std::uint64_t kGpa = 0x10000;
+  using model::kvm::GuestOp;
+  if (auto s = api::sim_load_guest(b, (*vm)->vcpu().handle(),
+                                   {GuestOp::pvalidate(kGpa), GuestOp::write(kGpa, true, 0x5A),
+                                    GuestOp::read(kGpa, true), GuestOp::read(kGpa, false), GuestOp::halt()});
+      !s) {
+    out.error = s.error().to_string();
+    return out;
+  }
+  namespace u = api::uapi;
+  model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
+  out.run = engine.run({{"vcpu0",
+                         [&] {
+                           for (int i = 0; i < 8; ++i) {
+                             auto e = (*vm)->vcpu().run();
+                             if (!e) {
+                               out.notes.push_back(fmt::format("vcpu0: KVM_RUN failed: {}", e.error().to_string()));
+                               return;
+                             }
+                             if (e->exit_reason == u::KVM_EXIT_MEMORY_FAULT) {
+                               const bool to_private = (e->memory_fault.flags & u::KVM_MEMORY_EXIT_FLAG_PRIVATE) != 0;
+                               out.notes.push_back(fmt::format(
+                                   "vcpu0: KVM_EXIT_MEMORY_FAULT gpa 0x{:x} size 0x{:x} {}: the VMM converts it",
+                                   e->memory_fault.gpa, e->memory_fault.size, to_private ? "private" : "shared"));
+                               (void)(*vm)->convert(e->memory_fault.gpa, e->memory_fault.size, to_private);
+                               continue;
+                             }
+                             if (e->exit_reason == u::KVM_EXIT_SYSTEM_EVENT) {
+                               out.notes.push_back(fmt::format("vcpu0: KVM_EXIT_SYSTEM_EVENT type {} data 0x{:x}",
+                                                               e->system_event.type, e->system_event.data0));
+                             }
+                             return;
+                           }
+                         }},
+                        {"vmm-punch", [&] { (void)(*vm)->gmem().punch_hole(kGpa, model::kPageSize); }}});
+  if (const auto* log = api::sim_guest_log(b, (*vm)->vcpu().handle())) {
+    for (const auto& line : *log) out.notes.push_back("guest: " + line);
+  }
+  conclude(out, host, "freed-private-page");
+  return out;
+}
+
 }  // namespace
 
 bool valid_profile(std::string_view profile) {
@@ -510,6 +579,7 @@ RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::e
   if (s.name == "vmsa-features") return run_vmsa_features(profile, opts);
   if (s.name == "memslot-change") return run_memslot_change(profile, opts);
   if (s.name == "certs-sync") return run_certs_sync(profile, opts);
+  if (s.name == "gmem-punch") return run_gmem_punch(profile, opts);
   RaceRun r;
   r.error = fmt::format("scenario '{}' is not runnable yet", s.name);
   return r;

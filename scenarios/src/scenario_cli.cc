@@ -95,6 +95,7 @@ void print_findings(std::FILE* out, const RaceRun& r) {
 
 void print_run(std::FILE* out, const RaceScenario& s, std::string_view profile, const RaceRun& r, bool trace) {
   if (trace) fmt::print(out, "{}", r.run.text());
+  for (const auto& n : r.notes) fmt::print(out, "{}\n", n);
   print_findings(out, r);
   fmt::print(out, "replay: {}\n", replay_string(s, profile, r.run.replay));
   fmt::print(out, "steps {}, simulated cycles {}, trace hash {:016x}\n", r.run.steps, r.run.cycles, r.run.hash());

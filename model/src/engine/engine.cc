@@ -148,6 +148,17 @@ std::optional<std::string> Explorer::next(const RunResult* last) {
   return std::nullopt;
 }
 
+/// An RMP entry in a trace line: who owns it and the bits that matter to a race.
+static std::string compact(const model::RmpEntryRaw& e) {
+  if (!e.assigned()) return "hypervisor";
+  std::string out = e.asid() == 0 ? "firmware" : fmt::format("asid {} gpa 0x{:x}", e.asid(), e.gpa());
+  if (e.page_size() == model::PageSize::Size2M) out += " 2M";
+  if (e.validated()) out += " validated";
+  if (e.immutable()) out += " immutable";
+  if (e.vmsa()) out += " vmsa";
+  return out;
+}
+
 struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
   struct Fiber {
     std::string name;
@@ -204,7 +215,7 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
       if (it->agent != *current) continue;
       for (const model::EntryChange& c : ev.changes) {
         it->detail += fmt::format("{}pfn 0x{:x}: {} -> {}", it->detail.empty() ? "" : "; ", c.pfn,
-                                  model::describe(c.before), model::describe(c.after));
+                                  compact(c.before), compact(c.after));
       }
       break;
     }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <fmt/format.h>
+
 #include "snp/model/assert.h"
 
 namespace snplab::model::kvm {
@@ -254,9 +256,30 @@ int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::
     std::vector<Pfn> freed;
     for (auto p = first; p != last; ++p) freed.push_back(p->second);
     pages.erase(first, last);
-    sev_gmem_invalidate(*this, freed);
+    free_gmem_pages(freed);
   }
   return 0;
+}
+
+void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
+  SevPlatform* sev = host_.sev();
+  if (sev == nullptr || !host_.config().profile.gmem_no_invalidate_hook) {
+    sev_gmem_invalidate(*this, freed);
+    return;
+  }
+  // No arch hook: the folios go straight back to the page allocator. A page still assigned
+  // in the RMP is now a host page the guest owns: the next host write to it takes an RMP
+  // #PF, and the allocator may hand it to anyone.
+  for (const Pfn pfn : freed) {
+    const RmpEntryRaw e = sev->rmp().inspect(pfn);
+    if (e.assigned()) {
+      host_.sched().report("freed-private-page",
+                           fmt::format("guest_memfd freed PFN 0x{:x} while the RMP still assigns it to ASID {} (GPA "
+                                       "0x{:x}{}): no kvm_arch_gmem_invalidate() made it shared first",
+                                       pfn, e.asid(), e.gpa(), e.validated() ? ", validated" : ""));
+    }
+    sev->free_page(pfn);
+  }
 }
 
 void Vm::close_gmem(std::uint64_t gmem) {
@@ -265,7 +288,7 @@ void Vm::close_gmem(std::uint64_t gmem) {
   std::vector<Pfn> freed;
   for (const auto& [idx, pfn] : it->second.pages) freed.push_back(pfn);
   gmems_.erase(it);
-  sev_gmem_invalidate(*this, freed);
+  free_gmem_pages(freed);
 }
 
 std::optional<Pfn> Vm::gmem_pfn(const Memslot& slot, Gpa gfn) {

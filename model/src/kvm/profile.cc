@@ -25,8 +25,8 @@ constexpr KernelProfile make(std::string_view name, std::string_view summary, st
   return p;
 }
 
-constexpr std::array<KernelProfile, 9> kProfiles = [] {
-  std::array<KernelProfile, 9> a{};
+constexpr std::array<KernelProfile, 10> kProfiles = [] {
+  std::array<KernelProfile, 10> a{};
   a[0] = make("upstream", "current upstream (6.11+ launch, merged KVM_EXIT_SNP_REQ_CERTS)",
               "facts §8; lore v7 \"KVM: SEV: Add KVM_EXIT_SNP_REQ_CERTS\" (2026-01-09)");
   a[1] = make("launch-update-no-assigned-check",
@@ -60,6 +60,11 @@ constexpr std::array<KernelProfile, 9> kProfiles = [] {
               "certificates through the seed KVM_EXIT_VMGEXIT / KVM_USER_VMGEXIT_REQ_CERTS (NOTIFY_DONE, PENDING/DONE)",
               "[PATCH v15 19/20] KVM: SEV: Provide support for SNP_EXTENDED_GUEST_REQUEST NAE event, 2024-05-01");
   a[8].cert_exit = CertExit::VmgExit;
+  a[9] = make("gmem-no-invalidate-hook",
+              "guest_memfd frees punched or closed pages without the arch invalidate hook (no RMP restore)",
+              "guest_memfd as merged for 6.8, before \"KVM: guest_memfd: Add hook for invalidating memory\" "
+              "(SNP host series, 6.11); documented choice, docs/kvm.md");
+  a[9].gmem_no_invalidate_hook = true;
   return a;
 }();
 

@@ -63,7 +63,7 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,
                          ::testing::Values("certs-toctou", "launch-update-revert", "nonsnp-guest-req", "vmsa-features",
-                                           "memslot-change", "certs-sync"),
+                                           "memslot-change", "certs-sync", "gmem-punch"),
                          [](const auto& param_info) {
                            std::string n(param_info.param);
                            for (char& c : n) c = c == '-' ? '_' : c;
@@ -153,6 +153,29 @@ TEST(Explore, Dfs_FindsTheReloadRaceWithinPreemptionBoundTwo_AndNotWithZero) {
   const ExploreResult two = explore(*s, s->buggy_profile, o);
   ASSERT_TRUE(two.first);
   EXPECT_TRUE(two.reproduced);
+}
+
+TEST(Races, GmemPunch_Upstream_GuestSeesVcOrMemoryFault_NeverAFreedPrivatePage) {
+  const RaceScenario* s = find_race("gmem-punch");
+  ASSERT_NE(s, nullptr);
+  bool vc = false, fault = false;
+  for (std::uint64_t seed = 1; seed <= 200 && !(vc && fault); ++seed) {
+    model::engine::Options o;
+    o.seed = seed;
+    o.switch_one_in = 3;
+    const RaceRun r = run_race(*s, "upstream", o);
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_FALSE(r.found);
+    for (const std::string& n : r.notes) {
+      // The hole punched after PVALIDATE: the next private access finds a fresh page the
+      // guest never validated, #VC 0x404, and the guest terminates.
+      vc = vc || n.find("#VC 0x404") != std::string::npos;
+      // The shared read of a private GPA: an implicit conversion, KVM_EXIT_MEMORY_FAULT.
+      fault = fault || n.find("KVM_EXIT_MEMORY_FAULT gpa 0x10000 size 0x1000 shared") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(vc);
+  EXPECT_TRUE(fault);
 }
 
 TEST(Races, BadReplayStrings_SayWhatIsWrong) {

@@ -41,6 +41,7 @@ struct RaceRun {
   model::engine::RunResult run;
   bool found = false;   ///< the scenario's finding was raised
   std::vector<std::string> rmp_findings;  ///< the RMP detectors' findings, described
+  std::vector<std::string> notes;         ///< what the guest and the VMM saw (exits, guest log)
   std::string error;    ///< set-up failed (then `run` is empty)
 };
 RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::engine::Options& opts);

@@ -238,6 +238,8 @@ class Vm {
   template <class Fn>
   bool for_each_guest_chunk(Gpa gpa, std::size_t len, bool write, Fn&& fn);
   std::uint32_t address_spaces() const;
+  /// Freed guest_memfd pages: sev_gmem_invalidate(), or straight back (gmem-no-invalidate-hook).
+  void free_gmem_pages(const std::vector<Pfn>& freed);
 
   Host& host_;
   std::uint64_t id_;

@@ -44,6 +44,9 @@ struct KernelProfile {
   /// KVM ORs DEBUG_SWAP (SEV_FEATURES bit 5) into the VMSA features behind the VMM's back
   /// (pre-"allow customizing VMSA features"; facts §9(d)).
   bool force_debug_swap = false;
+  /// guest_memfd frees pages (hole punch, last close) without kvm_arch_gmem_invalidate():
+  /// a private page goes back to the allocator still assigned in the RMP.
+  bool gmem_no_invalidate_hook = false;
 
   /// /dev/sev has the v10 SNP_SET_EXT_CONFIG (10) / SNP_GET_EXT_CONFIG (11) instead of
   /// SNP_COMMIT (10) / SNP_SET_CONFIG (11) / SNP_VLEK_LOAD (12).
