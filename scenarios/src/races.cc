@@ -79,6 +79,22 @@ constexpr RaceScenario kRaces[] = {
      "vcpu0: guest PVALIDATE, private write, private read, shared read of GPA 0x10000, with the VMM converting on "
      "KVM_EXIT_MEMORY_FAULT; vmm-punch: fallocate(PUNCH_HOLE) of that page in the guest_memfd",
      "gmem-no-invalidate-hook", "upstream", "freed-private-page", 200, 200},
+    {"double-assignment",
+     "the VMM hands the same user buffer to SNP_LAUNCH_UPDATE of two guests; the RFC v4 command pins the page behind "
+     "it and RMPUPDATE silently reassigns it from the first guest to the second",
+     "[PATCH Part2 RFC v4 24/40] KVM: SVM: Add KVM_SEV_SNP_LAUNCH_UPDATE command, review by Sean Christopherson "
+     "2021-07-16 (facts §9(b)): check the RMP entry before RMPUPDATE",
+     "vmm-a: LAUNCH_UPDATE of guest A's gfn 2 from buffer X; vmm-b, once vmm-a's call has returned (a completion): "
+     "LAUNCH_UPDATE of guest B's gfn 2 from the same X",
+     "rfc-v4-pinned-no-check", "rfc-v4-pinned", "double-assignment", 50, 100},
+    {"double-assignment-concurrent",
+     "the same user buffer to two guests' SNP_LAUNCH_UPDATE at the same time: the already-assigned check and the "
+     "RMPUPDATE are two steps, so both calls can pass the check before either assigns - the check is a TOCTOU "
+     "across VMs; guest_memfd (upstream) gives each guest pages of its own",
+     "found by this engine on top of the RFC v4 24/40 review's fix (facts §9(b)); upstream: guest_memfd, "
+     "sev_gmem_post_populate()",
+     "vmm-a and vmm-b: LAUNCH_UPDATE of their guest's gfn 2 from the same buffer X, concurrently",
+     "rfc-v4-pinned", "upstream", "double-assignment", 200, 200},
 };
 
 std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
@@ -149,7 +165,18 @@ bool raised(model::kvm::Host& host, const model::engine::RunResult& run, std::st
 /// Fills `found` and the RMP findings of a finished run.
 void conclude(RaceRun& out, model::kvm::Host& host, std::string_view kind) {
   out.found = raised(host, out.run, kind);
-  for (const auto& f : host.sev()->detectors().findings()) out.rmp_findings.push_back(f.describe());
+  // The RMP detectors' findings join the run's, at the step of the instruction that raised
+  // them, so traces and timelines mark them like the others.
+  for (const auto& f : host.sev()->detectors().findings()) {
+    out.rmp_findings.push_back(f.describe());
+    model::kern::KernelFinding k{std::string(model::to_string(f.kind)), f.describe(), 0, {}};
+    for (const auto& [seq, step] : out.run.rmp_steps) {
+      if (seq != f.seq) continue;
+      k.steps.push_back(step);
+      if (step < out.run.trace.size()) k.agent = out.run.trace[step].agent + 1;
+    }
+    out.run.findings.push_back(std::move(k));
+  }
 }
 
 bool raised(model::kvm::Host& host, const model::engine::RunResult& run, std::string_view kind) {
@@ -557,6 +584,61 @@ RaceRun run_gmem_punch(std::string_view profile, const model::engine::Options& o
   return out;
 }
 
+RaceRun run_double_assignment(std::string_view profile, const model::engine::Options& opts, bool ordered) {
+  RaceRun out;
+  const auto cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return out;
+  if (ordered && !cfg.profile.launch_update_pins_uaddr) {
+    out.error = fmt::format("double-assignment needs an RFC v4 pinned-memory profile (rfc-v4-pinned*), not '{}': with "
+                            "guest_memfd each guest's pages are its own",
+                            profile);
+    return out;
+  }
+  auto backend = api::make_sim_backend(cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return out;
+  }
+  api::Backend& b = **backend;
+  model::kvm::Host& host = *api::sim_host(b);
+  SnpVmConfig vc;
+  vc.launched = 0;
+  vc.secrets_gpa = 0;
+  vc.vcpus = 0;
+  vc.finish = false;
+  auto a = SnpVm::launch(b, vc);
+  auto c = SnpVm::launch(b, vc);
+  auto buf = api::UserMemory::alloc(b, model::kPageSize);
+  if (!a || !c || !buf) {
+    out.error = !a ? a.error().to_string() : !c ? c.error().to_string() : "user memory";
+    return out;
+  }
+  (void)buf->write(0, std::vector<std::uint8_t>(model::kPageSize, 0x42));
+  auto update = [&](SnpVm& vm) {
+    api::uapi::kvm_sev_snp_launch_update u;
+    u.gfn_start = 2;
+    u.uaddr = buf->addr();
+    u.len = model::kPageSize;
+    u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+    const api::Status st = vm.vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+    return st ? std::string("ok") : st.error().to_string();
+  };
+  model::kern::Completion a_done(host.sched(), "vmm:a-done");
+  model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
+  out.run = engine.run({{"vmm-a",
+                         [&] {
+                           out.notes.push_back("vmm-a: LAUNCH_UPDATE " + update(**a));
+                           if (ordered) a_done.complete();
+                         }},
+                        {"vmm-b", [&] {
+                           if (ordered) a_done.wait();
+                           out.notes.push_back("vmm-b: LAUNCH_UPDATE " + update(**c));
+                         }}});
+  conclude(out, host, "double-assignment");
+  return out;
+}
+
 }  // namespace
 
 bool valid_profile(std::string_view profile) {
@@ -580,6 +662,8 @@ RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::e
   if (s.name == "memslot-change") return run_memslot_change(profile, opts);
   if (s.name == "certs-sync") return run_certs_sync(profile, opts);
   if (s.name == "gmem-punch") return run_gmem_punch(profile, opts);
+  if (s.name == "double-assignment") return run_double_assignment(profile, opts, true);
+  if (s.name == "double-assignment-concurrent") return run_double_assignment(profile, opts, false);
   RaceRun r;
   r.error = fmt::format("scenario '{}' is not runnable yet", s.name);
   return r;

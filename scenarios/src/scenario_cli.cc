@@ -143,7 +143,6 @@ int cmd_explain(const RaceScenario& s, std::FILE* out, std::FILE* err) {
   }
   fmt::print(out, "\n");
   print_findings(out, *r.first);
-  for (const auto& f : r.first->rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
   fmt::print(out, "replay: {}\n", replay_string(s, s.buggy_profile, run.replay));
   return 0;
 }
@@ -272,7 +271,6 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
     }
     if (r.run.replay_diverged) fmt::print(err, "snplab scenario: the choices do not fit this run (diverged)\n");
     print_run(out, *p->scenario, p->profile, r, trace);
-    for (const auto& f : r.rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
     const TraceInfo info{fmt::format("{} under {}", p->scenario->name, p->profile), argv[1]};
     for (const std::string& path : trace_out) {
       if (!write_trace(path, r.run, info, err)) return 1;
@@ -325,7 +323,6 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
                r.first_index, r.seconds_to_first, how);
     if (o.keep_going) fmt::print(out, "{} of {} schedules raised it ({:.3f} s)\n", r.findings, r.schedules, r.seconds);
     print_run(out, *s, profile, *r.first, trace);
-    for (const auto& f : r.first->rmp_findings) fmt::print(out, "RMP finding: {}\n", f);
     if (!r.reproduced) {
       fmt::print(out, "NONDETERMINISM: the replay string did not reproduce the same trace (a bug in the model)\n");
       return 3;

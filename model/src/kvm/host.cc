@@ -1,6 +1,7 @@
 #include "snp/model/kvm/host.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -289,6 +290,18 @@ void Vm::close_gmem(std::uint64_t gmem) {
   for (const auto& [idx, pfn] : it->second.pages) freed.push_back(pfn);
   gmems_.erase(it);
   free_gmem_pages(freed);
+}
+
+std::optional<Pfn> Host::pin_user_page(std::uint64_t uaddr) {
+  const std::uint64_t page = uaddr & ~static_cast<std::uint64_t>(kPageMask);
+  if (const auto it = pinned_.find(page); it != pinned_.end()) return it->second;
+  std::array<std::uint8_t, kPageSize> buf{};
+  if (sev_ == nullptr || !user_.copy_from(page, buf)) return std::nullopt;
+  const Pfn pfn = sev_->alloc_page();
+  if (pfn == 0) return std::nullopt;
+  sev_->mem().write(pfn_to_spa(pfn), buf);
+  pinned_.emplace(page, pfn);
+  return pfn;
 }
 
 std::optional<Pfn> Vm::gmem_pfn(const Memslot& slot, Gpa gfn) {

@@ -25,8 +25,8 @@ constexpr KernelProfile make(std::string_view name, std::string_view summary, st
   return p;
 }
 
-constexpr std::array<KernelProfile, 10> kProfiles = [] {
-  std::array<KernelProfile, 10> a{};
+constexpr std::array<KernelProfile, 12> kProfiles = [] {
+  std::array<KernelProfile, 12> a{};
   a[0] = make("upstream", "current upstream (6.11+ launch, merged KVM_EXIT_SNP_REQ_CERTS)",
               "facts §8; lore v7 \"KVM: SEV: Add KVM_EXIT_SNP_REQ_CERTS\" (2026-01-09)");
   a[1] = make("launch-update-no-assigned-check",
@@ -65,6 +65,14 @@ constexpr std::array<KernelProfile, 10> kProfiles = [] {
               "guest_memfd as merged for 6.8, before \"KVM: guest_memfd: Add hook for invalidating memory\" "
               "(SNP host series, 6.11); documented choice, docs/kvm.md");
   a[9].gmem_no_invalidate_hook = true;
+  a[10] = make("rfc-v4-pinned-no-check",
+               "RFC v4 SNP_LAUNCH_UPDATE: pins the page behind uaddr and RMPUPDATEs it with no already-assigned check",
+               "[PATCH Part2 RFC v4 24/40], review Sean Christopherson 2021-07-16 <YPHlt4VCm6b2MZMs@google.com>");
+  a[10].launch_update_pins_uaddr = true;
+  a[10].launch_update_no_assigned_check = true;
+  a[11] = make("rfc-v4-pinned", "RFC v4 SNP_LAUNCH_UPDATE on pinned pages, with the already-assigned check (-EEXIST)",
+               "the review's fix: snp_lookup_rmpentry() before RMPUPDATE, as upstream's sev_gmem_post_populate()");
+  a[11].launch_update_pins_uaddr = true;
   return a;
 }();
 

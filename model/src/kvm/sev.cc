@@ -320,7 +320,8 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
     a.gfn_start = *gfn;
   }
   const auto slot = vm.gfn_to_memslot(a.gfn_start);
-  if (!slot || (slot->flags & kMemGuestMemfd) == 0) return -EINVAL;  // kvm_slot_can_be_private
+  const bool pinned = prof.launch_update_pins_uaddr && !zero;
+  if (!slot || (!pinned && (slot->flags & kMemGuestMemfd) == 0)) return -EINVAL;  // kvm_slot_can_be_private
   const std::uint64_t npages = a.len >> kPageShift;
   // Not kernel behaviour: a simulator speed-up. The firmware will SHA-384 every NORMAL page
   // this call copies in; the source pages are hashed here on all cores first, and each
@@ -347,11 +348,13 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
       err = -EINVAL;
       break;
     }
-    if ((vm.attributes(gfn) & kAttrPrivate) == 0) {  // must be private beforehand
+    if (!pinned && (vm.attributes(gfn) & kAttrPrivate) == 0) {  // must be private beforehand
       err = -EINVAL;
       break;
     }
-    const auto pfn = vm.gmem_pfn(*slot, gfn);
+    // RFC v4: the page behind the source address itself, pinned (sev_pin_memory), encrypted
+    // in place; upstream: the guest_memfd page the source is copied into.
+    const auto pfn = pinned ? vm.host().pin_user_page(a.uaddr + pfn_to_spa(done)) : vm.gmem_pfn(*slot, gfn);
     if (!pfn) {
       err = -EINVAL;
       break;
@@ -363,6 +366,8 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
     // Copy the source page into the guest page (the firmware encrypts it in place).
     if (zero) {
       sev->mem().zero_page(*pfn);
+    } else if (pinned) {
+      // In place: the pinned page already holds the source bytes.
     } else {
       std::array<std::uint8_t, kPageSize> buf{};
       const std::uint64_t src_addr = a.uaddr + pfn_to_spa(done);

@@ -63,7 +63,8 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,
                          ::testing::Values("certs-toctou", "launch-update-revert", "nonsnp-guest-req", "vmsa-features",
-                                           "memslot-change", "certs-sync", "gmem-punch"),
+                                           "memslot-change", "certs-sync", "gmem-punch",
+                                           "double-assignment", "double-assignment-concurrent"),
                          [](const auto& param_info) {
                            std::string n(param_info.param);
                            for (char& c : n) c = c == '-' ? '_' : c;
@@ -176,6 +177,20 @@ TEST(Races, GmemPunch_Upstream_GuestSeesVcOrMemoryFault_NeverAFreedPrivatePage) 
   }
   EXPECT_TRUE(vc);
   EXPECT_TRUE(fault);
+}
+
+TEST(Races, DoubleAssignment_FixedKernelRefusesTheSecondGuestWithEexist) {
+  const RaceScenario* s = find_race("double-assignment");
+  ASSERT_NE(s, nullptr);
+  const RaceRun r = run_race(*s, s->fixed_profile, model::engine::Options{});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_FALSE(r.found);
+  ASSERT_EQ(r.notes.size(), 2u);
+  EXPECT_EQ(r.notes[0], "vmm-a: LAUNCH_UPDATE ok");
+  EXPECT_NE(r.notes[1].find("errno=17 (File exists)"), std::string::npos) << r.notes[1];  // EEXIST
+  // Without pinned memory the scenario says why it cannot run.
+  const RaceRun gmem = run_race(*s, "upstream", model::engine::Options{});
+  EXPECT_NE(gmem.error.find("pinned-memory profile"), std::string::npos) << gmem.error;
 }
 
 TEST(Races, BadReplayStrings_SayWhatIsWrong) {

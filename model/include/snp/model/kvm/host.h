@@ -129,6 +129,11 @@ class Host {
   const HostConfig& config() const { return cfg_; }
   kern::Sched& sched() { return sched_; }
   UserSpace& user() { return user_; }
+  /// get_user_pages() + pin, as RFC v4's SNP_LAUNCH_UPDATE did (profile rfc-v4-pinned*):
+  /// the host page behind the user page at `uaddr`, the same one for every caller. The first
+  /// pin copies the user bytes into a host page; later writes through the VMM's mapping are
+  /// not carried over (the firmware encrypts the page in place). nullopt if not mapped.
+  std::optional<Pfn> pin_user_page(std::uint64_t uaddr);
   /// The SEV-SNP platform; nullptr when SNP is disabled.
   SevPlatform* sev() { return sev_.get(); }
 
@@ -151,6 +156,7 @@ class Host {
   HostConfig cfg_;
   kern::Sched sched_;
   UserSpace user_;
+  std::map<std::uint64_t, Pfn> pinned_;  ///< user page address -> host page
   std::unique_ptr<SevPlatform> sev_;
   std::uint64_t next_id_ = 1;
   std::uint64_t calls_ = 0;

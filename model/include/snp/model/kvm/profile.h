@@ -27,6 +27,10 @@ struct KernelProfile {
   /// SNP_LAUNCH_UPDATE makes a page private without snp_lookup_rmpentry()'s -EEXIST check:
   /// a page already assigned (to this guest or another) is reassigned (facts §9(b)).
   bool launch_update_no_assigned_check = false;
+  /// RFC v4 private memory: SNP_LAUNCH_UPDATE pins the page behind `uaddr` and makes THAT
+  /// page private at gfn_start (no guest_memfd, no memory attributes): two VMs given the same
+  /// user buffer get the same host page (facts §9(b)).
+  bool launch_update_pins_uaddr = false;
   /// SNP_LAUNCH_UPDATE's error path reverts every entry of the range, not only the pages
   /// this call converted (RFC v4 24/40; facts §9(b)).
   bool launch_update_revert_all = false;
