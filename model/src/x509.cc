@@ -265,6 +265,17 @@ struct Certificate::Impl {
 };
 
 AttestResult<Certificate> Certificate::from_der(std::span<const std::uint8_t> der) {
+  // Parsed certificates are immutable and shared (Impl): memoized by their bytes (memo.h),
+  // which also keeps OpenSSL's decoder lookup, and its locks, off every exploration schedule.
+  thread_local memo::Cache<std::shared_ptr<const Impl>> cache;
+  const Sha384Digest k = memo::key(der);
+  if (const std::shared_ptr<const Impl>* hit = cache.find(k)) return Certificate(*hit);
+  auto parsed = from_der_uncached(der);
+  if (parsed) cache.put(k, parsed->impl_);
+  return parsed;
+}
+
+AttestResult<Certificate> Certificate::from_der_uncached(std::span<const std::uint8_t> der) {
   ERR_clear_error();
   if (der.empty()) return AttestError{"certificate: no bytes"};
   if (der.size() > 0x7FFFFFFF) return AttestError{"certificate: too large"};

@@ -59,6 +59,16 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
   ASSERT_TRUE(clean.error.empty()) << clean.error;
   EXPECT_EQ(clean.schedules, s->fixed_bound);
   EXPECT_EQ(clean.findings, 0u) << replay_string(*s, s->fixed_profile, clean.first ? clean.first->run.replay : "");
+  // And every schedule with at most two preemptions.
+  ExploreOptions d;
+  d.strategy = model::engine::Strategy::Dfs;
+  d.preemption_bound = 2;
+  d.budget = 100000;
+  d.keep_going = true;
+  const ExploreResult dfs = explore(*s, s->fixed_profile, d);
+  ASSERT_TRUE(dfs.error.empty()) << dfs.error;
+  EXPECT_TRUE(dfs.exhausted);
+  EXPECT_EQ(dfs.findings, 0u) << replay_string(*s, s->fixed_profile, dfs.first ? dfs.first->run.replay : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,

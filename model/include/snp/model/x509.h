@@ -116,6 +116,7 @@ class Certificate {
                                     std::span<const std::uint8_t> der_signature) const;
 
  private:
+  static AttestResult<Certificate> from_der_uncached(std::span<const std::uint8_t> der);
   SignatureCheck verify_signed_by_uncached(const Certificate& issuer) const;
   SignatureCheck verify_p384_sha384_uncached(std::span<const std::uint8_t> message,
                                              std::span<const std::uint8_t> der_signature) const;
