@@ -238,6 +238,24 @@ RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options&
                            }
                          }},
                         {"sev-ioctl", [&] { (void)set_ext_config(b, *sev, next_blob); }}});
+  // Both agents are done: every reference must be back where it belongs.
+  const std::size_t before = host.sched().findings().size();
+  (void)host.sev()->audit_certs(host.sched());
+  const auto& raised_after = host.sched().findings();
+  out.run.findings.insert(out.run.findings.end(), raised_after.begin() + static_cast<std::ptrdiff_t>(before),
+                          raised_after.end());
+  // The audit runs after the agents: place its findings at the getter's kref_get (the
+  // reference never put) and at the last kref_put (the one on a blob it never got).
+  std::optional<std::uint64_t> first_get, last_put;
+  for (const auto& e : out.run.trace) {
+    if (e.object != "snp_certs->kref") continue;
+    if (e.kind == model::kern::PointKind::KrefGet && !first_get) first_get = e.step;
+    if (e.kind == model::kern::PointKind::KrefPut) last_put = e.step;
+  }
+  for (auto& f : out.run.findings) {
+    if (f.kind == "kref-leak" && first_get) f.steps = {*first_get};
+    if (f.kind == "kref-freed-while-published" && last_put) f.steps = {*last_put};
+  }
   conclude(out, host, "kref-reloaded-pointer");
   return out;
 }

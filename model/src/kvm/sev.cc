@@ -1,9 +1,11 @@
 #include "snp/model/kvm/sev.h"
 
 #include <array>
-#include <optional>
 #include <cerrno>
+#include <optional>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "snp/model/assert.h"
 #include "snp/model/fw_rmp.h"
@@ -155,6 +157,28 @@ SnpCerts* SevPlatform::global_certs_get(kern::Sched& sched, bool reload) {
 void SevPlatform::certs_put(SnpCerts* c) {
   if (c == nullptr) return;
   (void)c->kref.put([c] { c->freed = true; });
+}
+
+int SevPlatform::audit_certs(kern::Sched& sched) const {
+  int problems = 0;
+  const SnpCerts* published = global_certs_ ? global_certs_->peek() : nullptr;
+  for (std::size_t i = 0; i < certs_objs_.size(); ++i) {
+    const SnpCerts& c = *certs_objs_[i];
+    const int want = &c == published ? 1 : 0;
+    if (c.kref.count() > want) {
+      sched.report("kref-leak", fmt::format("snp_certs blob #{} ({}) holds {} reference(s) nobody will put", i + 1,
+                                            &c == published ? "published" : "replaced",
+                                            c.kref.count() - want));
+      ++problems;
+    } else if (&c == published && c.kref.count() == 0) {
+      sched.report("kref-freed-while-published",
+                   fmt::format("snp_certs blob #{} is still sev->snp_certs but its last reference was put: the next "
+                               "getter uses freed memory",
+                               i + 1));
+      ++problems;
+    }
+  }
+  return problems;
 }
 
 const std::vector<std::uint8_t>* SevPlatform::global_certs_peek() const {

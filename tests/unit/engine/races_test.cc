@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
+#include <string>
 
 #include "snp/model/kvm/profile.h"
 #include "snp/scenarios/races.h"
@@ -59,6 +61,12 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
   ASSERT_TRUE(clean.error.empty()) << clean.error;
   EXPECT_EQ(clean.schedules, s->fixed_bound);
   EXPECT_EQ(clean.findings, 0u) << replay_string(*s, s->fixed_profile, clean.first ? clean.first->run.replay : "");
+  // Nothing at all fires on the fixed profile: no data race, no kref problem, no RMP finding.
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    const RaceRun r = run_race(*s, s->fixed_profile, pct(seed, 60));
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    for (const auto& fnd : r.run.findings) ADD_FAILURE() << "seed " << seed << ": " << fnd.kind << ": " << fnd.message;
+  }
   // And every schedule with at most two preemptions.
   ExploreOptions d;
   d.strategy = model::engine::Strategy::Dfs;
@@ -187,6 +195,21 @@ TEST(Races, GmemPunch_Upstream_GuestSeesVcOrMemoryFault_NeverAFreedPrivatePage) 
   }
   EXPECT_TRUE(vc);
   EXPECT_TRUE(fault);
+}
+
+TEST(Races, CertsToctou_BuggyRunAlsoLeaksOneReferenceAndFreesThePublishedBlob) {
+  const RaceScenario* s = find_race("certs-toctou");
+  ASSERT_NE(s, nullptr);
+  ExploreOptions o;
+  o.budget = s->buggy_budget;
+  const ExploreResult r = explore(*s, s->buggy_profile, o);
+  ASSERT_TRUE(r.first);
+  std::set<std::string> kinds;
+  for (const auto& f : r.first->run.findings) kinds.insert(f.kind);
+  // The reference was taken on the old blob and put on the new one.
+  EXPECT_TRUE(kinds.contains("kref-leak"));
+  EXPECT_TRUE(kinds.contains("kref-freed-while-published"));
+  EXPECT_TRUE(kinds.contains("data-race"));
 }
 
 TEST(Races, DoubleAssignment_FixedKernelRefusesTheSecondGuestWithEexist) {

@@ -66,6 +66,11 @@ class SevPlatform {
   SnpCerts* global_certs_get(kern::Sched& sched, bool reload);
   void certs_put(SnpCerts* c);
   const std::vector<std::uint8_t>* global_certs_peek() const;
+  /// When no request is in flight, every certificate blob's count must be what owns it: 1
+  /// for the published one (the platform's reference), 0 (released) for the others. More is a
+  /// leaked reference ("kref-leak"); a published blob already released was put by someone
+  /// who never got it ("kref-freed-while-published"). Reports to `sched`; returns the count.
+  int audit_certs(kern::Sched& sched) const;
   /// The VMSA features KVM offers (KVM_X86_SEV_VMSA_FEATURES): DebugSwap.
   static constexpr std::uint64_t kSupportedVmsaFeatures = 1ULL << 5;
   /// The vCPU signature the simulated CPUs report (CPUID 1 EAX; EPYC-Milan).
