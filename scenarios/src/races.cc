@@ -136,6 +136,66 @@ model::kvm::HostConfig config_for(std::string_view profile, std::string* error) 
   return cfg;
 }
 
+/// What every scenario starts from: a simulated backend under the profile's kernel.
+struct Setup {
+  model::kvm::HostConfig cfg;
+  std::unique_ptr<api::Backend> backend;
+  model::kvm::Host* host = nullptr;
+  api::Backend& b() { return *backend; }
+};
+
+std::optional<Setup> start(std::string_view profile, RaceRun& out) {
+  Setup s;
+  s.cfg = config_for(profile, &out.error);
+  if (!out.error.empty()) return std::nullopt;
+  auto backend = api::make_sim_backend(s.cfg);
+  if (!backend) {
+    out.error = backend.error().to_string();
+    return std::nullopt;
+  }
+  s.backend = std::move(*backend);
+  s.host = api::sim_host(*s.backend);
+  return s;
+}
+
+/// A guest after LAUNCH_START and its memory set-up: nothing measured, no vCPU, no finish.
+SnpVmConfig launch_started() {
+  SnpVmConfig vc;
+  vc.launched = 0;
+  vc.secrets_gpa = 0;
+  vc.vcpus = 0;
+  vc.finish = false;
+  return vc;
+}
+
+/// A launched SNP guest whose vCPU will make one extended guest request (buffers at 0x80000,
+/// made shared; four certificate pages) and halt.
+std::unique_ptr<SnpVm> launch_requester(api::Backend& b, RaceRun& out) {
+  auto vm = SnpVm::launch(b, SnpVmConfig{});
+  if (!vm) {
+    out.error = vm.error().to_string();
+    return nullptr;
+  }
+  constexpr std::uint64_t kReq = 0x80000;
+  if (auto s = (*vm)->convert(kReq, 6 * model::kPageSize, false); !s) {
+    out.error = s.error().to_string();
+    return nullptr;
+  }
+  model::kvm::GuestRequestPages pages;
+  pages.secrets = 0xF000;
+  pages.req = kReq;
+  pages.resp = kReq + model::kPageSize;
+  pages.certs = kReq + 2 * model::kPageSize;
+  pages.cert_pages = 4;
+  if (auto s = api::sim_load_guest(b, (*vm)->vcpu().handle(),
+                                   {model::kvm::GuestOp::ext_guest_request(pages, 1), model::kvm::GuestOp::halt()});
+      !s) {
+    out.error = s.error().to_string();
+    return nullptr;
+  }
+  return std::move(*vm);
+}
+
 /// Adds to every `kind` finding the steps of the first trace event matching each (object,
 /// kind), in trace order: the accesses that made the race, for a detector that fires later.
 void add_steps(model::engine::RunResult& run, std::string_view kind,
@@ -191,40 +251,15 @@ bool raised(model::kvm::Host& host, const model::engine::RunResult& run, std::st
 
 RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options& opts) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
-  auto vm = SnpVm::launch(b, SnpVmConfig{});
-  if (!vm) {
-    out.error = vm.error().to_string();
-    return out;
-  }
-  constexpr std::uint64_t kReq = 0x80000;
-  if (auto s = (*vm)->convert(kReq, 6 * model::kPageSize, false); !s) {
-    out.error = s.error().to_string();
-    return out;
-  }
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
+  std::unique_ptr<SnpVm> vm = launch_requester(b, out);
+  if (!vm) return out;
   auto sev = api::SevDevice::open(b);
   if (!sev || !set_ext_config(b, *sev, cert_blob(host, 1))) {
     out.error = "SNP_SET_EXT_CONFIG failed in set-up";
-    return out;
-  }
-  model::kvm::GuestRequestPages pages;
-  pages.secrets = 0xF000;
-  pages.req = kReq;
-  pages.resp = kReq + model::kPageSize;
-  pages.certs = kReq + 2 * model::kPageSize;
-  pages.cert_pages = 4;
-  if (auto s = api::sim_load_guest(b, (*vm)->vcpu().handle(),
-                                   {model::kvm::GuestOp::ext_guest_request(pages, 1), model::kvm::GuestOp::halt()});
-      !s) {
-    out.error = s.error().to_string();
     return out;
   }
   const auto next_blob = cert_blob(host, 2);
@@ -233,7 +268,7 @@ RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options&
   out.run = engine.run({{"vcpu0",
                          [&] {
                            for (int i = 0; i < 4; ++i) {
-                             auto e = (*vm)->vcpu().run();
+                             auto e = vm->vcpu().run();
                              if (!e || e->exit_reason == api::uapi::KVM_EXIT_HLT) break;
                            }
                          }},
@@ -262,20 +297,11 @@ RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options&
 
 RaceRun run_launch_update_revert(std::string_view profile, const model::engine::Options& opts) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
-  SnpVmConfig vc;
-  vc.launched = 0;
-  vc.secrets_gpa = 0;
-  vc.vcpus = 0;
-  vc.finish = false;
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
+  const SnpVmConfig vc = launch_started();
   auto vm = SnpVm::launch(b, vc);
   if (!vm) {
     out.error = vm.error().to_string();
@@ -308,15 +334,10 @@ RaceRun run_launch_update_revert(std::string_view profile, const model::engine::
 
 RaceRun run_nonsnp_guest_req(std::string_view profile, const model::engine::Options& opts) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
   auto kvm = api::Kvm::open(b);
   auto vm = kvm->create_vm(api::uapi::KVM_X86_DEFAULT_VM);  // stands in for the thread's SEV-ES guest
   auto mem = api::UserMemory::alloc(b, 1 << 20);
@@ -351,15 +372,10 @@ RaceRun run_nonsnp_guest_req(std::string_view profile, const model::engine::Opti
 
 RaceRun run_vmsa_features(std::string_view profile, const model::engine::Options& opts) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
   model::engine::Engine engine(host.sched(), opts);
   engine.watch(host.sev()->rmp());
   std::unique_ptr<SnpVm> vm;
@@ -399,20 +415,11 @@ RaceRun run_vmsa_features(std::string_view profile, const model::engine::Options
 
 RaceRun run_memslot_change(std::string_view profile, const model::engine::Options& opts) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
-  SnpVmConfig vc;
-  vc.launched = 0;
-  vc.secrets_gpa = 0;
-  vc.vcpus = 0;
-  vc.finish = false;
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
+  const SnpVmConfig vc = launch_started();
   auto vm = SnpVm::launch(b, vc);
   auto src = api::UserMemory::alloc(b, model::kPageSize);
   auto extra = api::UserMemory::alloc(b, 1 << 20);
@@ -420,7 +427,7 @@ RaceRun run_memslot_change(std::string_view profile, const model::engine::Option
     out.error = vm ? "user memory" : vm.error().to_string();
     return out;
   }
-  const bool by_hva = cfg.profile.launch_update_hva_lookup;
+  const bool by_hva = setup->cfg.profile.launch_update_hva_lookup;
   const std::uint64_t uaddr = by_hva ? (*vm)->shared().addr() + 7 * model::kPageSize : src->addr();
   model::engine::Engine engine(host.sched(), opts);
   engine.watch(host.sev()->rmp());
@@ -447,46 +454,21 @@ RaceRun run_memslot_change(std::string_view profile, const model::engine::Option
 
 RaceRun run_certs_sync(std::string_view profile, const model::engine::Options& opts) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  if (cfg.profile.cert_exit != model::kvm::CertExit::VmgExit) {
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  if (setup->cfg.profile.cert_exit != model::kvm::CertExit::VmgExit) {
     out.error = fmt::format("certs-sync needs a profile with the seed's KVM_EXIT_VMGEXIT (v15-vmgexit-certs), not '{}'",
                             profile);
     return out;
   }
   const bool locked = profile.ends_with(kVmmCertLock);
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
-  auto vm = SnpVm::launch(b, SnpVmConfig{});
-  if (!vm) {
-    out.error = vm.error().to_string();
-    return out;
-  }
-  constexpr std::uint64_t kReq = 0x80000;
-  if (auto s = (*vm)->convert(kReq, 6 * model::kPageSize, false); !s) {
-    out.error = s.error().to_string();
-    return out;
-  }
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
+  std::unique_ptr<SnpVm> vm = launch_requester(b, out);
+  if (!vm) return out;
   auto sev = api::SevDevice::open(b);
   if (!sev) {
     out.error = sev.error().to_string();
-    return out;
-  }
-  model::kvm::GuestRequestPages pages;
-  pages.secrets = 0xF000;
-  pages.req = kReq;
-  pages.resp = kReq + model::kPageSize;
-  pages.certs = kReq + 2 * model::kPageSize;
-  pages.cert_pages = 4;
-  if (auto s = api::sim_load_guest(b, (*vm)->vcpu().handle(),
-                                   {model::kvm::GuestOp::ext_guest_request(pages, 1), model::kvm::GuestOp::halt()});
-      !s) {
-    out.error = s.error().to_string();
     return out;
   }
   // The VMM's certificate file and its lock (userspace state, accessed like a file: marked).
@@ -507,7 +489,7 @@ RaceRun run_certs_sync(std::string_view profile, const model::engine::Options& o
   engine.watch(host.sev()->rmp());
   out.run = engine.run({{"vcpu0",
                          [&] {
-                           api::Vcpu& vcpu = (*vm)->vcpu();
+                           api::Vcpu& vcpu = vm->vcpu();
                            for (int i = 0; i < 8; ++i) {
                              auto e = vcpu.run();
                              if (!e || e->exit_reason != u::KVM_EXIT_VMGEXIT_SEED ||
@@ -516,7 +498,7 @@ RaceRun run_certs_sync(std::string_view profile, const model::engine::Options& o
                              }
                              if (e->vmgexit.status == u::KVM_USER_VMGEXIT_REQ_CERTS_STATUS_PENDING) {
                                if (locked) file_lock.lock();
-                               (void)(*vm)->shared().write(e->vmgexit.data_gpa, file.read_once());
+                               (void)vm->shared().write(e->vmgexit.data_gpa, file.read_once());
                                (void)vcpu.complete(
                                    api::RunCompletion{0, {}, locked ? u::KVM_USER_VMGEXIT_REQ_CERTS_FLAGS_NOTIFY_DONE
                                                                     : std::uint8_t{0}});
@@ -545,15 +527,10 @@ RaceRun run_certs_sync(std::string_view profile, const model::engine::Options& o
 
 RaceRun run_gmem_punch(std::string_view profile, const model::engine::Options& opts) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
   auto vm = SnpVm::launch(b, SnpVmConfig{});
   if (!vm) {
     out.error = vm.error().to_string();
@@ -604,26 +581,17 @@ RaceRun run_gmem_punch(std::string_view profile, const model::engine::Options& o
 
 RaceRun run_double_assignment(std::string_view profile, const model::engine::Options& opts, bool ordered) {
   RaceRun out;
-  const auto cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return out;
-  if (ordered && !cfg.profile.launch_update_pins_uaddr) {
+  auto setup = start(profile, out);
+  if (!setup) return out;
+  if (ordered && !setup->cfg.profile.launch_update_pins_uaddr) {
     out.error = fmt::format("double-assignment needs an RFC v4 pinned-memory profile (rfc-v4-pinned*), not '{}': with "
                             "guest_memfd each guest's pages are its own",
                             profile);
     return out;
   }
-  auto backend = api::make_sim_backend(cfg);
-  if (!backend) {
-    out.error = backend.error().to_string();
-    return out;
-  }
-  api::Backend& b = **backend;
-  model::kvm::Host& host = *api::sim_host(b);
-  SnpVmConfig vc;
-  vc.launched = 0;
-  vc.secrets_gpa = 0;
-  vc.vcpus = 0;
-  vc.finish = false;
+  api::Backend& b = setup->b();
+  model::kvm::Host& host = *setup->host;
+  const SnpVmConfig vc = launch_started();
   auto a = SnpVm::launch(b, vc);
   auto c = SnpVm::launch(b, vc);
   auto buf = api::UserMemory::alloc(b, model::kPageSize);
