@@ -3,14 +3,12 @@
 // cores with TBB in rounds, and the lowest-numbered finding of a round is the one reported:
 // the answer does not depend on the number of jobs. Exhaustive search (Explorer) is one
 // sequence of re-executions and runs on one core. A checkpoint file records where to go on.
-#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <chrono>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>

@@ -219,16 +219,11 @@ void add_steps(model::engine::RunResult& run, std::string_view kind,
   }
 }
 
-/// Both the kern:: findings of the run and the RMP detectors' findings, by kind.
-bool raised(model::kvm::Host& host, const model::engine::RunResult& run, std::string_view kind);
-
-/// Fills `found` and the RMP findings of a finished run.
+/// Adds the RMP detectors' findings to a finished run and sets `found`.
 void conclude(RaceRun& out, model::kvm::Host& host, std::string_view kind) {
-  out.found = raised(host, out.run, kind);
   // The RMP detectors' findings join the run's, at the step of the instruction that raised
   // them, so traces and timelines mark them like the others.
   for (const auto& f : host.sev()->detectors().findings()) {
-    out.rmp_findings.push_back(f.describe());
     model::kern::KernelFinding k{std::string(model::to_string(f.kind)), f.describe(), 0, {}};
     for (const auto& [seq, step] : out.run.rmp_steps) {
       if (seq != f.seq) continue;
@@ -237,16 +232,8 @@ void conclude(RaceRun& out, model::kvm::Host& host, std::string_view kind) {
     }
     out.run.findings.push_back(std::move(k));
   }
-}
-
-bool raised(model::kvm::Host& host, const model::engine::RunResult& run, std::string_view kind) {
-  for (const auto& f : run.findings) {
-    if (f.kind == kind) return true;
-  }
-  for (const auto& f : host.sev()->detectors().findings()) {
-    if (model::to_string(f.kind) == kind) return true;
-  }
-  return false;
+  out.found = std::any_of(out.run.findings.begin(), out.run.findings.end(),
+                          [&](const model::kern::KernelFinding& f) { return f.kind == kind; });
 }
 
 RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options& opts) {

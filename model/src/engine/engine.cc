@@ -194,8 +194,6 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
   std::vector<std::pair<const void*, const void*>> raced;  ///< reported data-race pairs
 
   Impl(kern::Sched& s, Options o) : sched(s), opts(std::move(o)), rng{opts.seed} {}
-  model::RmpAccessHook* rmp_hook() { return this; }
-  model::RmpObserver* rmp_observer() { return this; }
 
   // --- RMP: CPU instructions are points, every change goes into the trace. ---------------
   void on_insn(model::RmpInsn insn, model::Spa spa, model::PageSize size, const model::OpContext& ctx) override {
@@ -208,7 +206,9 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
   void on_store(model::Pfn /*pfn*/, const model::RmpEntryRaw& /*before*/, const model::RmpEntryRaw& /*after*/) override {}
   void on_event(const model::Rmp& /*rmp*/, const model::RmpEvent& ev) override {
     if (!current || aborting) return;
-    result.rmp_steps.emplace_back(ev.seq, result.steps == 0 ? 0 : result.steps - 1);
+    // The instruction runs in the current agent right after its own last point (other
+    // agents may have taken steps since): that point is where it happened.
+    result.rmp_steps.emplace_back(ev.seq, agents[*current].pending_step);
     if (ev.changes.empty()) return;
     // The agent's latest event is this instruction (or the PSP command that runs it).
     for (auto it = result.trace.rbegin(); it != result.trace.rend(); ++it) {
@@ -426,8 +426,8 @@ RunResult Engine::run(std::vector<Agent> agents) {
   const kern::AgentId previous_agent = m.sched.current();
   m.sched.set_hook(this);
   if (m.rmp != nullptr) {
-    m.rmp->set_access_hook(m.rmp_hook());
-    m.rmp->add_observer(m.rmp_observer());
+    m.rmp->set_access_hook(&m);
+    m.rmp->add_observer(&m);
   }
   while (m.result.steps < m.opts.max_steps) {
     std::vector<std::size_t> live;
@@ -452,7 +452,7 @@ RunResult Engine::run(std::vector<Agent> agents) {
   }
   if (m.rmp != nullptr) {
     m.rmp->set_access_hook(nullptr);
-    m.rmp->remove_observer(m.rmp_observer());
+    m.rmp->remove_observer(&m);
   }
   m.sched.set_hook(previous);
   m.sched.set_current(previous_agent);

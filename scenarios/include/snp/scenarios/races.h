@@ -39,8 +39,7 @@ const RaceScenario* find_race(std::string_view name);
 /// One schedule of `s` under `profile` with the engine options (fresh host each run).
 struct RaceRun {
   model::engine::RunResult run;
-  bool found = false;   ///< the scenario's finding was raised
-  std::vector<std::string> rmp_findings;  ///< the RMP detectors' findings, described
+  bool found = false;   ///< the scenario's finding was raised (run.findings, RMP detectors included)
   std::vector<std::string> notes;         ///< what the guest and the VMM saw (exits, guest log)
   std::string error;    ///< set-up failed (then `run` is empty)
 };
