@@ -198,7 +198,7 @@ P384Scalar get_le72(std::span<const std::uint8_t, 72> in) {
 // arithmetic when they were seen before on this thread.
 P384PublicKey p384_public_key(const P384PrivateKey& key) {
   thread_local memo::Cache<P384PublicKey> cache;
-  const Sha384Digest k = memo::key(key.d);
+  const std::string k = memo::key(key.d);
   if (const P384PublicKey* hit = cache.find(k)) return *hit;
   const P384PublicKey v = p384_public_key_uncached(key);
   cache.put(k, v);
@@ -207,7 +207,7 @@ P384PublicKey p384_public_key(const P384PrivateKey& key) {
 
 EcdsaSignature ecdsa_p384_sign(const P384PrivateKey& key, const Sha384Digest& digest) {
   thread_local memo::Cache<EcdsaSignature> cache;
-  const Sha384Digest k = memo::key(key.d, digest);
+  const std::string k = memo::key(key.d, digest);
   if (const EcdsaSignature* hit = cache.find(k)) return *hit;
   const EcdsaSignature v = ecdsa_p384_sign_uncached(key, digest);
   cache.put(k, v);
@@ -216,7 +216,7 @@ EcdsaSignature ecdsa_p384_sign(const P384PrivateKey& key, const Sha384Digest& di
 
 bool ecdsa_p384_verify(const P384PublicKey& key, const Sha384Digest& digest, const EcdsaSignature& sig) {
   thread_local memo::Cache<bool> cache;
-  const Sha384Digest k = memo::key(key.x, key.y, digest, sig.r, sig.s);
+  const std::string k = memo::key(key.x, key.y, digest, sig.r, sig.s);
   if (const bool* hit = cache.find(k)) return *hit;
   const bool v = ecdsa_p384_verify_uncached(key, digest, sig);
   cache.put(k, v);

@@ -67,8 +67,8 @@ std::array<std::uint8_t, 32> SnpPlatformStatus::to_bytes() const {
 }
 
 Firmware::Firmware(Rmp& rmp, HostMemory& mem, FirmwareConfig cfg)
-    : rmp_(rmp),
-      mem_(mem),
+    : rmp_(&rmp),
+      mem_(&mem),
       cfg_(cfg),
       chip_(cfg.seed, cfg.product),
       committed_build_(cfg.build_id),
@@ -76,6 +76,16 @@ Firmware::Firmware(Rmp& rmp, HostMemory& mem, FirmwareConfig cfg)
       committed_major_(cfg.api_major),
       reported_tcb_(cfg.current_tcb),
       committed_tcb_(cfg.current_tcb) {}
+
+void Firmware::restore(const Firmware& snap) {
+  Rmp* const rmp = rmp_;
+  HostMemory* const mem = mem_;
+  std::function<void(FwCmd)> hook = std::move(command_hook_);
+  *this = snap;
+  rmp_ = rmp;
+  mem_ = mem;
+  command_hook_ = std::move(hook);
+}
 
 std::array<std::uint8_t, 32> Firmware::derive(std::string_view label, std::span<const std::uint8_t> context) const {
   // Chip secrets are a model: SHA-256(seed || label || context). Deterministic, distinct
@@ -99,7 +109,7 @@ GuestContext* Firmware::context(Spa gctx_paddr) {
 
 const GuestContext* Firmware::context(Spa gctx_paddr) const {
   // facts §4.5: a gctx address must be a page in the Context state.
-  if ((gctx_paddr & kPageMask) != 0 || state_of(rmp_, gctx_paddr) != PageState::Context) return nullptr;
+  if ((gctx_paddr & kPageMask) != 0 || state_of(*rmp_, gctx_paddr) != PageState::Context) return nullptr;
   auto it = guests_.find(gctx_paddr);
   return it == guests_.end() ? nullptr : &it->second;
 }
@@ -127,7 +137,7 @@ FwStatus Firmware::snp_init_ex(const SnpInitExCmd& cmd, const OpContext& ctx) {
   for (const auto& r : cmd.ranges) {
     if ((r.base & kPageMask) != 0) return FwStatus::InvalidParam;
     for (std::uint32_t i = 0; i < r.page_count; ++i) {
-      const PageState st = state_of(rmp_, r.base + pfn_to_spa(i));
+      const PageState st = state_of(*rmp_, r.base + pfn_to_spa(i));
       // Ranges become HV-Fixed: they must be hypervisor-owned (or outside the RMP).
       if (st != PageState::Hypervisor && st != PageState::Default && st != PageState::HvFixed) {
         return FwStatus::InvalidConfig;
@@ -138,10 +148,10 @@ FwStatus Firmware::snp_init_ex(const SnpInitExCmd& cmd, const OpContext& ctx) {
   for (const auto& r : cmd.ranges) {
     for (std::uint32_t i = 0; i < r.page_count; ++i) {
       const Pfn pfn = spa_to_pfn(r.base) + i;
-      if (!rmp_.covers(pfn)) continue;
+      if (!rmp_->covers(pfn)) continue;
       RmpEntryRaw e;
       e.set_immutable(true);  // HV-Fixed: unassigned, immutable (facts §4.3)
-      fw_store(rmp_, pfn, e, ctx);
+      fw_store(*rmp_, pfn, e, ctx);
     }
   }
   rmp_initialized_ = true;
@@ -235,13 +245,13 @@ FwStatus Firmware::snp_gctx_create(Spa gctx_paddr, const OpContext& ctx) {
   announce(FwCmd::SnpGctxCreate);
   if (FwStatus s = check_platform(FwCmd::SnpGctxCreate); s != FwStatus::Success) return s;
   if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidAddress;
-  if (state_of(rmp_, gctx_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
-  const RmpEntryRaw e = rmp_.load(spa_to_pfn(gctx_paddr));
+  if (state_of(*rmp_, gctx_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
+  const RmpEntryRaw e = rmp_->load(spa_to_pfn(gctx_paddr));
   if (e.page_size() != PageSize::Size4K) return FwStatus::InvalidPageSize;
   // --- point of no return ---
   RmpEntryRaw ctxpage = e;
   ctxpage.set_vmsa(true);  // Firmware -> Context (facts §4.3)
-  fw_store(rmp_, spa_to_pfn(gctx_paddr), ctxpage, ctx);
+  fw_store(*rmp_, spa_to_pfn(gctx_paddr), ctxpage, ctx);
   guests_[gctx_paddr] = GuestContext{};
   return FwStatus::Success;
 }
@@ -305,7 +315,7 @@ FwStatus Firmware::snp_activate(Spa gctx_paddr, std::uint32_t asid) {
   // per-ASID counters in the RMP bookkeeping area (facts §1.2); the model scans instead,
   // outside the modelled accesses.
   bool assigned = false;
-  rmp_.entries().for_each_nonzero([&](Pfn, const RmpEntryRaw& e) {
+  rmp_->entries().for_each_nonzero([&](Pfn, const RmpEntryRaw& e) {
     assigned = assigned || (e.assigned() && e.asid() == asid);
   });
   if (assigned) return FwStatus::InvalidConfig;
@@ -326,7 +336,7 @@ void Firmware::measure(GuestContext& g, std::uint8_t page_type, Gpa gpa, std::sp
   const PageInfoFlags flags{cmd.imi_page, cmd.vmpl1_perms, cmd.vmpl2_perms, cmd.vmpl3_perms};
   const Pfn pfn = spa_to_pfn(cmd.address);
   if (cmd.contents_hint != nullptr && cmd.page_size == PageSize::Size4K && hashes_contents(*type) &&
-      mem_.generation(pfn) == cmd.hint_generation &&
+      mem_->generation(pfn) == cmd.hint_generation &&
       cmd.hint_generation != 0) {
     ld.update_contents(*type, gpa, *cmd.contents_hint, flags);  // the page is unchanged since it was hashed
   } else {
@@ -350,18 +360,18 @@ FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpCont
   if (huge && small_only) return FwStatus::InvalidParam;
   if (cmd.imi_page && !g->imi_en) return FwStatus::InvalidParam;
   const Pfn pfn = spa_to_pfn(cmd.address);
-  const PageState st = state_of(rmp_, cmd.address);
+  const PageState st = state_of(*rmp_, cmd.address);
   if (st == PageState::Default) return FwStatus::InvalidPageState;
-  const RmpEntryRaw e = rmp_.load(pfn);
+  const RmpEntryRaw e = rmp_->load(pfn);
   if (e.page_size() != cmd.page_size) return FwStatus::InvalidPageSize;
   if (st != PageState::PreGuest) return FwStatus::InvalidPageState;
   if (e.asid() != g->asid) return FwStatus::InvalidPageOwner;
   if (cmd.page_type == kPageCpuid) {
     // The model checks the table's shape, not each leaf's values (docs/firmware.md).
-    const std::uint32_t count = get_le<std::uint32_t>(mem_.page(pfn).data());
+    const std::uint32_t count = get_le<std::uint32_t>(mem_->page(pfn).data());
     if (count > kCpuidMaxEntries) {
       const std::uint32_t fixed = kCpuidMaxEntries;
-      mem_.write(cmd.address, {reinterpret_cast<const std::uint8_t*>(&fixed), sizeof(fixed)});
+      mem_->write(cmd.address, {reinterpret_cast<const std::uint8_t*>(&fixed), sizeof(fixed)});
       return FwStatus::InvalidParam;  // KVM copies the corrected table back to userspace
     }
   }
@@ -372,11 +382,11 @@ FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpCont
     const Gpa gpa = e.gpa() + pfn_to_spa(i);
     switch (cmd.page_type) {
       case kPageZero:
-        mem_.zero_page(p);
+        mem_->zero_page(p);
         break;
       case kPageSecrets: {
         // The secrets page (facts §6.5): version 2, IMI bit, VMPCK0..3; the rest zero.
-        auto page = mem_.page_mut(p);
+        auto page = mem_->page_mut(p);
         std::fill(page.begin(), page.end(), std::uint8_t{0});
         put_le(&page[0x00], std::uint32_t{2});
         put_le(&page[0x04], std::uint32_t{g->imi_en ? 1U : 0U});
@@ -387,12 +397,12 @@ FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpCont
       default:
         break;
     }
-    measure(*g, cmd.page_type, gpa, mem_.page(p), cmd);
+    measure(*g, cmd.page_type, gpa, mem_->page(p), cmd);
   }
   RmpEntryRaw next_e = e;
   next_e.set_vmpl_perms(1, cmd.vmpl1_perms).set_vmpl_perms(2, cmd.vmpl2_perms).set_vmpl_perms(3, cmd.vmpl3_perms);
   next_e.set_vmsa(cmd.page_type == kPageVmsa).set_validated(true).set_immutable(false);  // -> Guest-Valid
-  fw_store(rmp_, pfn, next_e, ctx);
+  fw_store(*rmp_, pfn, next_e, ctx);
   g->state = *next;
   return FwStatus::Success;
 }
@@ -436,8 +446,8 @@ FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
   Sha384Digest id_key_digest{}, author_key_digest{};
   if (cmd.id_block_en) {
     // ASPFW snp_mcmd_launch_finish, in its order.
-    mem_.read(cmd.id_block_paddr, id_block);
-    mem_.read(cmd.id_auth_paddr, id_auth);
+    mem_->read(cmd.id_block_paddr, id_block);
+    mem_->read(cmd.id_auth_paddr, id_auth);
     if (!std::equal(g->measurement.begin(), g->measurement.end(), id_block.begin())) return FwStatus::BadMeasurement;
     if (load_le<std::uint64_t>(id_block, 88) != g->policy) return FwStatus::PolicyFailure;
     if (load_le<std::uint32_t>(id_auth, 0) != kAlgoEcdsaP384Sha384 ||
@@ -485,9 +495,9 @@ FwStatus Firmware::snp_decommission(Spa gctx_paddr, const OpContext& ctx) {
     dirty_asids_.insert(g->asid);  // needs WBINVD + DF_FLUSH before reuse
     wbinvd_done_ = false;
   }
-  RmpEntryRaw e = rmp_.load(spa_to_pfn(gctx_paddr));
+  RmpEntryRaw e = rmp_->load(spa_to_pfn(gctx_paddr));
   e.set_vmsa(false);  // Context -> Firmware (facts §4.5)
-  fw_store(rmp_, spa_to_pfn(gctx_paddr), e, ctx);
+  fw_store(*rmp_, spa_to_pfn(gctx_paddr), e, ctx);
   guests_.erase(gctx_paddr);
   return FwStatus::Success;
 }
@@ -506,7 +516,7 @@ FwStatus Firmware::snp_guest_status(Spa gctx_paddr, SnpGuestStatus* out) const {
 FwStatus Firmware::snp_page_reclaim(Spa paddr, PageSize size, const OpContext& ctx) {
   announce(FwCmd::SnpPageReclaim);
   if (FwStatus s = check_platform(FwCmd::SnpPageReclaim); s != FwStatus::Success) return s;
-  return model::snp_page_reclaim(rmp_, paddr, size, ctx);
+  return model::snp_page_reclaim(*rmp_, paddr, size, ctx);
 }
 
 FwStatus Firmware::snp_page_unsmash(Spa paddr, const OpContext& ctx) {
@@ -516,11 +526,11 @@ FwStatus Firmware::snp_page_unsmash(Spa paddr, const OpContext& ctx) {
   // and page state, identical VMPL permissions, GPAs consecutive from a 2M-aligned GPA.
   if ((paddr & (kHugePageSize - 1)) != 0 || paddr >= kMaxPhysAddr) return FwStatus::InvalidAddress;
   const Pfn base = spa_to_pfn(paddr);
-  if (!rmp_.covers(base) || !rmp_.covers(base + kPagesPerHuge - 1)) return FwStatus::InvalidAddress;
-  const RmpEntryRaw e0 = rmp_.load(base);
+  if (!rmp_->covers(base) || !rmp_->covers(base + kPagesPerHuge - 1)) return FwStatus::InvalidAddress;
+  const RmpEntryRaw e0 = rmp_->load(base);
   if ((e0.gpa() & (kHugePageSize - 1)) != 0) return FwStatus::InvalidPageState;
   for (unsigned i = 0; i < kPagesPerHuge; ++i) {
-    const RmpEntryRaw e = rmp_.load(base + i);
+    const RmpEntryRaw e = rmp_->load(base + i);
     if (e.page_size() != PageSize::Size4K) return FwStatus::InvalidPageSize;
     if (!e.assigned() || !e.immutable() || e.vmsa() || e.asid() == 0 || e.asid() != e0.asid() ||
         page_state(e) != page_state(e0) || e.hi != e0.hi || e.gpa() != e0.gpa() + pfn_to_spa(i) ||
@@ -529,13 +539,13 @@ FwStatus Firmware::snp_page_unsmash(Spa paddr, const OpContext& ctx) {
     }
   }
   // --- point of no return ---
-  Rmp::Frame f(rmp_, RmpInsn::Firmware, paddr, PageSize::Size2M, ctx);
+  Rmp::Frame f(*rmp_, RmpInsn::Firmware, paddr, PageSize::Size2M, ctx);
   RmpEntryRaw head = e0;
   head.set_page_size(PageSize::Size2M).set_subpage_count(0);
-  rmp_.store(base, head);
+  rmp_->store(base, head);
   RmpEntryRaw sub;
   sub.set_assigned(true);  // the 2M sub-entry form (docs/rmp-model.md)
-  for (unsigned i = 1; i < kPagesPerHuge; ++i) rmp_.store(base + i, sub);
+  for (unsigned i = 1; i < kPagesPerHuge; ++i) rmp_->store(base + i, sub);
   f.done(RmpStatus::Success);
   return FwStatus::Success;
 }
@@ -694,11 +704,11 @@ FwStatus Firmware::snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa resp
   announce(FwCmd::SnpGuestRequest);
   if (FwStatus s = check_platform(FwCmd::SnpGuestRequest); s != FwStatus::Success) return s;
   if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidParam;
-  if (state_of(rmp_, gctx_paddr) != PageState::Context) return FwStatus::InvalidGuest;
-  if (state_of(rmp_, response_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
+  if (state_of(*rmp_, gctx_paddr) != PageState::Context) return FwStatus::InvalidGuest;
+  if (state_of(*rmp_, response_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
   auto rmp_size = [this](Spa spa) {
     const Pfn pfn = spa_to_pfn(spa);
-    return spa < kMaxPhysAddr && rmp_.covers(pfn) ? rmp_.load(pfn).page_size() : PageSize::Size4K;
+    return spa < kMaxPhysAddr && rmp_->covers(pfn) ? rmp_->load(pfn).page_size() : PageSize::Size4K;
   };
   if (rmp_size(request_paddr) != PageSize::Size4K || rmp_size(response_paddr) != PageSize::Size4K) {
     return FwStatus::InvalidPageSize;
@@ -711,7 +721,7 @@ FwStatus Firmware::snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa resp
   const std::size_t off = static_cast<std::size_t>(request_paddr & kPageMask);
   if (off > kPageSize - kMsgHeaderSize) return FwStatus::InvalidParam;
   std::vector<std::uint8_t> req(kPageSize - off);
-  mem_.read(request_paddr, req);
+  mem_->read(request_paddr, req);
   const MsgHeader hdr = MsgHeader::decode(std::span<const std::uint8_t>(req).first<kMsgHeaderSize>());
   if (hdr.hdr_version != kMsgHdrVersion || hdr.hdr_size != kMsgHeaderSize || hdr.algo != kMsgAlgoAes256Gcm ||
       hdr.msg_size == 0 || hdr.msg_size % 16 != 0 || off + kMsgHeaderSize + hdr.msg_size > kPageSize) {
@@ -761,7 +771,7 @@ FwStatus Firmware::snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa resp
   // --- point of no return ---
   const auto out = seal_guest_msg(g->vmpck[hdr.msg_vmpck], hdr.msg_vmpck, hdr.seqno + 1, rsp_type, 1, rsp);
   counter += 2;  // the request and this response
-  mem_.write(response_paddr, out);
+  mem_->write(response_paddr, out);
   g->state = *next;
   return FwStatus::Success;
 }

@@ -17,7 +17,11 @@ std::span<const std::uint8_t, kPageSize> HostMemory::page(Pfn pfn) const {
 
 std::span<std::uint8_t, kPageSize> HostMemory::page_mut(Pfn pfn) {
   auto& p = pages_[pfn];
-  if (!p) p = std::make_unique<Slot>();
+  if (!p) {
+    p = std::make_shared<Slot>();
+  } else if (p.use_count() > 1) {
+    p = std::make_shared<Slot>(*p);  // a copy (snapshot) holds it too: write our own
+  }
   p->gen = ++gen_;
   return std::span<std::uint8_t, kPageSize>(p->data);
 }

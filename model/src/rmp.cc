@@ -22,6 +22,17 @@ std::string_view to_string(RmpInsn i) {
 
 Rmp::Rmp(RmpLayout layout) : layout_(std::move(layout)) { changes_.reserve(kPagesPerHuge + 1); }
 
+Rmp::Rmp(const Rmp& o) : layout_(o.layout_), store_(o.store_), in_use_(o.in_use_), seq_(o.seq_) {
+  SNPLAB_ASSERT(!o.in_frame_, "RMP copied inside an instruction frame");
+}
+
+void Rmp::restore(const Rmp& snap) {
+  SNPLAB_ASSERT(!in_frame_ && !snap.in_frame_, "RMP restored inside an instruction frame");
+  store_ = snap.store_;
+  in_use_ = snap.in_use_;
+  seq_ = snap.seq_;
+}
+
 Rmp::Frame::Frame(Rmp& rmp, RmpInsn insn, Spa spa, PageSize size, const OpContext& ctx,
                   const RmpState& requested)
     : rmp_(rmp) {

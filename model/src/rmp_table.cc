@@ -219,6 +219,51 @@ RmpStore::~RmpStore() {
   }
 }
 
+RmpStore::RmpStore(const RmpStore& o)
+    : slots_(std::make_unique<Slot[]>(o.capacity_)),
+      capacity_(o.capacity_),
+      used_(o.used_),
+      touched_(o.touched_),
+      memory_bytes_(o.memory_bytes_) {
+  for (std::size_t i = 0; i < capacity_; ++i) {
+    if (o.slots_[i].key != 0) slots_[i] = clone(o.slots_[i]);
+  }
+}
+
+RmpStore& RmpStore::operator=(const RmpStore& o) {
+  if (this == &o) return *this;
+  RmpStore copy(o);
+  // The old blocks go with `copy`; the lookup cache pointed into them.
+  std::swap(slots_, copy.slots_);
+  std::swap(capacity_, copy.capacity_);
+  used_ = o.used_;
+  touched_ = o.touched_;
+  memory_bytes_ = o.memory_bytes_;
+  cached_region_ = ~0ULL;
+  cached_slot_ = nullptr;
+  cached_dense_ = nullptr;
+  return *this;
+}
+
+RmpStore::Slot RmpStore::clone(const Slot& s) {
+  Slot c = s;
+  switch (kind_of(s)) {
+    case Kind::Inline:
+      break;
+    case Kind::Sparse: {
+      const auto* b = reinterpret_cast<const SparseBlock*>(s.a);
+      SparseBlock* nb = SparseBlock::make(b->cap);
+      std::memcpy(static_cast<void*>(nb), b, SparseBlock::bytes(b->cap));
+      c.a = reinterpret_cast<std::uint64_t>(nb);
+      break;
+    }
+    case Kind::Dense:
+      c.a = reinterpret_cast<std::uint64_t>(new DenseBlock(*reinterpret_cast<const DenseBlock*>(s.a)));
+      break;
+  }
+  return c;
+}
+
 void RmpStore::release(Slot& s) {
   switch (kind_of(s)) {
     case Kind::Inline:

@@ -268,7 +268,7 @@ AttestResult<Certificate> Certificate::from_der(std::span<const std::uint8_t> de
   // Parsed certificates are immutable and shared (Impl): memoized by their bytes (memo.h),
   // which also keeps OpenSSL's decoder lookup, and its locks, off every exploration schedule.
   thread_local memo::Cache<std::shared_ptr<const Impl>> cache;
-  const Sha384Digest k = memo::key(der);
+  const std::string k = memo::key(der);
   if (const std::shared_ptr<const Impl>* hit = cache.find(k)) return Certificate(*hit);
   auto parsed = from_der_uncached(der);
   if (parsed) cache.put(k, parsed->impl_);
@@ -488,7 +488,7 @@ AttestResult<AmdCertExtensions> Certificate::amd_extensions() const {
 
 SignatureCheck Certificate::verify_signed_by(const Certificate& issuer) const {
   thread_local memo::Cache<SignatureCheck> cache;  // memo.h: by both certificates' bytes
-  const Sha384Digest k = memo::key(impl_->der, issuer.impl_->der);
+  const std::string k = memo::key(impl_->der, issuer.impl_->der);
   if (const SignatureCheck* hit = cache.find(k)) return *hit;
   SignatureCheck v = verify_signed_by_uncached(issuer);
   cache.put(k, v);
@@ -526,7 +526,7 @@ SignatureCheck Certificate::verify_p384_sha384(std::span<const std::uint8_t> mes
   // Memoized by certificate, message and signature (memo.h): the guest driver checks the
   // same chain in every exploration schedule.
   thread_local memo::Cache<SignatureCheck> cache;
-  const Sha384Digest k = memo::key(impl_->der, message, der_signature);
+  const std::string k = memo::key(impl_->der, message, der_signature);
   if (const SignatureCheck* hit = cache.find(k)) return *hit;
   SignatureCheck v = verify_p384_sha384_uncached(message, der_signature);
   cache.put(k, v);

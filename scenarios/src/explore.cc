@@ -3,6 +3,10 @@
 // cores with TBB in rounds, and the lowest-numbered finding of a round is the one reported:
 // the answer does not depend on the number of jobs. Exhaustive search (Explorer) is one
 // sequence of re-executions and runs on one core. A checkpoint file records where to go on.
+// Each core sets the scenario up once (PreparedRace) and starts every schedule from its
+// snapshot; a finding is re-run from a fresh set-up, so a snapshot that did not restore
+// everything shows up as nondeterminism.
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -142,6 +146,21 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
   };
   auto stop_requested = [&] { return o.stop != nullptr && o.stop->load(std::memory_order_relaxed); };
 
+  // This thread's set-up, made on first use (a resumed, finished search needs none).
+  std::unique_ptr<PreparedRace> here;
+  auto run_here = [&](const model::engine::Options& e) {
+    if (!here) {
+      std::string why;
+      here = PreparedRace::prepare(s, profile, &why);
+      if (!here) {
+        RaceRun r;
+        r.error = why;
+        return r;
+      }
+    }
+    return here->run(e);
+  };
+
   if (o.strategy == Strategy::Dfs) {
     model::engine::Explorer ex(o.preemption_bound);
     std::optional<std::string> prefix = ex.next(nullptr);
@@ -154,7 +173,7 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
       model::engine::Options e;
       e.strategy = Strategy::Dfs;
       e.replay = cp.dfs_last;
-      const RaceRun last = run_race(s, profile, e);
+      const RaceRun last = run_here(e);
       if (!last.error.empty()) {
         res.error = last.error;
         return res;
@@ -165,7 +184,7 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
       model::engine::Options e;
       e.strategy = Strategy::Dfs;
       e.replay = *prefix;
-      RaceRun r = run_race(s, profile, e);
+      RaceRun r = run_here(e);
       if (!r.error.empty()) {
         res.error = r.error;
         return res;
@@ -193,7 +212,7 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
       model::engine::Options probe;
       probe.strategy = Strategy::Pct;
       probe.pct_depth = 1;
-      const RaceRun first = run_race(s, profile, probe);
+      const RaceRun first = run_here(probe);
       if (!first.error.empty()) {
         res.error = first.error;
         return res;
@@ -206,6 +225,8 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
     tbb::task_arena arena(static_cast<int>(jobs));
     const std::uint64_t round = jobs == 1 ? 1 : jobs * 8ULL;
     const std::uint64_t end = res.schedules + o.budget;
+    // One set-up per worker thread, restored before each of its schedules.
+    tbb::enumerable_thread_specific<std::unique_ptr<PreparedRace>> prepared;
     while (res.schedules < end && !stop_requested()) {
       const std::uint64_t base = res.schedules;
       const std::uint64_t n = std::min(round, end - base);
@@ -213,7 +234,16 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
       std::vector<std::string> errors(n);
       arena.execute([&] {
         tbb::parallel_for(std::uint64_t{0}, n, [&](std::uint64_t i) {
-          RaceRun r = run_race(s, profile, schedule_options(o, base + i, k));
+          std::unique_ptr<PreparedRace>& mine = prepared.local();
+          if (!mine) {
+            std::string why;
+            mine = PreparedRace::prepare(s, profile, &why);
+            if (!mine) {
+              errors[i] = why;
+              return;
+            }
+          }
+          RaceRun r = mine->run(schedule_options(o, base + i, k));
           if (!r.error.empty()) {
             errors[i] = r.error;
           } else if (r.found) {

@@ -144,19 +144,25 @@ struct Setup {
   api::Backend& b() { return *backend; }
 };
 
-std::optional<Setup> start(std::string_view profile, RaceRun& out) {
-  Setup s;
-  s.cfg = config_for(profile, &out.error);
-  if (!out.error.empty()) return std::nullopt;
+bool start(std::string_view profile, Setup& s, std::string* error) {
+  s.cfg = config_for(profile, error);
+  if (!error->empty()) return false;
   auto backend = api::make_sim_backend(s.cfg);
   if (!backend) {
-    out.error = backend.error().to_string();
-    return std::nullopt;
+    *error = backend.error().to_string();
+    return false;
   }
   s.backend = std::move(*backend);
   s.host = api::sim_host(*s.backend);
-  return s;
+  return true;
 }
+
+/// One schedule of a scenario that has been set up: the agents under the engine, then the
+/// detectors' verdict. It starts from the state the set-up left (PreparedRace restores it
+/// between schedules), so everything a schedule changes must live in the simulated backend
+/// or be made inside the schedule: kern:: objects of the VMM's own (a file lock, a
+/// completion) are created here, never in the set-up.
+using Schedule = std::function<void(RaceRun& out, const model::engine::Options& opts)>;
 
 /// A guest after LAUNCH_START and its memory set-up: nothing measured, no vCPU, no finish.
 SnpVmConfig launch_started() {
@@ -170,15 +176,15 @@ SnpVmConfig launch_started() {
 
 /// A launched SNP guest whose vCPU will make one extended guest request (buffers at 0x80000,
 /// made shared; four certificate pages) and halt.
-std::unique_ptr<SnpVm> launch_requester(api::Backend& b, RaceRun& out) {
+std::shared_ptr<SnpVm> launch_requester(api::Backend& b, std::string* error) {
   auto vm = SnpVm::launch(b, SnpVmConfig{});
   if (!vm) {
-    out.error = vm.error().to_string();
+    *error = vm.error().to_string();
     return nullptr;
   }
   constexpr std::uint64_t kReq = 0x80000;
   if (auto s = (*vm)->convert(kReq, 6 * model::kPageSize, false); !s) {
-    out.error = s.error().to_string();
+    *error = s.error().to_string();
     return nullptr;
   }
   model::kvm::GuestRequestPages pages;
@@ -190,10 +196,15 @@ std::unique_ptr<SnpVm> launch_requester(api::Backend& b, RaceRun& out) {
   if (auto s = api::sim_load_guest(b, (*vm)->vcpu().handle(),
                                    {model::kvm::GuestOp::ext_guest_request(pages, 1), model::kvm::GuestOp::halt()});
       !s) {
-    out.error = s.error().to_string();
+    *error = s.error().to_string();
     return nullptr;
   }
-  return std::move(*vm);
+  return std::shared_ptr<SnpVm>(std::move(*vm));
+}
+
+template <class T>
+std::shared_ptr<T> shared(T&& v) {
+  return std::make_shared<T>(std::move(v));
 }
 
 /// Adds to every `kind` finding the steps of the first trace event matching each (object,
@@ -236,113 +247,112 @@ void conclude(RaceRun& out, model::kvm::Host& host, std::string_view kind) {
                           [&](const model::kern::KernelFinding& f) { return f.kind == kind; });
 }
 
-RaceRun run_certs_toctou(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
-  std::unique_ptr<SnpVm> vm = launch_requester(b, out);
-  if (!vm) return out;
+Schedule certs_toctou(Setup& setup, std::string_view, std::string* error) {
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
+  std::shared_ptr<SnpVm> vm = launch_requester(b, error);
+  if (!vm) return {};
   auto sev = api::SevDevice::open(b);
   if (!sev || !set_ext_config(b, *sev, cert_blob(host, 1))) {
-    out.error = "SNP_SET_EXT_CONFIG failed in set-up";
-    return out;
+    *error = "SNP_SET_EXT_CONFIG failed in set-up";
+    return {};
   }
-  const auto next_blob = cert_blob(host, 2);
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  out.run = engine.run({{"vcpu0",
-                         [&] {
-                           for (int i = 0; i < 4; ++i) {
-                             auto e = vm->vcpu().run();
-                             if (!e || e->exit_reason == api::uapi::KVM_EXIT_HLT) break;
-                           }
-                         }},
-                        {"sev-ioctl", [&] { (void)set_ext_config(b, *sev, next_blob); }}});
-  // Both agents are done: every reference must be back where it belongs.
-  const std::size_t before = host.sched().findings().size();
-  (void)host.sev()->audit_certs(host.sched());
-  const auto& raised_after = host.sched().findings();
-  out.run.findings.insert(out.run.findings.end(), raised_after.begin() + static_cast<std::ptrdiff_t>(before),
-                          raised_after.end());
-  // The audit runs after the agents: place its findings at the getter's kref_get (the
-  // reference never put) and at the last kref_put (the one on a blob it never got).
-  std::optional<std::uint64_t> first_get, last_put;
-  for (const auto& e : out.run.trace) {
-    if (e.object != "snp_certs->kref") continue;
-    if (e.kind == model::kern::PointKind::KrefGet && !first_get) first_get = e.step;
-    if (e.kind == model::kern::PointKind::KrefPut) last_put = e.step;
-  }
-  for (auto& f : out.run.findings) {
-    if (f.kind == "kref-leak" && first_get) f.steps = {*first_get};
-    if (f.kind == "kref-freed-while-published" && last_put) f.steps = {*last_put};
-  }
-  conclude(out, host, "kref-reloaded-pointer");
-  return out;
+  auto dev = shared(std::move(*sev));
+  auto next_blob = std::make_shared<const std::vector<std::uint8_t>>(cert_blob(host, 2));
+  return [&b, &host, vm, dev, next_blob](RaceRun& out, const model::engine::Options& opts) {
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    out.run = engine.run({{"vcpu0",
+                           [&] {
+                             for (int i = 0; i < 4; ++i) {
+                               auto e = vm->vcpu().run();
+                               if (!e || e->exit_reason == api::uapi::KVM_EXIT_HLT) break;
+                             }
+                           }},
+                          {"sev-ioctl", [&] { (void)set_ext_config(b, *dev, *next_blob); }}});
+    // Both agents are done: every reference must be back where it belongs.
+    const std::size_t before = host.sched().findings().size();
+    (void)host.sev()->audit_certs(host.sched());
+    const auto& raised_after = host.sched().findings();
+    out.run.findings.insert(out.run.findings.end(), raised_after.begin() + static_cast<std::ptrdiff_t>(before),
+                            raised_after.end());
+    // The audit runs after the agents: place its findings at the getter's kref_get (the
+    // reference never put) and at the last kref_put (the one on a blob it never got).
+    std::optional<std::uint64_t> first_get, last_put;
+    for (const auto& e : out.run.trace) {
+      if (e.object != "snp_certs->kref") continue;
+      if (e.kind == model::kern::PointKind::KrefGet && !first_get) first_get = e.step;
+      if (e.kind == model::kern::PointKind::KrefPut) last_put = e.step;
+    }
+    for (auto& f : out.run.findings) {
+      if (f.kind == "kref-leak" && first_get) f.steps = {*first_get};
+      if (f.kind == "kref-freed-while-published" && last_put) f.steps = {*last_put};
+    }
+    conclude(out, host, "kref-reloaded-pointer");
+  };
 }
 
-RaceRun run_launch_update_revert(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
-  const SnpVmConfig vc = launch_started();
-  auto vm = SnpVm::launch(b, vc);
+Schedule launch_update_revert(Setup& setup, std::string_view, std::string* error) {
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
+  auto vm = SnpVm::launch(b, launch_started());
   if (!vm) {
-    out.error = vm.error().to_string();
-    return out;
+    *error = vm.error().to_string();
+    return {};
   }
   auto src_a = api::UserMemory::alloc(b, model::kPageSize);
   auto src_b = api::UserMemory::alloc(b, 3 * model::kPageSize);
   if (!src_a || !src_b) {
-    out.error = "user memory";
-    return out;
+    *error = "user memory";
+    return {};
   }
   std::vector<std::uint8_t> bad(model::kPageSize, 0);
   bad[0] = 65;  // a CPUID table with 65 entries: the firmware refuses it (INVALID_PARAM)
   (void)src_b->write(0, bad);
-  auto update = [&](std::uint64_t gfn, std::uint64_t n, std::uint8_t type, std::uint64_t uaddr) {
-    api::uapi::kvm_sev_snp_launch_update u;
-    u.gfn_start = gfn;
-    u.uaddr = uaddr;
-    u.len = n * model::kPageSize;
-    u.type = type;
-    (void)(*vm)->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+  auto guest = std::shared_ptr<SnpVm>(std::move(*vm));
+  auto a = shared(std::move(*src_a)), c = shared(std::move(*src_b));
+  return [&host, guest, a, c](RaceRun& out, const model::engine::Options& opts) {
+    auto update = [&](std::uint64_t gfn, std::uint64_t n, std::uint8_t type, std::uint64_t uaddr) {
+      api::uapi::kvm_sev_snp_launch_update u;
+      u.gfn_start = gfn;
+      u.uaddr = uaddr;
+      u.len = n * model::kPageSize;
+      u.type = type;
+      (void)guest->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+    };
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    out.run = engine.run({{"vmm-a", [&] { update(5, 1, api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, a->addr()); }},
+                          {"vmm-b", [&] { update(3, 3, api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, c->addr()); }}});
+    conclude(out, host, "erroneous-revert");
   };
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  out.run = engine.run({{"vmm-a", [&] { update(5, 1, api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, src_a->addr()); }},
-                        {"vmm-b", [&] { update(3, 3, api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, src_b->addr()); }}});
-  conclude(out, host, "erroneous-revert");
-  return out;
 }
 
-RaceRun run_nonsnp_guest_req(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
+Schedule nonsnp_guest_req(Setup& setup, std::string_view, std::string* error) {
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
   auto kvm = api::Kvm::open(b);
+  if (!kvm) {
+    *error = kvm.error().to_string();
+    return {};
+  }
   auto vm = kvm->create_vm(api::uapi::KVM_X86_DEFAULT_VM);  // stands in for the thread's SEV-ES guest
   auto mem = api::UserMemory::alloc(b, 1 << 20);
   if (!vm || !mem) {
-    out.error = "VM set-up failed";
-    return out;
+    *error = "VM set-up failed";
+    return {};
   }
   api::uapi::kvm_userspace_memory_region2 r;
   r.memory_size = 1 << 20;
   r.userspace_addr = mem->addr();
   if (auto st = vm->set_user_memory_region2(r); !st) {
-    out.error = st.error().to_string();
-    return out;
+    *error = st.error().to_string();
+    return {};
   }
   auto vcpu = vm->create_vcpu(0);
   if (!vcpu) {
-    out.error = vcpu.error().to_string();
-    return out;
+    *error = vcpu.error().to_string();
+    return {};
   }
   model::kvm::GuestRequestPages pages;
   pages.req = 0x80000;
@@ -350,178 +360,186 @@ RaceRun run_nonsnp_guest_req(std::string_view profile, const model::engine::Opti
   pages.certs = 0x82000;
   pages.cert_pages = 4;
   (void)api::sim_load_guest(b, vcpu->handle(), {model::kvm::GuestOp::ext_guest_request(pages, 1)});
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  out.run = engine.run({{"vcpu0", [&] { (void)vcpu->run(); }}});
-  conclude(out, host, "guest-request-false-success");
-  return out;
+  // The handles live as long as the schedule (vCPU closed first, as a VMM exits).
+  struct Objects {
+    api::Kvm kvm;
+    api::Vm vm;
+    api::UserMemory mem;
+    api::Vcpu vcpu;
+  };
+  auto objs = std::make_shared<Objects>(Objects{std::move(*kvm), std::move(*vm), std::move(*mem), std::move(*vcpu)});
+  return [&host, objs](RaceRun& out, const model::engine::Options& opts) {
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    out.run = engine.run({{"vcpu0", [&] { (void)objs->vcpu.run(); }}});
+    conclude(out, host, "guest-request-false-success");
+  };
 }
 
-RaceRun run_vmsa_features(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  std::unique_ptr<SnpVm> vm;
-  out.run = engine.run({{"vmm", [&] {
-                           SnpVmConfig vc;
-                           vc.secrets_gpa = 0;
-                           auto launched = SnpVm::launch(b, vc);
-                           if (!launched) {
-                             out.error = launched.error().to_string();
-                             return;
-                           }
-                           vm = std::move(*launched);
-                           // What the VMM expects: its 4 NORMAL pages (page i filled with i + 1)
-                           // and one VMSA with SEV_FEATURES = SNP_ACTIVE, as `snplab measure` computes.
-                           model::LaunchDigest ld;
-                           for (std::uint64_t i = 0; i < vc.launched; ++i) {
-                             std::array<std::uint8_t, model::kPageSize> page{};
-                             page.fill(static_cast<std::uint8_t>(i + 1));
-                             ld.update_page(model::PageType::Normal, i << model::kPageShift, page);
-                           }
-                           const auto vmsa = model::to_page(model::reset_save_area(
-                               0xFFFFFFF0U, 1, model::kvm::SevPlatform::kVcpuSignature, model::VmmType::Qemu));
-                           ld.update_page(model::PageType::Vmsa, 0xFFFFFFFFF000ULL, vmsa);
-                           model::kvm::Vm* v = host.vm(host.vm_ids().front());
-                           const auto& got = host.sev()->fw().guest(model::pfn_to_spa(v->sev().gctx))->measurement;
-                           if (got != ld.digest()) {
-                             host.sched().report("measurement-mismatch",
-                                                 fmt::format("the launch digest is not the one the VMM computed for "
-                                                             "vmsa_features 0: the VMSA's SEV_FEATURES are {:#x}",
-                                                             v->sev().vmsa_features));
-                           }
-                         }}});
-  if (!out.error.empty()) return out;
-  conclude(out, host, "measurement-mismatch");
-  return out;
+Schedule vmsa_features(Setup& setup, std::string_view, std::string*) {
+  // The whole launch is the schedule: nothing to set up but the host.
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
+  return [&b, &host](RaceRun& out, const model::engine::Options& opts) {
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    std::unique_ptr<SnpVm> vm;
+    out.run = engine.run({{"vmm", [&] {
+                             SnpVmConfig vc;
+                             vc.secrets_gpa = 0;
+                             auto launched = SnpVm::launch(b, vc);
+                             if (!launched) {
+                               out.error = launched.error().to_string();
+                               return;
+                             }
+                             vm = std::move(*launched);
+                             // What the VMM expects: its 4 NORMAL pages (page i filled with i + 1)
+                             // and one VMSA with SEV_FEATURES = SNP_ACTIVE, as `snplab measure` computes.
+                             model::LaunchDigest ld;
+                             for (std::uint64_t i = 0; i < vc.launched; ++i) {
+                               std::array<std::uint8_t, model::kPageSize> page{};
+                               page.fill(static_cast<std::uint8_t>(i + 1));
+                               ld.update_page(model::PageType::Normal, i << model::kPageShift, page);
+                             }
+                             const auto vmsa = model::to_page(model::reset_save_area(
+                                 0xFFFFFFF0U, 1, model::kvm::SevPlatform::kVcpuSignature, model::VmmType::Qemu));
+                             ld.update_page(model::PageType::Vmsa, 0xFFFFFFFFF000ULL, vmsa);
+                             model::kvm::Vm* v = host.vm(host.vm_ids().front());
+                             const auto& got = host.sev()->fw().guest(model::pfn_to_spa(v->sev().gctx))->measurement;
+                             if (got != ld.digest()) {
+                               host.sched().report("measurement-mismatch",
+                                                   fmt::format("the launch digest is not the one the VMM computed for "
+                                                               "vmsa_features 0: the VMSA's SEV_FEATURES are {:#x}",
+                                                               v->sev().vmsa_features));
+                             }
+                           }}});
+    if (!out.error.empty()) return;
+    conclude(out, host, "measurement-mismatch");
+  };
 }
 
-RaceRun run_memslot_change(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
-  const SnpVmConfig vc = launch_started();
-  auto vm = SnpVm::launch(b, vc);
+Schedule memslot_change(Setup& setup, std::string_view, std::string* error) {
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
+  auto vm = SnpVm::launch(b, launch_started());
   auto src = api::UserMemory::alloc(b, model::kPageSize);
   auto extra = api::UserMemory::alloc(b, 1 << 20);
   if (!vm || !src || !extra) {
-    out.error = vm ? "user memory" : vm.error().to_string();
-    return out;
+    *error = vm ? "user memory" : vm.error().to_string();
+    return {};
   }
-  const bool by_hva = setup->cfg.profile.launch_update_hva_lookup;
+  const bool by_hva = setup.cfg.profile.launch_update_hva_lookup;
   const std::uint64_t uaddr = by_hva ? (*vm)->shared().addr() + 7 * model::kPageSize : src->addr();
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  out.run = engine.run({{"vmm-launch",
-                         [&] {
-                           api::uapi::kvm_sev_snp_launch_update u;
-                           u.gfn_start = 7;
-                           u.uaddr = uaddr;
-                           u.len = model::kPageSize;
-                           u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
-                           (void)(*vm)->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
-                         }},
-                        {"vmm-memslot", [&] {
-                           api::uapi::kvm_userspace_memory_region2 r;
-                           r.slot = 1;
-                           r.guest_phys_addr = 1ULL << 32;
-                           r.memory_size = 1 << 20;
-                           r.userspace_addr = extra->addr();
-                           (void)(*vm)->vm().set_user_memory_region2(r);
-                         }}});
-  conclude(out, host, "data-race");
-  return out;
+  auto guest = std::shared_ptr<SnpVm>(std::move(*vm));
+  auto s = shared(std::move(*src)), x = shared(std::move(*extra));
+  return [&host, guest, s, x, uaddr](RaceRun& out, const model::engine::Options& opts) {
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    out.run = engine.run({{"vmm-launch",
+                           [&] {
+                             api::uapi::kvm_sev_snp_launch_update u;
+                             u.gfn_start = 7;
+                             u.uaddr = uaddr;
+                             u.len = model::kPageSize;
+                             u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+                             (void)guest->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+                           }},
+                          {"vmm-memslot", [&] {
+                             api::uapi::kvm_userspace_memory_region2 r;
+                             r.slot = 1;
+                             r.guest_phys_addr = 1ULL << 32;
+                             r.memory_size = 1 << 20;
+                             r.userspace_addr = x->addr();
+                             (void)guest->vm().set_user_memory_region2(r);
+                           }}});
+    conclude(out, host, "data-race");
+  };
 }
 
-RaceRun run_certs_sync(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  if (setup->cfg.profile.cert_exit != model::kvm::CertExit::VmgExit) {
-    out.error = fmt::format("certs-sync needs a profile with the seed's KVM_EXIT_VMGEXIT (v15-vmgexit-certs), not '{}'",
-                            profile);
-    return out;
+Schedule certs_sync(Setup& setup, std::string_view profile, std::string* error) {
+  if (setup.cfg.profile.cert_exit != model::kvm::CertExit::VmgExit) {
+    *error = fmt::format("certs-sync needs a profile with the seed's KVM_EXIT_VMGEXIT (v15-vmgexit-certs), not '{}'",
+                         profile);
+    return {};
   }
   const bool locked = profile.ends_with(kVmmCertLock);
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
-  std::unique_ptr<SnpVm> vm = launch_requester(b, out);
-  if (!vm) return out;
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
+  std::shared_ptr<SnpVm> vm = launch_requester(b, error);
+  if (!vm) return {};
   auto sev = api::SevDevice::open(b);
   if (!sev) {
-    out.error = sev.error().to_string();
-    return out;
+    *error = sev.error().to_string();
+    return {};
   }
-  // The VMM's certificate file and its lock (userspace state, accessed like a file: marked).
+  auto dev = shared(std::move(*sev));
+  // The VMM's certificate file: the blob for the current TCB, then the updater's.
   const model::Firmware& fw = host.sev()->fw();
-  const std::uint64_t new_tcb = (fw.reported_tcb() & ~0xFFULL) | ((fw.reported_tcb() & 0xFF) - 1);  // lower BL
-  auto blob_for = [&](std::uint64_t tcb) {
-    const std::vector<model::CertTableBlob> blobs = {{model::kGuidVcek, fw.chip().vcek_cert(tcb)},
+  const std::uint64_t tcb = fw.reported_tcb();
+  const std::uint64_t new_tcb = (tcb & ~0xFFULL) | ((tcb & 0xFF) - 1);  // lower BL
+  auto blob_for = [&](std::uint64_t t) {
+    const std::vector<model::CertTableBlob> blobs = {{model::kGuidVcek, fw.chip().vcek_cert(t)},
                                                      {model::kGuidAsk, fw.chip().ask_cert()},
                                                      {model::kGuidArk, fw.chip().ark_cert()}};
-    auto t = model::encode_cert_table(blobs);
-    return t ? *t : std::vector<std::uint8_t>{};
+    auto table = model::encode_cert_table(blobs);
+    return table ? *table : std::vector<std::uint8_t>{};
   };
-  model::kern::Shared<std::vector<std::uint8_t>> file(host.sched(), "vmm:certs-file", blob_for(fw.reported_tcb()));
-  model::kern::Mutex file_lock(host.sched(), "vmm:certs-file-lock");
-  const std::vector<std::uint8_t> next = blob_for(new_tcb);
-  namespace u = api::uapi;
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  out.run = engine.run({{"vcpu0",
-                         [&] {
-                           api::Vcpu& vcpu = vm->vcpu();
-                           for (int i = 0; i < 8; ++i) {
-                             auto e = vcpu.run();
-                             if (!e || e->exit_reason != u::KVM_EXIT_VMGEXIT_SEED ||
-                                 e->vmgexit.type != u::KVM_USER_VMGEXIT_REQ_CERTS) {
-                               break;
+  auto blobs = std::make_shared<const std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>(
+      blob_for(tcb), blob_for(new_tcb));
+  return [&host, vm, dev, blobs, locked, new_tcb](RaceRun& out, const model::engine::Options& opts) {
+    namespace u = api::uapi;
+    // The file and its lock are the VMM's (userspace state, accessed like a file: marked).
+    model::kern::Shared<std::vector<std::uint8_t>> file(host.sched(), "vmm:certs-file", blobs->first);
+    model::kern::Mutex file_lock(host.sched(), "vmm:certs-file-lock");
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    out.run = engine.run({{"vcpu0",
+                           [&] {
+                             api::Vcpu& vcpu = vm->vcpu();
+                             for (int i = 0; i < 8; ++i) {
+                               auto e = vcpu.run();
+                               if (!e || e->exit_reason != u::KVM_EXIT_VMGEXIT_SEED ||
+                                   e->vmgexit.type != u::KVM_USER_VMGEXIT_REQ_CERTS) {
+                                 break;
+                               }
+                               if (e->vmgexit.status == u::KVM_USER_VMGEXIT_REQ_CERTS_STATUS_PENDING) {
+                                 if (locked) file_lock.lock();
+                                 (void)vm->shared().write(e->vmgexit.data_gpa, file.read_once());
+                                 (void)vcpu.complete(
+                                     api::RunCompletion{0, {}, locked ? u::KVM_USER_VMGEXIT_REQ_CERTS_FLAGS_NOTIFY_DONE
+                                                                      : std::uint8_t{0}});
+                               } else {  // STATUS_DONE: the firmware has answered
+                                 if (locked) file_lock.unlock();
+                                 (void)vcpu.complete(api::RunCompletion{0, {}, 0});
+                               }
                              }
-                             if (e->vmgexit.status == u::KVM_USER_VMGEXIT_REQ_CERTS_STATUS_PENDING) {
-                               if (locked) file_lock.lock();
-                               (void)vm->shared().write(e->vmgexit.data_gpa, file.read_once());
-                               (void)vcpu.complete(
-                                   api::RunCompletion{0, {}, locked ? u::KVM_USER_VMGEXIT_REQ_CERTS_FLAGS_NOTIFY_DONE
-                                                                    : std::uint8_t{0}});
-                             } else {  // STATUS_DONE: the firmware has answered
-                               if (locked) file_lock.unlock();
-                               (void)vcpu.complete(api::RunCompletion{0, {}, 0});
-                             }
-                           }
-                         }},
-                        {"updater", [&] {
-                           if (locked) file_lock.lock();
-                           u::sev_user_data_snp_config c;
-                           c.reported_tcb = new_tcb;
-                           (void)sev->issue_cmd(u::SNP_SET_CONFIG, &c, nullptr);
-                           file.write_once(next);
-                           if (locked) file_lock.unlock();
-                         }}});
-  // The finding is raised where the guest checks its report; name the racing steps too: the
-  // VMM's read of the file, the updater's SNP_CONFIG (SNP_SET_CONFIG), the firmware signing the report.
-  add_steps(out.run, "certs-out-of-sync",
-            {{"vmm:certs-file", model::kern::PointKind::MarkedLoad}, {"SNP_CONFIG", model::kern::PointKind::FirmwareCall},
-             {"SNP_GUEST_REQUEST", model::kern::PointKind::FirmwareCall}});
-  conclude(out, host, "certs-out-of-sync");
-  return out;
+                           }},
+                          {"updater", [&] {
+                             if (locked) file_lock.lock();
+                             u::sev_user_data_snp_config c;
+                             c.reported_tcb = new_tcb;
+                             (void)dev->issue_cmd(u::SNP_SET_CONFIG, &c, nullptr);
+                             file.write_once(blobs->second);
+                             if (locked) file_lock.unlock();
+                           }}});
+    // The finding is raised where the guest checks its report; name the racing steps too:
+    // the VMM's read of the file, the updater's SNP_CONFIG (SNP_SET_CONFIG), the firmware
+    // signing the report.
+    add_steps(out.run, "certs-out-of-sync",
+              {{"vmm:certs-file", model::kern::PointKind::MarkedLoad},
+               {"SNP_CONFIG", model::kern::PointKind::FirmwareCall},
+               {"SNP_GUEST_REQUEST", model::kern::PointKind::FirmwareCall}});
+    conclude(out, host, "certs-out-of-sync");
+  };
 }
 
-RaceRun run_gmem_punch(std::string_view profile, const model::engine::Options& opts) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
+Schedule gmem_punch(Setup& setup, std::string_view, std::string* error) {
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
   auto vm = SnpVm::launch(b, SnpVmConfig{});
   if (!vm) {
-    out.error = vm.error().to_string();
-    return out;
+    *error = vm.error().to_string();
+    return {};
   }
   constexpr std::uint64_t kGpa = 0x10000;
   using model::kvm::GuestOp;
@@ -529,87 +547,102 @@ RaceRun run_gmem_punch(std::string_view profile, const model::engine::Options& o
                                    {GuestOp::pvalidate(kGpa), GuestOp::write(kGpa, true, 0x5A),
                                     GuestOp::read(kGpa, true), GuestOp::read(kGpa, false), GuestOp::halt()});
       !s) {
-    out.error = s.error().to_string();
-    return out;
+    *error = s.error().to_string();
+    return {};
   }
-  namespace u = api::uapi;
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  out.run = engine.run({{"vcpu0",
-                         [&] {
-                           for (int i = 0; i < 8; ++i) {
-                             auto e = (*vm)->vcpu().run();
-                             if (!e) {
-                               out.notes.push_back(fmt::format("vcpu0: KVM_RUN failed: {}", e.error().to_string()));
+  auto guest = std::shared_ptr<SnpVm>(std::move(*vm));
+  return [&b, &host, guest](RaceRun& out, const model::engine::Options& opts) {
+    namespace u = api::uapi;
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    out.run = engine.run({{"vcpu0",
+                           [&] {
+                             for (int i = 0; i < 8; ++i) {
+                               auto e = guest->vcpu().run();
+                               if (!e) {
+                                 out.notes.push_back(fmt::format("vcpu0: KVM_RUN failed: {}", e.error().to_string()));
+                                 return;
+                               }
+                               if (e->exit_reason == u::KVM_EXIT_MEMORY_FAULT) {
+                                 const bool to_private = (e->memory_fault.flags & u::KVM_MEMORY_EXIT_FLAG_PRIVATE) != 0;
+                                 out.notes.push_back(fmt::format(
+                                     "vcpu0: KVM_EXIT_MEMORY_FAULT gpa 0x{:x} size 0x{:x} {}: the VMM converts it",
+                                     e->memory_fault.gpa, e->memory_fault.size, to_private ? "private" : "shared"));
+                                 (void)guest->convert(e->memory_fault.gpa, e->memory_fault.size, to_private);
+                                 continue;
+                               }
+                               if (e->exit_reason == u::KVM_EXIT_SYSTEM_EVENT) {
+                                 out.notes.push_back(fmt::format("vcpu0: KVM_EXIT_SYSTEM_EVENT type {} data 0x{:x}",
+                                                                 e->system_event.type, e->system_event.data0));
+                               }
                                return;
                              }
-                             if (e->exit_reason == u::KVM_EXIT_MEMORY_FAULT) {
-                               const bool to_private = (e->memory_fault.flags & u::KVM_MEMORY_EXIT_FLAG_PRIVATE) != 0;
-                               out.notes.push_back(fmt::format(
-                                   "vcpu0: KVM_EXIT_MEMORY_FAULT gpa 0x{:x} size 0x{:x} {}: the VMM converts it",
-                                   e->memory_fault.gpa, e->memory_fault.size, to_private ? "private" : "shared"));
-                               (void)(*vm)->convert(e->memory_fault.gpa, e->memory_fault.size, to_private);
-                               continue;
-                             }
-                             if (e->exit_reason == u::KVM_EXIT_SYSTEM_EVENT) {
-                               out.notes.push_back(fmt::format("vcpu0: KVM_EXIT_SYSTEM_EVENT type {} data 0x{:x}",
-                                                               e->system_event.type, e->system_event.data0));
-                             }
-                             return;
-                           }
-                         }},
-                        {"vmm-punch", [&] { (void)(*vm)->gmem().punch_hole(kGpa, model::kPageSize); }}});
-  if (const auto* log = api::sim_guest_log(b, (*vm)->vcpu().handle())) {
-    for (const auto& line : *log) out.notes.push_back("guest: " + line);
-  }
-  conclude(out, host, "freed-private-page");
-  return out;
+                           }},
+                          {"vmm-punch", [&] { (void)guest->gmem().punch_hole(kGpa, model::kPageSize); }}});
+    if (const auto* log = api::sim_guest_log(b, guest->vcpu().handle())) {
+      for (const auto& line : *log) out.notes.push_back("guest: " + line);
+    }
+    conclude(out, host, "freed-private-page");
+  };
 }
 
-RaceRun run_double_assignment(std::string_view profile, const model::engine::Options& opts, bool ordered) {
-  RaceRun out;
-  auto setup = start(profile, out);
-  if (!setup) return out;
-  if (ordered && !setup->cfg.profile.launch_update_pins_uaddr) {
-    out.error = fmt::format("double-assignment needs an RFC v4 pinned-memory profile (rfc-v4-pinned*), not '{}': with "
-                            "guest_memfd each guest's pages are its own",
-                            profile);
-    return out;
+Schedule double_assignment(Setup& setup, std::string_view profile, std::string* error, bool ordered) {
+  if (ordered && !setup.cfg.profile.launch_update_pins_uaddr) {
+    *error = fmt::format("double-assignment needs an RFC v4 pinned-memory profile (rfc-v4-pinned*), not '{}': with "
+                         "guest_memfd each guest's pages are its own",
+                         profile);
+    return {};
   }
-  api::Backend& b = setup->b();
-  model::kvm::Host& host = *setup->host;
-  const SnpVmConfig vc = launch_started();
-  auto a = SnpVm::launch(b, vc);
-  auto c = SnpVm::launch(b, vc);
+  api::Backend& b = setup.b();
+  model::kvm::Host& host = *setup.host;
+  auto a = SnpVm::launch(b, launch_started());
+  auto c = SnpVm::launch(b, launch_started());
   auto buf = api::UserMemory::alloc(b, model::kPageSize);
   if (!a || !c || !buf) {
-    out.error = !a ? a.error().to_string() : !c ? c.error().to_string() : "user memory";
-    return out;
+    *error = !a ? a.error().to_string() : !c ? c.error().to_string() : "user memory";
+    return {};
   }
   (void)buf->write(0, std::vector<std::uint8_t>(model::kPageSize, 0x42));
-  auto update = [&](SnpVm& vm) {
-    api::uapi::kvm_sev_snp_launch_update u;
-    u.gfn_start = 2;
-    u.uaddr = buf->addr();
-    u.len = model::kPageSize;
-    u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
-    const api::Status st = vm.vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
-    return st ? std::string("ok") : st.error().to_string();
+  auto va = std::shared_ptr<SnpVm>(std::move(*a)), vc = std::shared_ptr<SnpVm>(std::move(*c));
+  auto x = shared(std::move(*buf));
+  return [&host, va, vc, x, ordered](RaceRun& out, const model::engine::Options& opts) {
+    auto update = [&](SnpVm& vm) {
+      api::uapi::kvm_sev_snp_launch_update u;
+      u.gfn_start = 2;
+      u.uaddr = x->addr();
+      u.len = model::kPageSize;
+      u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+      const api::Status st = vm.vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+      return st ? std::string("ok") : st.error().to_string();
+    };
+    model::kern::Completion a_done(host.sched(), "vmm:a-done");
+    model::engine::Engine engine(host.sched(), opts);
+    engine.watch(host.sev()->rmp());
+    out.run = engine.run({{"vmm-a",
+                           [&] {
+                             out.notes.push_back("vmm-a: LAUNCH_UPDATE " + update(*va));
+                             if (ordered) a_done.complete();
+                           }},
+                          {"vmm-b", [&] {
+                             if (ordered) a_done.wait();
+                             out.notes.push_back("vmm-b: LAUNCH_UPDATE " + update(*vc));
+                           }}});
+    conclude(out, host, "double-assignment");
   };
-  model::kern::Completion a_done(host.sched(), "vmm:a-done");
-  model::engine::Engine engine(host.sched(), opts);
-  engine.watch(host.sev()->rmp());
-  out.run = engine.run({{"vmm-a",
-                         [&] {
-                           out.notes.push_back("vmm-a: LAUNCH_UPDATE " + update(**a));
-                           if (ordered) a_done.complete();
-                         }},
-                        {"vmm-b", [&] {
-                           if (ordered) a_done.wait();
-                           out.notes.push_back("vmm-b: LAUNCH_UPDATE " + update(**c));
-                         }}});
-  conclude(out, host, "double-assignment");
-  return out;
+}
+
+Schedule set_up(const RaceScenario& s, Setup& setup, std::string_view profile, std::string* error) {
+  if (s.name == "certs-toctou") return certs_toctou(setup, profile, error);
+  if (s.name == "launch-update-revert") return launch_update_revert(setup, profile, error);
+  if (s.name == "nonsnp-guest-req") return nonsnp_guest_req(setup, profile, error);
+  if (s.name == "vmsa-features") return vmsa_features(setup, profile, error);
+  if (s.name == "memslot-change") return memslot_change(setup, profile, error);
+  if (s.name == "certs-sync") return certs_sync(setup, profile, error);
+  if (s.name == "gmem-punch") return gmem_punch(setup, profile, error);
+  if (s.name == "double-assignment") return double_assignment(setup, profile, error, true);
+  if (s.name == "double-assignment-concurrent") return double_assignment(setup, profile, error, false);
+  *error = fmt::format("scenario '{}' is not runnable yet", s.name);
+  return {};
 }
 
 }  // namespace
@@ -627,19 +660,51 @@ const RaceScenario* find_race(std::string_view name) {
   return nullptr;
 }
 
+struct PreparedRace::Impl {
+  Setup setup;
+  Schedule schedule;  // declared after `setup`: its api objects close before the backend goes
+  std::shared_ptr<const api::SimSnapshot> snap;
+  bool ran = false;
+};
+
+std::unique_ptr<PreparedRace> PreparedRace::prepare(const RaceScenario& s, std::string_view profile,
+                                                    std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  error->clear();
+  if (!start(profile, impl->setup, error)) return nullptr;
+  impl->schedule = set_up(s, impl->setup, profile, error);
+  if (!impl->schedule) return nullptr;
+  impl->snap = api::sim_snapshot(impl->setup.b());
+  auto p = std::unique_ptr<PreparedRace>(new PreparedRace());
+  p->impl_ = std::move(impl);
+  return p;
+}
+
+PreparedRace::PreparedRace() = default;
+PreparedRace::~PreparedRace() = default;
+
+RaceRun PreparedRace::run(const model::engine::Options& opts) {
+  RaceRun out;
+  if (impl_->ran) {
+    if (auto st = api::sim_restore(impl_->setup.b(), *impl_->snap); !st) {
+      out.error = st.error().to_string();
+      return out;
+    }
+  }
+  impl_->ran = true;
+  impl_->schedule(out, opts);
+  return out;
+}
+
 RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::engine::Options& opts) {
-  if (s.name == "certs-toctou") return run_certs_toctou(profile, opts);
-  if (s.name == "launch-update-revert") return run_launch_update_revert(profile, opts);
-  if (s.name == "nonsnp-guest-req") return run_nonsnp_guest_req(profile, opts);
-  if (s.name == "vmsa-features") return run_vmsa_features(profile, opts);
-  if (s.name == "memslot-change") return run_memslot_change(profile, opts);
-  if (s.name == "certs-sync") return run_certs_sync(profile, opts);
-  if (s.name == "gmem-punch") return run_gmem_punch(profile, opts);
-  if (s.name == "double-assignment") return run_double_assignment(profile, opts, true);
-  if (s.name == "double-assignment-concurrent") return run_double_assignment(profile, opts, false);
-  RaceRun r;
-  r.error = fmt::format("scenario '{}' is not runnable yet", s.name);
-  return r;
+  std::string error;
+  auto p = PreparedRace::prepare(s, profile, &error);
+  if (!p) {
+    RaceRun r;
+    r.error = error;
+    return r;
+  }
+  return p->run(opts);
 }
 
 std::string replay_string(const RaceScenario& s, std::string_view profile, const std::string& choices) {

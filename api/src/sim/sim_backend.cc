@@ -49,6 +49,19 @@ bool nonzero(const void* p, std::size_t n) {
   return false;
 }
 
+}  // namespace
+
+/// sim_snapshot(): the host and the open handles.
+struct SimSnapshot {
+  std::unique_ptr<const model::kvm::HostSnapshot> host;
+  std::map<Handle, Obj> objs;
+  std::map<Handle, std::uint32_t> last_exit;
+  Handle next_handle = 0;
+  const Backend* from = nullptr;
+};
+
+namespace {
+
 class SimBackend final : public Backend {
  public:
   explicit SimBackend(model::kvm::HostConfig cfg) : host_(cfg) {}
@@ -361,6 +374,25 @@ class SimBackend final : public Backend {
 
   model::kvm::Host& host() { return host_; }
 
+  std::shared_ptr<const SimSnapshot> snapshot() const {
+    auto s = std::make_shared<SimSnapshot>();
+    s->host = host_.snapshot();
+    s->objs = objs_;
+    s->last_exit = last_exit_;
+    s->next_handle = next_handle_;
+    s->from = this;
+    return s;
+  }
+
+  Status restore(const SimSnapshot& s) {
+    if (s.from != this) return err("snplab_restore", EINVAL, "the snapshot was taken of another backend");
+    host_.restore(*s.host);
+    objs_ = s.objs;
+    last_exit_ = s.last_exit;
+    next_handle_ = s.next_handle;
+    return ok();
+  }
+
   Result<Handle> open_sev() override {
     if (host_.sev() == nullptr) return err("open(/dev/sev)", ENOENT, "SEV is not enabled on this host");
     return add(SevObj{});
@@ -516,6 +548,17 @@ const model::kvm::GuestLog* sim_guest_log(Backend& b, Handle vcpu) {
 const std::vector<std::uint8_t>* sim_guest_report(Backend& b, Handle vcpu) {
   auto* sim = dynamic_cast<SimBackend*>(&b);
   return sim == nullptr ? nullptr : sim->guest_report(vcpu);
+}
+
+std::shared_ptr<const SimSnapshot> sim_snapshot(Backend& b) {
+  auto* sim = dynamic_cast<SimBackend*>(&b);
+  return sim == nullptr ? nullptr : sim->snapshot();
+}
+
+Status sim_restore(Backend& b, const SimSnapshot& snap) {
+  auto* sim = dynamic_cast<SimBackend*>(&b);
+  if (sim == nullptr) return err("snplab_restore", EOPNOTSUPP, "snapshots are a simulator facility");
+  return sim->restore(snap);
 }
 
 model::kvm::Host* sim_host(Backend& b) {

@@ -18,6 +18,8 @@
 #include "snp/model/sim_chip.h"
 #include "snp/model/x509.h"
 
+#include "../memo.h"
+
 namespace snplab::model::kvm {
 
 namespace {
@@ -40,7 +42,7 @@ std::string hex_err(std::uint64_t exitinfo2) {
 std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
   const bool ext = op.kind == GuestOpKind::ExtGuestRequest;
   const char* what = ext ? "extended guest request" : "guest request";
-  SevPlatform* sev = host_.sev();
+  SevPlatform* sev = host_->sev();
   const bool snp = has_private_mem() && sev != nullptr;
   if (!v.req_sealed) {
     // The guest driver: VMPCK0 from the secrets page (a private, validated page), then the
@@ -79,7 +81,7 @@ std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
   // ---- VMGEXIT: KVM's side (sev_handle_vmgexit) ----
   v.exitinfo1 = 0;
   v.exitinfo2 = 0;
-  const KernelProfile& prof = host_.config().profile;
+  const KernelProfile& prof = host_->config().profile;
   const Gpa req = op.req.req, resp = op.req.resp;
   const bool gpas_ok = (req & kPageMask) == 0 && (resp & kPageMask) == 0 && req != resp;
   if (ext && prof.cert_exit == CertExit::KernelCerts && !snp) {
@@ -87,7 +89,7 @@ std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
     if (prof.nonsnp_guest_req_rc) {
       // `rc = SEV_RET_INVALID_GUEST; goto e_fail;` - but e_fail writes `exitcode`, still 0:
       // the guest is told its request succeeded (facts §9(c)).
-      host_.sched().report("guest-request-false-success",
+      host_->sched().report("guest-request-false-success",
                            fmt::format("VM {}: extended guest request from a non-SNP guest answered SW_EXITINFO2 = 0 "
                                        "without a firmware call (rc = INVALID_GUEST was set instead of exitcode)",
                                        id_));
@@ -119,7 +121,7 @@ std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
           finish_guest_request(v, op);
           return std::nullopt;
         }
-        SnpCerts* certs = sev->global_certs_get(host_.sched(), prof.global_certs_reload);
+        SnpCerts* certs = sev->global_certs_get(host_->sched(), prof.global_certs_reload);
         if (certs != nullptr && (data_npages << kPageShift) < certs->data.size()) {
           v.rbx = certs->data.size() >> kPageShift;  // v10 rounds down (kept as it was)
           v.exitinfo2 = snp_guest_err(kVmmErrInvalidLen, 0);
@@ -242,6 +244,31 @@ std::optional<Exit> Vm::complete_cert_exit(VcpuRun& v) {
   return std::nullopt;
 }
 
+namespace {
+
+/// What the guest driver takes from verify_report(): the verdict, the failure and the leaf.
+struct GuestVerdict {
+  bool ok = false;
+  std::string failure_summary;
+  LeafKind leaf_kind = LeafKind::Unknown;
+};
+
+/// verify_report() at the guest's clock, memoized by the report and the certificates' bytes
+/// (memo.h): every exploration schedule checks the same report with the same chain.
+GuestVerdict guest_check_report(std::span<const std::uint8_t> report, const Certificate& leaf,
+                                const std::vector<Certificate>& chain) {
+  thread_local memo::Cache<GuestVerdict> cache;
+  std::string k = memo::key(report, leaf.der());
+  for (const Certificate& c : chain) k += memo::key(c.der());
+  if (const GuestVerdict* hit = cache.find(k)) return *hit;
+  const VerifyResult vr = verify_report(report, leaf, chain, kGuestNow);
+  GuestVerdict v{vr.ok(), vr.ok() ? std::string() : vr.failure_summary(), vr.leaf_kind};
+  cache.put(std::move(k), v);
+  return v;
+}
+
+}  // namespace
+
 void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
   const bool ext = op.kind == GuestOpKind::ExtGuestRequest;
   const char* what = ext ? "extended guest request" : "guest request";
@@ -271,7 +298,7 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
     return;
   }
   // Success as far as KVM says: open the response with VMPCK0.
-  SevPlatform* sev = host_.sev();
+  SevPlatform* sev = host_->sev();
   Aes256Key key{};
   if (sev != nullptr && has_private_mem() && op.req.secrets != 0) {
     if (const auto pfn = private_pfn(op.req.secrets)) {
@@ -338,18 +365,18 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
     v.log.push_back(fmt::format("{}: report received; leaf certificate invalid", what));
     return;
   }
-  const VerifyResult vr = verify_report(v.report, *leaf_cert, chain, kGuestNow);
-  if (vr.ok()) {
+  const GuestVerdict vr = guest_check_report(v.report, *leaf_cert, chain);
+  if (vr.ok) {
     v.log.push_back(fmt::format("{}: report verified ({} certificates, {})", what, table->entries.size(),
                                 to_string(vr.leaf_kind)));
   } else {
-    v.log.push_back(fmt::format("{}: report does not verify: {}", what, vr.failure_summary()));
+    v.log.push_back(fmt::format("{}: report does not verify: {}", what, vr.failure_summary));
     // Detector (DESIGN.md): the certificates the guest was given do not match the key/TCB
     // that signed its report, e.g. a SNP_SET_CONFIG between the certificate fetch and the
     // firmware's signature.
-    host_.sched().report("certs-out-of-sync",
+    host_->sched().report("certs-out-of-sync",
                          fmt::format("the guest's report does not verify with the certificates it was given: {}",
-                                     vr.failure_summary()));
+                                     vr.failure_summary));
   }
 }
 

@@ -79,10 +79,54 @@ Vm* Host::vm(std::uint64_t id) {
 
 void Host::destroy_vm(std::uint64_t id) { vms_.erase(id); }
 
-Vm::~Vm() { sev_vm_destroy(*this); }
+std::unique_ptr<const HostSnapshot> Host::snapshot() const {
+  auto s = std::make_unique<HostSnapshot>();
+  s->sched = sched_;
+  s->user = user_;
+  s->pinned = pinned_;
+  if (sev_) s->sev = std::make_unique<SevPlatform>(*sev_);
+  s->next_id = next_id_;
+  s->calls = calls_;
+  for (const auto& [id, vm] : vms_) {
+    auto copy = std::unique_ptr<Vm>(new Vm(*vm));
+    copy->detached_ = true;
+    s->vms.emplace(id, std::move(copy));
+  }
+  s->from = this;
+  return s;
+}
+
+void Host::restore(const HostSnapshot& snap) {
+  SNPLAB_ASSERT(snap.from == this, "a host snapshot restored into another host");
+  sched_.restore(snap.sched);
+  user_ = snap.user;
+  pinned_ = snap.pinned;
+  if (sev_) sev_->restore(*snap.sev);
+  next_id_ = snap.next_id;
+  calls_ = snap.calls;
+  // VMs created since: gone without teardown (the platform state they changed is back).
+  for (auto it = vms_.begin(); it != vms_.end();) {
+    if (snap.vms.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    it->second->detached_ = true;
+    it = vms_.erase(it);
+  }
+  for (const auto& [id, saved] : snap.vms) {
+    auto& live = vms_[id];
+    if (!live) live = std::unique_ptr<Vm>(new Vm(*saved));  // destroyed since: back
+    *live = *saved;
+    live->detached_ = false;
+  }
+}
+
+Vm::~Vm() {
+  if (!detached_) sev_vm_destroy(*this);
+}
 
 Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
-    : host_(host),
+    : host_(&host),
       id_(id),
       type_(type),
       slots_lock_(host.sched(), "kvm->slots_lock"),
@@ -100,7 +144,7 @@ int Vm::check_region(const MemoryRegion2& r, const Memslot* old) const {
   const std::uint32_t as_id = r.slot >> 16, id = r.slot & 0xFFFF;
   if (as_id >= address_spaces() || id >= kMemSlotsNum) return -EINVAL;
   if ((r.memory_size & kPageMask) != 0 || (r.guest_phys_addr & kPageMask) != 0) return -EINVAL;
-  if (id < host_.config().user_mem_slots) {
+  if (id < host_->config().user_mem_slots) {
     // access_ok(): a page-aligned user range below TASK_SIZE_MAX (47-bit user space).
     constexpr std::uint64_t kTaskSizeMax = (1ULL << 47) - kPageSize;
     if ((r.userspace_addr & kPageMask) != 0 || r.userspace_addr + r.memory_size < r.userspace_addr ||
@@ -129,7 +173,7 @@ int Vm::check_region(const MemoryRegion2& r, const Memslot* old) const {
 }
 
 std::uint32_t Vm::address_spaces() const {
-  return static_cast<std::uint32_t>(host_.check_extension(this, kCapMultiAddressSpace));
+  return static_cast<std::uint32_t>(host_->check_extension(this, kCapMultiAddressSpace));
 }
 
 int Vm::set_user_memory_region2(const MemoryRegion2& r) {
@@ -221,19 +265,19 @@ bool Vm::for_each_guest_chunk(Gpa gpa, std::size_t len, bool write, Fn&& fn) {
 
 bool Vm::read_guest(Gpa gpa, std::span<std::uint8_t> out) {
   return for_each_guest_chunk(gpa, out.size(), false, [&](std::uint64_t uaddr, std::size_t at, std::size_t n) {
-    return host_.user().copy_from(uaddr, out.subspan(at, n));
+    return host_->user().copy_from(uaddr, out.subspan(at, n));
   });
 }
 
 bool Vm::write_guest(Gpa gpa, std::span<const std::uint8_t> in) {
   return for_each_guest_chunk(gpa, in.size(), true, [&](std::uint64_t uaddr, std::size_t at, std::size_t n) {
-    return host_.user().copy_to(uaddr, in.subspan(at, n));
+    return host_->user().copy_to(uaddr, in.subspan(at, n));
   });
 }
 
 long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {
   // kvm_gmem_create(): flags the VM supports, a non-zero page-aligned size.
-  const std::uint64_t valid = static_cast<std::uint64_t>(host_.check_extension(this, 244));
+  const std::uint64_t valid = static_cast<std::uint64_t>(host_->check_extension(this, 244));
   if ((flags & ~valid) != 0) return -EINVAL;
   if (size == 0 || (size & kPageMask) != 0 || size > (1ULL << 62)) return -EINVAL;
   const std::uint64_t id = next_gmem_++;
@@ -263,8 +307,8 @@ int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::
 }
 
 void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
-  SevPlatform* sev = host_.sev();
-  if (sev == nullptr || !host_.config().profile.gmem_no_invalidate_hook) {
+  SevPlatform* sev = host_->sev();
+  if (sev == nullptr || !host_->config().profile.gmem_no_invalidate_hook) {
     sev_gmem_invalidate(*this, freed);
     return;
   }
@@ -274,7 +318,7 @@ void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
   for (const Pfn pfn : freed) {
     const RmpEntryRaw e = sev->rmp().inspect(pfn);
     if (e.assigned()) {
-      host_.sched().report("freed-private-page",
+      host_->sched().report("freed-private-page",
                            fmt::format("guest_memfd freed PFN 0x{:x} while the RMP still assigns it to ASID {} (GPA "
                                        "0x{:x}{}): no kvm_arch_gmem_invalidate() made it shared first",
                                        pfn, e.asid(), e.gpa(), e.validated() ? ", validated" : ""));
@@ -312,9 +356,9 @@ std::optional<Pfn> Vm::gmem_pfn(const Memslot& slot, Gpa gfn) {
   auto& pages = it->second.pages;
   auto p = pages.find(index);
   if (p != pages.end()) return p->second;
-  SevPlatform* sev = host_.sev();
+  SevPlatform* sev = host_->sev();
   if (sev == nullptr) return std::nullopt;
-  if (host_.config().gmem_huge_folios) {
+  if (host_->config().gmem_huge_folios) {
     // A 2 MiB folio for the whole aligned range of the file, when none of it is allocated.
     const std::uint64_t first = index & ~(kPagesPerHuge - 1);
     const bool fits = (first + kPagesPerHuge) << kPageShift <= it->second.size;
@@ -341,31 +385,65 @@ std::vector<Pfn> Vm::gmem_pages() const {
 
 int Vm::set_memory_attributes(std::uint64_t address, std::uint64_t size, std::uint64_t attributes,
                               std::uint64_t flags) {
-  const std::uint64_t supported = static_cast<std::uint64_t>(host_.check_extension(this, 233));
+  const std::uint64_t supported = static_cast<std::uint64_t>(host_->check_extension(this, 233));
   if (supported == 0) return -ENOTTY;  // the ioctl is not offered for this VM (docs/kvm.md)
   if (flags != 0 || (attributes & ~supported) != 0) return -EINVAL;
   if (size == 0 || address + size < address) return -EINVAL;
   if ((address & kPageMask) != 0 || (size & kPageMask) != 0) return -EINVAL;
   kern::Guard g(slots_lock_);
-  for (Gpa gfn = address >> kPageShift; gfn < (address + size) >> kPageShift; ++gfn) {
-    if (attributes == 0) {
-      attrs_.erase(gfn);
-    } else {
-      attrs_[gfn] = attributes;
+  const Gpa first = address >> kPageShift;
+  const Gpa end = (address + size) >> kPageShift;
+  // A range that starts before `first` and reaches into [first, end) keeps its head, and
+  // its tail beyond `end`.
+  auto it = attrs_.lower_bound(first);
+  if (it != attrs_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.end > first) {
+      const AttrRange whole = prev->second;
+      prev->second.end = first;
+      if (whole.end > end) attrs_.emplace(end, whole);
     }
   }
+  // Ranges that start inside [first, end) go; the part of the last one beyond `end` stays.
+  it = attrs_.lower_bound(first);
+  while (it != attrs_.end() && it->first < end) {
+    const AttrRange r = it->second;
+    it = attrs_.erase(it);
+    if (r.end > end) {
+      attrs_.emplace(end, r);
+      break;
+    }
+  }
+  if (attributes == 0) return 0;
+  // The new range, merged with neighbours that hold the same attributes.
+  Gpa lo = first, hi = end;
+  it = attrs_.lower_bound(first);
+  if (it != attrs_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.end == first && prev->second.attrs == attributes) {
+      lo = prev->first;
+      attrs_.erase(prev);
+    }
+  }
+  if (it != attrs_.end() && it->first == end && it->second.attrs == attributes) {
+    hi = it->second.end;
+    attrs_.erase(it);
+  }
+  attrs_.emplace(lo, AttrRange{hi, attributes});
   return 0;
 }
 
 std::uint64_t Vm::attributes(Gpa gfn) const {
-  auto it = attrs_.find(gfn);
-  return it == attrs_.end() ? 0 : it->second;
+  auto it = attrs_.upper_bound(gfn);
+  if (it == attrs_.begin()) return 0;
+  --it;
+  return gfn < it->second.end ? it->second.attrs : 0;
 }
 
 int Vm::enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (&args)[4]) {
   if (cap != kCapExitHypercall) return -EINVAL;
   if (flags != 0) return -EINVAL;
-  const std::uint64_t supported = static_cast<std::uint64_t>(host_.check_extension(this, kCapExitHypercall));
+  const std::uint64_t supported = static_cast<std::uint64_t>(host_->check_extension(this, kCapExitHypercall));
   if ((args[0] & ~supported) != 0) return -EINVAL;
   hypercall_exit_mask_ = args[0];
   return 0;
@@ -395,9 +473,9 @@ std::uint64_t Vm::vcpu_entry(unsigned long vcpu_id) const {
 }
 
 int Vm::create_vcpu(unsigned long vcpu_id) {
-  if (vcpu_id >= host_.config().max_vcpus) return -EINVAL;
+  if (vcpu_id >= host_->config().max_vcpus) return -EINVAL;
   if (sev_.finished) return -EINVAL;  // no vCPU can join a launched SNP guest
-  if (vcpu_ids_.size() >= host_.config().max_vcpus) return -EINVAL;
+  if (vcpu_ids_.size() >= host_->config().max_vcpus) return -EINVAL;
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) != vcpu_ids_.end()) return -EEXIST;
   vcpu_ids_.push_back(vcpu_id);
   return 0;

@@ -106,6 +106,48 @@ void SevPlatform::free_firmware_page(Pfn pfn, const OpContext& ctx) {
   free_page(pfn);
 }
 
+SevPlatform::SevPlatform(const SevPlatform& o)
+    : rmp_(o.rmp_),
+      mem_(o.mem_),
+      fw_(o.fw_),
+      det_(o.det_),
+      next_pfn_(o.next_pfn_),
+      free_(o.free_),
+      asid_used_(o.asid_used_) {
+  for (const auto& c : o.certs_objs_) certs_objs_.push_back(std::make_unique<SnpCerts>(*c));
+  // The copy of sev->snp_certs points at the live blob: restore() puts that pointer back
+  // into a platform whose blobs kept their addresses.
+  if (o.global_certs_) {
+    global_certs_ = std::make_unique<kern::Shared<SnpCerts*>>(*o.global_certs_);
+    certs_lock_ = std::make_unique<kern::Mutex>(*o.certs_lock_);
+  }
+}
+
+void SevPlatform::restore(const SevPlatform& snap) {
+  rmp_.restore(snap.rmp_);
+  mem_ = snap.mem_;
+  fw_.restore(snap.fw_);
+  det_ = snap.det_;
+  next_pfn_ = snap.next_pfn_;
+  free_ = snap.free_;
+  asid_used_ = snap.asid_used_;
+  // Blobs are never deleted while the platform lives, so every blob of the snapshot is
+  // still here, at its address; later ones go.
+  SNPLAB_ASSERT(certs_objs_.size() >= snap.certs_objs_.size(), "a certificate blob was deleted since the snapshot");
+  certs_objs_.resize(snap.certs_objs_.size());
+  for (std::size_t i = 0; i < certs_objs_.size(); ++i) *certs_objs_[i] = *snap.certs_objs_[i];
+  if (snap.global_certs_ && global_certs_) {
+    *global_certs_ = *snap.global_certs_;
+    *certs_lock_ = *snap.certs_lock_;
+  } else if (snap.global_certs_) {
+    global_certs_ = std::make_unique<kern::Shared<SnpCerts*>>(*snap.global_certs_);
+    certs_lock_ = std::make_unique<kern::Mutex>(*snap.certs_lock_);
+  } else {
+    global_certs_.reset();
+    certs_lock_.reset();
+  }
+}
+
 void SevPlatform::set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob, bool locked) {
   if (!global_certs_) {
     global_certs_ = std::make_unique<kern::Shared<SnpCerts*>>(sched, "sev->snp_certs", nullptr);

@@ -59,7 +59,11 @@ bool UserSpace::copy_to(std::uint64_t addr, std::span<const std::uint8_t> in) {
   return for_each_page(addr, in.size(), [&](Mapping& m, std::uint64_t page, std::size_t in_page, std::size_t at,
                                             std::size_t n) {
     auto& p = m.pages[page];
-    if (!p) p = std::make_unique<Page>();
+    if (!p) {
+      p = std::make_shared<Page>();
+    } else if (p.use_count() > 1) {
+      p = std::make_shared<Page>(*p);  // a copy (snapshot) holds it too: write our own
+    }
     p->gen = ++gen_;
     std::memcpy(p->data.data() + in_page, in.data() + at, n);
   });

@@ -67,7 +67,7 @@ std::optional<Pfn> Vm::private_pfn(Gpa gpa) {
   if (!slot) return std::nullopt;
   const auto pfn = gmem_pfn(*slot, gfn);
   if (!pfn) return std::nullopt;
-  SevPlatform* sev = host_.sev();
+  SevPlatform* sev = host_->sev();
   Rmp& rmp = sev->rmp();
   // sev_gmem_prepare(): a page not yet assigned becomes the guest's (Guest-Invalid: the guest
   // must PVALIDATE it before use); an assigned one is left as it is (facts §8.5). A whole
@@ -76,7 +76,7 @@ std::optional<Pfn> Vm::private_pfn(Gpa gpa) {
   if (effective_entry(rmp, *pfn).assigned()) return pfn;
   const Gpa gfn_base = gfn & ~(kPagesPerHuge - 1);
   const Pfn pfn_base = *pfn - (gfn - gfn_base);
-  bool huge = host_.config().gmem_huge_folios && huge_offset(pfn_base) == 0 && gfn_base >= slot->base_gfn &&
+  bool huge = host_->config().gmem_huge_folios && huge_offset(pfn_base) == 0 && gfn_base >= slot->base_gfn &&
               gfn_base + kPagesPerHuge <= slot->base_gfn + slot->npages;
   for (Gpa g = gfn_base; huge && g < gfn_base + kPagesPerHuge; ++g) {
     const auto p = gmem_pfn(*slot, g);
@@ -99,7 +99,7 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
   const GuestOp& op = v.program[v.pc];
   const Gpa gpa = op.gpa & ~(kPageSize - 1);
   const Gpa gfn = gpa >> kPageShift;
-  SevPlatform* sev = host_.sev();
+  SevPlatform* sev = host_->sev();
   const bool snp = has_private_mem() && sev != nullptr;
   switch (op.kind) {
     case GuestOpKind::Halt: {
@@ -172,10 +172,10 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
         std::uint8_t b = 0;
         if (op.kind == GuestOpKind::Write) {
           std::vector<std::uint8_t> page(kPageSize, op.value);
-          if (!host_.user().copy_to(uaddr, page)) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
+          if (!host_->user().copy_to(uaddr, page)) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
           v.log.push_back(fmt::format("write 0x{:x} (shared): 0x{:02x}", gpa, op.value));
         } else {
-          if (!host_.user().copy_from(uaddr, {&b, 1})) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
+          if (!host_->user().copy_from(uaddr, {&b, 1})) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
           v.log.push_back(fmt::format("read 0x{:x} (shared): 0x{:02x}", gpa, b));
         }
         ++v.pc;
@@ -251,7 +251,7 @@ std::optional<Exit> Vm::vmrun_checks(unsigned long vcpu_id, VcpuRun& v) {
     if (index >= sev_.vmsas.size()) return Exit{-EINVAL};
     vmsa = sev_.vmsas[index];
   }
-  SevPlatform* sev = host_.sev();
+  SevPlatform* sev = host_->sev();
   const RmpEntryRaw e = effective_entry(sev->rmp(), vmsa);
   // Covered, Guest-Owned by this ASID, Mutable, VMSA=1 (the GPA check is not modelled).
   if (!e.assigned() || e.asid() != sev_.asid || e.immutable() || !e.vmsa()) {

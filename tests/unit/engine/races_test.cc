@@ -79,6 +79,37 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
   EXPECT_EQ(dfs.findings, 0u) << replay_string(*s, s->fixed_profile, dfs.first ? dfs.first->run.replay : "");
 }
 
+// Exploration runs every schedule after a core's first from a snapshot of the set-up
+// (PreparedRace): each must be the run a fresh set-up gives - trace, findings, notes - under
+// both profiles, for random and PCT schedules, buggy or not.
+TEST_P(EveryRace, FromTheSnapshot_SameRunAsFromAFreshSetUp) {
+  const RaceScenario* s = find_race(GetParam());
+  ASSERT_NE(s, nullptr);
+  for (const std::string_view profile : {s->buggy_profile, s->fixed_profile}) {
+    std::string why;
+    auto prepared = PreparedRace::prepare(*s, profile, &why);
+    ASSERT_NE(prepared, nullptr) << why;
+    for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+      model::engine::Options o = seed % 2 == 0 ? pct(seed, 40) : model::engine::Options{};
+      o.seed = seed;
+      const RaceRun fresh = run_race(*s, profile, o);
+      const RaceRun again = prepared->run(o);
+      ASSERT_TRUE(fresh.error.empty()) << fresh.error;
+      ASSERT_TRUE(again.error.empty()) << again.error;
+      EXPECT_EQ(again.run.text(), fresh.run.text()) << profile << " seed " << seed;
+      EXPECT_EQ(again.run.replay, fresh.run.replay) << profile << " seed " << seed;
+      EXPECT_EQ(again.found, fresh.found) << profile << " seed " << seed;
+      EXPECT_EQ(again.notes, fresh.notes) << profile << " seed " << seed;
+      ASSERT_EQ(again.run.findings.size(), fresh.run.findings.size()) << profile << " seed " << seed;
+      for (std::size_t i = 0; i < fresh.run.findings.size(); ++i) {
+        EXPECT_EQ(again.run.findings[i].kind, fresh.run.findings[i].kind);
+        EXPECT_EQ(again.run.findings[i].message, fresh.run.findings[i].message);
+        EXPECT_EQ(again.run.findings[i].steps, fresh.run.findings[i].steps);
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,
                          ::testing::Values("certs-toctou", "launch-update-revert", "nonsnp-guest-req", "vmsa-features",
                                            "memslot-change", "certs-sync", "gmem-punch",

@@ -402,5 +402,59 @@ TEST(RmpStoreTest, RmpInspect_UncoveredPfn_ReadsZero) {
   EXPECT_EQ(rmp.entries().touched_pages(), 0u);
 }
 
+/// Every entry of `s` that is not zero, by PFN.
+std::map<Pfn, RmpEntryRaw> contents(const RmpStore& s) {
+  std::map<Pfn, RmpEntryRaw> all;
+  s.for_each_nonzero([&](Pfn pfn, const RmpEntryRaw& e) { all[pfn] = e; });
+  return all;
+}
+
+/// A store with one region of each kind: one entry (inline), 40 (sparse), 400 (dense), and
+/// enough regions to have grown the hash table.
+RmpStore store_of_every_kind() {
+  RmpStore s;
+  s.set(kRegion + 9, value_for(kRegion + 9));
+  for (Pfn i = 0; i < 40; ++i) s.set(kRegion + 512 + i * 7, value_for(kRegion + 512 + i * 7));
+  for (Pfn i = 0; i < 400; ++i) s.set(kRegion + 1024 + i, value_for(kRegion + 1024 + i));
+  for (Pfn r = 0; r < 100; ++r) s.set((r + 10) << 9, value_for(r));
+  return s;
+}
+
+TEST(RmpStoreTest, Copy_HoldsTheSameEntriesAndIsIndependentOfTheOriginal) {
+  RmpStore a = store_of_every_kind();
+  const auto before = contents(a);
+
+  RmpStore b(a);
+  EXPECT_EQ(contents(b), before);
+  EXPECT_EQ(b.touched_pages(), a.touched_pages());
+  EXPECT_EQ(b.memory_bytes(), a.memory_bytes());
+  // Writes to either side stay on that side, in every kind of region.
+  for (Pfn p : {kRegion + 9, kRegion + 512 + 7, kRegion + 1024 + 5, Pfn{20} << 9}) a.set(p, value_for(p, 1));
+  b.set(kRegion + 1024 + 6, value_for(kRegion + 1024 + 6, 2));
+  EXPECT_EQ(b.get(kRegion + 9), value_for(kRegion + 9));
+  EXPECT_EQ(b.get(kRegion + 512 + 7), value_for(kRegion + 512 + 7));
+  EXPECT_EQ(b.get(kRegion + 1024 + 5), value_for(kRegion + 1024 + 5));
+  EXPECT_EQ(a.get(kRegion + 1024 + 6), value_for(kRegion + 1024 + 6));
+}
+
+TEST(RmpStoreTest, Assign_PutsBackAnEarlierCopy_AfterPromotionsAndGrowth) {
+  RmpStore live = store_of_every_kind();
+  const RmpStore snap(live);
+  // Promote the inline region to dense, grow the table further, zero an entry.
+  for (Pfn i = 0; i < 300; ++i) live.set(kRegion + i, value_for(kRegion + i, 3));
+  for (Pfn r = 0; r < 200; ++r) live.set((r + 1000) << 9, value_for(r, 3));
+  live.set(kRegion + 1024, RmpEntryRaw{});
+
+  live = snap;
+  EXPECT_EQ(contents(live), contents(snap));
+  EXPECT_EQ(live.get(kRegion + 1024), value_for(kRegion + 1024));
+  EXPECT_EQ(live.get(kRegion + 10), RmpEntryRaw{});
+  EXPECT_EQ(live.touched_pages(), snap.touched_pages());
+  // Still a working store: writes after the assignment land (the lookup cache was reset).
+  live.set(kRegion + 1025, value_for(1, 4));
+  EXPECT_EQ(live.get(kRegion + 1025), value_for(1, 4));
+  EXPECT_EQ(snap.get(kRegion + 1025), value_for(kRegion + 1025));
+}
+
 }  // namespace
 }  // namespace snplab::model

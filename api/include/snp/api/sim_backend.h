@@ -21,6 +21,15 @@ Status sim_load_guest(Backend& b, Handle vcpu, std::vector<model::kvm::GuestOp> 
 const model::kvm::GuestLog* sim_guest_log(Backend& b, Handle vcpu);
 /// The last attestation report (0x4A0 bytes) the guest on `vcpu` received; nullptr off the sim.
 const std::vector<std::uint8_t>* sim_guest_report(Backend& b, Handle vcpu);
+/// The whole simulated backend as it is now: the host (model::kvm::Host::snapshot) and the
+/// open handles. nullptr off the sim. Not while an engine runs agents on the backend.
+struct SimSnapshot;
+std::shared_ptr<const SimSnapshot> sim_snapshot(Backend& b);
+/// Puts the backend back to `snap` in place: handles open then are open again and name the
+/// same objects; handles opened since are gone, and their numbers are handed out again, so
+/// drop the api objects that own them first. EINVAL for a snapshot of another backend,
+/// EOPNOTSUPP off the sim.
+Status sim_restore(Backend& b, const SimSnapshot& snap);
 /// The simulated host behind a sim backend (RMP, firmware, detectors); nullptr off the sim.
 model::kvm::Host* sim_host(Backend& b);
 

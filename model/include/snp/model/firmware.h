@@ -173,6 +173,12 @@ struct GuestContext {
 class Firmware {
  public:
   Firmware(Rmp& rmp, HostMemory& mem, FirmwareConfig cfg = {});
+  /// A copy of the firmware's state (a snapshot, Host::snapshot): still wired to the same RMP
+  /// and memory, only ever restore()d from.
+  Firmware(const Firmware&) = default;
+  /// Puts back the state of `snap` (a copy of this firmware); the RMP, memory and command
+  /// hook this firmware is wired to stay.
+  void restore(const Firmware& snap);
 
   // Platform commands.
   FwStatus snp_init(const OpContext& ctx = {"SNP_INIT", 0});
@@ -228,6 +234,7 @@ class Firmware {
     if (command_hook_) command_hook_(c);
   }
   std::function<void(FwCmd)> command_hook_;
+  Firmware& operator=(const Firmware&) = default;  // restore() only
   FwStatus check_platform(FwCmd cmd) const;
   /// The context at `gctx_paddr`: page in the Context state and known (else INVALID_GUEST).
   GuestContext* context(Spa gctx_paddr);
@@ -241,8 +248,9 @@ class Firmware {
   void handle_key_req(const GuestContext& g, std::span<const std::uint8_t> payload, std::uint8_t msg_vmpck,
                       std::vector<std::uint8_t>* rsp) const;
 
-  Rmp& rmp_;
-  HostMemory& mem_;
+  // The RMP and memory this firmware works on: wiring, kept by restore().
+  Rmp* rmp_;
+  HostMemory* mem_;
   FirmwareConfig cfg_;
   PlatformState state_ = PlatformState::Uninit;
   bool rmp_initialized_ = false;

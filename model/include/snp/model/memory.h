@@ -13,6 +13,8 @@
 
 namespace snplab::model {
 
+/// Copyable: a copy shares every page with the original until either writes it (copy on
+/// write), so a snapshot of the host costs one pointer per page held (Host::snapshot).
 class HostMemory {
  public:
   using Page = std::array<std::uint8_t, kPageSize>;
@@ -35,7 +37,8 @@ class HostMemory {
     Page data;
     std::uint64_t gen = 0;
   };
-  std::unordered_map<Pfn, std::unique_ptr<Slot>> pages_;
+  /// Shared with copies until written (page_mut clones a page another copy also holds).
+  std::unordered_map<Pfn, std::shared_ptr<Slot>> pages_;
   std::uint64_t gen_ = 0;
 };
 

@@ -96,8 +96,13 @@ class RmpAccessHook {
 class Rmp {
  public:
   explicit Rmp(RmpLayout layout);
-  Rmp(const Rmp&) = delete;
+  /// A copy with the same entries, in-use marks and instruction count, and no observers or
+  /// hook: a snapshot (Host::snapshot), to restore() from.
+  Rmp(const Rmp& o);
   Rmp& operator=(const Rmp&) = delete;
+  /// Puts back the state of `snap` (a copy of this table): entries, in-use marks and the
+  /// instruction count. Observers and the access hook stay as they are. Not inside a frame.
+  void restore(const Rmp& snap);
 
   const RmpLayout& layout() const { return layout_; }
   bool covers(Pfn pfn) const { return layout_.covers(pfn); }

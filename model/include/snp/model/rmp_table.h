@@ -97,8 +97,9 @@ class RmpStore {
  public:
   RmpStore();
   ~RmpStore();
-  RmpStore(const RmpStore&) = delete;
-  RmpStore& operator=(const RmpStore&) = delete;
+  /// Deep copies (every block), for snapshots of the host (Host::snapshot).
+  RmpStore(const RmpStore& o);
+  RmpStore& operator=(const RmpStore& o);
 
   RmpEntryRaw get(Pfn pfn) const {
     // Fast path: the last region looked up is dense (the common case for guest memory).
@@ -159,6 +160,8 @@ class RmpStore {
   void grow();
   std::size_t probe_start(std::uint64_t region) const;
   void release(Slot& s);
+  /// A copy of `s` owning its own block.
+  static Slot clone(const Slot& s);
 
   std::unique_ptr<Slot[]> slots_;
   std::size_t capacity_ = 0;  // power of two

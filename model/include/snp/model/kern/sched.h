@@ -96,6 +96,12 @@ class Sched {
   std::uint64_t step() const { return step_; }
   void set_step(std::uint64_t s) { step_ = s; }
   const std::vector<KernelFinding>& findings() const { return findings_; }
+  /// Puts back the state of `snap` (a copy of this scheduler, Host::snapshot); the hook stays.
+  void restore(const Sched& snap) {
+    current_ = snap.current_;
+    step_ = snap.step_;
+    findings_ = snap.findings_;
+  }
 
  private:
   SchedHook* hook_ = nullptr;

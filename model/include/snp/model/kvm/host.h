@@ -83,6 +83,7 @@ struct MemoryRegion2 {
 };
 
 class Vm;
+struct HostSnapshot;
 
 /// What KVM_RUN leaves for userspace (the exits the simulated host produces).
 struct Exit {
@@ -152,6 +153,19 @@ class Host {
     return ids;
   }
 
+  /// The whole host as it is now - VMs, vCPUs and their guests, memslots, guest_memfd,
+  /// user memory, RMP, host memory, firmware, detectors, kernel objects - for restore(). A
+  /// simulator facility with no hardware counterpart: an exploration sets a scenario up once
+  /// and starts every schedule from the snapshot instead of launching the guest again
+  /// (docs/engine.md, "Snapshots"). Pages are shared with the live host until written. Not
+  /// while an engine runs agents on this host.
+  std::unique_ptr<const HostSnapshot> snapshot() const;
+  /// Puts the host back to `snap` (taken from this host) in place: every object that existed
+  /// then keeps its address, so pointers into the host (api handles, engine watches, Vm*)
+  /// stay valid. A VM created since is dropped without teardown (its pages come back with
+  /// the RMP and memory); one destroyed since comes back.
+  void restore(const HostSnapshot& snap);
+
  private:
   HostConfig cfg_;
   kern::Sched sched_;
@@ -167,9 +181,7 @@ class Vm {
  public:
   Vm(Host& host, std::uint64_t id, unsigned long type);
   ~Vm();
-  Vm(const Vm&) = delete;
-  Vm& operator=(const Vm&) = delete;
-  Host& host() { return host_; }
+  Host& host() { return *host_; }
   SevVmState& sev() { return sev_; }
   kern::Mutex& slots_lock() { return slots_lock_; }
   /// kvm->lock: sev_mem_enc_ioctl() holds it around every KVM_MEMORY_ENCRYPT_OP command.
@@ -247,7 +259,14 @@ class Vm {
   /// Freed guest_memfd pages: sev_gmem_invalidate(), or straight back (gmem-no-invalidate-hook).
   void free_gmem_pages(const std::vector<Pfn>& freed);
 
-  Host& host_;
+  // Copies of a VM's state, for host snapshots only (Host::snapshot/restore). A copy made
+  // for a snapshot is detached: destroying it tears nothing down.
+  friend class Host;
+  Vm(const Vm&) = default;
+  Vm& operator=(const Vm&) = default;
+
+  Host* host_;
+  bool detached_ = false;
   std::uint64_t id_;
   unsigned long type_;
   kern::Mutex slots_lock_;
@@ -255,7 +274,13 @@ class Vm {
   kern::Srcu srcu_;
   kern::Shared<std::vector<Memslot>> slots_;  ///< the published array, replaced on update
   std::map<std::uint64_t, Gmem> gmems_;
-  std::map<Gpa, std::uint64_t> attrs_;        ///< gfn -> attributes (absent = 0)
+  /// Memory attributes as gfn ranges: first gfn -> [first, end) with nonzero attributes.
+  /// Disjoint, and adjacent ranges hold different attributes (KVM's xarray stores ranges too).
+  struct AttrRange {
+    Gpa end = 0;
+    std::uint64_t attrs = 0;
+  };
+  std::map<Gpa, AttrRange> attrs_;
   /// The exit a vCPU is waiting on userspace for.
   enum class Pending : std::uint8_t { None, Hypercall, PscHypercall, SnpReqCerts, VmgexitCerts, VmgexitDone };
   struct VcpuRun {
@@ -308,6 +333,18 @@ class Vm {
     std::uint64_t entry = 0xFFFFFFF0ULL;
   };
   std::map<unsigned long, VcpuArch> arch_;  ///< the guest driver's VMPCK0 message counter
+};
+
+/// Host::snapshot(): copies of the host's state (the VMs detached).
+struct HostSnapshot {
+  kern::Sched sched;
+  UserSpace user;
+  std::map<std::uint64_t, Pfn> pinned;
+  std::unique_ptr<SevPlatform> sev;
+  std::uint64_t next_id = 0;
+  std::uint64_t calls = 0;
+  std::map<std::uint64_t, std::unique_ptr<Vm>> vms;
+  const Host* from = nullptr;
 };
 
 }  // namespace snplab::model::kvm

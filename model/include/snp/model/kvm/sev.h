@@ -34,6 +34,13 @@ struct SnpCerts {
 class SevPlatform {
  public:
   explicit SevPlatform(std::uint64_t seed);
+  /// A copy of the platform's state (Host::snapshot): RMP, memory, firmware, detectors, page
+  /// and ASID allocation, certificate blobs. Only ever restore()d from.
+  SevPlatform(const SevPlatform& o);
+  SevPlatform& operator=(const SevPlatform&) = delete;
+  /// Puts back the state of `snap` (a copy of this platform) in place: the RMP, firmware and
+  /// every certificate blob that existed then keep their addresses.
+  void restore(const SevPlatform& snap);
   Rmp& rmp() { return rmp_; }
   HostMemory& mem() { return mem_; }
   Firmware& fw() { return fw_; }

@@ -11,6 +11,8 @@
 
 namespace snplab::model::kvm {
 
+/// The VMM's address space. Copyable: a copy shares the written pages until either side
+/// writes one (Host::snapshot).
 class UserSpace {
  public:
   /// mmap(): a page-aligned mapping of `size` bytes (zeroed), or 0 when size is 0. Pages
@@ -32,7 +34,8 @@ class UserSpace {
   };
   struct Mapping {
     std::uint64_t len = 0;
-    std::unordered_map<std::uint64_t, std::unique_ptr<Page>> pages;  ///< page index -> bytes
+    /// page index -> bytes, shared with copies of the UserSpace until written (copy on write)
+    std::unordered_map<std::uint64_t, std::shared_ptr<Page>> pages;
   };
   std::uint64_t gen_ = 0;
   /// Calls fn(mapping, page index, offset in page, offset in the buffer, n) for each
