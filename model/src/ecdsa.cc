@@ -86,8 +86,8 @@ Sha384Digest hmac_sha384(std::span<const std::uint8_t> key, std::span<const std:
   return outer.finish();
 }
 
-P384PrivateKey p384_derive_key(std::span<const std::uint8_t> secret, std::string_view label,
-                               std::span<const std::uint8_t> context) {
+static P384PrivateKey p384_derive_key_uncached(std::span<const std::uint8_t> secret, std::string_view label,
+                                               std::span<const std::uint8_t> context) {
   const Curve& c = curve();
   for (std::uint32_t counter = 1;; ++counter) {
     std::vector<std::uint8_t> msg;
@@ -196,6 +196,18 @@ P384Scalar get_le72(std::span<const std::uint8_t, 72> in) {
 
 // Memoized entry points (memo.h): the same inputs give the same bytes, without the curve
 // arithmetic when they were seen before on this thread.
+P384PrivateKey p384_derive_key(std::span<const std::uint8_t> secret, std::string_view label,
+                               std::span<const std::uint8_t> context) {
+  thread_local memo::Cache<P384PrivateKey> cache;  // the firmware derives its VCEK on every report
+  const std::string k =
+      memo::key(secret, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(label.data()), label.size()),
+                context);
+  if (const P384PrivateKey* hit = cache.find(k)) return *hit;
+  const P384PrivateKey v = p384_derive_key_uncached(secret, label, context);
+  cache.put(k, v);
+  return v;
+}
+
 P384PublicKey p384_public_key(const P384PrivateKey& key) {
   thread_local memo::Cache<P384PublicKey> cache;
   const std::string k = memo::key(key.d);

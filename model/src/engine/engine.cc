@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -158,6 +160,45 @@ static std::string compact(const model::RmpEntryRaw& e) {
   if (e.vmsa()) out += " vmsa";
   return out;
 }
+
+/// Agent stacks, kept for the next run on this thread: an exploration runs the same agents
+/// thousands of times, and a fresh 128 KiB stack each time is an mmap, a munmap and its page
+/// faults. Stacks are not shared between threads.
+class StackPool {
+ public:
+  ~StackPool() {
+    for (ctx::stack_context& sc : free_) alloc_.deallocate(sc);
+  }
+  ctx::stack_context take() {
+    if (free_.empty()) return alloc_.allocate();
+    const ctx::stack_context sc = free_.back();
+    free_.pop_back();
+    return sc;
+  }
+  void give(ctx::stack_context& sc) {
+    if (free_.size() < kKeep) {
+      free_.push_back(sc);
+    } else {
+      alloc_.deallocate(sc);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kKeep = 16;
+  ctx::fixedsize_stack alloc_;
+  std::vector<ctx::stack_context> free_;
+};
+
+StackPool& stack_pool() {
+  thread_local StackPool pool;
+  return pool;
+}
+
+/// Boost.Context's StackAllocator over this thread's pool.
+struct PooledStack {
+  ctx::stack_context allocate() { return stack_pool().take(); }
+  void deallocate(ctx::stack_context& sc) noexcept { stack_pool().give(sc); }
+};
 
 struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
   struct Fiber {
@@ -348,7 +389,7 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
     sched.set_step(f.pending_step);  // what it reports from here on happens at its own last point
     if (!f.started) {
       f.started = true;
-      f.self = ctx::fiber([this, i](ctx::fiber&& back) {
+      f.self = ctx::fiber(std::allocator_arg, PooledStack{}, [this, i](ctx::fiber&& back) {
         agents[i].back = std::move(back);
         agents[i].body();
         agents[i].done = true;
@@ -392,6 +433,8 @@ bool Engine::block_until(const kern::Point& /*p*/, bool (*ready)(const void*), c
 RunResult Engine::run(std::vector<Agent> agents) {
   Impl& m = *impl_;
   m.result = RunResult{};
+  m.result.trace.reserve(64);
+  m.result.points.reserve(64);
   m.choices.clear();
   m.agents.clear();
   m.last_run.reset();
@@ -429,8 +472,10 @@ RunResult Engine::run(std::vector<Agent> agents) {
     m.rmp->set_access_hook(&m);
     m.rmp->add_observer(&m);
   }
+  std::vector<std::size_t> live;
+  live.reserve(m.agents.size());
   while (m.result.steps < m.opts.max_steps) {
-    std::vector<std::size_t> live;
+    live.clear();
     bool unfinished = false;
     for (std::size_t i = 0; i < m.agents.size(); ++i) {
       unfinished = unfinished || !m.agents[i].done;
@@ -460,7 +505,7 @@ RunResult Engine::run(std::vector<Agent> agents) {
   m.result.findings.assign(all.begin() + static_cast<std::ptrdiff_t>(findings_before), all.end());
   if (m.opts.strategy == Strategy::Replay && m.script_pos != m.script.size()) m.result.replay_diverged = true;
   m.result.replay = encode_choices(m.choices);
-  return m.result;
+  return std::move(m.result);
 }
 
 }  // namespace snplab::model::engine

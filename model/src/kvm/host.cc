@@ -132,7 +132,7 @@ Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
       slots_lock_(host.sched(), "kvm->slots_lock"),
       kvm_lock_(host.sched(), "kvm->lock"),
       srcu_(host.sched(), "kvm->srcu"),
-      slots_(host.sched(), "kvm->memslots"),
+      slots_(host.sched(), "kvm->memslots", std::make_shared<const std::vector<Memslot>>()),
       guest_req_mutex_(host.sched(), "sev->guest_req_mutex") {}
 
 int Vm::check_region(const MemoryRegion2& r, const Memslot* old) const {
@@ -178,7 +178,8 @@ std::uint32_t Vm::address_spaces() const {
 
 int Vm::set_user_memory_region2(const MemoryRegion2& r) {
   kern::Guard g(slots_lock_);
-  const std::vector<Memslot> cur = slots_.load();
+  const std::shared_ptr<const std::vector<Memslot>> published = slots_.load();
+  const std::vector<Memslot>& cur = *published;
   const std::uint32_t as_id = r.slot >> 16, id = r.slot & 0xFFFF;
   const auto it = std::find_if(cur.begin(), cur.end(), [&](const Memslot& s) { return s.as_id == as_id && s.id == id; });
   const Memslot* old = it == cur.end() ? nullptr : &*it;
@@ -222,16 +223,16 @@ int Vm::set_user_memory_region2(const MemoryRegion2& r) {
     }
   }
   // --- point of no return: publish, then wait out readers of the old array ---
-  slots_.write_once(std::move(next));
+  slots_.write_once(std::make_shared<const std::vector<Memslot>>(std::move(next)));
   srcu_.synchronize();
   return 0;
 }
 
 std::optional<Memslot> Vm::gfn_to_memslot(Gpa gfn) {
   const int idx = srcu_.read_lock();
-  const std::vector<Memslot> slots = slots_.read_once();
+  const std::shared_ptr<const std::vector<Memslot>> slots = slots_.read_once();
   std::optional<Memslot> found;
-  for (const Memslot& s : slots) {
+  for (const Memslot& s : *slots) {
     if (s.as_id == 0 && gfn >= s.base_gfn && gfn < s.base_gfn + s.npages) found = s;
   }
   srcu_.read_unlock(idx);
@@ -239,8 +240,8 @@ std::optional<Memslot> Vm::gfn_to_memslot(Gpa gfn) {
 }
 
 std::optional<Gpa> Vm::hva_to_gfn_unlocked(std::uint64_t hva) {
-  const std::vector<Memslot> slots = slots_.load();  // plain, outside kvm->srcu: the RFC v4 code
-  for (const Memslot& s : slots) {
+  const std::shared_ptr<const std::vector<Memslot>> slots = slots_.load();  // plain, outside kvm->srcu (RFC v4)
+  for (const Memslot& s : *slots) {
     if (s.as_id == 0 && hva >= s.userspace_addr && hva - s.userspace_addr < (s.npages << kPageShift)) {
       return s.base_gfn + ((hva - s.userspace_addr) >> kPageShift);
     }

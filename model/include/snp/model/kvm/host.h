@@ -248,7 +248,7 @@ class Vm {
   std::optional<Memslot> gfn_to_memslot(Gpa gfn);
   /// Every host page the VM's guest_memfds hold (teardown).
   std::vector<Pfn> gmem_pages() const;
-  const std::vector<Memslot>& memslots_peek() const { return slots_.peek(); }
+  const std::vector<Memslot>& memslots_peek() const { return *slots_.peek(); }
 
  private:
   int check_region(const MemoryRegion2& r, const Memslot* old) const;
@@ -272,7 +272,8 @@ class Vm {
   kern::Mutex slots_lock_;
   kern::Mutex kvm_lock_;
   kern::Srcu srcu_;
-  kern::Shared<std::vector<Memslot>> slots_;  ///< the published array, replaced on update
+  /// kvm->memslots: the published array, replaced (never changed in place) on update.
+  kern::Shared<std::shared_ptr<const std::vector<Memslot>>> slots_;
   std::map<std::uint64_t, Gmem> gmems_;
   /// Memory attributes as gfn ranges: first gfn -> [first, end) with nonzero attributes.
   /// Disjoint, and adjacent ranges hold different attributes (KVM's xarray stores ranges too).
