@@ -80,7 +80,7 @@ Firmware::Firmware(Rmp& rmp, HostMemory& mem, FirmwareConfig cfg)
 void Firmware::restore(const Firmware& snap) {
   Rmp* const rmp = rmp_;
   HostMemory* const mem = mem_;
-  std::function<void(FwCmd)> hook = std::move(command_hook_);
+  std::function<void(FwCmd, bool)> hook = std::move(command_hook_);
   *this = snap;
   rmp_ = rmp;
   mem_ = mem;
@@ -123,14 +123,14 @@ const GuestContext* Firmware::guest(Spa gctx_paddr) const {
 // Platform
 
 FwStatus Firmware::snp_init(const OpContext& ctx) {
-  announce(FwCmd::SnpInit);
+  const Running running = announce(FwCmd::SnpInit);
   SnpInitExCmd cmd;
   cmd.init_rmp = true;
   return snp_init_ex(cmd, ctx);
 }
 
 FwStatus Firmware::snp_init_ex(const SnpInitExCmd& cmd, const OpContext& ctx) {
-  announce(FwCmd::SnpInitEx);
+  const Running running = announce(FwCmd::SnpInitEx);
   if (FwStatus s = check_platform(FwCmd::SnpInitEx); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0 || (!cmd.list_paddr_en && !cmd.ranges.empty())) return FwStatus::InvalidParam;
   if (!rmp_initialized_ && !cmd.init_rmp) return FwStatus::RmpInitRequired;
@@ -161,7 +161,7 @@ FwStatus Firmware::snp_init_ex(const SnpInitExCmd& cmd, const OpContext& ctx) {
 }
 
 FwStatus Firmware::snp_shutdown_ex(bool /*iommu_snp_shutdown*/) {
-  announce(FwCmd::SnpShutdownEx);
+  const Running running = announce(FwCmd::SnpShutdownEx);
   if (FwStatus s = check_platform(FwCmd::SnpShutdownEx); s != FwStatus::Success) return s;
   if (state_ == PlatformState::Uninit) return FwStatus::Success;  // no-op (facts §4.5)
   // Every ASID must be clean: none active, none waiting for DF_FLUSH.
@@ -173,7 +173,7 @@ FwStatus Firmware::snp_shutdown_ex(bool /*iommu_snp_shutdown*/) {
 }
 
 FwStatus Firmware::snp_platform_status(SnpPlatformStatus* out) const {
-  announce(FwCmd::SnpPlatformStatus);
+  const Running running = announce(FwCmd::SnpPlatformStatus);
   if (FwStatus s = check_platform(FwCmd::SnpPlatformStatus); s != FwStatus::Success) return s;
   out->api_major = cfg_.api_major;
   out->api_minor = cfg_.api_minor;
@@ -188,7 +188,7 @@ FwStatus Firmware::snp_platform_status(SnpPlatformStatus* out) const {
 }
 
 FwStatus Firmware::snp_df_flush() {
-  announce(FwCmd::SnpDfFlush);
+  const Running running = announce(FwCmd::SnpDfFlush);
   if (FwStatus s = check_platform(FwCmd::SnpDfFlush); s != FwStatus::Success) return s;
   if (!wbinvd_done_) return FwStatus::WbinvdRequired;
   // --- point of no return ---
@@ -198,7 +198,7 @@ FwStatus Firmware::snp_df_flush() {
 }
 
 FwStatus Firmware::snp_config(const SnpConfigCmd& cmd) {
-  announce(FwCmd::SnpConfig);
+  const Running running = announce(FwCmd::SnpConfig);
   if (FwStatus s = check_platform(FwCmd::SnpConfig); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0) return FwStatus::InvalidParam;
   // The reported TCB may hide an update (be lower), never claim more than is running.
@@ -211,7 +211,7 @@ FwStatus Firmware::snp_config(const SnpConfigCmd& cmd) {
 }
 
 FwStatus Firmware::snp_commit() {
-  announce(FwCmd::SnpCommit);
+  const Running running = announce(FwCmd::SnpCommit);
   if (FwStatus s = check_platform(FwCmd::SnpCommit); s != FwStatus::Success) return s;
   // --- point of no return ---
   committed_tcb_ = cfg_.current_tcb;
@@ -223,7 +223,7 @@ FwStatus Firmware::snp_commit() {
 }
 
 FwStatus Firmware::snp_vlek_load(std::uint32_t len, std::uint8_t vlek_wrapped_version, const WrappedVlek& blob) {
-  announce(FwCmd::SnpVlekLoad);
+  const Running running = announce(FwCmd::SnpVlekLoad);
   if (FwStatus s = check_platform(FwCmd::SnpVlekLoad); s != FwStatus::Success) return s;
   if (len != 16) return FwStatus::InvalidLen;  // sizeof(struct sev_user_data_snp_vlek_load)
   if (vlek_wrapped_version != 0) return FwStatus::InvalidParam;
@@ -242,7 +242,7 @@ FwStatus Firmware::snp_vlek_load(std::uint32_t len, std::uint8_t vlek_wrapped_ve
 // Guest contexts
 
 FwStatus Firmware::snp_gctx_create(Spa gctx_paddr, const OpContext& ctx) {
-  announce(FwCmd::SnpGctxCreate);
+  const Running running = announce(FwCmd::SnpGctxCreate);
   if (FwStatus s = check_platform(FwCmd::SnpGctxCreate); s != FwStatus::Success) return s;
   if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidAddress;
   if (state_of(*rmp_, gctx_paddr) != PageState::Firmware) return FwStatus::InvalidPageState;
@@ -257,7 +257,7 @@ FwStatus Firmware::snp_gctx_create(Spa gctx_paddr, const OpContext& ctx) {
 }
 
 FwStatus Firmware::snp_launch_start(const SnpLaunchStartCmd& cmd) {
-  announce(FwCmd::SnpLaunchStart);
+  const Running running = announce(FwCmd::SnpLaunchStart);
   if (FwStatus s = check_platform(FwCmd::SnpLaunchStart); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0) return FwStatus::InvalidParam;
   GuestContext* g = context(cmd.gctx_paddr);
@@ -300,7 +300,7 @@ FwStatus Firmware::snp_launch_start(const SnpLaunchStartCmd& cmd) {
 }
 
 FwStatus Firmware::snp_activate(Spa gctx_paddr, std::uint32_t asid) {
-  announce(FwCmd::SnpActivate);
+  const Running running = announce(FwCmd::SnpActivate);
   if (FwStatus s = check_platform(FwCmd::SnpActivate); s != FwStatus::Success) return s;
   GuestContext* g = context(gctx_paddr);
   if (g == nullptr) return FwStatus::InvalidGuest;
@@ -346,7 +346,7 @@ void Firmware::measure(GuestContext& g, std::uint8_t page_type, Gpa gpa, std::sp
 }
 
 FwStatus Firmware::snp_launch_update(const SnpLaunchUpdateCmd& cmd, const OpContext& ctx) {
-  announce(FwCmd::SnpLaunchUpdate);
+  const Running running = announce(FwCmd::SnpLaunchUpdate);
   if (FwStatus s = check_platform(FwCmd::SnpLaunchUpdate); s != FwStatus::Success) return s;
   if (cmd.rsvd != 0 || cmd.page_type == 0 || cmd.page_type > kPageCpuid) return FwStatus::InvalidParam;
   GuestContext* g = context(cmd.gctx_paddr);
@@ -433,7 +433,7 @@ bool amd_ecdsa_verify(std::span<const std::uint8_t> pubkey, std::span<const std:
 }  // namespace
 
 FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
-  announce(FwCmd::SnpLaunchFinish);
+  const Running running = announce(FwCmd::SnpLaunchFinish);
   if (cmd.rsvd != 0) return FwStatus::InvalidParam;
   if (FwStatus s = check_platform(FwCmd::SnpLaunchFinish); s != FwStatus::Success) return s;
   GuestContext* g = context(cmd.gctx_paddr);
@@ -483,7 +483,7 @@ FwStatus Firmware::snp_launch_finish(const SnpLaunchFinishCmd& cmd) {
 }
 
 FwStatus Firmware::snp_decommission(Spa gctx_paddr, const OpContext& ctx) {
-  announce(FwCmd::SnpDecommission);
+  const Running running = announce(FwCmd::SnpDecommission);
   if (FwStatus s = check_platform(FwCmd::SnpDecommission); s != FwStatus::Success) return s;
   GuestContext* g = context(gctx_paddr);
   if (g == nullptr) return FwStatus::InvalidGuest;
@@ -503,7 +503,7 @@ FwStatus Firmware::snp_decommission(Spa gctx_paddr, const OpContext& ctx) {
 }
 
 FwStatus Firmware::snp_guest_status(Spa gctx_paddr, SnpGuestStatus* out) const {
-  announce(FwCmd::SnpGuestStatus);
+  const Running running = announce(FwCmd::SnpGuestStatus);
   if (FwStatus s = check_platform(FwCmd::SnpGuestStatus); s != FwStatus::Success) return s;
   const GuestContext* g = context(gctx_paddr);
   if (g == nullptr) return FwStatus::InvalidGuest;
@@ -514,13 +514,13 @@ FwStatus Firmware::snp_guest_status(Spa gctx_paddr, SnpGuestStatus* out) const {
 }
 
 FwStatus Firmware::snp_page_reclaim(Spa paddr, PageSize size, const OpContext& ctx) {
-  announce(FwCmd::SnpPageReclaim);
+  const Running running = announce(FwCmd::SnpPageReclaim);
   if (FwStatus s = check_platform(FwCmd::SnpPageReclaim); s != FwStatus::Success) return s;
   return model::snp_page_reclaim(*rmp_, paddr, size, ctx);
 }
 
 FwStatus Firmware::snp_page_unsmash(Spa paddr, const OpContext& ctx) {
-  announce(FwCmd::SnpPageUnsmash);
+  const Running running = announce(FwCmd::SnpPageUnsmash);
   if (FwStatus s = check_platform(FwCmd::SnpPageUnsmash); s != FwStatus::Success) return s;
   // facts §4.5: 2M aligned; all 512 entries 4K, Immutable, not VMSA, the same non-zero ASID
   // and page state, identical VMPL permissions, GPAs consecutive from a 2M-aligned GPA.
@@ -701,7 +701,7 @@ void Firmware::handle_key_req(const GuestContext& g, std::span<const std::uint8_
 }
 
 FwStatus Firmware::snp_guest_request(Spa gctx_paddr, Spa request_paddr, Spa response_paddr) {
-  announce(FwCmd::SnpGuestRequest);
+  const Running running = announce(FwCmd::SnpGuestRequest);
   if (FwStatus s = check_platform(FwCmd::SnpGuestRequest); s != FwStatus::Success) return s;
   if ((gctx_paddr & kPageMask) != 0) return FwStatus::InvalidParam;
   if (state_of(*rmp_, gctx_paddr) != PageState::Context) return FwStatus::InvalidGuest;

@@ -206,7 +206,8 @@ KindClass class_of(PointKind k) {
     case PointKind::Complete: return KindClass::Lock;
     case PointKind::KrefGet:
     case PointKind::KrefPut: return KindClass::Kref;
-    case PointKind::FirmwareCall: return KindClass::Firmware;
+    case PointKind::FirmwareCall:
+    case PointKind::FirmwareDone: return KindClass::Firmware;
     case PointKind::RmpInsn: return KindClass::Rmp;
     case PointKind::Reload: return KindClass::Reload;
   }

@@ -36,6 +36,7 @@ std::uint64_t cost_of(kern::PointKind k) {
     case kern::PointKind::Wait:
     case kern::PointKind::Complete: return 100;
     case kern::PointKind::FirmwareCall: return 60000;
+    case kern::PointKind::FirmwareDone: return 100;
     case kern::PointKind::RmpInsn: return 200;
     case kern::PointKind::Reload: return 4;
   }

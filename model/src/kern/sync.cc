@@ -22,6 +22,7 @@ std::string_view to_string(PointKind k) {
     case PointKind::Wait: return "wait_for_completion";
     case PointKind::Complete: return "complete";
     case PointKind::FirmwareCall: return "sev_do_cmd";
+    case PointKind::FirmwareDone: return "sev_wait_cmd_ioc";
     case PointKind::RmpInsn: return "rmp_insn";
     case PointKind::Reload: return "reload";
   }

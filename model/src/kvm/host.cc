@@ -26,9 +26,10 @@ constexpr int kFallocKeepSize = 0x01, kFallocPunchHole = 0x02;
 Host::Host(HostConfig cfg) : cfg_(cfg) {
   if (cfg_.snp_enabled) {
     sev_ = std::make_unique<SevPlatform>(cfg_.seed);
-    // sev_do_cmd(): each PSP command is a scheduling point (kern/sched.h).
-    sev_->fw().set_command_hook(
-        [this](FwCmd c) { sched_.point(kern::PointKind::FirmwareCall, &sev_->fw(), to_string(c)); });
+    // sev_do_cmd(): each PSP command's start and end are scheduling points (kern/sched.h).
+    sev_->fw().set_command_hook([this](FwCmd c, bool done) {
+      sched_.point(done ? kern::PointKind::FirmwareDone : kern::PointKind::FirmwareCall, &sev_->fw(), to_string(c));
+    });
   }
 }
 Host::~Host() { vms_.clear(); }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 
@@ -281,6 +282,43 @@ TEST(Races, DoubleAssignment_FixedKernelRefusesTheSecondGuestWithEexist) {
   // Without pinned memory the scenario says why it cannot run.
   const RaceRun gmem = run_race(*s, "upstream", model::engine::Options{});
   EXPECT_NE(gmem.error.find("pinned-memory profile"), std::string::npos) << gmem.error;
+}
+
+// A PSP command is two points: its start (sev_do_cmd) and its completion (sev_wait_cmd_ioc),
+// the latter on every return path - here including LAUNCH_UPDATEs the firmware refuses - and
+// other agents can run between the completion and the caller's next step.
+TEST(Races, PspCommands_StartAndCompletionArePoints_OnEveryPath) {
+  bool interleaved = false;
+  // launch-update-revert: one LAUNCH_UPDATE is refused; the two guests of
+  // double-assignment-concurrent hold no lock in common.
+  for (const char* name : {"launch-update-revert", "double-assignment-concurrent"}) {
+  const RaceScenario* s = find_race(name);
+  ASSERT_NE(s, nullptr);
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    model::engine::Options random;  // switches at any point with probability 1/4
+    random.seed = seed;
+    const RaceRun r = run_race(*s, s->buggy_profile, random);
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    std::map<std::uint32_t, std::vector<std::string>> open;  // per agent: commands started, not done
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < r.run.trace.size(); ++i) {
+      const auto& e = r.run.trace[i];
+      if (e.kind == model::kern::PointKind::FirmwareCall) {
+        open[e.agent].push_back(e.object);
+      } else if (e.kind == model::kern::PointKind::FirmwareDone) {
+        ASSERT_FALSE(open[e.agent].empty()) << "completion without a start at step " << e.step;
+        EXPECT_EQ(open[e.agent].back(), e.object);
+        open[e.agent].pop_back();
+        ++done;
+        if (i + 1 < r.run.trace.size() && r.run.trace[i + 1].agent != e.agent) interleaved = true;
+      }
+    }
+    for (const auto& [agent, cmds] : open) EXPECT_TRUE(cmds.empty()) << "agent " << agent << " left a command open";
+    // launch-update-revert: both SNP_LAUNCH_UPDATEs complete, the refused one included.
+    EXPECT_GE(done, std::string_view(name) == "launch-update-revert" ? 2u : 1u);
+  }
+  }
+  EXPECT_TRUE(interleaved) << "no schedule ran another agent right after a PSP command completed";
 }
 
 TEST(Races, BadReplayStrings_SayWhatIsWrong) {

@@ -223,17 +223,32 @@ class Firmware {
   /// The report version this firmware emits (documented in docs/firmware.md).
   static constexpr std::uint32_t kReportVersion = 3;
 
- /// Called as each command starts, before it reads anything: the simulated kernel makes it
-  /// a scheduling point ("sev_do_cmd"), so the engine can run another agent between a
-  /// caller's preparation and the PSP's work. Commands themselves run atomically, as the
-  /// PSP handles one command at a time.
-  void set_command_hook(std::function<void(FwCmd)> hook) { command_hook_ = std::move(hook); }
+  /// Called as each command starts, before it reads anything (`done` false), and as it
+  /// returns, on every path (`done` true): the simulated kernel makes both scheduling points
+  /// ("sev_do_cmd", then "sev_wait_cmd_ioc"), so the engine can run another agent between a
+  /// caller's preparation and the PSP's work, and between the PSP's completion and the
+  /// caller going on. Commands themselves run atomically, as the PSP handles one at a time.
+  void set_command_hook(std::function<void(FwCmd, bool done)> hook) { command_hook_ = std::move(hook); }
 
  private:
-  void announce(FwCmd c) const {
-    if (command_hook_) command_hook_(c);
-  }
-  std::function<void(FwCmd)> command_hook_;
+  /// A command in progress: announces its start, and its end when it goes out of scope.
+  class Running {
+   public:
+    Running(const Firmware& fw, FwCmd c) : fw_(fw), cmd_(c) {
+      if (fw_.command_hook_) fw_.command_hook_(cmd_, false);
+    }
+    ~Running() {
+      if (fw_.command_hook_) fw_.command_hook_(cmd_, true);
+    }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+
+   private:
+    const Firmware& fw_;
+    FwCmd cmd_;
+  };
+  [[nodiscard]] Running announce(FwCmd c) const { return Running(*this, c); }
+  std::function<void(FwCmd, bool)> command_hook_;
   Firmware& operator=(const Firmware&) = default;  // restore() only
   FwStatus check_platform(FwCmd cmd) const;
   /// The context at `gctx_paddr`: page in the Context state and known (else INVALID_GUEST).

@@ -34,6 +34,7 @@ enum class PointKind : std::uint8_t {
   Wait,         ///< wait_for_completion
   Complete,
   FirmwareCall, ///< a PSP command starts (the firmware's own accesses follow)
+  FirmwareDone, ///< a PSP command has finished; its caller (sev_wait_cmd_ioc) has not gone on yet
   RmpInsn,      ///< a CPU RMP instruction (RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST) starts
   Reload,       ///< a plain load's value is used again: the compiler may have reloaded it
 };
