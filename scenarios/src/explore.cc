@@ -146,19 +146,22 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
   };
   auto stop_requested = [&] { return o.stop != nullptr && o.stop->load(std::memory_order_relaxed); };
 
-  // This thread's set-up, made on first use (a resumed, finished search needs none).
-  std::unique_ptr<PreparedRace> here;
+  // One set-up per thread, made on first use (a resumed, finished search needs none) and
+  // restored before each of its schedules: the probe's is reused by the calling thread's
+  // share of the TBB rounds.
+  tbb::enumerable_thread_specific<std::unique_ptr<PreparedRace>> prepared;
   auto run_here = [&](const model::engine::Options& e) {
-    if (!here) {
+    std::unique_ptr<PreparedRace>& mine = prepared.local();
+    if (!mine) {
       std::string why;
-      here = PreparedRace::prepare(s, profile, &why);
-      if (!here) {
+      mine = PreparedRace::prepare(s, profile, &why);
+      if (!mine) {
         RaceRun r;
         r.error = why;
         return r;
       }
     }
-    return here->run(e);
+    return mine->run(e);
   };
 
   if (o.strategy == Strategy::Dfs) {
@@ -225,8 +228,6 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
     tbb::task_arena arena(static_cast<int>(jobs));
     const std::uint64_t round = jobs == 1 ? 1 : jobs * 8ULL;
     const std::uint64_t end = res.schedules + o.budget;
-    // One set-up per worker thread, restored before each of its schedules.
-    tbb::enumerable_thread_specific<std::unique_ptr<PreparedRace>> prepared;
     while (res.schedules < end && !stop_requested()) {
       const std::uint64_t base = res.schedules;
       const std::uint64_t n = std::min(round, end - base);
@@ -234,16 +235,7 @@ ExploreResult explore(const RaceScenario& s, std::string_view profile, const Exp
       std::vector<std::string> errors(n);
       arena.execute([&] {
         tbb::parallel_for(std::uint64_t{0}, n, [&](std::uint64_t i) {
-          std::unique_ptr<PreparedRace>& mine = prepared.local();
-          if (!mine) {
-            std::string why;
-            mine = PreparedRace::prepare(s, profile, &why);
-            if (!mine) {
-              errors[i] = why;
-              return;
-            }
-          }
-          RaceRun r = mine->run(schedule_options(o, base + i, k));
+          RaceRun r = run_here(schedule_options(o, base + i, k));
           if (!r.error.empty()) {
             errors[i] = r.error;
           } else if (r.found) {

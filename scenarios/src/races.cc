@@ -247,6 +247,14 @@ void conclude(RaceRun& out, model::kvm::Host& host, std::string_view kind) {
                           [&](const model::kern::KernelFinding& f) { return f.kind == kind; });
 }
 
+/// The agents under the engine, with the host's CPU RMP instructions as points.
+model::engine::RunResult run_agents(model::kvm::Host& host, const model::engine::Options& opts,
+                                    std::vector<model::engine::Agent> agents) {
+  model::engine::Engine engine(host.sched(), opts);
+  engine.watch(host.sev()->rmp());
+  return engine.run(std::move(agents));
+}
+
 Schedule certs_toctou(Setup& setup, std::string_view, std::string* error) {
   api::Backend& b = setup.b();
   model::kvm::Host& host = *setup.host;
@@ -260,9 +268,7 @@ Schedule certs_toctou(Setup& setup, std::string_view, std::string* error) {
   auto dev = shared(std::move(*sev));
   auto next_blob = std::make_shared<const std::vector<std::uint8_t>>(cert_blob(host, 2));
   return [&b, &host, vm, dev, next_blob](RaceRun& out, const model::engine::Options& opts) {
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
-    out.run = engine.run({{"vcpu0",
+    out.run = run_agents(host, opts, {{"vcpu0",
                            [&] {
                              for (int i = 0; i < 4; ++i) {
                                auto e = vm->vcpu().run();
@@ -320,9 +326,7 @@ Schedule launch_update_revert(Setup& setup, std::string_view, std::string* error
       u.type = type;
       (void)guest->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
     };
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
-    out.run = engine.run({{"vmm-a", [&] { update(5, 1, api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, a->addr()); }},
+    out.run = run_agents(host, opts, {{"vmm-a", [&] { update(5, 1, api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, a->addr()); }},
                           {"vmm-b", [&] { update(3, 3, api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, c->addr()); }}});
     conclude(out, host, "erroneous-revert");
   };
@@ -369,9 +373,7 @@ Schedule nonsnp_guest_req(Setup& setup, std::string_view, std::string* error) {
   };
   auto objs = std::make_shared<Objects>(Objects{std::move(*kvm), std::move(*vm), std::move(*mem), std::move(*vcpu)});
   return [&host, objs](RaceRun& out, const model::engine::Options& opts) {
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
-    out.run = engine.run({{"vcpu0", [&] { (void)objs->vcpu.run(); }}});
+    out.run = run_agents(host, opts, {{"vcpu0", [&] { (void)objs->vcpu.run(); }}});
     conclude(out, host, "guest-request-false-success");
   };
 }
@@ -381,10 +383,8 @@ Schedule vmsa_features(Setup& setup, std::string_view, std::string*) {
   api::Backend& b = setup.b();
   model::kvm::Host& host = *setup.host;
   return [&b, &host](RaceRun& out, const model::engine::Options& opts) {
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
     std::unique_ptr<SnpVm> vm;
-    out.run = engine.run({{"vmm", [&] {
+    out.run = run_agents(host, opts, {{"vmm", [&] {
                              SnpVmConfig vc;
                              vc.secrets_gpa = 0;
                              auto launched = SnpVm::launch(b, vc);
@@ -433,9 +433,7 @@ Schedule memslot_change(Setup& setup, std::string_view, std::string* error) {
   auto guest = std::shared_ptr<SnpVm>(std::move(*vm));
   auto s = shared(std::move(*src)), x = shared(std::move(*extra));
   return [&host, guest, s, x, uaddr](RaceRun& out, const model::engine::Options& opts) {
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
-    out.run = engine.run({{"vmm-launch",
+    out.run = run_agents(host, opts, {{"vmm-launch",
                            [&] {
                              api::uapi::kvm_sev_snp_launch_update u;
                              u.gfn_start = 7;
@@ -491,9 +489,7 @@ Schedule certs_sync(Setup& setup, std::string_view profile, std::string* error) 
     // The file and its lock are the VMM's (userspace state, accessed like a file: marked).
     model::kern::Shared<std::vector<std::uint8_t>> file(host.sched(), "vmm:certs-file", blobs->first);
     model::kern::Mutex file_lock(host.sched(), "vmm:certs-file-lock");
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
-    out.run = engine.run({{"vcpu0",
+    out.run = run_agents(host, opts, {{"vcpu0",
                            [&] {
                              api::Vcpu& vcpu = vm->vcpu();
                              for (int i = 0; i < 8; ++i) {
@@ -553,9 +549,7 @@ Schedule gmem_punch(Setup& setup, std::string_view, std::string* error) {
   auto guest = std::shared_ptr<SnpVm>(std::move(*vm));
   return [&b, &host, guest](RaceRun& out, const model::engine::Options& opts) {
     namespace u = api::uapi;
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
-    out.run = engine.run({{"vcpu0",
+    out.run = run_agents(host, opts, {{"vcpu0",
                            [&] {
                              for (int i = 0; i < 8; ++i) {
                                auto e = guest->vcpu().run();
@@ -616,9 +610,7 @@ Schedule double_assignment(Setup& setup, std::string_view profile, std::string* 
       return st ? std::string("ok") : st.error().to_string();
     };
     model::kern::Completion a_done(host.sched(), "vmm:a-done");
-    model::engine::Engine engine(host.sched(), opts);
-    engine.watch(host.sev()->rmp());
-    out.run = engine.run({{"vmm-a",
+    out.run = run_agents(host, opts, {{"vmm-a",
                            [&] {
                              out.notes.push_back("vmm-a: LAUNCH_UPDATE " + update(*va));
                              if (ordered) a_done.complete();

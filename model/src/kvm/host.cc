@@ -116,8 +116,11 @@ void Host::restore(const HostSnapshot& snap) {
   }
   for (const auto& [id, saved] : snap.vms) {
     auto& live = vms_[id];
-    if (!live) live = std::unique_ptr<Vm>(new Vm(*saved));  // destroyed since: back
-    *live = *saved;
+    if (live) {
+      *live = *saved;
+    } else {
+      live = std::unique_ptr<Vm>(new Vm(*saved));  // destroyed since: back
+    }
     live->detached_ = false;
   }
 }
