@@ -37,7 +37,37 @@ std::optional<Certificate> find_issuer(const Certificate& child, std::span<const
   return first;
 }
 
+constexpr Sha256Digest digest_from_hex(const char (&hex)[65]) {
+  auto nibble = [](char c) -> std::uint8_t {
+    return static_cast<std::uint8_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  };
+  Sha256Digest d{};
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    d[i] = static_cast<std::uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  }
+  return d;
+}
+
 }  // namespace
+
+std::span<const TrustedRoot> amd_roots() {
+  // SHA-256 of each ARK's DER SubjectPublicKeyInfo. Milan and Genoa: the ARKs in
+  // ../shared/vectors/reports/oak/ (a test recomputes both); Turin: the ARK of KDS's Turin
+  // chain as go-sev-guest ships it (verify/trust/ask_ark_turin_vlek.pem).
+  static const TrustedRoot kRoots[] = {
+      {"AMD ARK-Milan", digest_from_hex("9f056bee44377e29308cb5ffa895bdfb62d18881fa6bed8d6f075b0204089cb9"),
+       "AMD's published Milan root key", Product::Milan},
+      {"AMD ARK-Genoa", digest_from_hex("429a69c9422aa258ee4d8db5fcda9c6470ef15f8cd5a9cebd6cbc7d90b863831"),
+       "AMD's published Genoa root key", Product::Genoa},
+      {"AMD ARK-Turin", digest_from_hex("4f125410563a2ab9a50356f9243f6fe0b6f73de98603f53f90339c70e9d7ad08"),
+       "AMD's published Turin root key", Product::Turin},
+  };
+  return kRoots;
+}
+
+TrustedRoot trusted_root_of(const Certificate& cert, std::string name, std::string why, Product product) {
+  return TrustedRoot{std::move(name), sha256(cert.public_key_der()), std::move(why), product};
+}
 
 std::string_view to_string(LeafKind k) {
   switch (k) {
@@ -144,13 +174,30 @@ VerifyResult verify_report(std::span<const std::uint8_t> report_bytes, const Cer
   if (ask) r.chain.push_back({mid_role, *ask});
   if (ark) r.chain.push_back({"ARK", *ark});
 
-  // --- Chain signatures ----------------------------------------------------------------------
+  // --- Chain signatures and the root ---------------------------------------------------------
+  // The ARK must be one of the caller's roots by key: names and a self-signature prove nothing,
+  // since anyone can make a self-signed "ARK-Milan".
+  auto check_ark_trusted = [&](const Certificate& ark_cert) {
+    const Sha256Digest key = sha256(ark_cert.public_key_der());
+    for (const TrustedRoot& root : options.roots) {
+      if (root.spki_sha256 != key) continue;
+      r.trusted_root = root;
+      pass(CheckId::ChainArkTrusted, "chain.ark_trusted",
+           fmt::format("ARK key sha256 {} is {} ({})", short_hex(key), root.name, root.why));
+      return;
+    }
+    fail(CheckId::ChainArkTrusted, "chain.ark_trusted",
+         fmt::format("ARK '{}' key sha256 {} is none of the {} trusted roots (AMD's ARKs unless --ark or "
+                     "--trust-simulated names another): the chain is anchored in a key nobody vouches for",
+                     ark_cert.subject_cn(), to_hex(key), options.roots.size()));
+  };
   const std::string ark_sign_name = "chain.ark_signs_" + mid_l;
   const std::string ask_sign_name = fmt::format("chain.{}_signs_{}", mid_l, leaf_l);
   if (!ask) {
     const std::string why = fmt::format("no certificate in the chain has the subject '{}' that issued the {}",
                                         leaf.issuer(), leaf_role);
     fail(CheckId::ChainArkSelfSigned, "chain.ark_self_signed", "no ARK: the " + mid_role + " is missing");
+    fail(CheckId::ChainArkTrusted, "chain.ark_trusted", "no ARK: the " + mid_role + " is missing");
     fail(CheckId::ChainArkSignsAsk, ark_sign_name, "no " + mid_role + ": " + why);
     fail(CheckId::ChainAskSignsLeaf, ask_sign_name, why);
   } else {
@@ -158,11 +205,13 @@ VerifyResult verify_report(std::span<const std::uint8_t> report_bytes, const Cer
       fail(CheckId::ChainArkSelfSigned, "chain.ark_self_signed",
            fmt::format("no self-issued certificate in the chain has the subject '{}' that issued the {}",
                        ask->issuer(), mid_role));
+      fail(CheckId::ChainArkTrusted, "chain.ark_trusted", "no ARK in the chain to compare with the trusted roots");
       fail(CheckId::ChainArkSignsAsk, ark_sign_name, "no ARK in the chain");
     } else {
       const auto self = ark->verify_signed_by(*ark);
       add(CheckId::ChainArkSelfSigned, self.ok ? CheckStatus::Pass : CheckStatus::Fail, "chain.ark_self_signed",
           fmt::format("ARK '{}' self-signature: {}", ark->subject_cn(), self.message));
+      check_ark_trusted(*ark);
       const auto down = ask->verify_signed_by(*ark);
       add(CheckId::ChainArkSignsAsk, down.ok ? CheckStatus::Pass : CheckStatus::Fail, ark_sign_name,
           fmt::format("ARK '{}' -> {} '{}': {}", ark->subject_cn(), mid_role, ask->subject_cn(), down.message));
@@ -267,6 +316,9 @@ VerifyResult verify_report(std::span<const std::uint8_t> report_bytes, const Cer
   if (ark) {
     const Product p = product_from_name(ark->subject_cn());
     if (p != Product::Unknown) sources.push_back({fmt::format("ARK '{}'", ark->subject_cn()), p});
+  }
+  if (r.trusted_root && r.trusted_root->product != Product::Unknown) {
+    sources.push_back({fmt::format("trusted root {}", r.trusted_root->name), r.trusted_root->product});
   }
   std::optional<TcbLayout> layout;
   if (sources.empty()) {

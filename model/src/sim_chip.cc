@@ -78,6 +78,7 @@ SimChip::SimChip(std::uint64_t seed, Product product) : seed_(seed), product_(pr
   ark_ = p384_derive_key(root, "ark", std::span<const std::uint8_t>());
   ask_ = p384_derive_key(root, "ask", std::span<const std::uint8_t>());
   asvk_ = p384_derive_key(root, "asvk", std::span<const std::uint8_t>());
+  ark_key_sha256_ = sha256(spki(p384_public_key(ark_)));
 }
 
 std::array<std::uint8_t, 32> SimChip::secret(std::string_view label) const {

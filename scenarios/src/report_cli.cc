@@ -21,6 +21,7 @@
 #include "snp/model/attestation.h"
 #include "snp/model/crypto.h"
 #include "snp/model/report_verify.h"
+#include "snp/model/sim_chip.h"
 #include "snp/model/x509.h"
 #include "snp/scenarios/sim_report.h"
 
@@ -34,12 +35,16 @@ constexpr const char* kUsage =
     "usage: snplab report show FILE[@OFFSET] [--product milan|genoa|turin]\n"
     "       snplab report verify FILE[@OFFSET] --cert VCEK_OR_VLEK --chain PEM [--chain PEM]\n"
     "                            [--at YYYY-MM-DDTHH:MM:SSZ] [--strict-chip-id]\n"
+    "                            [--ark FILE]... [--trust-simulated [--seed N]]\n"
     "\n"
     "FILE is a 1184-byte report, binary or hex text; FILE@OFFSET takes the report at that byte\n"
     "offset of a larger file (e.g. an Azure HCL report holds it at @32). --cert names the VCEK\n"
     "or VLEK (PEM or DER; the first certificate in the file); --chain files hold the ASK (or\n"
     "ASVK) and the ARK, in any order and number of files. --at verifies at that UTC instant\n"
     "instead of now. --strict-chip-id rejects VCEK reports whose CHIP_ID is masked (all zero).\n"
+    "The chain's ARK must be one of AMD's published root keys (Milan, Genoa, Turin), pinned by\n"
+    "key; --ark FILE trusts the root key(s) in FILE as well, and --trust-simulated the simulated\n"
+    "chip's root for --seed N (default 1, as `report simulate`), which is no AMD key.\n"
     "verify exits 0 when every check holds, 1 when one fails (named on stderr), 2 on bad usage.\n"
     "\n"
     "       snplab report simulate --out DIR [--seed N] [--product milan|genoa|turin] [--vlek]\n"
@@ -257,6 +262,9 @@ int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
   std::optional<std::string> file, cert;
   std::vector<std::string> chains;
   std::optional<m::UnixTime> at;
+  std::vector<std::string> arks;
+  bool trust_simulated = false;
+  std::optional<std::uint64_t> sim_seed;
   m::VerifyOptions options;
   for (int i = 0; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -280,6 +288,20 @@ int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
       if (!at) return usage(err, fmt::format("verify: --at '{}' is not a UTC time like 2024-05-01T00:00:00Z", *v));
     } else if (a == "--strict-chip-id") {
       options.allow_masked_chip_id = false;
+    } else if (a == "--ark") {
+      auto v = value();
+      if (!v) return usage(err, "verify: --ark needs a file");
+      arks.push_back(*v);
+    } else if (a == "--trust-simulated") {
+      trust_simulated = true;
+    } else if (a == "--seed") {
+      auto v = value();
+      std::uint64_t n = 0;
+      const char* end = v ? v->data() + v->size() : nullptr;
+      if (!v || v->empty() || std::from_chars(v->data(), end, n).ptr != end) {
+        return usage(err, "verify: --seed needs a decimal number from 0 to 18446744073709551615");
+      }
+      sim_seed = n;
     } else if (a.size() > 1 && a[0] == '-') {
       return usage(err, fmt::format("verify: unknown option '{}'", a));
     } else if (file) {
@@ -291,6 +313,7 @@ int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
   if (!file) return usage(err, "verify: no report file given");
   if (!cert) return usage(err, "verify: --cert VCEK_OR_VLEK is required");
   if (chains.empty()) return usage(err, "verify: at least one --chain PEM is required");
+  if (sim_seed && !trust_simulated) return usage(err, "verify: --seed is the seed of --trust-simulated");
 
   const auto bytes = load_report(*file, err);
   if (!bytes) return 1;
@@ -301,6 +324,21 @@ int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
     auto certs = load_certs(c, err);
     if (!certs) return 1;
     chain.insert(chain.end(), certs->begin(), certs->end());
+  }
+  for (const auto& path : arks) {
+    auto roots = load_certs(path, err);
+    if (!roots) return 1;
+    for (const auto& root : *roots) {
+      options.roots.push_back(m::trusted_root_of(root, fmt::format("'{}' ({})", root.subject_cn(), path),
+                                                 "named by --ark"));
+    }
+  }
+  if (trust_simulated) {
+    const std::uint64_t seed = sim_seed.value_or(SimReportOptions{}.seed);
+    const m::SimChip chip(seed, m::Product::Milan);  // the ARK key is the same for every product
+    options.roots.push_back(m::TrustedRoot{fmt::format("the snplab simulated chip's root for seed {}", seed),
+                                           chip.ark_key_sha256(),
+                                           "--trust-simulated: a simulator's key, not AMD's"});
   }
   const bool now = !at;
   const m::UnixTime when =
@@ -332,6 +370,11 @@ int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
     }
   }
   fmt::print(out, "product {} ({})\n", m::to_string(r.product), r.product_source.empty() ? "-" : r.product_source);
+  if (r.trusted_root) {
+    fmt::print(out, "root  {}: {}\n", r.trusted_root->name, r.trusted_root->why);
+  } else {
+    fmt::print(out, "root  none of the {} trusted roots\n", options.roots.size());
+  }
   fmt::print(out, "time  {} UTC ({})\n", m::format_utc(when), now ? "now" : "--at");
   for (const auto& c : r.checks) fmt::print(out, "{} {}: {}\n", m::to_string(c.status), c.name, c.message);
   if (r.ok()) {

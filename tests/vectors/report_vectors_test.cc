@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "snp/model/attestation.h"
+#include "snp/model/crypto.h"
 #include "snp/model/report_verify.h"
 #include "snp/model/x509.h"
 #include "snp/scenarios/report_cli.h"
@@ -161,9 +162,12 @@ TEST_P(ReportVector, Library_VerifyInsideWindow_GivesExpectedVerdict) {
   for (const auto& c : v.checks) log += fmt::format("  {} {}: {}\n", to_string(c.status), c.name, c.message);
 
   EXPECT_EQ(v.ok(), expected_good()) << log;
-  EXPECT_EQ(v.checks.size(), 13u);
+  EXPECT_EQ(v.checks.size(), 14u);
   if (expected_good()) {
     EXPECT_TRUE(v.failures().empty()) << log;
+    // Anchored in AMD's pinned root for the report's product, with no option given.
+    ASSERT_TRUE(v.trusted_root.has_value());
+    EXPECT_EQ(v.trusted_root->name, "AMD ARK-" + std::string(to_string(v.product)));
     return;
   }
   std::set<std::string> failed;
@@ -294,6 +298,7 @@ TEST_P(ReportVector, Cli_VerifyAtTimeInsideWindow_ExitsWithVerdictAndNamesFailur
       << r.out;
   if (expected_good()) {
     EXPECT_NE(r.out.find("verdict: VALID"), std::string::npos);
+    EXPECT_NE(r.out.find("root  AMD ARK-"), std::string::npos) << r.out;
     EXPECT_TRUE(r.err.empty()) << r.err;
     return;
   }
@@ -360,6 +365,46 @@ TEST(ReportVectors, TrusteeVlek_AtInsideWindow_Accepted_AfterExpiry_RejectedAsEx
   const auto early = run_cli(before);
   EXPECT_EQ(early.rc, 1);
   EXPECT_NE(early.err.find("not yet valid"), std::string::npos) << early.err;
+}
+
+// The pins in amd_roots() are AMD's ARK keys as the vectors' chains carry them.
+TEST(ReportVectors, AmdRootPins_AreTheKeysOfTheRealArks) {
+  for (const auto& [file, product] : {std::pair<const char*, Product>{"/oak/ark_milan.pem", Product::Milan},
+                                      std::pair<const char*, Product>{"/oak/ark_genoa.pem", Product::Genoa}}) {
+    const auto certs = Certificate::parse_all(read_bytes(reports_dir() + file));
+    ASSERT_TRUE(certs.has_value()) << file;
+    const auto key = sha256(certs->front().public_key_der());
+    bool found = false;
+    for (const auto& root : amd_roots()) {
+      if (root.product != product) continue;
+      EXPECT_EQ(to_hex(root.spki_sha256), to_hex(key)) << file;
+      EXPECT_EQ(root.name, "AMD " + certs->front().subject_cn());
+      found = true;
+    }
+    EXPECT_TRUE(found) << file;
+  }
+}
+
+// A real chain is anchored in AMD's pinned Milan root and the output says so; an extra --ark
+// adds a root without displacing AMD's; an --ark file that cannot be read is an error.
+TEST(ReportVectors, Cli_RealChain_AnchoredInAmdMilan_ExtraArkAdded_MissingArkFileRefused) {
+  const std::string d = reports_dir();
+  const std::vector<std::string> base{"verify", d + "/trustee/test-report.bin", "--cert", d + "/trustee/test-vcek.der",
+                                      "--chain", d + "/trustee/milan_ask_ark_asvk.pem", "--at",
+                                      "2025-01-01T00:00:00Z"};
+  const auto ok = run_cli(base);
+  EXPECT_EQ(ok.rc, 0) << ok.err;
+  EXPECT_NE(ok.out.find("PASS chain.ark_trusted: ARK key sha256 9f056bee44377e29... is AMD ARK-Milan"),
+            std::string::npos)
+      << ok.out;
+  auto with_user_root = base;
+  with_user_root.insert(with_user_root.end(), {"--ark", d + "/oak/ark_genoa.pem"});
+  const auto still = run_cli(with_user_root);
+  EXPECT_EQ(still.rc, 0) << "an extra root does not displace AMD's: " << still.err;
+  const auto missing = run_cli({"verify", d + "/trustee/test-report.bin", "--cert", d + "/trustee/test-vcek.der",
+                                "--chain", d + "/trustee/milan_ask_ark_asvk.pem", "--ark", d + "/no-such.pem"});
+  EXPECT_EQ(missing.rc, 1);
+  EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << missing.err;
 }
 
 TEST(ReportVectors, Cli_UsageErrors_ExitTwo) {

@@ -253,15 +253,20 @@ struct GuestVerdict {
   LeafKind leaf_kind = LeafKind::Unknown;
 };
 
-/// verify_report() at the guest's clock, memoized by the report and the certificates' bytes
-/// (memo.h): every exploration schedule checks the same report with the same chain.
+/// verify_report() at the guest's clock, anchored in the platform chip's root (the guest
+/// owner of a simulated platform trusts that chip's ARK as a real one trusts AMD's),
+/// memoized by the report, the root and the certificates' bytes (memo.h): every exploration
+/// schedule checks the same report with the same chain.
 GuestVerdict guest_check_report(std::span<const std::uint8_t> report, const Certificate& leaf,
-                                const std::vector<Certificate>& chain) {
+                                const std::vector<Certificate>& chain, const SimChip& chip) {
   thread_local memo::Cache<GuestVerdict> cache;
-  std::string k = memo::key(report, leaf.der());
+  std::string k = memo::key(report, leaf.der(), chip.ark_key_sha256());
   for (const Certificate& c : chain) k += memo::key(c.der());
   if (const GuestVerdict* hit = cache.find(k)) return *hit;
-  const VerifyResult vr = verify_report(report, leaf, chain, kGuestNow);
+  VerifyOptions options;
+  options.roots = {TrustedRoot{"the platform's simulated ARK", chip.ark_key_sha256(),
+                               "the root of the simulated chip this guest runs on"}};
+  const VerifyResult vr = verify_report(report, leaf, chain, kGuestNow, options);
   GuestVerdict v{vr.ok(), vr.ok() ? std::string() : vr.failure_summary(), vr.leaf_kind};
   cache.put(std::move(k), v);
   return v;
@@ -365,7 +370,7 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
     v.log.push_back(fmt::format("{}: report received; leaf certificate invalid", what));
     return;
   }
-  const GuestVerdict vr = guest_check_report(v.report, *leaf_cert, chain);
+  const GuestVerdict vr = guest_check_report(v.report, *leaf_cert, chain, sev->fw().chip());
   if (vr.ok) {
     v.log.push_back(fmt::format("{}: report verified ({} certificates, {})", what, table->entries.size(),
                                 to_string(vr.leaf_kind)));

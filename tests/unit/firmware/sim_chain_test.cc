@@ -115,6 +115,14 @@ class SimReportTest : public ::testing::Test {
     return std::vector<std::uint8_t>(p.begin() + 0x20, p.begin() + 0x20 + kReportSize);
   }
 
+  /// Trusts this platform's simulated root (the default trusts AMD's roots only).
+  VerifyOptions trust() const { return trust_chip(fw_.chip()); }
+  static VerifyOptions trust_chip(const SimChip& chip) {
+    VerifyOptions o;
+    o.roots = {TrustedRoot{"simulated ARK", chip.ark_key_sha256(), "test"}};
+    return o;
+  }
+
   Rmp rmp_;
   HostMemory mem_;
   Firmware fw_;
@@ -125,7 +133,7 @@ class SimReportTest : public ::testing::Test {
 TEST_F(SimReportTest, Report_VerifiesAgainstTheSimulatedVcekChain) {
   const auto report = get_report();
   const auto res = verify_report(report, cert(fw_.chip().vcek_cert(fw_.reported_tcb())),
-                                 chain_of(fw_.chip().vcek_chain_pem()), kWhen);
+                                 chain_of(fw_.chip().vcek_chain_pem()), kWhen, trust());
   EXPECT_TRUE(res.ok()) << res.failure_summary();
 }
 
@@ -136,9 +144,9 @@ TEST_F(SimReportTest, ReportAfterSetConfig_VerifiesOnlyWithTheMatchingCertificat
   ASSERT_EQ(fw_.snp_config(c), FwStatus::Success);
   const auto report = get_report();
   const auto chain = chain_of(fw_.chip().vcek_chain_pem());
-  const auto with_new = verify_report(report, cert(fw_.chip().vcek_cert(c.reported_tcb)), chain, kWhen);
+  const auto with_new = verify_report(report, cert(fw_.chip().vcek_cert(c.reported_tcb)), chain, kWhen, trust());
   EXPECT_TRUE(with_new.ok()) << with_new.failure_summary();
-  const auto with_old = verify_report(report, cert(fw_.chip().vcek_cert(old_tcb)), chain, kWhen);
+  const auto with_old = verify_report(report, cert(fw_.chip().vcek_cert(old_tcb)), chain, kWhen, trust());
   EXPECT_FALSE(with_old.ok());
   ASSERT_NE(with_old.find(CheckId::ReportSignature), nullptr);
   EXPECT_EQ(with_old.find(CheckId::ReportSignature)->status, CheckStatus::Fail);
@@ -148,20 +156,34 @@ TEST_F(SimReportTest, VlekSignedReport_VerifiesAgainstTheVlekChain) {
   ASSERT_EQ(fw_.snp_vlek_load(16, 0, fw_.chip().wrap_vlek(fw_.reported_tcb(), 5)), FwStatus::Success);
   const auto report = get_report();
   const auto res = verify_report(report, cert(fw_.chip().vlek_cert(fw_.reported_tcb(), 5)),
-                                 chain_of(fw_.chip().vlek_chain_pem()), kWhen);
+                                 chain_of(fw_.chip().vlek_chain_pem()), kWhen, trust());
   EXPECT_TRUE(res.ok()) << res.failure_summary();
   EXPECT_EQ(res.leaf_kind, LeafKind::Vlek);
   // The VCEK chain does not verify a VLEK-signed report.
   const auto wrong = verify_report(report, cert(fw_.chip().vcek_cert(fw_.reported_tcb())),
-                                   chain_of(fw_.chip().vcek_chain_pem()), kWhen);
+                                   chain_of(fw_.chip().vcek_chain_pem()), kWhen, trust());
   EXPECT_FALSE(wrong.ok());
+}
+
+TEST_F(SimReportTest, SimulatedChain_UntrustedByDefault_AndPinnedByItsKey) {
+  const auto report = get_report();
+  const auto leaf = cert(fw_.chip().vcek_cert(fw_.reported_tcb()));
+  const auto chain = chain_of(fw_.chip().vcek_chain_pem());
+  const auto by_default = verify_report(report, leaf, chain, kWhen);
+  ASSERT_EQ(by_default.failures().size(), 1U) << by_default.failure_summary();
+  EXPECT_EQ(by_default.failures()[0]->id, CheckId::ChainArkTrusted);
+  // The pin is the SHA-256 of the ARK certificate's SubjectPublicKeyInfo, as the verifier
+  // computes it from the parsed certificate.
+  EXPECT_EQ(fw_.chip().ark_key_sha256(), sha256(chain.back().public_key_der()));
+  EXPECT_EQ(SimChip(42, Product::Turin).ark_key_sha256(), fw_.chip().ark_key_sha256()) << "one root per seed";
+  EXPECT_NE(SimChip(43, Product::Genoa).ark_key_sha256(), fw_.chip().ark_key_sha256());
 }
 
 TEST_F(SimReportTest, ReportFromAnotherChip_FailsTheSignatureAndChipIdChecks) {
   const auto report = get_report();
   const SimChip other(43, Product::Genoa);
   const auto res = verify_report(report, cert(other.vcek_cert(fw_.reported_tcb())), chain_of(other.vcek_chain_pem()),
-                                 kWhen);
+                                 kWhen, trust_chip(other));
   EXPECT_FALSE(res.ok());
   EXPECT_EQ(res.find(CheckId::ReportSignature)->status, CheckStatus::Fail);
   EXPECT_EQ(res.find(CheckId::ChipId)->status, CheckStatus::Fail);

@@ -41,12 +41,24 @@ TEST_P(SimulateVerify, SimulatedReport_VerifiesWithTheCli) {
   if (vlek) sim.push_back("--vlek");
   ASSERT_EQ(run(sim), 0);
   const std::string leaf = (dir / (vlek ? "vlek.der" : "vcek.der")).string();
+  const std::vector<std::string> verify{"verify", (dir / "report.bin").string(), "--cert", leaf,
+                                        "--chain", (dir / "chain.pem").string(), "--at", "2026-01-01T00:00:00Z"};
+  auto trusting = [&verify](std::vector<std::string> extra) {
+    auto a = verify;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  // A simulated chain is no AMD chain: refused unless its root is trusted by name of option.
   std::string why;
-  EXPECT_EQ(run({"verify", (dir / "report.bin").string(), "--cert", leaf, "--chain", (dir / "chain.pem").string(),
-                 "--at", "2026-01-01T00:00:00Z"},
-                &why),
-            0)
-      << why;
+  EXPECT_EQ(run(verify, &why), 1);
+  EXPECT_NE(why.find("FAILED chain.ark_trusted"), std::string::npos) << why;
+  why.clear();
+  EXPECT_EQ(run(trusting({"--trust-simulated", "--seed", "12"}), &why), 1) << "another seed's root";
+  EXPECT_NE(why.find("FAILED chain.ark_trusted"), std::string::npos) << why;
+  why.clear();
+  EXPECT_EQ(run(trusting({"--trust-simulated", "--seed", "11"}), &why), 0) << why;
+  why.clear();
+  EXPECT_EQ(run(trusting({"--ark", (dir / "chain.pem").string()}), &why), 0) << why;
   // A flipped bit in the signed part must fail, naming the signature check.
   std::FILE* f = std::fopen((dir / "report.bin").string().c_str(), "r+b");
   ASSERT_NE(f, nullptr);
@@ -54,10 +66,7 @@ TEST_P(SimulateVerify, SimulatedReport_VerifiesWithTheCli) {
   std::fputc(0xFF, f);
   std::fclose(f);
   why.clear();
-  EXPECT_EQ(run({"verify", (dir / "report.bin").string(), "--cert", leaf, "--chain", (dir / "chain.pem").string(),
-                 "--at", "2026-01-01T00:00:00Z"},
-                &why),
-            1);
+  EXPECT_EQ(run(trusting({"--trust-simulated", "--seed", "11"}), &why), 1);
   EXPECT_NE(why.find("report.signature"), std::string::npos) << why;
   std::filesystem::remove_all(dir);
 }
@@ -82,6 +91,10 @@ TEST(SimulateReport, SameSeed_SameBytes) {
 
 TEST(SimulateReport, BadUsage_ExitsTwo) {
   EXPECT_EQ(run({"simulate"}), 2);
+  EXPECT_EQ(run({"verify", "r.bin", "--cert", "c.der", "--chain", "p.pem", "--seed", "3"}), 2)
+      << "--seed without --trust-simulated";
+  EXPECT_EQ(run({"verify", "r.bin", "--cert", "c.der", "--chain", "p.pem", "--trust-simulated", "--seed", "-1"}), 2);
+  EXPECT_EQ(run({"verify", "r.bin", "--cert", "c.der", "--chain", "p.pem", "--ark"}), 2);
   EXPECT_EQ(run({"simulate", "--out", "/tmp", "--product", "rome"}), 2);
   EXPECT_EQ(run({"simulate", "--out", "/tmp", "--seed", "x"}), 2);
   EXPECT_EQ(run({"simulate", "--out", "/nonexistent/dir"}), 1);

@@ -702,6 +702,13 @@ class SyntheticPki {
   Certificate vcek() const { return cert_or_die(make_cert(vcek_spec())); }
   Certificate vlek() const { return cert_or_die(make_cert(vlek_spec())); }
   std::vector<Certificate> vcek_chain() const { return {cert_or_die(ask_), cert_or_die(ark_)}; }
+  /// Options that trust this PKI's ARK (and nothing else: not AMD's roots).
+  VerifyOptions trust(bool allow_masked_chip_id = true) const {
+    VerifyOptions o;
+    o.allow_masked_chip_id = allow_masked_chip_id;
+    o.roots = {trusted_root_of(cert_or_die(ark_), "test ARK-" + name_, "the test's own root")};
+    return o;
+  }
   std::vector<Certificate> vlek_chain() const { return {cert_or_die(asvk_), cert_or_die(ark_)}; }
 
   /// A report as this chip's firmware would produce it, before signing.
@@ -784,9 +791,9 @@ TEST_P(SyntheticProducts, EcdsaChain_VcekReport_EveryVersion_Verifies) {
     auto r = pki.report(version);
     if (version >= 4) r.launch_mit_vector = r.current_mit_vector = 0x0B;  // v4 fills them on some Turin FW
     const auto raw = pki.sign_vcek(r);
-    const auto v = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside);
+    const auto v = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
     EXPECT_TRUE(v.ok()) << "v" << version << "\n" << log_of(v);
-    EXPECT_EQ(v.checks.size(), 13u);
+    EXPECT_EQ(v.checks.size(), 14u);
     EXPECT_EQ(v.product, GetParam());
     EXPECT_EQ(v.product_source, version >= 3 ? "report CPUID" : "VCEK productName '" + pki.name_ + "-B0'");
     EXPECT_EQ(status_of(v, CheckId::ChipId), CheckStatus::Pass) << log_of(v);
@@ -799,10 +806,60 @@ TEST_P(SyntheticProducts, EcdsaChain_VcekReport_EveryVersion_Verifies) {
   }
 }
 
+TEST_P(SyntheticProducts, SelfSignedChain_NotATrustedRoot_FailsOnlyArkTrusted) {
+  // A chain anyone can mint: every signature holds and the names are AMD's, but the ARK's key
+  // is none of AMD's roots. The default options trust AMD's roots only.
+  const SyntheticPki pki(GetParam());
+  const auto raw = pki.sign_vcek(pki.report());
+  const auto v = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside);
+  EXPECT_EQ(failed_names(v), std::set<std::string>{"chain.ark_trusted"}) << log_of(v);
+  EXPECT_FALSE(v.trusted_root.has_value());
+  EXPECT_NE(v.find(CheckId::ChainArkTrusted)->message.find("none of the 3 trusted roots"), std::string::npos)
+      << v.find(CheckId::ChainArkTrusted)->message;
+
+  const auto trusted = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
+  EXPECT_TRUE(trusted.ok()) << log_of(trusted);
+  ASSERT_TRUE(trusted.trusted_root.has_value());
+  EXPECT_EQ(trusted.trusted_root->name, "test ARK-" + pki.name_);
+  EXPECT_NE(trusted.find(CheckId::ChainArkTrusted)->message.find("the test's own root"), std::string::npos);
+}
+
+TEST(SyntheticMilan, RootPinnedByKey_NotByName) {
+  // Another PKI's ARK with exactly the same names is a different key: not trusted.
+  const SyntheticPki pki(Product::Milan);
+  const SyntheticPki other(Product::Milan);
+  const auto raw = pki.sign_vcek(pki.report());
+  const auto v = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, other.trust());
+  EXPECT_EQ(failed_names(v), std::set<std::string>{"chain.ark_trusted"}) << log_of(v);
+}
+
+TEST(SyntheticMilan, TrustedRootProduct_JoinsTheProductCheck) {
+  const SyntheticPki pki(Product::Milan);
+  auto options = pki.trust();
+  options.roots[0].product = Product::Genoa;  // a root the caller trusts for Genoa only
+  const auto v = verify_report(pki.sign_vcek(pki.report()), pki.vcek(), pki.vcek_chain(), kInside, options);
+  EXPECT_EQ(failed_names(v), std::set<std::string>{"report.product"}) << log_of(v);
+  EXPECT_NE(v.find(CheckId::Product)->message.find("trusted root test ARK-Milan says Genoa"), std::string::npos)
+      << v.find(CheckId::Product)->message;
+}
+
+TEST(AmdRoots, OnePinPerProduct_NoDuplicates) {
+  const auto roots = amd_roots();
+  ASSERT_EQ(roots.size(), 3u);
+  std::set<Product> products;
+  std::set<Sha256Digest> keys;
+  for (const auto& r : roots) {
+    products.insert(r.product);
+    keys.insert(r.spki_sha256);
+  }
+  EXPECT_EQ(products, (std::set<Product>{Product::Milan, Product::Genoa, Product::Turin}));
+  EXPECT_EQ(keys.size(), 3u);
+}
+
 TEST_P(SyntheticProducts, VlekReport_ChainThroughAsvk_ChipIdSkipped) {
   const SyntheticPki pki(GetParam());
   const auto raw = pki.sign_vlek(pki.report(3, SigningKey::Vlek));
-  const auto v = verify_report(raw, pki.vlek(), pki.vlek_chain(), kInside);
+  const auto v = verify_report(raw, pki.vlek(), pki.vlek_chain(), kInside, pki.trust());
   EXPECT_TRUE(v.ok()) << log_of(v);
   EXPECT_EQ(v.leaf_kind, LeafKind::Vlek);
   EXPECT_EQ(status_of(v, CheckId::ChipId), CheckStatus::Skipped);
@@ -817,7 +874,7 @@ TEST_P(SyntheticProducts, ReportedTcbOffByOne_FailsOnlyTcbCheck) {
   TcbParts t = pki.tcb_;
   t.snp = static_cast<std::uint8_t>(t.snp + 1);
   r.reported_tcb = encode_tcb(t, pki.layout());
-  const auto v = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"report.reported_tcb"}) << log_of(v);
   EXPECT_NE(v.find(CheckId::ReportedTcb)->message.find("SNP=24"), std::string::npos);
 }
@@ -827,13 +884,13 @@ INSTANTIATE_TEST_SUITE_P(Products, SyntheticProducts, ::testing::Values(Product:
 
 TEST(SyntheticTurin, ChipId_Is8ByteHwIdThenZeros) {
   const SyntheticPki pki(Product::Turin);
-  const auto ok = verify_report(pki.sign_vcek(pki.report()), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto ok = verify_report(pki.sign_vcek(pki.report()), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_TRUE(ok.ok()) << log_of(ok);
   EXPECT_NE(ok.find(CheckId::ChipId)->message.find("8-byte (Turin)"), std::string::npos);
 
   auto r = pki.report();
   r.chip_id[40] = 1;  // junk after the 8 significant bytes
-  const auto bad = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto bad = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(bad), std::set<std::string>{"report.chip_id"}) << log_of(bad);
 }
 
@@ -842,7 +899,7 @@ TEST(SyntheticTurin, TcbComparedInTurinLayout) {
   const SyntheticPki pki(Product::Turin);
   auto r = pki.report();
   r.reported_tcb = encode_tcb(pki.tcb_, TcbLayout::MilanGenoa);
-  const auto v = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"report.reported_tcb"}) << log_of(v);
   EXPECT_NE(v.find(CheckId::ReportedTcb)->message.find("Turin layout"), std::string::npos);
 }
@@ -853,7 +910,7 @@ TEST(SyntheticTurin, CertificateWithoutFmcSpl_FailsTcbCheck) {
   spec.exts.erase(std::remove_if(spec.exts.begin(), spec.exts.end(),
                                  [](const Ext& e) { return e.oid == "1.3.6.1.4.1.3704.1.3.9"; }),
                   spec.exts.end());
-  const auto v = verify_report(pki.sign_vcek(pki.report()), cert_or_die(make_cert(spec)), pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(pki.report()), cert_or_die(make_cert(spec)), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"report.reported_tcb"}) << log_of(v);
   EXPECT_NE(v.find(CheckId::ReportedTcb)->message.find("fmcSPL"), std::string::npos);
 }
@@ -863,35 +920,35 @@ TEST(SyntheticMilan, MaskedChipId_SkippedByDefault_FailsWhenStrict) {
   auto r = pki.report();
   r.chip_id.fill(0);
   const auto raw = pki.sign_vcek(r);
-  const auto lax = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside);
+  const auto lax = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_TRUE(lax.ok()) << log_of(lax);
   EXPECT_EQ(status_of(lax, CheckId::ChipId), CheckStatus::Skipped);
   EXPECT_NE(lax.find(CheckId::ChipId)->message.find("MASK_CHIP_ID"), std::string::npos);
 
-  const auto strict = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, VerifyOptions{false});
+  const auto strict = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, pki.trust(false));
   EXPECT_EQ(failed_names(strict), std::set<std::string>{"report.chip_id"});
 }
 
 TEST(SyntheticMilan, SigningKeyField_MustNameTheCertificateKind) {
   const SyntheticPki pki(Product::Milan);
   // Signed by the VCEK, but KEY_INFO says VLEK.
-  const auto v = verify_report(pki.sign_vcek(pki.report(5, SigningKey::Vlek)), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(pki.report(5, SigningKey::Vlek)), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"report.signing_key"}) << log_of(v);
 
   auto none = pki.report();
   none.key_info = 7U << 2;
-  const auto n = verify_report(pki.sign_vcek(none), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto n = verify_report(pki.sign_vcek(none), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(n), std::set<std::string>{"report.signing_key"});
   auto reserved = pki.report();
   reserved.key_info = 3U << 2;
-  const auto rs = verify_report(pki.sign_vcek(reserved), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto rs = verify_report(pki.sign_vcek(reserved), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_NE(rs.find(CheckId::SigningKey)->message.find("reserved"), std::string::npos);
 }
 
 TEST(SyntheticMilan, ReportSignedByAnotherKey_FailsSignature) {
   const SyntheticPki pki(Product::Milan);
   const SyntheticPki other(Product::Milan);
-  const auto v = verify_report(other.sign_vcek(pki.report()), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto v = verify_report(other.sign_vcek(pki.report()), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"report.signature"}) << log_of(v);
 }
 
@@ -899,7 +956,7 @@ TEST(SyntheticMilan, ProductSourcesDisagree_FailsProduct) {
   const SyntheticPki pki(Product::Milan);
   auto r = pki.report();
   r.cpuid_mod_id = 0x11;  // Genoa CPUID, Milan certificates
-  const auto v = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(r), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"report.product"}) << log_of(v);
   EXPECT_NE(v.find(CheckId::Product)->message.find("disagree"), std::string::npos);
 }
@@ -909,7 +966,7 @@ TEST(SyntheticMilan, NoProductAnywhere_FailsProductAndTcb) {
   pki.name_ = "Naples";  // names no known generation
   pki.ark_ = make_cert(spec_of("ARK-Naples", "ARK-Naples", pki.ark_key_.get(), pki.ark_key_.get()));
   pki.ask_ = make_cert(spec_of("SEV-Naples", "ARK-Naples", pki.ask_key_.get(), pki.ark_key_.get()));
-  const auto v = verify_report(pki.sign_vcek(pki.report(2)), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(pki.report(2)), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), (std::set<std::string>{"report.product", "report.reported_tcb"})) << log_of(v);
 }
 
@@ -920,31 +977,33 @@ TEST(SyntheticMilan, Validity_ExpiredAndNotYetValid_NameTheCertificate) {
   spec.not_after = 1735689599;   // 2024-12-31
   const auto leaf = cert_or_die(make_cert(spec));
   const auto raw = pki.sign_vcek(pki.report());
-  const auto late = verify_report(raw, leaf, pki.vcek_chain(), kInside);
+  const auto late = verify_report(raw, leaf, pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(late), std::set<std::string>{"validity.vcek"});
   EXPECT_NE(late.find(CheckId::ValidityLeaf)->message.find("expired at 2024-12-31 23:59:59 UTC"), std::string::npos)
       << late.find(CheckId::ValidityLeaf)->message;
-  const auto early = verify_report(raw, leaf, pki.vcek_chain(), 1704067199);
+  const auto early = verify_report(raw, leaf, pki.vcek_chain(), 1704067199, pki.trust());
   EXPECT_EQ(failed_names(early), (std::set<std::string>{"validity.ark", "validity.ask", "validity.vcek"}));
   EXPECT_NE(early.find(CheckId::ValidityLeaf)->message.find("not yet valid"), std::string::npos);
-  EXPECT_TRUE(verify_report(raw, leaf, pki.vcek_chain(), 1735689599).ok());  // last valid second
+  EXPECT_TRUE(verify_report(raw, leaf, pki.vcek_chain(), 1735689599, pki.trust()).ok());  // last valid second
 }
 
 TEST(SyntheticMilan, MissingChainMembers_FailByName) {
   const SyntheticPki pki(Product::Milan);
   const auto raw = pki.sign_vcek(pki.report());
   const std::vector<Certificate> only_ask{cert_or_die(pki.ask_)};
-  const auto no_ark = verify_report(raw, pki.vcek(), only_ask, kInside);
-  EXPECT_EQ(failed_names(no_ark), (std::set<std::string>{"chain.ark_self_signed", "chain.ark_signs_ask"}));
+  const auto no_ark = verify_report(raw, pki.vcek(), only_ask, kInside, pki.trust());
+  EXPECT_EQ(failed_names(no_ark),
+            (std::set<std::string>{"chain.ark_self_signed", "chain.ark_trusted", "chain.ark_signs_ask"}));
   EXPECT_EQ(status_of(no_ark, CheckId::ValidityArk), CheckStatus::Skipped);
 
   const std::vector<Certificate> only_ark{cert_or_die(pki.ark_)};
-  const auto no_ask = verify_report(raw, pki.vcek(), only_ark, kInside);
+  const auto no_ask = verify_report(raw, pki.vcek(), only_ark, kInside, pki.trust());
   EXPECT_EQ(failed_names(no_ask),
-            (std::set<std::string>{"chain.ark_self_signed", "chain.ark_signs_ask", "chain.ask_signs_vcek"}));
+            (std::set<std::string>{"chain.ark_self_signed", "chain.ark_trusted", "chain.ark_signs_ask",
+                                   "chain.ask_signs_vcek"}));
   EXPECT_NE(no_ask.find(CheckId::ChainAskSignsLeaf)->message.find("CN=SEV-Milan"), std::string::npos);
 
-  const auto empty = verify_report(raw, pki.vcek(), {}, kInside);
+  const auto empty = verify_report(raw, pki.vcek(), {}, kInside, pki.trust());
   EXPECT_FALSE(empty.ok());
 }
 
@@ -955,7 +1014,7 @@ TEST(SyntheticMilan, ChainWithExtrasAndTheLeafItself_StillVerifies) {
   chain.push_back(pki.vcek());
   chain.push_back(cert_or_die(pki.asvk_));
   for (const auto& c : pki.vcek_chain()) chain.push_back(c);
-  const auto v = verify_report(pki.sign_vcek(pki.report()), pki.vcek(), chain, kInside);
+  const auto v = verify_report(pki.sign_vcek(pki.report()), pki.vcek(), chain, kInside, pki.trust());
   EXPECT_TRUE(v.ok()) << log_of(v);
 }
 
@@ -966,17 +1025,17 @@ TEST(SyntheticMilan, ForgedLinks_FailTheRightChainCheck) {
   // ASK with the right names, signed by a key that is not the ARK's.
   const std::vector<Certificate> bad_ask{
       cert_or_die(make_cert(spec_of("SEV-Milan", "ARK-Milan", pki.ask_key_.get(), rogue.get()))), cert_or_die(pki.ark_)};
-  EXPECT_EQ(failed_names(verify_report(raw, pki.vcek(), bad_ask, kInside)),
+  EXPECT_EQ(failed_names(verify_report(raw, pki.vcek(), bad_ask, kInside, pki.trust())),
             std::set<std::string>{"chain.ark_signs_ask"});
   // ARK that names itself but was signed by another key.
   const std::vector<Certificate> bad_ark{
       cert_or_die(pki.ask_), cert_or_die(make_cert(spec_of("ARK-Milan", "ARK-Milan", pki.ark_key_.get(), rogue.get())))};
-  EXPECT_EQ(failed_names(verify_report(raw, pki.vcek(), bad_ark, kInside)),
+  EXPECT_EQ(failed_names(verify_report(raw, pki.vcek(), bad_ark, kInside, pki.trust())),
             std::set<std::string>{"chain.ark_self_signed"});
   // VCEK issued by a rogue key under the ASK's name.
   auto spec = pki.vcek_spec();
   spec.issuer_key = rogue.get();
-  EXPECT_EQ(failed_names(verify_report(raw, cert_or_die(make_cert(spec)), pki.vcek_chain(), kInside)),
+  EXPECT_EQ(failed_names(verify_report(raw, cert_or_die(make_cert(spec)), pki.vcek_chain(), kInside, pki.trust())),
             std::set<std::string>{"chain.ask_signs_vcek"});
 }
 
@@ -984,7 +1043,7 @@ TEST(SyntheticMilan, Sha256SignedCertificate_RefusedByAlgorithm) {
   const SyntheticPki pki(Product::Milan);
   auto spec = pki.vcek_spec();
   spec.md = EVP_sha256();
-  const auto v = verify_report(pki.sign_vcek(pki.report()), cert_or_die(make_cert(spec)), pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(pki.report()), cert_or_die(make_cert(spec)), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"chain.ask_signs_vcek"});
   EXPECT_NE(v.find(CheckId::ChainAskSignsLeaf)->message.find("not one this verifier accepts"), std::string::npos)
       << v.find(CheckId::ChainAskSignsLeaf)->message;
@@ -1000,7 +1059,7 @@ TEST(SyntheticMilan, MalformedKdsExtension_ReportedNoCrash) {
   const auto ext = leaf.amd_extensions();
   ASSERT_FALSE(ext.has_value());
   EXPECT_NE(ext.error().message.find("1.3.6.1.4.1.3704.1.3.3"), std::string::npos);
-  const auto v = verify_report(pki.sign_vcek(pki.report()), leaf, pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(pki.report()), leaf, pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), (std::set<std::string>{"report.chip_id", "report.reported_tcb"})) << log_of(v);
 
   spec = pki.vcek_spec();
@@ -1017,7 +1076,7 @@ TEST(SyntheticMilan, UnknownLeafKind_FailsSigningKey) {
   spec.exts.pop_back();  // drop hwID
   const auto leaf = cert_or_die(make_cert(spec));
   EXPECT_EQ(leaf_kind_of(leaf), LeafKind::Unknown);
-  const auto v = verify_report(pki.sign_vcek(pki.report()), leaf, pki.vcek_chain(), kInside);
+  const auto v = verify_report(pki.sign_vcek(pki.report()), leaf, pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(v), std::set<std::string>{"report.signing_key"}) << log_of(v);
   EXPECT_EQ(status_of(v, CheckId::ChipId), CheckStatus::Skipped);
 }
@@ -1026,24 +1085,24 @@ TEST(SyntheticMilan, SignatureFieldProblems_FailSignatureWithReason) {
   const SyntheticPki pki(Product::Milan);
   auto algo = pki.report();
   algo.signature_algo = 2;
-  const auto a = verify_report(pki.sign_vcek(algo), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto a = verify_report(pki.sign_vcek(algo), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_EQ(failed_names(a), std::set<std::string>{"report.signature"});
   EXPECT_NE(a.find(CheckId::ReportSignature)->message.find("SIGNATURE_ALGO is 2"), std::string::npos);
 
   auto raw = pki.report().to_bytes();  // never signed
-  const auto u = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside);
+  const auto u = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_NE(u.find(CheckId::ReportSignature)->message.find("unsigned"), std::string::npos);
 
   raw = pki.sign_vcek(pki.report());
   raw[0x2A0 + 60] = 1;  // R wider than 384 bits
-  const auto w = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside);
+  const auto w = verify_report(raw, pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_NE(w.find(CheckId::ReportSignature)->message.find("above bit 383"), std::string::npos);
 }
 
 TEST(SyntheticMilan, WrongSizeReport_FailsFormat_NoCrash) {
   const SyntheticPki pki(Product::Milan);
   const auto raw = pki.sign_vcek(pki.report());
-  const auto v = verify_report(std::span(raw).first(100), pki.vcek(), pki.vcek_chain(), kInside);
+  const auto v = verify_report(std::span(raw).first(100), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
   EXPECT_FALSE(v.ok());
   EXPECT_EQ(status_of(v, CheckId::ReportFormat), CheckStatus::Fail);
   EXPECT_EQ(status_of(v, CheckId::ReportSignature), CheckStatus::Skipped);
@@ -1055,7 +1114,7 @@ TEST(SyntheticMilan, WrongSizeReport_FailsFormat_NoCrash) {
 TEST(SyntheticMilan, UnknownVersion_FailsVersion) {
   const SyntheticPki pki(Product::Milan);
   for (std::uint32_t version : {0u, 1u, 6u}) {
-    const auto v = verify_report(pki.sign_vcek(pki.report(version)), pki.vcek(), pki.vcek_chain(), kInside);
+    const auto v = verify_report(pki.sign_vcek(pki.report(version)), pki.vcek(), pki.vcek_chain(), kInside, pki.trust());
     EXPECT_EQ(failed_names(v), std::set<std::string>{"report.version"}) << version << "\n" << log_of(v);
   }
 }

@@ -6,7 +6,7 @@
 //
 // Order of the checks (docs/attestation.md explains each):
 //   report.format, report.version,
-//   chain.ark_self_signed, chain.ark_signs_ask, chain.ask_signs_<leaf>,
+//   chain.ark_self_signed, chain.ark_trusted, chain.ark_signs_ask, chain.ask_signs_<leaf>,
 //   validity.ark, validity.ask, validity.<leaf>,
 //   report.signing_key, report.signature, report.product, report.chip_id, report.reported_tcb
 // where <leaf> is vcek or vlek and "ask" reads "asvk" for a VLEK chain.
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "snp/model/attestation.h"
+#include "snp/model/crypto.h"
 #include "snp/model/x509.h"
 
 namespace snplab::model {
@@ -38,6 +39,7 @@ enum class CheckId : std::uint8_t {
   ReportFormat,      ///< the bytes are one report (0x4A0)
   ReportVersion,     ///< VERSION is 2..5
   ChainArkSelfSigned,
+  ChainArkTrusted,   ///< the ARK's key is one of VerifyOptions::roots
   ChainArkSignsAsk,  ///< ARK -> ASK (VCEK chain) or ASVK (VLEK chain)
   ChainAskSignsLeaf, ///< ASK/ASVK -> VCEK/VLEK
   ValidityArk,
@@ -65,8 +67,30 @@ struct CheckResult {
   std::string message;  ///< what was compared and what was found
 };
 
+/// A root key a chain may be anchored in, pinned by the SHA-256 of its DER
+/// SubjectPublicKeyInfo (the key, not the certificate: a root re-issued with the same key
+/// stays trusted, a certificate with the same names and another key does not).
+struct TrustedRoot {
+  std::string name;          ///< "AMD ARK-Milan", "--ark ark.pem", ...
+  Sha256Digest spki_sha256{};
+  std::string why;           ///< why it is trusted, printed with the verdict
+  Product product = Product::Unknown;  ///< the product the root is for; Unknown: any
+};
+
+/// AMD's published ARKs for Milan, Genoa and Turin, as AMD's KDS serves them in each
+/// product's cert_chain (docs/attestation.md "Trusted roots" gives the source of each pin).
+std::span<const TrustedRoot> amd_roots();
+
+/// A root for `cert`'s key.
+TrustedRoot trusted_root_of(const Certificate& cert, std::string name, std::string why,
+                            Product product = Product::Unknown);
+
 /// Choices a caller may tighten.
 struct VerifyOptions {
+  /// The roots a chain may end in. The default is AMD's ARKs only: a self-signed ARK that is
+  /// not one of these fails chain.ark_trusted, whatever its names say.
+  std::vector<TrustedRoot> roots{amd_roots().begin(), amd_roots().end()};
+
   /// A VCEK-signed report whose CHIP_ID is all zero (the platform set MASK_CHIP_ID) cannot be
   /// matched to the certificate's hwID. true: chip_id is Skipped (the VCEK signature still
   /// ties the report to one chip's key); false: chip_id Fails.
@@ -87,6 +111,7 @@ struct VerifyResult {
   std::string product_source;          ///< "report CPUID", "VCEK productName", ...
   std::optional<AmdCertExtensions> leaf_extensions;
   std::vector<ChainRole> chain;  ///< leaf, intermediate, root as found
+  std::optional<TrustedRoot> trusted_root;  ///< the root the ARK matched, if any
   UnixTime at_time = 0;
 
   /// True when no check failed.
@@ -103,8 +128,8 @@ struct VerifyResult {
 /// VCEK or VLEK) and `chain` (the ASK/ASVK and ARK; may also hold other certificates, and
 /// the leaf itself, which is ignored) at `at_time` (the caller's "now", or a chosen instant).
 ///
-/// The chain is anchored only in itself: the ARK must be self-signed, but whether it is
-/// AMD's ARK is the caller's decision (compare the fingerprint in result.chain).
+/// The chain is anchored in `options.roots`: the ARK must be self-signed and its key one of
+/// the roots (by default AMD's), so a chain anyone can mint does not verify.
 VerifyResult verify_report(std::span<const std::uint8_t> report_bytes, const Certificate& leaf,
                            std::span<const Certificate> chain, UnixTime at_time, const VerifyOptions& options = {});
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "snp/model/attestation.h"
+#include "snp/model/crypto.h"
 #include "snp/model/ecdsa.h"
 
 namespace snplab::model {
@@ -41,6 +42,10 @@ class SimChip {
   /// ASK then ARK as PEM (what `--chain` takes); the VLEK chain is ASVK then ARK.
   std::string vcek_chain_pem() const;
   std::string vlek_chain_pem() const;
+  /// SHA-256 of the ARK's DER SubjectPublicKeyInfo: the pin a verifier trusts this chip's
+  /// chain by (TrustedRoot::spki_sha256). The ARK key depends on the seed only, so one pin
+  /// covers every product of a seed.
+  const Sha256Digest& ark_key_sha256() const { return ark_key_sha256_; }
 
   /// KDS side: a VLEK seed for `tcb`, wrapped for this chip.
   WrappedVlek wrap_vlek(std::uint64_t tcb, std::uint64_t vlek_seed) const;
@@ -65,6 +70,7 @@ class SimChip {
   Product product_;
   std::array<std::uint8_t, 64> chip_id_{};
   P384PrivateKey ark_, ask_, asvk_;
+  Sha256Digest ark_key_sha256_{};
 };
 
 }  // namespace snplab::model
