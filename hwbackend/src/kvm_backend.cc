@@ -1,4 +1,5 @@
 #include "snp/hw/kvm_backend.h"
+#include "snp/hw/psp_policy.h"
 
 // The api::uapi constants carry the kernel's macro names: copy them before <linux/kvm.h>
 // (via snp_uapi.h) turns `api::uapi::KVM_EXIT_IO` into `api::uapi::2`. After that include,
@@ -288,13 +289,8 @@ std::string_view sev_cmd_name(std::uint32_t id) {
 }
 
 std::string_view psp_cmd_name(std::uint32_t id) {
-  switch (id) {
-    case uapi::kSnpPlatformStatus: return "SNP_PLATFORM_STATUS";
-    case uapi::kSnpCommit: return "SNP_COMMIT";
-    case uapi::kSnpSetConfig: return "SNP_SET_CONFIG";
-    case uapi::kSnpVlekLoad: return "SNP_VLEK_LOAD";
-    default: return "";
-  }
+  const PspCommandInfo* c = find_psp_command(id);
+  return c != nullptr ? c->name : std::string_view();
 }
 
 std::string cmd_detail(std::string_view name, std::uint32_t id) {
@@ -359,8 +355,7 @@ void* to_ptr(std::uint64_t uaddr) { return reinterpret_cast<void*>(static_cast<s
 
 // ---- lifetime and the table of open objects -----------------------------------------------
 
-KvmBackend::KvmBackend(int sys_fd, std::string kvm_path, std::string sev_path)
-    : sys_fd_(sys_fd), kvm_path_(std::move(kvm_path)), sev_path_(std::move(sev_path)) {}
+KvmBackend::KvmBackend(int sys_fd, KvmBackendOptions options) : sys_fd_(sys_fd), options_(std::move(options)) {}
 
 KvmBackend::~KvmBackend() {
   const std::lock_guard<std::mutex> lock(mu_);
@@ -422,8 +417,8 @@ std::size_t KvmBackend::open_user_mappings() const {
 api::Result<api::Handle> KvmBackend::open_kvm() {
   // uapi: open(2) of /dev/kvm, read-write (every KVM ioctl needs it); O_CLOEXEC so no child
   // inherits the VM tree.
-  const int fd = keep_off_zero(::open(kvm_path_.c_str(), O_RDWR | O_CLOEXEC));
-  if (fd < 0) return sys_error("open(/dev/kvm)", errno, kvm_path_);
+  const int fd = keep_off_zero(::open(options_.kvm_path.c_str(), O_RDWR | O_CLOEXEC));
+  if (fd < 0) return sys_error("open(/dev/kvm)", errno, options_.kvm_path);
   return track(fd, Kind::System);
 }
 
@@ -743,8 +738,8 @@ std::span<std::uint8_t> KvmBackend::io_data(api::Handle vcpu) {
 api::Result<api::Handle> KvmBackend::open_sev() {
   // uapi: open(2) of /dev/sev read-write: SNP_COMMIT / SNP_SET_CONFIG need a writable fd
   // (and CAP_SYS_ADMIN); the fd is also what kvm_sev_cmd.sev_fd names.
-  const int fd = keep_off_zero(::open(sev_path_.c_str(), O_RDWR | O_CLOEXEC));
-  if (fd < 0) return sys_error("open(/dev/sev)", errno, sev_path_);
+  const int fd = keep_off_zero(::open(options_.sev_path.c_str(), O_RDWR | O_CLOEXEC));
+  if (fd < 0) return sys_error("open(/dev/sev)", errno, options_.sev_path);
   return track(fd, Kind::Sev);
 }
 
@@ -753,6 +748,10 @@ api::Status KvmBackend::sev_issue_cmd(api::Handle sev, std::uint32_t cmd, void* 
   if (fd < 0) {
     if (fw_error != nullptr) *fw_error = kNoFwCallRaw;
     return bad_handle("SEV_ISSUE_CMD", sev);
+  }
+  if (auto refused = check_psp_command(cmd, options_.allow_destructive)) {
+    if (fw_error != nullptr) *fw_error = kNoFwCallRaw;
+    return *std::move(refused);
   }
   ::sev_issue_cmd k{};
   k.cmd = cmd;
@@ -808,11 +807,18 @@ api::Status KvmBackend::user_free(std::uint64_t uaddr, std::uint64_t size) {
 
 // ---- factory and Vcpu helpers ---------------------------------------------------------------
 
-api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const char* kvm_path, const char* sev_path) {
+api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const KvmBackendOptions& options) {
   // uapi: open(2) of /dev/kvm; this fd stays private to the backend (KVM_GET_VCPU_MMAP_SIZE).
-  const int fd = ::open(kvm_path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return sys_error("open(/dev/kvm)", errno, kvm_path);
-  return std::unique_ptr<api::Backend>(std::make_unique<KvmBackend>(fd, kvm_path, sev_path));
+  const int fd = ::open(options.kvm_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return sys_error("open(/dev/kvm)", errno, options.kvm_path);
+  return std::unique_ptr<api::Backend>(std::make_unique<KvmBackend>(fd, options));
+}
+
+api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const char* kvm_path, const char* sev_path) {
+  KvmBackendOptions options;
+  options.kvm_path = kvm_path;
+  options.sev_path = sev_path;
+  return make_kvm_backend(options);
 }
 
 api::Status set_real_mode_entry(api::Vcpu& vcpu, std::uint64_t rip) {

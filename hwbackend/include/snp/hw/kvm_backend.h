@@ -31,11 +31,21 @@
 
 namespace snplab::hw {
 
+/// How a hw backend is made. Safe by default: destructive /dev/sev commands are refused.
+struct KvmBackendOptions {
+  std::string kvm_path = "/dev/kvm";
+  std::string sev_path = "/dev/sev";  ///< what open_sev opens
+  /// Lets sev_issue_cmd pass the commands psp_policy.h calls destructive (SNP_COMMIT,
+  /// SNP_SET_CONFIG, SNP_VLEK_LOAD, SEV_FACTORY_RESET, ...) and unknown command numbers.
+  /// Off, they fail with EPERM before any ioctl.
+  bool allow_destructive = false;
+};
+
 class KvmBackend final : public api::Backend {
  public:
   /// Takes ownership of `sys_fd`, an open /dev/kvm used for KVM_GET_VCPU_MMAP_SIZE and never
   /// handed out. Use make_kvm_backend().
-  KvmBackend(int sys_fd, std::string kvm_path, std::string sev_path);
+  KvmBackend(int sys_fd, KvmBackendOptions options);
   ~KvmBackend() override;
   KvmBackend(const KvmBackend&) = delete;
   KvmBackend& operator=(const KvmBackend&) = delete;
@@ -75,7 +85,9 @@ class KvmBackend final : public api::Backend {
 
   /// open(sev_path, O_RDWR): the write commands (SNP_COMMIT, SNP_SET_CONFIG) need it.
   api::Result<api::Handle> open_sev() override;
-  /// SEV_ISSUE_CMD with the same error-field convention as kvm_memory_encrypt_op.
+  /// SEV_ISSUE_CMD with the same error-field convention as kvm_memory_encrypt_op. A command
+  /// check_psp_command() refuses (destructive or unknown, without allow_destructive) fails
+  /// with EPERM and NO_FW_CALL and never reaches the kernel.
   api::Status sev_issue_cmd(api::Handle sev, std::uint32_t cmd, void* data, std::uint32_t* fw_error) override;
 
   /// mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS): page aligned, zero filled.
@@ -117,15 +129,16 @@ class KvmBackend final : public api::Backend {
   static void release(int fd, Object& o);
 
   int sys_fd_;
-  std::string kvm_path_;
-  std::string sev_path_;
+  KvmBackendOptions options_;
   mutable std::mutex mu_;
   std::map<int, Object> objects_;                    // guarded by mu_
   std::map<std::uint64_t, std::uint64_t> user_maps_;  // address -> size; guarded by mu_
 };
 
-/// Opens /dev/kvm (kept for KVM_GET_VCPU_MMAP_SIZE) and returns the hw backend; fails with
-/// Error{"open(/dev/kvm)", errno} when it cannot be opened. `sev_path` is what open_sev opens.
+/// Opens options.kvm_path (kept for KVM_GET_VCPU_MMAP_SIZE) and returns the hw backend;
+/// fails with Error{"open(/dev/kvm)", errno} when it cannot be opened.
+api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const KvmBackendOptions& options);
+/// The same with default options except the paths (destructive commands refused).
 api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const char* kvm_path = "/dev/kvm",
                                                             const char* sev_path = "/dev/sev");
 
