@@ -186,10 +186,10 @@ std::string steps_text(const std::vector<std::uint64_t>& steps) {
   return fmt::format("{}", fmt::join(steps, ", "));
 }
 
-/// The six colours of the picture. Red is kept for findings.
-enum class KindClass : std::uint8_t { Memory, Lock, Kref, Firmware, Rmp, Reload };
-constexpr KindClass kAllClasses[] = {KindClass::Memory,   KindClass::Lock, KindClass::Kref,
-                                     KindClass::Firmware, KindClass::Rmp,  KindClass::Reload};
+/// The seven colours of the picture. Red is kept for findings.
+enum class KindClass : std::uint8_t { Memory, Lock, Kref, Firmware, Rmp, Reload, Guest };
+constexpr KindClass kAllClasses[] = {KindClass::Memory, KindClass::Lock,   KindClass::Kref, KindClass::Firmware,
+                                     KindClass::Rmp,    KindClass::Reload, KindClass::Guest};
 
 KindClass class_of(PointKind k) {
   switch (k) {
@@ -210,6 +210,9 @@ KindClass class_of(PointKind k) {
     case PointKind::FirmwareDone: return KindClass::Firmware;
     case PointKind::RmpInsn: return KindClass::Rmp;
     case PointKind::Reload: return KindClass::Reload;
+    case PointKind::VmEntry:
+    case PointKind::GuestInsn:
+    case PointKind::VmExit: return KindClass::Guest;
   }
   SNPLAB_UNREACHABLE("corrupt PointKind");
 }
@@ -223,6 +226,7 @@ std::string_view to_string(KindClass c) {
     case KindClass::Firmware: return "firmware";
     case KindClass::Rmp: return "rmp";
     case KindClass::Reload: return "reload";
+    case KindClass::Guest: return "guest";
   }
   SNPLAB_UNREACHABLE("corrupt KindClass");
 }
@@ -241,6 +245,7 @@ ClassStyle style_of(KindClass c) {
     case KindClass::Firmware: return {"firmware (sev_do_cmd)", "#8e6bb0", "#ffffff"};
     case KindClass::Rmp: return {"RMP instruction", "#e8c547", "#3b3000"};
     case KindClass::Reload: return {"reload", "#5fb8b2", "#ffffff"};
+    case KindClass::Guest: return {"in the guest (VMRUN .. #VMEXIT)", "#9c755f", "#ffffff"};
   }
   SNPLAB_UNREACHABLE("corrupt KindClass");
 }

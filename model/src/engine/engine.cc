@@ -39,6 +39,9 @@ std::uint64_t cost_of(kern::PointKind k) {
     case kern::PointKind::FirmwareDone: return 100;
     case kern::PointKind::RmpInsn: return 200;
     case kern::PointKind::Reload: return 4;
+    case kern::PointKind::VmEntry:
+    case kern::PointKind::VmExit: return 1500;  // a world switch with the VMSA save/restore
+    case kern::PointKind::GuestInsn: return 50;
   }
   return 1;
 }

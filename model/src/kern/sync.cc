@@ -25,6 +25,9 @@ std::string_view to_string(PointKind k) {
     case PointKind::FirmwareDone: return "sev_wait_cmd_ioc";
     case PointKind::RmpInsn: return "rmp_insn";
     case PointKind::Reload: return "reload";
+    case PointKind::VmEntry: return "VMRUN";
+    case PointKind::GuestInsn: return "guest";
+    case PointKind::VmExit: return "#VMEXIT";
   }
   SNPLAB_UNREACHABLE("corrupt PointKind");
 }

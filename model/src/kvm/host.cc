@@ -454,8 +454,15 @@ int Vm::enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (
   return 0;
 }
 
+kern::Mutex& Vm::vcpu_mutex(unsigned long vcpu_id) const {
+  auto it = vcpu_mutex_.find(vcpu_id);
+  SNPLAB_ASSERT(it != vcpu_mutex_.end(), "vcpu->mutex of a vCPU that was never created");
+  return it->second;
+}
+
 int Vm::vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* out) const {
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
+  const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));  // kvm_vcpu_ioctl(KVM_GET_REGS/SREGS)
   if (has_private_mem() && sev_.finished) return -EINVAL;  // vcpu->arch.guest_state_protected
   out->clear();
   auto it = arch_.find(vcpu_id);
@@ -465,6 +472,7 @@ int Vm::vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* 
 
 int Vm::set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry) {
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
+  const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));  // kvm_vcpu_ioctl(KVM_SET_REGS/SREGS)
   if (has_private_mem() && sev_.finished) return -EINVAL;
   VcpuArch& a = arch_[vcpu_id];
   (sregs ? a.sregs : a.regs).assign(bytes.begin(), bytes.end());
@@ -483,6 +491,7 @@ int Vm::create_vcpu(unsigned long vcpu_id) {
   if (vcpu_ids_.size() >= host_->config().max_vcpus) return -EINVAL;
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) != vcpu_ids_.end()) return -EEXIST;
   vcpu_ids_.push_back(vcpu_id);
+  vcpu_mutex_.try_emplace(vcpu_id, host_->sched(), "vcpu->mutex");
   return 0;
 }
 

@@ -90,6 +90,22 @@ std::optional<Pfn> Vm::private_pfn(Gpa gpa) {
   return pfn;
 }
 
+std::optional<Pfn> Vm::guest_private_pfn(VcpuRun& v, Gpa gpa, bool* retry) {
+  *retry = false;
+  const Gpa gfn = gpa >> kPageShift;
+  const auto slot = gfn_to_memslot(gfn);
+  if (!slot) return std::nullopt;
+  const auto pfn = gmem_pfn(*slot, gfn);
+  if (!pfn) return std::nullopt;
+  if (effective_entry(host_->sev()->rmp(), *pfn).assigned()) return pfn;
+  // Not yet the guest's: the access takes a #NPF, KVM prepares the page in host context and
+  // the guest re-executes the instruction after the next VMRUN.
+  leave_guest(v);
+  (void)private_pfn(gpa);
+  *retry = effective_entry(host_->sev()->rmp(), *pfn).assigned();
+  return std::nullopt;
+}
+
 std::optional<Exit> Vm::step(VcpuRun& v) {
   if (v.pc >= v.program.size()) {  // the program ran out: the guest idles
     Exit e;
@@ -97,6 +113,18 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
     return e;
   }
   const GuestOp& op = v.program[v.pc];
+  switch (op.kind) {  // these exit to KVM (HLT intercept, VMGEXIT), which handles them in host context
+    case GuestOpKind::Halt:
+    case GuestOpKind::MapGpaRange:
+    case GuestOpKind::GuestRequest:
+    case GuestOpKind::ExtGuestRequest:
+    case GuestOpKind::GhcbPsc:
+    case GuestOpKind::ApCreate: leave_guest(v); break;
+    case GuestOpKind::Pvalidate:
+    case GuestOpKind::Read:
+    case GuestOpKind::Write:
+    case GuestOpKind::Rmpadjust: break;
+  }
   const Gpa gpa = op.gpa & ~(kPageSize - 1);
   const Gpa gfn = gpa >> kPageShift;
   SevPlatform* sev = host_->sev();
@@ -135,7 +163,9 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
       if ((attributes(gfn) & kAttrPrivate) == 0) {
         return terminate(v, fmt::format("RMPADJUST 0x{:x}: the page is shared", gpa));
       }
-      const auto pfn = private_pfn(gpa);
+      bool retry = false;
+      const auto pfn = guest_private_pfn(v, gpa, &retry);
+      if (retry) return std::nullopt;
       if (!pfn) return terminate(v, fmt::format("RMPADJUST 0x{:x}: no guest_memfd page", gpa));
       // Target VMPL 1: the VMSA bit (Linux snp_set_vmsa) or read/write for VMPL1.
       const std::uint64_t rdx = op.vmsa ? (kRmpadjustVmsa | 1) : (1 | (3ULL << kRmpadjustPermShift));
@@ -181,21 +211,25 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
         ++v.pc;
         return std::nullopt;
       }
-      const auto pfn = private_pfn(gpa);
+      bool retry = false;
+      const auto pfn = guest_private_pfn(v, gpa, &retry);
+      if (retry) return std::nullopt;
       if (!pfn) return terminate(v, fmt::format("private GPA 0x{:x} has no guest_memfd page", gpa));
       Rmp& rmp = sev->rmp();
       const GuestCpu cpu{sev_.asid, 0};
       if (op.kind == GuestOpKind::Pvalidate) {
         GuestInsnResult r = pvalidate(rmp, cpu, gpa, pfn_to_spa(*pfn), op.huge ? 1 : 0, op.validate ? 1 : 0,
                                       OpContext{"guest PVALIDATE", static_cast<VmId>(id_)});
-        bool smashed = false;
-        if (r.fault.raised() && (r.fault.code & kNpfGuestSizem) != 0) {
-          // sev_handle_rmp_fault(): a 4K request on a 2M RMP entry - PSMASH, then retry (§3.3).
-          smashed = psmash(rmp, pfn_to_spa(huge_base(*pfn)), OpContext{"sev_handle_rmp_fault", static_cast<VmId>(id_)}) ==
-                    RmpStatus::Success;
-          r = pvalidate(rmp, cpu, gpa, pfn_to_spa(*pfn), op.huge ? 1 : 0, op.validate ? 1 : 0,
-                        OpContext{"guest PVALIDATE", static_cast<VmId>(id_)});
+        if (r.fault.raised() && (r.fault.code & kNpfGuestSizem) != 0 && v.fault_fixed_pc != v.pc) {
+          // sev_handle_rmp_fault() after the #NPF's #VMEXIT: a 4K request on a 2M RMP entry -
+          // PSMASH, and the guest re-executes PVALIDATE after the next VMRUN (§3.3).
+          leave_guest(v);
+          v.fault_fixed_pc = v.pc;
+          v.fault_fix_smashed = psmash(rmp, pfn_to_spa(huge_base(*pfn)),
+                                       OpContext{"sev_handle_rmp_fault", static_cast<VmId>(id_)}) == RmpStatus::Success;
+          return std::nullopt;
         }
+        const bool smashed = v.fault_fixed_pc == v.pc && v.fault_fix_smashed;
         if (r.fault.raised()) {
           return terminate(v, fmt::format("PVALIDATE 0x{:x}: {} 0x{:x} ({})", gpa, to_string(r.fault.kind), r.fault.code,
                                           r.fault.check));
@@ -214,12 +248,15 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
       PageSize rmp_level = PageSize::Size4K;
       (void)effective_entry(rmp, *pfn, &rmp_level);
       a.npt_level = rmp_level == PageSize::Size2M ? MapLevel::Size2M : MapLevel::Size4K;
-      Fault f = check_guest_access(rmp, a);
-      if (f.kind == FaultKind::Npf && (f.code & kNpfGuestRmp) != 0 && rmp_level == PageSize::Size2M) {
-        // sev_handle_rmp_fault(): PSMASH the 2M entry, zap, and the retry maps at 4K (§3.3).
+      const Fault f = check_guest_access(rmp, a);
+      if (f.kind == FaultKind::Npf && (f.code & kNpfGuestRmp) != 0 && rmp_level == PageSize::Size2M &&
+          v.fault_fixed_pc != v.pc) {
+        // sev_handle_rmp_fault() after the #NPF's #VMEXIT: PSMASH the 2M entry and zap; the
+        // guest's retry after the next VMRUN maps at 4K (§3.3).
+        leave_guest(v);
+        v.fault_fixed_pc = v.pc;
         (void)psmash(rmp, pfn_to_spa(huge_base(*pfn)), OpContext{"sev_handle_rmp_fault", static_cast<VmId>(id_)});
-        a.npt_level = MapLevel::Size4K;
-        f = check_guest_access(rmp, a);
+        return std::nullopt;
       }
       if (f.kind == FaultKind::Vc) {
         return terminate(v, fmt::format("#VC 0x{:x} at 0x{:x} ({}): terminating", f.code, gpa, f.check));
@@ -261,17 +298,33 @@ std::optional<Exit> Vm::vmrun_checks(unsigned long vcpu_id, VcpuRun& v) {
     x.fail_entry_reason = kSvmExitErr;
     return x;
   }
+  v.running_vmsa = vmsa;
   return std::nullopt;
+}
+
+std::optional<Exit> Vm::enter_guest(unsigned long vcpu_id, VcpuRun& v) {
+  host_->sched().point(kern::PointKind::VmEntry, &v, "VMRUN");
+  if (auto e = vmrun_checks(vcpu_id, v)) return e;
+  if (v.running_vmsa != 0) host_->sev()->rmp().set_in_use(v.running_vmsa, true);
+  v.in_guest = true;
+  return std::nullopt;
+}
+
+void Vm::leave_guest(VcpuRun& v) {
+  if (!v.in_guest) return;
+  host_->sched().point(kern::PointKind::VmExit, &v, "#VMEXIT");
+  if (v.running_vmsa != 0) host_->sev()->rmp().set_in_use(v.running_vmsa, false);
+  v.in_guest = false;
 }
 
 Exit Vm::run_vcpu(unsigned long vcpu_id) {
   auto it = runs_.find(vcpu_id);
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return Exit{-EINVAL};
+  const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));
   if (has_private_mem() && !sev_.finished) return Exit{-EINVAL};  // no VMSA to run before LAUNCH_FINISH
   if (it == runs_.end()) it = runs_.emplace(vcpu_id, VcpuRun{}).first;
   VcpuRun& v = it->second;
   if (v.terminated) return terminate(v, "KVM_RUN after the guest asked to terminate");
-  if (auto e = vmrun_checks(vcpu_id, v)) return *e;
   if (v.pending == Pending::PscHypercall) {  // a GHCB PSC run: userspace converted, or not
     v.pending = Pending::None;
     if (v.completion.ret != 0) {
@@ -297,7 +350,14 @@ Exit Vm::run_vcpu(unsigned long vcpu_id) {
     ++v.pc;
   }
   for (;;) {
-    if (auto e = step(v)) return *e;
+    if (!v.in_guest) {
+      if (auto e = enter_guest(vcpu_id, v)) return *e;
+    }
+    host_->sched().point(kern::PointKind::GuestInsn, &v, v.pc < v.program.size() ? to_string(v.program[v.pc].kind) : "idle");
+    if (auto e = step(v)) {
+      leave_guest(v);
+      return *e;
+    }
   }
 }
 

@@ -37,6 +37,9 @@ enum class PointKind : std::uint8_t {
   FirmwareDone, ///< a PSP command has finished; its caller (sev_wait_cmd_ioc) has not gone on yet
   RmpInsn,      ///< a CPU RMP instruction (RMPUPDATE, PSMASH, PVALIDATE, RMPADJUST) starts
   Reload,       ///< a plain load's value is used again: the compiler may have reloaded it
+  VmEntry,      ///< VMRUN: the vCPU enters the guest (its VMSA is in use until #VMEXIT)
+  GuestInsn,    ///< the guest executes one operation of its program
+  VmExit,       ///< #VMEXIT: the vCPU is back in KVM, the VMSA no longer in use
 };
 std::string_view to_string(PointKind k);
 

@@ -25,6 +25,23 @@ enum class GuestOpKind : std::uint8_t {
   ApCreate,         ///< AP Creation NAE (VMGEXIT 0x80000013)
 };
 
+/// The operation's name in traces ("PVALIDATE", "VMGEXIT(GUEST_REQUEST)", ...).
+constexpr std::string_view to_string(GuestOpKind k) {
+  switch (k) {
+    case GuestOpKind::Halt: return "HLT";
+    case GuestOpKind::Pvalidate: return "PVALIDATE";
+    case GuestOpKind::Read: return "read";
+    case GuestOpKind::Write: return "write";
+    case GuestOpKind::MapGpaRange: return "VMMCALL(KVM_HC_MAP_GPA_RANGE)";
+    case GuestOpKind::GuestRequest: return "VMGEXIT(GUEST_REQUEST)";
+    case GuestOpKind::ExtGuestRequest: return "VMGEXIT(EXT_GUEST_REQUEST)";
+    case GuestOpKind::GhcbPsc: return "VMGEXIT(PSC)";
+    case GuestOpKind::Rmpadjust: return "RMPADJUST";
+    case GuestOpKind::ApCreate: return "VMGEXIT(AP_CREATION)";
+  }
+  return "invalid";
+}
+
 /// One Page State Change entry (facts §7.2): {cur_page:12, gfn:40, operation:4, pagesize:1}.
 struct PscEntry {
   std::uint64_t gfn = 0;

@@ -223,7 +223,8 @@ class Vm {
 
   /// Loads the program vCPU `vcpu_id` runs (the simulated guest). -EINVAL for no such vCPU.
   int set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops);
-  /// KVM_RUN: runs the guest until it needs userspace.
+  /// KVM_RUN: runs the guest until it needs userspace, under vcpu->mutex. Scheduling points
+  /// at VMRUN, before each guest operation and at #VMEXIT; the VMSA is in use in between.
   Exit run_vcpu(unsigned long vcpu_id);
   /// What userspace wrote into kvm_run for the pending exit.
   int complete_vcpu(unsigned long vcpu_id, const UserCompletion& c);
@@ -306,10 +307,29 @@ class Vm {
     // AP state: the VMSA KVM_RUN enters (0: the launch VMSA), destroyed by AP DESTROY.
     Pfn vmsa = 0;
     bool vmsa_invalid = false;
+    // Between VMRUN and #VMEXIT: the VMSA page the hardware holds in use meanwhile.
+    bool in_guest = false;
+    Pfn running_vmsa = 0;
+    // The instruction whose #NPF KVM already handled (a second fault there is unresolved),
+    // and whether that handling PSMASHed.
+    std::size_t fault_fixed_pc = static_cast<std::size_t>(-1);
+    bool fault_fix_smashed = false;
   };
+  /// VMRUN (svm_vcpu_run): the VMSA checks of facts §3.4, then the VMSA page is in use
+  /// (facts §2.1) until leave_guest(). A failed check is the exit KVM_RUN returns.
+  std::optional<Exit> enter_guest(unsigned long vcpu_id, VcpuRun& v);
+  /// #VMEXIT: the VMSA is no longer in use; KVM handles the exit in host context.
+  void leave_guest(VcpuRun& v);
+  /// private_pfn() as the guest sees it: a page not yet assigned takes a #NPF, so KVM's
+  /// sev_gmem_prepare() runs after a #VMEXIT and the guest re-enters.
+  /// nullopt and *retry = true: the page was prepared, the instruction runs again; nullopt
+  /// and *retry = false: no guest_memfd page backs `gpa`.
+  std::optional<Pfn> guest_private_pfn(VcpuRun& v, Gpa gpa, bool* retry);
+  /// vcpu->mutex of `vcpu_id` (made with the vCPU).
+  kern::Mutex& vcpu_mutex(unsigned long vcpu_id) const;
   std::optional<Exit> step_psc(VcpuRun& v, const GuestOp& op);
   /// VMRUN's checks on the VMSA the vCPU enters (facts §3.4): a failure exits
-  /// KVM_EXIT_FAIL_ENTRY with SVM_EXIT_ERR.
+  /// KVM_EXIT_FAIL_ENTRY with SVM_EXIT_ERR. On success v.running_vmsa is the VMSA page.
   std::optional<Exit> vmrun_checks(unsigned long vcpu_id, VcpuRun& v);
   std::optional<Exit> step_ap_create(VcpuRun& v, const GuestOp& op);
   std::optional<Exit> step_guest_request(VcpuRun& v, const GuestOp& op);
@@ -324,6 +344,8 @@ class Vm {
 
   std::vector<unsigned long> vcpu_ids_;
   std::map<unsigned long, VcpuRun> runs_;
+  /// vcpu->mutex of each vCPU: kvm_vcpu_ioctl() holds it around every vCPU ioctl.
+  mutable std::map<unsigned long, kern::Mutex> vcpu_mutex_;
   SevVmState sev_;
   std::uint64_t next_gmem_ = 1;
   std::uint64_t hypercall_exit_mask_ = 0;

@@ -1,0 +1,136 @@
+// KVM_RUN as the kernel runs it (kvm_arch_vcpu_ioctl_run, svm_vcpu_run): under vcpu->mutex,
+// with scheduling points at VMRUN, before each guest operation and at #VMEXIT, and the VMSA
+// page in use between VMRUN and #VMEXIT, so an RMPUPDATE on it fails FAIL_INUSE meanwhile
+// (facts §2.1; PSMASH's in-use check on a 2M range is tested in rmp_insn_test.cc). A recording hook stands in for the engine: it sees every point and
+// may act at one, as another CPU would.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "snp/api/kvm.h"
+#include "snp/api/sim_backend.h"
+#include "snp/model/host_rmp.h"
+#include "snp/model/kvm/host.h"
+#include "snp/scenarios/snp_vm.h"
+
+namespace snplab::api {
+namespace {
+
+using model::kvm::GuestOp;
+using model::kern::Point;
+using model::kern::PointKind;
+using scenarios::SnpVm;
+
+/// Records every point as "kind name"; runs `act` (once per point, not re-entered) at each.
+class Recorder : public model::kern::SchedHook {
+ public:
+  void on_point(const Point& p) override {
+    seen.push_back(std::string(model::kern::to_string(p.kind)) + " " + std::string(p.name));
+    if (act && !acting_) {
+      acting_ = true;
+      act(p);
+      acting_ = false;
+    }
+  }
+  bool block_until(const Point&, bool (*ready)(const void*), const void* arg) override { return ready(arg); }
+
+  std::vector<std::string> seen;
+  std::function<void(const Point&)> act;
+
+ private:
+  bool acting_ = false;
+};
+
+class KvmRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = std::move(*make_sim_backend());
+    auto vm = SnpVm::launch(*backend_, {});
+    ASSERT_TRUE(vm) << vm.error().to_string();
+    vm_ = std::move(*vm);
+    host().sched().set_hook(&rec_);
+  }
+  void TearDown() override {
+    host().sched().set_hook(nullptr);
+    vm_->close();
+  }
+  model::kvm::Host& host() { return *sim_host(*backend_); }
+  model::kvm::Vm& kvm() { return *host().vm(host().vm_ids().front()); }
+  model::Pfn vmsa() { return kvm().sev().vmsas.at(0); }
+  void load(std::vector<GuestOp> ops) {
+    ASSERT_TRUE(sim_load_guest(*backend_, vm_->vcpu(0).handle(), std::move(ops)));
+  }
+  /// The recorded points of kinds the test looks at, in order.
+  std::vector<std::string> run_points(std::initializer_list<PointKind> kinds) {
+    std::vector<std::string> names;
+    for (PointKind k : kinds) names.push_back(std::string(model::kern::to_string(k)) + " ");
+    std::vector<std::string> out;
+    for (const auto& s : rec_.seen) {
+      for (const auto& n : names) {
+        if (s.compare(0, n.size(), n) == 0) out.push_back(s);
+      }
+    }
+    return out;
+  }
+
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<SnpVm> vm_;
+  Recorder rec_;
+};
+
+TEST_F(KvmRun, PointsAtVmrunEachGuestOpAndVmexit_VmgexitLeavesAndReenters) {
+  load({GuestOp::pvalidate(0x10000), GuestOp::map_gpa_range(0x20000, 1, false)});
+  rec_.seen.clear();
+  auto e = vm_->vcpu().run();
+  ASSERT_TRUE(e) << e.error().to_string();
+  const std::vector<std::string> want = {"lock vcpu->mutex",       "VMRUN VMRUN",
+                                         "guest PVALIDATE",        "#VMEXIT #VMEXIT",  // the #NPF: sev_gmem_prepare
+                                         "VMRUN VMRUN",            "guest PVALIDATE",
+                                         "guest VMMCALL(KVM_HC_MAP_GPA_RANGE)", "#VMEXIT #VMEXIT",
+                                         "unlock vcpu->mutex"};
+  EXPECT_EQ(run_points({PointKind::Lock, PointKind::Unlock, PointKind::VmEntry, PointKind::GuestInsn,
+                        PointKind::VmExit}),
+            want);
+}
+
+TEST_F(KvmRun, VmsaInUseWhileInTheGuest_RmpupdateFailsInUse_AfterVmexitItGoesThrough) {
+  load({GuestOp::pvalidate(0x0), GuestOp::halt()});  // page 0 is launched: no #NPF
+  const model::Pfn pfn = vmsa();
+  model::Rmp& rmp = host().sev()->rmp();
+  const model::OpContext other{"another CPU", 0};
+  std::vector<model::RmpStatus> in_guest, outside;
+  rec_.act = [&](const Point& p) {
+    if (p.kind == PointKind::GuestInsn) {
+      in_guest.push_back(model::rmp_make_shared(rmp, pfn, model::PageSize::Size4K, other));
+    }
+  };
+  auto e = vm_->vcpu().run();
+  ASSERT_TRUE(e) << e.error().to_string();
+  EXPECT_EQ(e->exit_reason, uapi::KVM_EXIT_HLT);
+  ASSERT_EQ(in_guest.size(), 2u);  // at PVALIDATE and at HLT
+  for (auto st : in_guest) EXPECT_EQ(st, model::RmpStatus::FailInUse) << model::to_string(st);
+  EXPECT_TRUE(rmp.inspect(pfn).vmsa()) << "the VMSA is untouched";
+  // After #VMEXIT nothing holds it: the same RMPUPDATE goes through.
+  rec_.act = nullptr;
+  EXPECT_FALSE(rmp.in_use(pfn));
+  EXPECT_EQ(model::rmp_make_shared(rmp, pfn, model::PageSize::Size4K, other), model::RmpStatus::Success);
+  // ... and the next VMRUN's checks see it (facts §3.4): KVM_EXIT_FAIL_ENTRY.
+  e = vm_->vcpu().run();
+  ASSERT_TRUE(e) << e.error().to_string();
+  EXPECT_EQ(e->exit_reason, uapi::KVM_EXIT_FAIL_ENTRY);
+  // Give the page back to the guest as it was, so teardown reclaims it.
+  EXPECT_EQ(model::rmp_make_private(rmp, pfn, 0, model::PageSize::Size4K, kvm().sev().asid, false, other),
+            model::RmpStatus::Success);
+}
+
+TEST_F(KvmRun, RegsIoctlsTakeTheVcpuMutex) {
+  rec_.seen.clear();
+  (void)vm_->vcpu().get_regs();  // refused after LAUNCH_FINISH, but under the lock
+  EXPECT_EQ(run_points({PointKind::Lock, PointKind::Unlock}),
+            (std::vector<std::string>{"lock vcpu->mutex", "unlock vcpu->mutex"}));
+}
+
+}  // namespace
+}  // namespace snplab::api
