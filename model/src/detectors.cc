@@ -99,6 +99,7 @@ void Detectors::owner_torn_down(const Rmp& rmp, VmId vm, Asid asid, const OpCont
       }
     });
   }
+  for (Pfn pfn : leaked_) leaked.erase(pfn);  // reported when the kernel gave them up
   if (leaked.empty()) return;
   Finding f{DetectorKind::LeakedPage, rmp.seq(), RmpInsn::Firmware, ctx, asid, {}};
   for (Pfn pfn : leaked) {
@@ -108,6 +109,18 @@ void Detectors::owner_torn_down(const Rmp& rmp, VmId vm, Asid asid, const OpCont
     f.pages.push_back(FindingPage{pfn, e, e, owner});
   }
   findings_.push_back(std::move(f));
+}
+
+void Detectors::pages_leaked(const Rmp& rmp, Pfn first, std::uint64_t npages, const OpContext& ctx) {
+  Finding f{DetectorKind::LeakedPage, rmp.seq(), RmpInsn::Firmware, ctx, 0, {}};
+  for (Pfn pfn = first; pfn < first + npages; ++pfn) {
+    if (!leaked_.insert(pfn).second) continue;
+    const RmpEntryRaw e = rmp.inspect(pfn);
+    std::optional<Provenance> owner;
+    if (const Provenance* p = provenance(pfn); p != nullptr) owner = *p;
+    f.pages.push_back(FindingPage{pfn, e, e, owner});
+  }
+  if (enabled(DetectorKind::LeakedPage) && !f.pages.empty()) findings_.push_back(std::move(f));
 }
 
 namespace {

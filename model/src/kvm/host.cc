@@ -454,6 +454,12 @@ int Vm::enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (
   return 0;
 }
 
+bool Vm::guest_state_protected(unsigned long vcpu_id) const {
+  const auto it = std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id);
+  const auto index = static_cast<std::size_t>(it - vcpu_ids_.begin());
+  return index < sev_.guest_state_protected.size() && sev_.guest_state_protected[index];
+}
+
 kern::Mutex& Vm::vcpu_mutex(unsigned long vcpu_id) const {
   auto it = vcpu_mutex_.find(vcpu_id);
   SNPLAB_ASSERT(it != vcpu_mutex_.end(), "vcpu->mutex of a vCPU that was never created");
@@ -463,7 +469,7 @@ kern::Mutex& Vm::vcpu_mutex(unsigned long vcpu_id) const {
 int Vm::vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* out) const {
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
   const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));  // kvm_vcpu_ioctl(KVM_GET_REGS/SREGS)
-  if (has_private_mem() && sev_.finished) return -EINVAL;  // vcpu->arch.guest_state_protected
+  if (guest_state_protected(vcpu_id)) return -EINVAL;
   out->clear();
   auto it = arch_.find(vcpu_id);
   if (it != arch_.end()) *out = sregs ? it->second.sregs : it->second.regs;
@@ -473,7 +479,7 @@ int Vm::vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* 
 int Vm::set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry) {
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
   const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));  // kvm_vcpu_ioctl(KVM_SET_REGS/SREGS)
-  if (has_private_mem() && sev_.finished) return -EINVAL;
+  if (guest_state_protected(vcpu_id)) return -EINVAL;
   VcpuArch& a = arch_[vcpu_id];
   (sregs ? a.sregs : a.regs).assign(bytes.begin(), bytes.end());
   a.entry = entry;
@@ -487,10 +493,16 @@ std::uint64_t Vm::vcpu_entry(unsigned long vcpu_id) const {
 
 int Vm::create_vcpu(unsigned long vcpu_id) {
   if (vcpu_id >= host_->config().max_vcpus) return -EINVAL;
-  if (sev_.finished) return -EINVAL;  // no vCPU can join a launched SNP guest
   if (vcpu_ids_.size() >= host_->config().max_vcpus) return -EINVAL;
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) != vcpu_ids_.end()) return -EEXIST;
   vcpu_ids_.push_back(vcpu_id);
+  if (SevPlatform* sev = host_->sev(); sev != nullptr && has_private_mem() && sev_.active) {
+    // sev_es_vcpu_create(): the VMSA page (snp_safe_alloc_page). A vCPU created after
+    // LAUNCH_FINISH keeps a hypervisor-owned VMSA, so VMRUN refuses it until an AP Creation
+    // gives it one of the guest's.
+    sev_.vmsas.push_back(sev->alloc_safe_page());
+    sev_.guest_state_protected.push_back(false);
+  }
   vcpu_mutex_.try_emplace(vcpu_id, host_->sched(), "vcpu->mutex");
   return 0;
 }

@@ -30,7 +30,8 @@ constexpr std::array<KernelProfile, 12> kProfiles = [] {
   a[0] = make("upstream", "current upstream (6.11+ launch, merged KVM_EXIT_SNP_REQ_CERTS)",
               "facts §8; lore v7 \"KVM: SEV: Add KVM_EXIT_SNP_REQ_CERTS\" (2026-01-09)");
   a[1] = make("launch-update-no-assigned-check",
-              "SNP_LAUNCH_UPDATE reassigns a page already in the RMP (no -EEXIST)",
+              "SNP_LAUNCH_UPDATE without the already-assigned check (no -EEXIST): the copy into an "
+              "assigned guest_memfd page takes an RMP #PF (host-rmp-fault)",
               "[PATCH Part2 RFC v4 24/40] review, Sean Christopherson 2021-07-16 <YPHlt4VCm6b2MZMs@google.com>");
   a[1].launch_update_no_assigned_check = true;
   a[2] = make("launch-update-revert-all", "SNP_LAUNCH_UPDATE's error path reverts every entry of the range",

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "snp/model/access.h"
 #include "snp/model/assert.h"
 #include "snp/model/fw_rmp.h"
 #include "snp/model/host_rmp.h"
@@ -34,6 +35,18 @@ constexpr std::uint64_t kHintMinPages = 64;
 bool is_snp(const Vm& vm) { return vm.type() == kVmSnp; }
 
 OpContext ctx_for(const Vm& vm, std::string_view op) { return OpContext{op, static_cast<VmId>(vm.id())}; }
+
+/// snp_page_reclaim(): SNP_PAGE_RECLAIM, then back to the hypervisor; a page for which either
+/// fails is leaked (snp_leak_pages) and -EIO returned.
+int snp_page_reclaim(Vm& vm, Pfn pfn, const OpContext& ctx) {
+  SevPlatform* sev = vm.host().sev();
+  if (sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success ||
+      rmp_make_shared(sev->rmp(), pfn, PageSize::Size4K, ctx) != RmpStatus::Success) {
+    sev->snp_leak_pages(pfn, 1, OpContext{"snp_page_reclaim", ctx.vm, ctx.call, true});
+    return -EIO;
+  }
+  return 0;
+}
 
 FwStatus fw(std::uint32_t* out, FwStatus st) {
   if (out != nullptr) *out = static_cast<std::uint32_t>(st);
@@ -101,9 +114,33 @@ Pfn SevPlatform::alloc_firmware_page(const OpContext& ctx) {
 }
 
 void SevPlatform::free_firmware_page(Pfn pfn, const OpContext& ctx) {
-  if (fw_.snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success) return;  // leaked
-  if (rmp_make_shared(rmp_, pfn, PageSize::Size4K, ctx) != RmpStatus::Success) return;          // leaked
+  if (fw_.snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success ||
+      rmp_make_shared(rmp_, pfn, PageSize::Size4K, ctx) != RmpStatus::Success) {
+    snp_leak_pages(pfn, 1, OpContext{"snp_free_firmware_page", ctx.vm, ctx.call});
+    return;
+  }
   free_page(pfn);
+}
+
+void SevPlatform::snp_leak_pages(Pfn first, std::uint64_t npages, const OpContext& ctx) {
+  det_.pages_leaked(rmp_, first, npages, ctx);
+}
+
+bool SevPlatform::host_write(kern::Sched& sched, Pfn pfn, std::span<const std::uint8_t> bytes, std::string_view fn) {
+  const Fault f = check_host_access(rmp_, pfn_to_spa(pfn), AccessKind::Write, MapLevel::Size4K);
+  if (f.raised()) {
+    sched.report("host-rmp-fault",
+                 fmt::format("BUG: unable to handle page fault in {}(): write to PFN 0x{:x}, #PF error_code(0x{:x}) "
+                             "- RMP violation ({} check): RMP entry {}",
+                             fn, pfn, f.code, f.check, describe(rmp_.inspect(pfn))));
+    return false;
+  }
+  if (bytes.empty()) {
+    mem_.zero_page(pfn);
+  } else {
+    mem_.write(pfn_to_spa(pfn), bytes);
+  }
+  return true;
 }
 
 SevPlatform::SevPlatform(const SevPlatform& o)
@@ -431,7 +468,10 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
     }
     // Copy the source page into the guest page (the firmware encrypts it in place).
     if (zero) {
-      sev->mem().zero_page(*pfn);
+      if (!sev->host_write(vm.host().sched(), *pfn, {}, "sev_gmem_post_populate")) {
+        err = -EFAULT;
+        break;
+      }
     } else if (pinned) {
       // In place: the pinned page already holds the source bytes.
     } else {
@@ -442,7 +482,10 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
         err = -EFAULT;
         break;
       }
-      sev->mem().write(pfn_to_spa(*pfn), buf);
+      if (!sev->host_write(vm.host().sched(), *pfn, buf, "sev_gmem_post_populate")) {
+        err = -EFAULT;
+        break;
+      }
       hint_gen = hint_ok ? sev->mem().generation(*pfn) : 0;
     }
     if (rmp_make_private(rmp, *pfn, pfn_to_spa(gfn), PageSize::Size4K, s.asid, true, ctx) != RmpStatus::Success) {
@@ -459,14 +502,13 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
     }
     if (FwStatus st = f.snp_launch_update(cmd, ctx); st != FwStatus::Success) {
       fw(fw_error, st);
-      if (a.type == 6 && st == FwStatus::InvalidParam) {  // CPUID: hand the fixed table back
+      // The failing page: reclaimed and made shared (or leaked); then only what this call
+      // converted is reverted. A CPUID page the firmware refused holds the values it expected:
+      // handed back to userspace once it is the hypervisor's again.
+      if (snp_page_reclaim(vm, *pfn, err_ctx) == 0 && a.type == 6 && st == FwStatus::InvalidParam) {
         std::array<std::uint8_t, kPageSize> buf{};
         sev->mem().read(pfn_to_spa(*pfn), buf);
         (void)vm.host().user().copy_to(a.uaddr + pfn_to_spa(done), buf);
-      }
-      // The failing page: reclaim and make shared; then revert only what this call converted.
-      if (f.snp_page_reclaim(pfn_to_spa(*pfn), PageSize::Size4K, err_ctx) == FwStatus::Success) {
-        (void)rmp_make_shared(rmp, *pfn, PageSize::Size4K, err_ctx);
       }
       if (prof.launch_update_revert_all) {
         // RFC v4: RMPUPDATE to the zero state over every page of the range, whoever made it
@@ -497,40 +539,61 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
 // ---------------------------------------------------------------------------------------
 // KVM_SEV_SNP_LAUNCH_FINISH (snp_launch_update_vmsa + snp_launch_finish)
 
+namespace {
+
+/// sev_es_sync_vmsa(): the vCPU's register state written into its VMSA page by the kernel,
+/// a host write (an RMP #PF if the page is no longer the hypervisor's). -EINVAL once the
+/// vCPU's state is protected.
+int sev_es_sync_vmsa(Vm& vm, std::size_t index) {
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (s.guest_state_protected[index]) return -EINVAL;
+  // The entry point the VMM set with KVM_SET_SREGS/REGS (CS.base + RIP), the reset vector
+  // otherwise: QEMU points its APs at the firmware's SEV-ES reset block this way.
+  const auto eip = static_cast<std::uint32_t>(vm.vcpu_entry(vm.vcpu_ids()[index]));
+  const VmsaPage page = to_page(reset_save_area(eip, s.vmsa_features, SevPlatform::kVcpuSignature, VmmType::Qemu));
+  return sev->host_write(vm.host().sched(), s.vmsas[index], page, "sev_es_sync_vmsa") ? 0 : -EFAULT;
+}
+
+/// snp_launch_update_vmsa(): every vCPU's VMSA, in vCPU order: synced, made the guest's at
+/// INITIAL_VMSA_GPA (facts §5.3), measured by SNP_LAUNCH_UPDATE as a VMSA page; a failed
+/// LAUNCH_UPDATE reclaims the page. Then the vCPU's state is protected.
+int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error) {
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_FINISH");
+  SNPLAB_ASSERT(s.vmsas.size() == vm.vcpu_count(), "every vCPU of an SNP VM has a VMSA page");
+  for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
+    const Pfn pfn = s.vmsas[i];
+    if (int r = sev_es_sync_vmsa(vm, i); r != 0) return r;
+    if (rmp_make_private(sev->rmp(), pfn, kInitialVmsaGpa, PageSize::Size4K, s.asid, true, ctx) !=
+        RmpStatus::Success) {
+      return -EFAULT;  // rmpupdate()'s error
+    }
+    SnpLaunchUpdateCmd u;
+    u.gctx_paddr = pfn_to_spa(s.gctx);
+    u.page_type = kPageTypeVmsa;
+    u.address = pfn_to_spa(pfn);
+    if (FwStatus st = sev->fw().snp_launch_update(u, ctx); st != FwStatus::Success) {
+      fw(fw_error, st);
+      (void)snp_page_reclaim(vm, pfn, OpContext{ctx.op, ctx.vm, ctx.call, true});
+      return -EIO;
+    }
+    s.guest_state_protected[i] = true;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_error) {
   if (fw_error != nullptr) *fw_error = 0;
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
   if (sev == nullptr || !is_snp(vm) || s.gctx == 0) return -EINVAL;
   if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
-  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_FINISH");
   Firmware& f = sev->fw();
-  // snp_launch_update_vmsa(): every vCPU's VMSA, in vCPU order, as a VMSA page at
-  // INITIAL_VMSA_GPA (facts §5.3), from the vCPU's register state (Vm::vcpu_entry).
-  if (s.vmsas.empty()) {
-    for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
-      const Pfn pfn = sev->alloc_safe_page();
-      // The entry point the VMM set with KVM_SET_SREGS/REGS (CS.base + RIP), the reset vector
-      // otherwise: QEMU points its APs at the firmware's SEV-ES reset block this way.
-      const auto eip = static_cast<std::uint32_t>(vm.vcpu_entry(vm.vcpu_ids()[i]));
-      const VmsaPage page = to_page(reset_save_area(eip, s.vmsa_features, SevPlatform::kVcpuSignature, VmmType::Qemu));
-      sev->mem().write(pfn_to_spa(pfn), page);
-      if (rmp_make_private(sev->rmp(), pfn, kInitialVmsaGpa, PageSize::Size4K, s.asid, true, ctx) !=
-          RmpStatus::Success) {
-        sev->free_page(pfn);
-        return -EIO;
-      }
-      SnpLaunchUpdateCmd u;
-      u.gctx_paddr = pfn_to_spa(s.gctx);
-      u.page_type = kPageTypeVmsa;
-      u.address = pfn_to_spa(pfn);
-      s.vmsas.push_back(pfn);
-      if (FwStatus st = f.snp_launch_update(u, ctx); st != FwStatus::Success) {
-        fw(fw_error, st);
-        return -EIO;
-      }
-    }
-  }
+  if (int r = snp_launch_update_vmsa(vm, fw_error); r != 0) return r;
   SnpLaunchFinishCmd cmd;
   cmd.gctx_paddr = pfn_to_spa(s.gctx);
   cmd.host_data = a.host_data;
@@ -592,10 +655,11 @@ void sev_gmem_invalidate(Vm& vm, const std::vector<Pfn>& pfns) {
     if (e.assigned()) {
       // An immutable (Pre-Guest) page needs the firmware first; a page that will not go back
       // is leaked, as snp_leak_pages() does.
-      if (e.immutable() && sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success) {
+      if ((e.immutable() && sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success) ||
+          rmp_make_shared(rmp, pfn, PageSize::Size4K, ctx) != RmpStatus::Success) {
+        sev->snp_leak_pages(pfn, 1, ctx);
         continue;
       }
-      if (rmp_make_shared(rmp, pfn, PageSize::Size4K, ctx) != RmpStatus::Success) continue;
     }
     sev->free_page(pfn);
   }

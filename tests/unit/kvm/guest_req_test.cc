@@ -561,7 +561,7 @@ struct Launched {
   std::optional<UserMemory> shared, src;
 };
 
-TEST(LaunchProfiles, NoAssignedCheck_SecondUpdateReassigns_DoubleAssignment) {
+TEST(LaunchProfiles, NoAssignedCheck_CopyIntoAssignedPageFaults_InPlaceReassigns) {
   Launched fixed("upstream");
   ASSERT_TRUE(fixed.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL));
   const Status again = fixed.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL);
@@ -569,10 +569,24 @@ TEST(LaunchProfiles, NoAssignedCheck_SecondUpdateReassigns_DoubleAssignment) {
   EXPECT_EQ(again.error().errno_value, EEXIST);
   EXPECT_EQ(fixed.findings(DetectorKind::DoubleAssignment), 0u);
 
+  // Without the check, guest_memfd's copy of the source into the already-assigned page is a
+  // host write to a guest page: an RMP #PF, an oops on a real host (the in-place RFC v4
+  // variant, which reassigns silently, is rfc-v4-pinned-no-check).
   Launched buggy("launch-update-no-assigned-check");
   ASSERT_TRUE(buggy.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL));
-  EXPECT_TRUE(buggy.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL));  // RMPUPDATE lets it through
-  EXPECT_EQ(buggy.findings(DetectorKind::DoubleAssignment), 1u);
+  const Status copy = buggy.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL);
+  ASSERT_FALSE(copy.has_value());
+  EXPECT_EQ(copy.error().errno_value, EFAULT);
+  const auto& found = sim_host(*buggy.backend)->sched().findings();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].kind, "host-rmp-fault");
+  EXPECT_NE(found[0].message.find("sev_gmem_post_populate()"), std::string::npos) << found[0].message;
+  EXPECT_EQ(buggy.findings(DetectorKind::DoubleAssignment), 0u);
+
+  Launched in_place("rfc-v4-pinned-no-check");
+  ASSERT_TRUE(in_place.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL));
+  EXPECT_TRUE(in_place.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL));  // RMPUPDATE lets it through
+  EXPECT_EQ(in_place.findings(DetectorKind::DoubleAssignment), 1u);
 }
 
 TEST(LaunchProfiles, RevertAll_FirmwareErrorRevertsAnotherCallsPage_ErroneousRevert) {

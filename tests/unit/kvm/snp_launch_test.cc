@@ -3,11 +3,14 @@
 // facts §8.3 and §9(b), the launch digest it produces, and teardown without leaks.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
 
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
+#include "snp/model/host_rmp.h"
 #include "snp/model/kvm/host.h"
 #include "snp/model/measure.h"
 #include "snp/model/vmsa.h"
@@ -186,8 +189,91 @@ TEST_F(SnpLaunch, LaunchFinish_ThenLaunchCommandsAreRefused) {
   EXPECT_EQ(again.error().errno_value, EIO);
   EXPECT_EQ(again.error().fw, FwStatus::InvalidGuestState);
   EXPECT_EQ(fw, static_cast<std::uint32_t>(FwStatus::InvalidGuestState));
-  EXPECT_EQ(errno_of(vm_->create_vcpu(1).has_value() ? ok() : Status(Error{"x", EINVAL, FwStatus::NoFwCall, {}})),
-            EINVAL);
+  // The launched vCPU's state is protected: its registers are out of reach, and a second
+  // LAUNCH_FINISH stops at its VMSA sync (sev_es_sync_vmsa: -EINVAL) before any firmware call.
+  const auto regs = vcpu->get_regs();
+  ASSERT_FALSE(regs.has_value());
+  EXPECT_EQ(regs.error().errno_value, EINVAL);
+  std::uint32_t fw2 = 0;
+  const Status finish_again = vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0, &fw2);
+  ASSERT_FALSE(finish_again.has_value());
+  EXPECT_EQ(finish_again.error().errno_value, EINVAL);
+}
+
+TEST_F(SnpLaunch, VcpuAfterLaunchFinish_Created_UnprotectedAndVmrunRefusesItsVmsa) {
+  // The kernel lets a vCPU join a launched guest (kvm_vm_ioctl_create_vcpu has no SEV check);
+  // its VMSA page is the hypervisor's, so VMRUN fails (facts §3.4) until an AP Creation.
+  ASSERT_TRUE(init2());
+  ASSERT_TRUE(launch_start());
+  memory();
+  uapi::kvm_sev_snp_launch_update u;
+  ASSERT_TRUE(launch_update(0, 2, 1, &u));
+  auto vcpu0 = vm_->create_vcpu(0);
+  ASSERT_TRUE(vcpu0);
+  uapi::kvm_sev_snp_launch_finish f;
+  ASSERT_TRUE(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0));
+  auto late = vm_->create_vcpu(1);
+  ASSERT_TRUE(late) << late.error().to_string();
+  EXPECT_TRUE(late->get_regs().has_value()) << "its state is not protected";
+  auto x = late->run();
+  ASSERT_TRUE(x) << x.error().to_string();
+  EXPECT_EQ(x->exit_reason, uapi::KVM_EXIT_FAIL_ENTRY);
+}
+
+TEST_F(SnpLaunch, VmsaNotTheHypervisorsAtSync_HostRmpFaultNamesTheFunctionAndPfn) {
+  ASSERT_TRUE(init2());
+  ASSERT_TRUE(launch_start());
+  memory();
+  auto vcpu = vm_->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  model::kvm::Host& host = *sim_host(*backend_);
+  model::kvm::Vm& kvm = *host.vm(host.vm_ids().front());
+  const model::Pfn vmsa = kvm.sev().vmsas.at(0);
+  // Another agent made the vCPU's VMSA page private before LAUNCH_FINISH synced it.
+  ASSERT_EQ(model::rmp_make_private(host.sev()->rmp(), vmsa, 0, model::PageSize::Size4K, kvm.sev().asid, false,
+                                    model::OpContext{"test", 0}),
+            model::RmpStatus::Success);
+  uapi::kvm_sev_snp_launch_finish f;
+  const Status st = vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0);
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().errno_value, EFAULT);
+  const auto& found = host.sched().findings();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].kind, "host-rmp-fault");
+  EXPECT_NE(found[0].message.find("sev_es_sync_vmsa()"), std::string::npos) << found[0].message;
+  EXPECT_NE(found[0].message.find(fmt::format("PFN 0x{:x}", vmsa)), std::string::npos) << found[0].message;
+  EXPECT_NE(found[0].message.find("RMP violation"), std::string::npos) << found[0].message;
+  EXPECT_EQ(host.sev()->mem().generation(vmsa), 0u) << "nothing was written";
+  // Hand the page back so teardown is clean.
+  ASSERT_EQ(model::rmp_make_shared(host.sev()->rmp(), vmsa, model::PageSize::Size4K, model::OpContext{"test", 0}),
+            model::RmpStatus::Success);
+}
+
+TEST_F(SnpLaunch, ReclaimThatFails_LeaksThePageOnce_WithProvenance) {
+  model::kvm::Host& host = *sim_host(*backend_);
+  model::kvm::SevPlatform& sev = *host.sev();
+  // A page under a 2M RMP entry: a 4K SNP_PAGE_RECLAIM refuses it (INVALID_PAGE_SIZE), so
+  // snp_free_firmware_page() gives it up (snp_leak_pages) instead of freeing it.
+  const model::Pfn pfn = sev.alloc_huge();
+  ASSERT_EQ(model::rmp_make_private(sev.rmp(), pfn, 0x200000, model::PageSize::Size2M, 7, false,
+                                    model::OpContext{"test-owner", 9}),
+            model::RmpStatus::Success);
+  sev.free_firmware_page(pfn, model::OpContext{"sev_vm_destroy", 9});
+  ASSERT_EQ(sev.detectors().count(model::DetectorKind::LeakedPage), 1u);
+  const model::Finding& leak = sev.detectors().findings().back();
+  EXPECT_EQ(leak.ctx.op, "snp_free_firmware_page");
+  ASSERT_EQ(leak.pages.size(), 1u);
+  EXPECT_EQ(leak.pages[0].pfn, pfn);
+  ASSERT_TRUE(leak.pages[0].owner.has_value());
+  EXPECT_EQ(leak.pages[0].owner->op, "test-owner");
+  EXPECT_TRUE(sev.detectors().leaked().contains(pfn));
+  // The owner's teardown does not report the page a second time.
+  sev.detectors().owner_torn_down(sev.rmp(), 9, 7, model::OpContext{"teardown", 9});
+  ASSERT_EQ(sev.detectors().count(model::DetectorKind::LeakedPage), 2u) << "the other 511 pages of the 2M entry";
+  const model::Finding& rest = sev.detectors().findings().back();
+  EXPECT_EQ(rest.pages.size(), model::kPagesPerHuge - 1);
+  for (const auto& p : rest.pages) EXPECT_NE(p.pfn, pfn);
+  sev.detectors().clear_findings();
 }
 
 TEST_F(SnpLaunch, SevDevice_PlatformStatusAndConfig) {

@@ -9,7 +9,8 @@
 //                     page another call assigned (facts §9(b): the RFC v4 LAUNCH_UPDATE
 //                     error path).
 //  leaked-page        an owner is torn down while pages assigned for it, or to its ASID, are
-//                     still assigned or firmware-owned.
+//                     still assigned or firmware-owned; or the kernel gives pages up
+//                     (snp_leak_pages(), after a reclaim or a return to the hypervisor failed).
 //
 // Provenance: every assignment records the instruction number, the operation and the VM it
 // acted for, per 4K page; a return to the hypervisor forgets it.
@@ -17,6 +18,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -72,6 +74,12 @@ class Detectors final : public RmpObserver {
   /// every page still assigned for it, or to its ASID, is a finding. `ctx` names the
   /// teardown operation (e.g. {"KVM_DESTROY_VM", vm}). Reads entries with Rmp::inspect.
   void owner_torn_down(const Rmp& rmp, VmId vm, Asid asid, const OpContext& ctx);
+  /// snp_leak_pages(): the kernel gives up `npages` pages from `first` and never frees them.
+  /// One leaked-page finding with each page's entry and provenance, `ctx` naming the path
+  /// that failed; owner_torn_down() does not report these pages again.
+  void pages_leaked(const Rmp& rmp, Pfn first, std::uint64_t npages, const OpContext& ctx);
+  /// Pages given up by pages_leaked().
+  const std::set<Pfn>& leaked() const { return leaked_; }
 
   const std::vector<Finding>& findings() const { return findings_; }
   std::size_t count(DetectorKind k) const;
@@ -86,6 +94,7 @@ class Detectors final : public RmpObserver {
 
   bool enabled_[3] = {true, true, true};
   std::unordered_map<Pfn, Provenance> owners_;
+  std::set<Pfn> leaked_;
   std::vector<Finding> findings_;
 };
 

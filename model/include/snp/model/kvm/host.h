@@ -213,11 +213,13 @@ class Vm {
 
   /// KVM_GET/SET_REGS and _SREGS. The model keeps the structs' bytes as api/ gives them (it
   /// knows the layouts) and the entry point they set (CS.base + RIP), from which
-  /// LAUNCH_FINISH builds the vCPU's VMSA. -EINVAL for no such vCPU, and once the guest
-  /// state is protected (an SNP VM after LAUNCH_FINISH), as KVM refuses them then.
+  /// LAUNCH_FINISH builds the vCPU's VMSA. -EINVAL for no such vCPU, and once the vCPU's
+  /// guest state is protected (LAUNCH_FINISH encrypted its VMSA), as KVM refuses them then.
   /// `out` is left empty when the registers were never set (the caller's reset state).
   int vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* out) const;
   int set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry);
+  /// vcpu->arch.guest_state_protected: LAUNCH_FINISH encrypted this vCPU's VMSA.
+  bool guest_state_protected(unsigned long vcpu_id) const;
   /// The entry point LAUNCH_FINISH measures: 0xFFFFFFF0 (the reset vector) unless set.
   std::uint64_t vcpu_entry(unsigned long vcpu_id) const;
 

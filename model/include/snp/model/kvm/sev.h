@@ -53,6 +53,16 @@ class SevPlatform {
   Pfn alloc_firmware_page(const OpContext& ctx);
   /// snp_free_firmware_page(): reclaim, make shared, free; a page that will not reclaim leaks.
   void free_firmware_page(Pfn pfn, const OpContext& ctx);
+  /// snp_leak_pages(): pages the kernel gives up on (a reclaim or rmp_make_shared failed):
+  /// never freed, reported as a leaked-page finding with their provenance. `ctx.op` names the
+  /// path that failed.
+  void snp_leak_pages(Pfn first, std::uint64_t npages, const OpContext& ctx);
+  /// A kernel write through the direct map (memcpy, clear_page) to host page `pfn`: an
+  /// RMP-checked host write (facts §3.1, 4K mapping). A page that is not hypervisor-owned
+  /// takes an RMP #PF - an oops on a real host: reported to `sched` as "host-rmp-fault"
+  /// naming `fn`, the PFN and its RMP entry; nothing is written and false is returned.
+  /// `bytes` empty: clear_page().
+  bool host_write(kern::Sched& sched, Pfn pfn, std::span<const std::uint8_t> bytes, std::string_view fn);
   /// sev_asid_new(): the lowest free SNP ASID; a WBINVD + SNP_DF_FLUSH recycles decommissioned
   /// ones when none is free. 0 when all are in use (the caller returns -EBUSY).
   std::uint32_t asid_new();
@@ -104,7 +114,12 @@ struct SevVmState {
   std::uint16_t ghcb_version = 0;
   Pfn gctx = 0;  ///< snp_context: the context page (0: none)
   bool finished = false;
-  std::vector<Pfn> vmsas;  ///< each vCPU's VMSA page, in vCPU order, after LAUNCH_FINISH
+  /// Each vCPU's VMSA page, in vCPU order: allocated with the vCPU (sev_es_vcpu_create, a
+  /// hypervisor page until LAUNCH_FINISH makes it the guest's).
+  std::vector<Pfn> vmsas;
+  /// vcpu->arch.guest_state_protected of each vCPU, in vCPU order: its VMSA was encrypted by
+  /// LAUNCH_FINISH; KVM_GET/SET_REGS are refused and the VMSA is never synced again.
+  std::vector<bool> guest_state_protected;
   Pfn guest_req_buf = 0;   ///< the kernel's copy of a guest request (hypervisor page)
   Pfn guest_resp_buf = 0;  ///< the firmware's response page (Firmware state)
   bool req_certs = false;  ///< KVM_SEV_SNP_ENABLE_REQ_CERTS was issued
