@@ -148,6 +148,11 @@ class SimBackend final : public Backend {
     if (!v->sev().active && cmd.id != uapi::KVM_SEV_INIT2) return err(kOp, ENOTTY, "not an SEV guest");
     // Once INIT2 made it an SNP guest, the legacy SEV commands are refused (facts §8.3).
     if (v->sev().active && v->type() == model::kvm::kVmSnp && cmd.id < 100) return err(kOp, EPERM);
+    // An SEV or SEV-ES guest's own launch (KVM_SEV_LAUNCH_START, ...) is not modelled: refused
+    // with EOPNOTSUPP, an errno sev_mem_enc_ioctl() never returns (docs/kvm.md).
+    if (v->sev().active && v->type() != model::kvm::kVmSnp && cmd.id < 100 && cmd.id != uapi::KVM_SEV_INIT2) {
+      return err(kOp, EOPNOTSUPP, "the legacy SEV launch commands are not modelled");
+    }
     void* data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cmd.data));
     // KVM_SEV_SNP_ENABLE_REQ_CERTS takes no payload; every other command copies one in.
     if (data == nullptr && cmd.id != uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS) return err(kOp, EFAULT);

@@ -37,7 +37,9 @@ Host::~Host() { vms_.clear(); }
 int Host::check_extension(const Vm* vm, long cap) const {
   switch (cap) {
     case kCapVmTypes:
-      return static_cast<int>((1U << kVmDefault) | (cfg_.snp_enabled ? 1U << kVmSnp : 0U));
+      return static_cast<int>((1U << kVmDefault) | (sev_ && cfg_.sev_enabled ? 1U << kVmSev : 0U) |
+                              (sev_ && cfg_.sev_es_enabled ? 1U << kVmSevEs : 0U) |
+                              (cfg_.snp_enabled ? 1U << kVmSnp : 0U));
     case kCapUserMemory2:
     case kCapMemoryFaultInfo:
     case kCapGuestMemfd:
@@ -67,7 +69,9 @@ int Host::check_extension(const Vm* vm, long cap) const {
 }
 
 long Host::create_vm(unsigned long type) {
-  if (type != kVmDefault && !(type == kVmSnp && cfg_.snp_enabled)) return -EINVAL;
+  // kvm_arch_init_vm(): a type KVM_CAP_VM_TYPES does not offer is -EINVAL.
+  const auto offered = static_cast<unsigned long>(check_extension(nullptr, kCapVmTypes));
+  if (type > 31 || (offered & (1UL << type)) == 0) return -EINVAL;
   const std::uint64_t id = next_id_++;
   vms_[id] = std::make_unique<Vm>(*this, id, type);
   return static_cast<long>(id);

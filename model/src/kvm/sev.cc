@@ -20,7 +20,6 @@ namespace snplab::model::kvm {
 
 namespace {
 
-constexpr unsigned long kVmSev = 2, kVmSevEs = 3;
 constexpr std::uint16_t kGhcbVersionMax = 2, kGhcbVersionDefault = 2;
 constexpr std::uint64_t kSnpActive = 1;  // SEV_FEATURES bit 0
 constexpr std::uint64_t kDebugSwap = 1ULL << 5;  // SEV_FEATURES bit 5 (DebugSwap)
@@ -291,7 +290,7 @@ int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
   if (fw_error != nullptr) *fw_error = 0;
   SevPlatform* sev = vm.host().sev();
   if (sev == nullptr) return -ENOTTY;
-  if (vm.type() != kVmSev && vm.type() != kVmSevEs && vm.type() != kVmSnp) return -EINVAL;
+  if (!vm.is_sev_type()) return -EINVAL;
   SevVmState& s = vm.sev();
   if (vm.vcpu_count() != 0) return -EINVAL;  // before any vCPU exists
   if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
@@ -299,7 +298,6 @@ int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
   if (a.ghcb_version > kGhcbVersionMax) return -EINVAL;
   if (vm.type() == kVmSev && (a.ghcb_version != 0 || a.vmsa_features != 0)) return -EINVAL;
   if (s.active) return -EINVAL;
-  if (vm.type() != kVmSnp) return -ENOTTY;  // the model's host runs SNP guests only (docs/kvm.md)
   const std::uint32_t asid = sev->asid_new();
   if (asid == 0) return -EBUSY;
   if (sev->fw().platform_state() == PlatformState::Uninit) {
@@ -311,13 +309,15 @@ int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
   }
   // --- point of no return ---
   s.active = true;
+  s.es_active = vm.type() != kVmSev;
   s.asid = asid;
-  // The VMM's features exactly, plus SNP_ACTIVE: nothing added behind its back (facts §9(d)).
-  s.vmsa_features = a.vmsa_features | kSnpActive;
-  if (vm.host().config().profile.force_debug_swap) {
+  // The VMM's features exactly, plus SNP_ACTIVE for SNP: nothing added behind its back
+  // (facts §9(d)).
+  s.vmsa_features = a.vmsa_features | (is_snp(vm) ? kSnpActive : 0);
+  if (s.es_active && vm.host().config().profile.force_debug_swap) {
     s.vmsa_features |= kDebugSwap;  // debug_swap=1 module default, behind the VMM's back (facts §9(d))
   }
-  s.ghcb_version = a.ghcb_version == 0 ? kGhcbVersionDefault : a.ghcb_version;
+  s.ghcb_version = s.es_active && a.ghcb_version == 0 ? kGhcbVersionDefault : a.ghcb_version;
   return 0;
 }
 
@@ -590,7 +590,8 @@ int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_er
   if (fw_error != nullptr) *fw_error = 0;
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
-  if (sev == nullptr || !is_snp(vm) || s.gctx == 0) return -EINVAL;
+  if (sev == nullptr || !is_snp(vm)) return -ENOTTY;  // !sev_snp_guest()
+  if (s.gctx == 0) return -EINVAL;                     // no snp_context
   if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
   Firmware& f = sev->fw();
   if (int r = snp_launch_update_vmsa(vm, fw_error); r != 0) return r;

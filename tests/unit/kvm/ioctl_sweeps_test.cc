@@ -99,6 +99,49 @@ TEST_F(Sweep, Init2_EveryFeatureBit) {
   }
 }
 
+// sev_guest_init2() / __sev_guest_init() for the SEV and SEV-ES VM types (6.12): SEV takes no
+// VMSA features and no GHCB version; SEV-ES takes KVM's VMSA features (DebugSwap) and a GHCB
+// version up to 2. SNP commands on them are ENOTTY / EINVAL as in sev.c, and their own launch
+// commands are not modelled (EOPNOTSUPP).
+TEST_F(Sweep, Init2_SevAndSevEsTypes_TheirRules) {
+  const auto types = kvm_->check_extension(uapi::KVM_CAP_VM_TYPES);
+  ASSERT_TRUE(types);
+  EXPECT_EQ(*types, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4));  // DEFAULT, SEV, SEV_ES, SNP
+  for (unsigned long type : {uapi::KVM_X86_SEV_VM, uapi::KVM_X86_SEV_ES_VM}) {
+    const bool es = type == uapi::KVM_X86_SEV_ES_VM;
+    SCOPED_TRACE(es ? "SEV-ES" : "SEV");
+    {
+      Vm vm = new_vm(type);
+      uapi::kvm_sev_init d;
+      d.vmsa_features = 1ULL << 5;  // DebugSwap
+      EXPECT_EQ(of(init2(vm, d)), es ? kOk : kEinval);
+    }
+    {
+      Vm vm = new_vm(type);
+      uapi::kvm_sev_init d;
+      d.ghcb_version = 2;
+      EXPECT_EQ(of(init2(vm, d)), es ? kOk : kEinval);
+    }
+    Vm vm = new_vm(type);
+    ASSERT_EQ(of(init2(vm)), kOk);
+    EXPECT_EQ(of(init2(vm)), kEinval) << "already active";
+    uapi::kvm_sev_snp_launch_start start;
+    start.policy = 0x30000;
+    EXPECT_EQ(of(vm.memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &start, 0)), (Outcome{ENOTTY, FwStatus::NoFwCall}));
+    uapi::kvm_sev_snp_launch_update u;
+    EXPECT_EQ(of(vm.memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0)), kEinval);
+    uapi::kvm_sev_snp_launch_finish f;
+    EXPECT_EQ(of(vm.memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0)), (Outcome{ENOTTY, FwStatus::NoFwCall}));
+    std::uint8_t legacy[64] = {};
+    EXPECT_EQ(of(vm.memory_encrypt_op(2 /* KVM_SEV_LAUNCH_START */, legacy, 0)),
+              (Outcome{EOPNOTSUPP, FwStatus::NoFwCall}));
+    EXPECT_TRUE(vm.create_vcpu(0).has_value());
+  }
+  // A default VM is not an SEV type: INIT2 is EINVAL.
+  Vm plain = new_vm(uapi::KVM_X86_DEFAULT_VM);
+  EXPECT_EQ(of(init2(plain)), kEinval);
+}
+
 TEST_F(Sweep, Init2_EveryFlagBitPaddingAndGhcbVersion) {
   for (unsigned bit = 0; bit < 32; ++bit) {
     Vm vm = new_vm();

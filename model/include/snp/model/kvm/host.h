@@ -26,6 +26,9 @@ namespace snplab::model::kvm {
 /// What the simulated host offers (a Milan/Genoa host with SNP enabled, by default).
 struct HostConfig {
   bool snp_enabled = true;
+  /// kvm_amd's sev= and sev_es= (the SEV and SEV-ES VM types); on with SNP by default.
+  bool sev_enabled = true;
+  bool sev_es_enabled = true;
   std::uint32_t max_vcpus = 1024;
   std::uint32_t user_mem_slots = 32764;  ///< KVM_USER_MEM_SLOTS on x86
   /// Memslot address spaces of a VM without private memory: 2 with CONFIG_KVM_SMM (SMM has
@@ -49,6 +52,8 @@ inline constexpr std::uint64_t kGmemFlagMmap = 1ULL << 0;
 inline constexpr std::uint64_t kGmemFlagInitShared = 1ULL << 1;
 inline constexpr std::uint64_t kAttrPrivate = 1ULL << 3;
 inline constexpr unsigned long kVmDefault = 0;
+inline constexpr unsigned long kVmSev = 2;    ///< KVM_X86_SEV_VM
+inline constexpr unsigned long kVmSevEs = 3;  ///< KVM_X86_SEV_ES_VM
 inline constexpr unsigned long kVmSnp = 4;
 
 struct Memslot {
@@ -189,6 +194,8 @@ class Vm {
   std::uint64_t id() const { return id_; }
   unsigned long type() const { return type_; }
   bool has_private_mem() const { return type_ == kVmSnp; }
+  /// An SEV, SEV-ES or SNP VM type (sev_guest_init2 accepts it).
+  bool is_sev_type() const { return type_ == kVmSev || type_ == kVmSevEs || type_ == kVmSnp; }
 
   /// KVM_SET_USER_MEMORY_REGION2 (kvm_set_memory_region): 0 or -errno.
   int set_user_memory_region2(const MemoryRegion2& r);

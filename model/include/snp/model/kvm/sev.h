@@ -109,6 +109,7 @@ class SevPlatform {
 /// KVM's per-VM SEV state (struct kvm_sev_info).
 struct SevVmState {
   bool active = false;
+  bool es_active = false;  ///< SEV-ES or SNP (sev->es_active)
   std::uint32_t asid = 0;
   std::uint64_t vmsa_features = 0;
   std::uint16_t ghcb_version = 0;
