@@ -10,7 +10,8 @@ target_link_libraries(snplab_sim_report_tests PRIVATE snplab::scenarios GTest::g
 gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 
 add_executable(snplab_kvm_unit_tests unit/kvm/snp_launch_test.cc unit/kvm/guest_run_test.cc
-  unit/kvm/guest_req_test.cc unit/kvm/ioctl_sweeps_test.cc unit/kvm/snapshot_test.cc unit/kvm/kvm_run_test.cc)
+  unit/kvm/guest_req_test.cc unit/kvm/ioctl_sweeps_test.cc unit/kvm/snapshot_test.cc unit/kvm/kvm_run_test.cc
+  unit/kvm/kernel_map_test.cc)
 target_include_directories(snplab_kvm_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(snplab_kvm_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::scenarios snplab::api rapidcheck GTest::gtest GTest::gtest_main
