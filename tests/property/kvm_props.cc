@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "snp/api/kvm.h"
@@ -170,6 +171,67 @@ TEST_P(BackendProperty, EnableCapExitHypercall_AcceptsOnlyTheAdvertisedMask) {
   auto bad = vm->enable_cap(c);
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().errno_value, EINVAL);
+}
+
+// kvm_gmem_fallocate() (6.12) behind vfs_fallocate(): KEEP_SIZE is required, PUNCH_HOLE is
+// the only other mode, ranges are page aligned, allocation stays inside the file and a hole
+// may be punched past its end. The kernel's guest_memfd_test.c test_fallocate() and
+// test_invalid_punch_hole() check the same rules.
+TEST_P(BackendProperty, GuestMemfdFallocate_ModesAndRanges_AsTheKernel) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm);
+  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); !cap || *cap <= 0) {
+    GTEST_SKIP() << GetParam().name << ": KVM_CAP_GUEST_MEMFD absent";
+  }
+  constexpr std::uint64_t kSize = 0x8000, kPage = 0x1000;
+  uapi::kvm_create_guest_memfd g;
+  g.size = kSize;
+  auto gmem = vm->create_guest_memfd(g);
+  ASSERT_TRUE(gmem) << gmem.error().to_string();
+  constexpr int kKeep = 1, kPunch = 2, kZeroRange = 0x10;
+  struct Case {
+    int mode;
+    std::uint64_t offset, len;
+    int want;
+  };
+  const Case cases[] = {
+      {0, 0, kPage, EOPNOTSUPP},                     {kPunch, 0, kPage, EOPNOTSUPP},
+      {kKeep | kZeroRange, 0, kPage, EOPNOTSUPP},    {kKeep, 0, kPage, 0},
+      {kKeep | kPunch, 0, kPage, 0},                 {kKeep, 1, kPage, EINVAL},
+      {kKeep, 0, 1, EINVAL},                         {kKeep | kPunch, kPage, kPage + 1, EINVAL},
+      {kKeep, 0, 0, EINVAL},                         {kKeep, kSize, kPage, EINVAL},
+      {kKeep, kSize - kPage, 2 * kPage, EINVAL},     {kKeep | kPunch, kSize, kPage, 0},
+      {kKeep | kPunch, kSize - kPage, 4 * kPage, 0}, {kKeep, 0, kSize, 0},
+  };
+  for (const Case& c : cases) {
+    const auto st = backend_->gmem_fallocate(gmem->handle(), c.mode, c.offset, c.len);
+    EXPECT_EQ(errno_of(st), c.want) << "mode 0x" << std::hex << c.mode << " offset 0x" << c.offset << " len 0x"
+                                    << c.len;
+  }
+}
+
+// kvm->users_count: a vCPU file and a guest_memfd file each hold their VM, so closing the VM
+// fd first leaves both usable; the VM goes with the last of them (kvm_put_kvm).
+TEST_P(BackendProperty, VmFdClosedFirst_VcpuAndGuestMemfdKeepTheVm) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm) << vm.error().to_string();
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu) << vcpu.error().to_string();
+  std::optional<api::GuestMemfd> gmem;
+  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); cap && *cap > 0) {
+    uapi::kvm_create_guest_memfd g;
+    g.size = 0x4000;
+    auto made = vm->create_guest_memfd(g);
+    ASSERT_TRUE(made) << made.error().to_string();
+    gmem.emplace(std::move(*made));
+  }
+  { api::Vm closing = std::move(*vm); }  // the VM fd goes first
+  auto regs = vcpu->get_regs();
+  EXPECT_TRUE(regs.has_value()) << regs.error().to_string();
+  if (gmem) {
+    const auto st = backend_->gmem_fallocate(gmem->handle(), 1 /* FALLOC_FL_KEEP_SIZE */, 0, 0x1000);
+    EXPECT_TRUE(st.has_value()) << st.error().to_string();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

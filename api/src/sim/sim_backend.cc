@@ -111,6 +111,7 @@ class SimBackend final : public Backend {
     if (v == nullptr) return err("KVM_CREATE_GUEST_MEMFD", ENOTTY);
     const long id = v->create_guest_memfd(g.size, g.flags);
     if (id < 0) return err("KVM_CREATE_GUEST_MEMFD", static_cast<int>(-id));
+    host_.get_vm(v->id());  // the guest_memfd file holds the VM (kvm_gmem_create)
     return add(GmemObj{v->id(), static_cast<std::uint64_t>(id)});
   }
 
@@ -134,6 +135,7 @@ class SimBackend final : public Backend {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return err("KVM_CREATE_VCPU", ENOTTY);
     if (const int e = v->create_vcpu(vcpu_id); e < 0) return err("KVM_CREATE_VCPU", -e);
+    host_.get_vm(v->id());  // the vCPU file holds the VM (kvm_vm_ioctl_create_vcpu)
     return add(VcpuObj{v->id(), vcpu_id});
   }
 
@@ -503,9 +505,12 @@ class SimBackend final : public Backend {
   void close(Handle h) override {
     auto it = objs_.find(h);
     if (it == objs_.end()) return;
-    if (const VmObj* v = std::get_if<VmObj>(&it->second)) host_.destroy_vm(v->vm);
+    // Each file drops its reference on the VM; the last one destroys it (kvm_put_kvm).
+    if (const VmObj* v = std::get_if<VmObj>(&it->second)) host_.put_vm(v->vm);
+    if (const VcpuObj* c = std::get_if<VcpuObj>(&it->second)) host_.put_vm(c->vm);
     if (const GmemObj* g = std::get_if<GmemObj>(&it->second)) {
       if (model::kvm::Vm* vm = host_.vm(g->vm)) vm->close_gmem(g->gmem);
+      host_.put_vm(g->vm);
     }
     objs_.erase(it);
     last_exit_.erase(h);

@@ -84,6 +84,18 @@ Vm* Host::vm(std::uint64_t id) {
 
 void Host::destroy_vm(std::uint64_t id) { vms_.erase(id); }
 
+void Host::get_vm(std::uint64_t id) {
+  if (Vm* v = vm(id)) v->users_count().get();
+}
+
+void Host::put_vm(std::uint64_t id) {
+  Vm* v = vm(id);
+  if (v == nullptr) return;
+  bool last = false;
+  (void)v->users_count().put([&last] { last = true; });
+  if (last) destroy_vm(id);
+}
+
 std::unique_ptr<const HostSnapshot> Host::snapshot() const {
   auto s = std::make_unique<HostSnapshot>();
   s->sched = sched_;
@@ -139,6 +151,7 @@ Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
       type_(type),
       slots_lock_(host.sched(), "kvm->slots_lock"),
       kvm_lock_(host.sched(), "kvm->lock"),
+      users_count_(host.sched(), "kvm->users_count"),
       srcu_(host.sched(), "kvm->srcu"),
       slots_(host.sched(), "kvm->memslots", std::make_shared<const std::vector<Memslot>>()),
       guest_req_mutex_(host.sched(), "sev->guest_req_mutex") {}
@@ -297,11 +310,17 @@ long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {
 int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len) {
   auto it = gmems_.find(gmem);
   if (it == gmems_.end()) return -EBADF;
-  // kvm_gmem_fallocate(): only PUNCH_HOLE|KEEP_SIZE or plain allocation; page-aligned ranges.
+  // vfs_fallocate(): a negative offset or a length <= 0 is EINVAL, a range past the largest
+  // file offset EFBIG (loff_t is signed).
+  constexpr std::uint64_t kMaxLfs = ~0ULL >> 1;  // MAX_LFS_FILESIZE on 64-bit
+  if (offset > kMaxLfs || len == 0 || len > kMaxLfs) return -EINVAL;
+  if (offset + len > kMaxLfs) return -EFBIG;
+  // kvm_gmem_fallocate(): KEEP_SIZE always, PUNCH_HOLE optional, nothing else; page-aligned.
+  if ((mode & kFallocKeepSize) == 0) return -EOPNOTSUPP;
   if ((mode & ~(kFallocKeepSize | kFallocPunchHole)) != 0) return -EOPNOTSUPP;
-  if ((mode & kFallocPunchHole) != 0 && (mode & kFallocKeepSize) == 0) return -EOPNOTSUPP;
-  if ((offset & kPageMask) != 0 || (len & kPageMask) != 0 || len == 0) return -EINVAL;
-  if (offset + len < offset || offset + len > it->second.size) return -EINVAL;
+  if ((offset & kPageMask) != 0 || (len & kPageMask) != 0) return -EINVAL;
+  // kvm_gmem_allocate(): not past the file's size; a hole may be punched past it.
+  if ((mode & kFallocPunchHole) == 0 && offset + len > it->second.size) return -EINVAL;
   if ((mode & kFallocPunchHole) != 0) {
     // kvm_gmem_punch_hole(): the pages go back, private ones through the RMP first
     // (sev_gmem_invalidate).

@@ -134,3 +134,32 @@ TEST_F(KvmRun, RegsIoctlsTakeTheVcpuMutex) {
 
 }  // namespace
 }  // namespace snplab::api
+
+namespace snplab::api {
+namespace {
+
+TEST(VmLifetime, LastReferenceDestroysTheVm_NotTheVmFd) {
+  auto backend = std::move(*make_sim_backend());
+  auto kvm = std::move(*Kvm::open(*backend));
+  auto vm = kvm.create_vm(uapi::KVM_X86_SNP_VM);
+  ASSERT_TRUE(vm);
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  uapi::kvm_create_guest_memfd g;
+  g.size = 0x4000;
+  auto gmem = vm->create_guest_memfd(g);
+  ASSERT_TRUE(gmem);
+  model::kvm::Host& host = *sim_host(*backend);
+  const auto id = host.vm_ids().front();
+  EXPECT_EQ(host.vm(id)->users_count().count(), 3);  // the VM fd, the vCPU, the guest_memfd
+  { Vm closing = std::move(*vm); }
+  ASSERT_NE(host.vm(id), nullptr) << "the vCPU and the guest_memfd still hold it";
+  { Vcpu closing = std::move(*vcpu); }
+  ASSERT_NE(host.vm(id), nullptr) << "the guest_memfd still holds it";
+  { GuestMemfd closing = std::move(*gmem); }
+  EXPECT_EQ(host.vm(id), nullptr) << "the last reference destroyed it";
+  EXPECT_TRUE(host.sched().findings().empty());
+}
+
+}  // namespace
+}  // namespace snplab::api

@@ -148,6 +148,12 @@ class Host {
   /// KVM_CREATE_VM: a VM id, or -EINVAL for an unsupported type.
   long create_vm(unsigned long type);
   Vm* vm(std::uint64_t id);
+  /// kvm_get_kvm(): a vCPU or guest_memfd file takes a reference on its VM.
+  void get_vm(std::uint64_t id);
+  /// kvm_put_kvm(): drops a reference (the VM fd's, a vCPU's or a guest_memfd's); the last
+  /// one destroys the VM (kvm_destroy_vm).
+  void put_vm(std::uint64_t id);
+  /// kvm_destroy_vm() now, whatever the references (the host's own teardown).
   void destroy_vm(std::uint64_t id);
   /// A fresh id for one call of a host operation (OpContext::call).
   std::uint64_t new_call_id() { return ++calls_; }
@@ -189,6 +195,8 @@ class Vm {
   Host& host() { return *host_; }
   SevVmState& sev() { return sev_; }
   kern::Mutex& slots_lock() { return slots_lock_; }
+  /// kvm->users_count: the VM fd, and every vCPU and guest_memfd file made from it.
+  kern::Kref& users_count() { return users_count_; }
   /// kvm->lock: sev_mem_enc_ioctl() holds it around every KVM_MEMORY_ENCRYPT_OP command.
   kern::Mutex& kvm_lock() { return kvm_lock_; }
   std::uint64_t id() const { return id_; }
@@ -281,6 +289,7 @@ class Vm {
   unsigned long type_;
   kern::Mutex slots_lock_;
   kern::Mutex kvm_lock_;
+  kern::Kref users_count_;
   kern::Srcu srcu_;
   /// kvm->memslots: the published array, replaced (never changed in place) on update.
   kern::Shared<std::shared_ptr<const std::vector<Memslot>>> slots_;
