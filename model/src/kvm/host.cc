@@ -157,11 +157,14 @@ Vm::Vm(Host& host, std::uint64_t id, unsigned long type)
       guest_req_mutex_(host.sched(), "sev->guest_req_mutex") {}
 
 int Vm::check_region(const MemoryRegion2& r, const Memslot* old) const {
-  // check_memory_region_flags(): READONLY and LOG_DIRTY_PAGES on x86, GUEST_MEMFD where the
-  // VM can have private memory or guest_memfd at all.
-  std::uint32_t valid = kMemLogDirtyPages | kMemReadonly | kMemGuestMemfd;
+  // check_memory_region_flags(): LOG_DIRTY_PAGES; GUEST_MEMFD for a VM with private memory,
+  // and then without dirty logging; READONLY (x86 has read-only memory) but not for a
+  // guest_memfd slot.
+  std::uint32_t valid = kMemLogDirtyPages;
+  if (has_private_mem()) valid |= kMemGuestMemfd;
+  if ((r.flags & kMemGuestMemfd) != 0) valid &= ~kMemLogDirtyPages;
+  if ((r.flags & kMemGuestMemfd) == 0) valid |= kMemReadonly;
   if ((r.flags & ~valid) != 0) return -EINVAL;
-  if ((r.flags & kMemGuestMemfd) != 0 && (r.flags & kMemReadonly) != 0) return -EINVAL;
   const std::uint32_t as_id = r.slot >> 16, id = r.slot & 0xFFFF;
   if (as_id >= address_spaces() || id >= kMemSlotsNum) return -EINVAL;
   if ((r.memory_size & kPageMask) != 0 || (r.guest_phys_addr & kPageMask) != 0) return -EINVAL;
@@ -198,6 +201,9 @@ std::uint32_t Vm::address_spaces() const {
 }
 
 int Vm::set_user_memory_region2(const MemoryRegion2& r) {
+  // kvm_vm_ioctl_set_memory_region(): userspace names slot ids below KVM_USER_MEM_SLOTS only
+  // (the ones above are KVM's internal memslots).
+  if ((r.slot & 0xFFFF) >= host_->config().user_mem_slots) return -EINVAL;
   kern::Guard g(slots_lock_);
   const std::shared_ptr<const std::vector<Memslot>> published = slots_.load();
   const std::vector<Memslot>& cur = *published;

@@ -1,0 +1,306 @@
+// The kernel's KVM selftests (linux-source-6.12, tools/testing/selftests/kvm), checked at the
+// ioctl level through the API on every backend: the sim, and the real /dev/kvm where the host
+// offers what the selftest needs (a skip names what is missing). Each test names the selftest
+// function whose assertions it repeats; what the API cannot express (read/write/mmap/fstat on
+// a guest_memfd, the v1 memslot ioctl, KVM_GET_DEVICE_ATTR) is listed in docs/upstream-checks.md.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "snp/api/kvm.h"
+#include "snp/api/sim_backend.h"
+#include "snp/hw/kvm_backend.h"
+
+namespace snplab::test {
+namespace {
+
+namespace uapi = api::uapi;
+
+constexpr std::uint64_t kPage = 0x1000;
+constexpr int kKeep = 1, kPunch = 2;  // FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
+
+struct BackendCase {
+  std::string name;
+  std::function<api::Result<std::unique_ptr<api::Backend>>()> make;
+};
+
+class Upstream : public ::testing::TestWithParam<BackendCase> {
+ protected:
+  void SetUp() override {
+    auto b = GetParam().make();
+    if (!b) GTEST_SKIP() << GetParam().name << ": " << b.error().to_string();
+    backend_ = std::move(*b);
+    auto kvm = api::Kvm::open(*backend_);
+    if (!kvm) GTEST_SKIP() << GetParam().name << ": " << kvm.error().to_string();
+    kvm_.emplace(std::move(*kvm));
+  }
+  int vm_types() {
+    auto t = kvm_->check_extension(uapi::KVM_CAP_VM_TYPES);
+    return t ? *t : 1;
+  }
+  bool offers(unsigned long type) { return (vm_types() & (1 << type)) != 0; }
+  /// A VM with private memory, as the selftests' KVM_X86_SW_PROTECTED_VM: that type where
+  /// offered, else an SNP VM; nullopt (and the reason) when neither is.
+  std::optional<api::Vm> private_vm(std::string* why) {
+    for (unsigned long type : {uapi::KVM_X86_SW_PROTECTED_VM, uapi::KVM_X86_SNP_VM}) {
+      if (!offers(type)) continue;
+      auto vm = kvm_->create_vm(type);
+      if (vm) return std::move(*vm);
+    }
+    *why = GetParam().name + ": neither KVM_X86_SW_PROTECTED_VM (1) nor KVM_X86_SNP_VM (4) in KVM_CAP_VM_TYPES (0x" +
+           fmt_hex(vm_types()) + ")";
+    return std::nullopt;
+  }
+  static std::string fmt_hex(int v) {
+    char b[16];
+    std::snprintf(b, sizeof b, "%x", static_cast<unsigned>(v));
+    return b;
+  }
+  static int errno_of(const api::Status& s) { return s ? 0 : s.error().errno_value; }
+  template <class T>
+  static int errno_of(const api::Result<T>& r) {
+    return r ? 0 : r.error().errno_value;
+  }
+  api::Result<api::GuestMemfd> gmem(api::Vm& vm, std::uint64_t size, std::uint64_t flags = 0) {
+    uapi::kvm_create_guest_memfd g;
+    g.size = size;
+    g.flags = flags;
+    return vm.create_guest_memfd(g);
+  }
+  int fallocate(api::GuestMemfd& g, int mode, std::uint64_t offset, std::uint64_t len) {
+    return errno_of(backend_->gmem_fallocate(g.handle(), mode, offset, len));
+  }
+
+  std::unique_ptr<api::Backend> backend_;
+  std::optional<api::Kvm> kvm_;
+};
+
+// ---- guest_memfd_test.c ------------------------------------------------------------------
+
+// test_create_guest_memfd_invalid(): every size that is not a page multiple, and every flag
+// the VM does not offer (KVM_CAP_GUEST_MEMFD_FLAGS: none in 6.12), is EINVAL.
+TEST_P(Upstream, GuestMemfdTest_CreateGuestMemfdInvalid) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm);
+  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); !cap || *cap <= 0) {
+    GTEST_SKIP() << GetParam().name << ": KVM_CAP_GUEST_MEMFD absent";
+  }
+  for (std::uint64_t size = 1; size < kPage; size += 97) EXPECT_EQ(errno_of(gmem(*vm, size)), EINVAL) << size;
+  EXPECT_EQ(errno_of(gmem(*vm, kPage - 1)), EINVAL);
+  auto offered = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD_FLAGS);
+  const std::uint64_t valid = offered && *offered > 0 ? static_cast<std::uint64_t>(*offered) : 0;
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    const std::uint64_t flag = 1ULL << bit;
+    if ((valid & flag) != 0) continue;
+    EXPECT_EQ(errno_of(gmem(*vm, kPage, flag)), EINVAL) << "flag 0x" << std::hex << flag;
+  }
+}
+
+// test_create_guest_memfd_multiple(): two guest_memfds of one VM, both created.
+TEST_P(Upstream, GuestMemfdTest_CreateGuestMemfdMultiple) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm);
+  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); !cap || *cap <= 0) {
+    GTEST_SKIP() << GetParam().name << ": KVM_CAP_GUEST_MEMFD absent";
+  }
+  auto a = gmem(*vm, 4096), b = gmem(*vm, 8192);
+  ASSERT_TRUE(a) << a.error().to_string();
+  ASSERT_TRUE(b) << b.error().to_string();
+  EXPECT_NE(a->handle(), b->handle());
+}
+
+// test_fallocate() and test_invalid_punch_hole() on a 4-page guest_memfd.
+TEST_P(Upstream, GuestMemfdTest_FallocateAndInvalidPunchHole) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm);
+  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); !cap || *cap <= 0) {
+    GTEST_SKIP() << GetParam().name << ": KVM_CAP_GUEST_MEMFD absent";
+  }
+  const std::uint64_t total = 4 * kPage;
+  auto g = gmem(*vm, total);
+  ASSERT_TRUE(g) << g.error().to_string();
+  EXPECT_EQ(fallocate(*g, kKeep, 0, total), 0) << "aligned offset and size";
+  EXPECT_NE(fallocate(*g, kKeep | kPunch, kPage - 1, kPage), 0) << "unaligned offset";
+  EXPECT_NE(fallocate(*g, kKeep, total, kPage), 0) << "beginning at total_size";
+  EXPECT_NE(fallocate(*g, kKeep, total + kPage, kPage), 0) << "beginning after total_size";
+  EXPECT_EQ(fallocate(*g, kKeep | kPunch, total, kPage), 0) << "PUNCH_HOLE at total_size";
+  EXPECT_EQ(fallocate(*g, kKeep | kPunch, total + kPage, kPage), 0) << "PUNCH_HOLE after total_size";
+  EXPECT_NE(fallocate(*g, kKeep | kPunch, kPage, kPage - 1), 0) << "unaligned size";
+  EXPECT_EQ(fallocate(*g, kKeep | kPunch, kPage, kPage), 0) << "PUNCH_HOLE aligned";
+  EXPECT_EQ(fallocate(*g, kKeep, kPage, kPage), 0) << "restore the punched hole";
+  const std::pair<std::uint64_t, std::uint64_t> bad[] = {
+      {0, 1}, {0, kPage - 1}, {0, kPage + 1}, {1, 1}, {1, kPage - 1},
+      {1, kPage}, {1, kPage + 1}, {kPage, 1}, {kPage, kPage - 1}, {kPage, kPage + 1}};
+  for (const auto& [off, len] : bad) {
+    EXPECT_EQ(fallocate(*g, kKeep | kPunch, off, len), EINVAL) << "offset 0x" << std::hex << off << " len 0x" << len;
+  }
+}
+
+// ---- set_memory_region_test.c --------------------------------------------------------------
+
+constexpr std::uint64_t kRegionSize = 0x200000, kRegionGpa = 0xc0000000;
+constexpr std::uint32_t kRegionSlot = 10;
+
+uapi::kvm_userspace_memory_region2 region2(std::uint32_t slot, std::uint32_t flags, std::uint64_t gpa,
+                                           std::uint64_t size, std::uint64_t gmem_fd, std::uint64_t gmem_off) {
+  uapi::kvm_userspace_memory_region2 r;
+  r.slot = slot;
+  r.flags = flags;
+  r.guest_phys_addr = gpa;
+  r.memory_size = size;
+  r.userspace_addr = 0;
+  r.guest_memfd = static_cast<std::uint32_t>(gmem_fd);
+  r.guest_memfd_offset = gmem_off;
+  return r;
+}
+
+// test_invalid_memory_region_flags(), the KVM_SET_USER_MEMORY_REGION2 half: every flag the
+// VM does not support is EINVAL; dirty logging and read-only guest_memfd slots are EINVAL.
+TEST_P(Upstream, SetMemoryRegionTest_InvalidMemoryRegionFlags) {
+  std::string why;
+  auto vm = private_vm(&why);
+  const bool gmem_slots = vm.has_value();
+  if (!vm) vm.emplace(std::move(*kvm_->create_vm()));
+  std::uint32_t supported = uapi::KVM_MEM_LOG_DIRTY_PAGES | uapi::KVM_MEM_READONLY;
+  if (gmem_slots) supported |= uapi::KVM_MEM_GUEST_MEMFD;
+  for (unsigned bit = 0; bit < 32; ++bit) {
+    const std::uint32_t flag = 1U << bit;
+    if ((supported & flag) != 0) continue;
+    EXPECT_EQ(errno_of(vm->set_user_memory_region2(region2(0, flag, 0, kRegionSize, 0, 0))), EINVAL)
+        << "flag 0x" << std::hex << flag;
+  }
+  if (!gmem_slots) GTEST_SKIP() << "the guest_memfd half: " << why;
+  auto g = gmem(*vm, kRegionSize);
+  ASSERT_TRUE(g) << g.error().to_string();
+  EXPECT_EQ(errno_of(vm->set_user_memory_region2(region2(
+                0, uapi::KVM_MEM_LOG_DIRTY_PAGES | uapi::KVM_MEM_GUEST_MEMFD, 0, kRegionSize, g->handle(), 0))),
+            EINVAL)
+      << "dirty logging private memory";
+  EXPECT_EQ(errno_of(vm->set_user_memory_region2(
+                region2(0, uapi::KVM_MEM_READONLY | uapi::KVM_MEM_GUEST_MEMFD, 0, kRegionSize, g->handle(), 0))),
+            EINVAL)
+      << "read-only guest_memfd slot";
+}
+
+// test_add_private_memory_region(): the VM's own fd, another VM's guest_memfd and unaligned
+// offsets are EINVAL; a guest_memfd of the VM binds.
+TEST_P(Upstream, SetMemoryRegionTest_AddPrivateMemoryRegion) {
+  std::string why;
+  auto vm = private_vm(&why);
+  if (!vm) GTEST_SKIP() << why;
+  auto bind = [&](std::uint64_t fd, std::uint64_t off) {
+    return errno_of(vm->set_user_memory_region2(
+        region2(kRegionSlot, uapi::KVM_MEM_GUEST_MEMFD, kRegionGpa, kRegionSize, fd, off)));
+  };
+  EXPECT_EQ(bind(kvm_->handle(), 0), EINVAL) << "KVM fd";
+  EXPECT_EQ(bind(vm->handle(), 0), EINVAL) << "VM's fd";
+  auto vm2 = private_vm(&why);
+  ASSERT_TRUE(vm2);
+  auto other = gmem(*vm2, kRegionSize);
+  ASSERT_TRUE(other) << other.error().to_string();
+  EXPECT_EQ(bind(other->handle(), 0), EINVAL) << "other VM's guest_memfd";
+  auto g = gmem(*vm, kRegionSize);
+  ASSERT_TRUE(g) << g.error().to_string();
+  for (std::uint64_t off = 1; off < kPage; off += 211) EXPECT_EQ(bind(g->handle(), off), EINVAL) << off;
+  EXPECT_EQ(bind(g->handle(), 0), 0);
+}
+
+// test_add_overlapping_private_memory_regions(): two slots on one guest_memfd may not overlap
+// in the file (EEXIST).
+TEST_P(Upstream, SetMemoryRegionTest_AddOverlappingPrivateMemoryRegions) {
+  std::string why;
+  auto vm = private_vm(&why);
+  if (!vm) GTEST_SKIP() << why;
+  auto g = gmem(*vm, kRegionSize * 4);
+  ASSERT_TRUE(g) << g.error().to_string();
+  const auto fd = g->handle();
+  const std::uint32_t f = uapi::KVM_MEM_GUEST_MEMFD;
+  ASSERT_EQ(errno_of(vm->set_user_memory_region2(region2(kRegionSlot, f, kRegionGpa, kRegionSize * 2, fd, 0))), 0);
+  ASSERT_EQ(errno_of(vm->set_user_memory_region2(
+                region2(kRegionSlot + 1, f, kRegionGpa * 2, kRegionSize * 2, fd, kRegionSize * 2))),
+            0);
+  ASSERT_EQ(errno_of(vm->set_user_memory_region2(region2(kRegionSlot, f, kRegionGpa, 0, fd, 0))), 0) << "delete";
+  EXPECT_EQ(errno_of(vm->set_user_memory_region2(
+                region2(kRegionSlot, f, kRegionGpa * 2 - kRegionSize, kRegionSize * 2, fd, 0))),
+            EEXIST)
+      << "front half";
+  EXPECT_EQ(errno_of(vm->set_user_memory_region2(
+                region2(kRegionSlot, f, kRegionGpa * 2 + kRegionSize, kRegionSize * 2, fd, 0))),
+            EEXIST)
+      << "back half";
+}
+
+// test_add_max_memory_regions(), the limit half: a slot id at KVM_CAP_NR_MEMSLOTS is EINVAL.
+TEST_P(Upstream, SetMemoryRegionTest_AddMaxMemoryRegions_SlotLimit) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm);
+  auto max = kvm_->check_extension(uapi::KVM_CAP_NR_MEMSLOTS);
+  ASSERT_TRUE(max && *max > 0);
+  auto mem = api::UserMemory::alloc(*backend_, kPage);
+  ASSERT_TRUE(mem);
+  uapi::kvm_userspace_memory_region2 r = region2(static_cast<std::uint32_t>(*max), 0, 0, kPage, 0, 0);
+  r.userspace_addr = mem->addr();
+  EXPECT_EQ(errno_of(vm->set_user_memory_region2(r)), EINVAL) << "slot " << *max;
+  r.slot = static_cast<std::uint32_t>(*max - 1);
+  EXPECT_EQ(errno_of(vm->set_user_memory_region2(r)), 0) << "slot " << *max - 1;
+}
+
+// ---- x86_64/sev_init2_tests.c ----------------------------------------------------------------
+
+// test_vm_types(), test_flags(), test_features() for SEV and SEV-ES. The supported VMSA
+// features come from KVM_GET_DEVICE_ATTR(KVM_X86_SEV_VMSA_FEATURES), which the API does not
+// have yet: on hw only the known feature (DebugSwap) is tried.
+TEST_P(Upstream, SevInit2Tests_VmTypesFlagsFeatures) {
+  if (!offers(uapi::KVM_X86_SEV_VM)) {
+    GTEST_SKIP() << GetParam().name << ": KVM_X86_SEV_VM (2) not in KVM_CAP_VM_TYPES (0x" << fmt_hex(vm_types()) << ")";
+  }
+  auto sev = api::SevDevice::open(*backend_);
+  if (!sev) GTEST_SKIP() << GetParam().name << ": " << sev.error().to_string();
+  const auto sev_fd = static_cast<std::uint32_t>(sev->handle());
+  auto init2 = [&](unsigned long type, uapi::kvm_sev_init d) {
+    auto vm = kvm_->create_vm(type);
+    EXPECT_TRUE(vm) << vm.error().to_string();
+    return vm ? errno_of(vm->memory_encrypt_op(uapi::KVM_SEV_INIT2, &d, sev_fd)) : -1;
+  };
+  const bool es = offers(uapi::KVM_X86_SEV_ES_VM);
+  EXPECT_EQ(init2(uapi::KVM_X86_SEV_VM, {}), 0);
+  if (es) {
+    EXPECT_EQ(init2(uapi::KVM_X86_SEV_ES_VM, {}), 0);
+  }
+  EXPECT_EQ(init2(uapi::KVM_X86_DEFAULT_VM, {}), EINVAL) << "VM type is KVM_X86_DEFAULT_VM";
+  for (unsigned long type : {uapi::KVM_X86_SEV_VM, uapi::KVM_X86_SEV_ES_VM}) {
+    if (type == uapi::KVM_X86_SEV_ES_VM && !es) continue;
+    for (unsigned bit = 0; bit < 32; ++bit) {
+      uapi::kvm_sev_init d;
+      d.flags = 1U << bit;
+      EXPECT_EQ(init2(type, d), EINVAL) << "type " << type << " flag bit " << bit;
+    }
+  }
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    uapi::kvm_sev_init d;
+    d.vmsa_features = 1ULL << bit;
+    EXPECT_EQ(init2(uapi::KVM_X86_SEV_VM, d), EINVAL) << "SEV takes no VMSA features, bit " << bit;
+  }
+  if (!es) return;
+  if (GetParam().name != "sim") {
+    GTEST_SKIP() << "test_features(SEV-ES) needs KVM_GET_DEVICE_ATTR(KVM_X86_SEV_VMSA_FEATURES), not in the API";
+  }
+  constexpr std::uint64_t kDebugSwap = 1ULL << 5;  // KNOWN_FEATURES, and all the sim supports
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    uapi::kvm_sev_init d;
+    d.vmsa_features = 1ULL << bit;
+    EXPECT_EQ(init2(uapi::KVM_X86_SEV_ES_VM, d), d.vmsa_features == kDebugSwap ? 0 : EINVAL) << "bit " << bit;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, Upstream,
+                         ::testing::Values(BackendCase{"sim", [] { return api::make_sim_backend(); }},
+                                           BackendCase{"hw", [] { return hw::make_kvm_backend(); }}),
+                         [](const auto& p) { return p.param.name; });
+
+}  // namespace
+}  // namespace snplab::test
