@@ -1,5 +1,8 @@
 #include "snp/model/kern/sync.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "snp/model/assert.h"
@@ -48,13 +51,17 @@ void Mutex::lock() {
   }
   const bool ok = sched_->block_until(PointKind::Lock, this, name_,
                                       [](const void* m) { return !static_cast<const Mutex*>(m)->held(); }, this);
-  if (ok) owner_ = sched_->current();
+  if (ok) {
+    owner_ = sched_->current();
+    sched_->lock_acquired(name_);
+  }
 }
 
 bool Mutex::try_lock() {
   sched_->point(PointKind::Lock, this, name_);
   if (held()) return false;
   owner_ = sched_->current();
+  sched_->lock_acquired(name_);
   return true;
 }
 
@@ -64,7 +71,50 @@ void Mutex::unlock() {
     sched_->report("unlock-not-owner",
                    fmt::format("agent {} unlocks '{}' held by agent {}", sched_->current(), name_, owner_));
   }
+  sched_->lock_released(owner_, name_);
   owner_ = 0;
+}
+
+void lockdep_assert_held(const Mutex& m, std::string_view where) {
+  if (m.owner() == m.sched().current()) return;
+  m.sched().report("lockdep-assert-held",
+                   fmt::format("WARNING: {}(): lockdep_assert_held(&{}) fails: agent {} does not hold it{}", where,
+                               m.name(), m.sched().current(),
+                               m.held() ? fmt::format(" (agent {} does)", m.owner()) : std::string()));
+}
+
+void Sched::lock_acquired(std::string_view name) {
+  for (const HeldLock& h : held_) {
+    if (h.agent != current_ || h.name == name) continue;  // same class: nesting, not an order
+    const Order edge{h.name, name, current_};
+    if (std::find(lock_order_.begin(), lock_order_.end(), edge) != lock_order_.end()) continue;
+    const Order reverse{name, h.name, 0};
+    const auto seen = std::find(lock_order_.begin(), lock_order_.end(), reverse);
+    if (seen != lock_order_.end()) {
+      report("lockdep-circular-dependency",
+             fmt::format("WARNING: possible circular locking dependency detected: agent {} is trying to acquire "
+                         "'{}' while holding '{}'; the existing dependency chain is '{}' -> '{}' (agent {}). "
+                         "Possible unsafe locking scenario: CPU0 lock({}); CPU1 lock({}); CPU0 lock({}); "
+                         "CPU1 lock({}); *** DEADLOCK ***",
+                         current_, name, h.name, name, h.name, seen->agent, h.name, name, name, h.name));
+    }
+    lock_order_.push_back(edge);
+  }
+  held_.push_back(HeldLock{current_, name});
+}
+
+void Sched::lock_released(AgentId owner, std::string_view name) {
+  for (auto it = held_.rbegin(); it != held_.rend(); ++it) {
+    if (it->agent == owner && it->name == name) {
+      held_.erase(std::next(it).base());
+      return;
+    }
+  }
+}
+
+bool Sched::holds(std::string_view name) const {
+  return std::any_of(held_.begin(), held_.end(),
+                     [&](const HeldLock& h) { return h.agent == current_ && h.name == name; });
 }
 
 int Srcu::read_lock() {

@@ -422,6 +422,9 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
     if (!gfn) return -EINVAL;
     a.gfn_start = *gfn;
   }
+  kern::lockdep_assert_held(vm.kvm_lock(), "sev_mem_enc_ioctl");
+  // kvm_gmem_populate() asserts kvm->slots_lock; RFC v4 had no such path (it took kvm->lock only).
+  if (!prof.launch_update_hva_lookup) kern::lockdep_assert_held(vm.slots_lock(), "kvm_gmem_populate");
   const auto slot = vm.gfn_to_memslot(a.gfn_start);
   const bool pinned = prof.launch_update_pins_uaddr && !zero;
   if (!slot || (!pinned && (slot->flags & kMemGuestMemfd) == 0)) return -EINVAL;  // kvm_slot_can_be_private

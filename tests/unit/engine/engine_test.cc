@@ -325,3 +325,60 @@ TEST(Engine, DataRace_PlainConflictReported_MarkedOrLockedNot) {
 
 }  // namespace
 }  // namespace snplab::model::engine
+
+namespace snplab::model::kern {
+namespace {
+
+// lockdep, without the engine: agent 1 takes A then B; later agent 2 takes B then A. No
+// schedule deadlocked, but the order is inverted: lockdep's "possible circular locking
+// dependency", reported once, naming both classes.
+TEST(Lockdep, InvertedOrderAcrossAgents_ReportedWithoutADeadlock) {
+  Sched s;
+  Mutex a(s, "kvm->lock"), b(s, "kvm->slots_lock");
+  s.set_current(1);
+  a.lock();
+  b.lock();
+  b.unlock();
+  a.unlock();
+  EXPECT_TRUE(s.findings().empty());
+  s.set_current(2);
+  b.lock();
+  a.lock();
+  a.unlock();
+  b.unlock();
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].kind, "lockdep-circular-dependency");
+  EXPECT_NE(s.findings()[0].message.find("acquire 'kvm->lock' while holding 'kvm->slots_lock'"), std::string::npos)
+      << s.findings()[0].message;
+  // The same order again is not a new report.
+  b.lock();
+  a.lock();
+  a.unlock();
+  b.unlock();
+  EXPECT_EQ(s.findings().size(), 1u);
+}
+
+TEST(Lockdep, SameOrderEverywhere_Silent_AssertHeld) {
+  Sched s;
+  Mutex a(s, "kvm->lock"), b(s, "kvm->slots_lock");
+  for (AgentId agent : {1u, 2u, 1u}) {
+    s.set_current(agent);
+    a.lock();
+    b.lock();
+    lockdep_assert_held(b, "kvm_gmem_populate");
+    EXPECT_TRUE(s.holds("kvm->slots_lock"));
+    b.unlock();
+    a.unlock();
+  }
+  EXPECT_TRUE(s.findings().empty());
+  EXPECT_FALSE(s.holds("kvm->slots_lock"));
+  lockdep_assert_held(b, "kvm_gmem_populate");
+  ASSERT_EQ(s.findings().size(), 1u);
+  EXPECT_EQ(s.findings()[0].kind, "lockdep-assert-held");
+  EXPECT_NE(s.findings()[0].message.find("kvm_gmem_populate(): lockdep_assert_held(&kvm->slots_lock)"),
+            std::string::npos)
+      << s.findings()[0].message;
+}
+
+}  // namespace
+}  // namespace snplab::model::kern

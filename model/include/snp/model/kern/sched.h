@@ -105,13 +105,36 @@ class Sched {
     current_ = snap.current_;
     step_ = snap.step_;
     findings_ = snap.findings_;
+    held_ = snap.held_;
+    lock_order_ = snap.lock_order_;
   }
 
+  /// Lock dependency tracking, as lockdep keys it: by lock class (the lock's name). The
+  /// current agent acquired `name`: every class it already holds now precedes `name`; if
+  /// `name` was seen to precede one of them before, that is an inversion, reported as
+  /// "lockdep-circular-dependency" (whether or not this schedule deadlocks).
+  void lock_acquired(std::string_view name);
+  /// `owner` released its lock of class `name`.
+  void lock_released(AgentId owner, std::string_view name);
+  /// Whether the current agent holds a lock of class `name`.
+  bool holds(std::string_view name) const;
+
  private:
+  struct HeldLock {
+    AgentId agent;
+    std::string_view name;
+  };
+  struct Order {
+    std::string_view before, after;
+    AgentId agent;  ///< who first took them in this order
+    friend bool operator==(const Order& a, const Order& b) { return a.before == b.before && a.after == b.after; }
+  };
   SchedHook* hook_ = nullptr;
   AgentId current_ = 1;
   std::uint64_t step_ = 0;
   std::vector<KernelFinding> findings_;
+  std::vector<HeldLock> held_;     ///< every agent's held locks, in acquisition order
+  std::vector<Order> lock_order_;  ///< the dependencies seen so far (lockdep's graph edges)
 };
 
 }  // namespace snplab::model::kern

@@ -101,6 +101,7 @@ class Mutex {
   bool held() const { return owner_ != 0; }
   AgentId owner() const { return owner_; }
   std::string_view name() const { return name_; }
+  Sched& sched() const { return *sched_; }
 
  private:
   Sched* sched_;
@@ -108,6 +109,10 @@ class Mutex {
   bool spin_;
   AgentId owner_ = 0;
 };
+
+/// lockdep_assert_held(): the current agent must hold `m`; otherwise a "lockdep-assert-held"
+/// finding naming `where` (the kernel function that asserts it).
+void lockdep_assert_held(const Mutex& m, std::string_view where);
 
 class Spinlock : public Mutex {
  public:
