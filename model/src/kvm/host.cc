@@ -310,6 +310,7 @@ long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {
   if (size == 0 || (size & kPageMask) != 0 || size > (1ULL << 62)) return -EINVAL;
   const std::uint64_t id = next_gmem_++;
   gmems_[id] = Gmem{id, size, flags, {}};
+  gmem_invalidate_lock_.try_emplace(id, host_->sched(), "mapping->invalidate_lock");
   return static_cast<long>(id);
 }
 
@@ -327,6 +328,7 @@ int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::
   if ((offset & kPageMask) != 0 || (len & kPageMask) != 0) return -EINVAL;
   // kvm_gmem_allocate(): not past the file's size; a hole may be punched past it.
   if ((mode & kFallocPunchHole) == 0 && offset + len > it->second.size) return -EINVAL;
+  const kern::Guard invalidate(gmem_invalidate_lock(gmem));  // filemap_invalidate_lock(_shared)
   if ((mode & kFallocPunchHole) != 0) {
     // kvm_gmem_punch_hole(): the pages go back, private ones through the RMP first
     // (sev_gmem_invalidate).
@@ -364,10 +366,22 @@ void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
 void Vm::close_gmem(std::uint64_t gmem) {
   auto it = gmems_.find(gmem);
   if (it == gmems_.end()) return;
-  std::vector<Pfn> freed;
-  for (const auto& [idx, pfn] : it->second.pages) freed.push_back(pfn);
-  gmems_.erase(it);
-  free_gmem_pages(freed);
+  {
+    // kvm_gmem_release(): kvm->slots_lock, then the mapping's invalidate lock.
+    const kern::Guard slots(slots_lock_);
+    const kern::Guard invalidate(gmem_invalidate_lock(gmem));
+    std::vector<Pfn> freed;
+    for (const auto& [idx, pfn] : it->second.pages) freed.push_back(pfn);
+    gmems_.erase(it);
+    free_gmem_pages(freed);
+  }
+  gmem_invalidate_lock_.erase(gmem);
+}
+
+kern::Mutex& Vm::gmem_invalidate_lock(std::uint64_t gmem) const {
+  auto it = gmem_invalidate_lock_.find(gmem);
+  SNPLAB_ASSERT(it != gmem_invalidate_lock_.end(), "invalidate lock of a guest_memfd that was never created");
+  return it->second;
 }
 
 std::optional<Pfn> Host::pin_user_page(std::uint64_t uaddr) {

@@ -428,6 +428,9 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
   const auto slot = vm.gfn_to_memslot(a.gfn_start);
   const bool pinned = prof.launch_update_pins_uaddr && !zero;
   if (!slot || (!pinned && (slot->flags & kMemGuestMemfd) == 0)) return -EINVAL;  // kvm_slot_can_be_private
+  // kvm_gmem_populate(): the guest_memfd's filemap_invalidate_lock around the per-page loop.
+  std::optional<kern::Guard> invalidate;
+  if (!pinned && vm.is_gmem(slot->gmem_id)) invalidate.emplace(vm.gmem_invalidate_lock(slot->gmem_id));
   const std::uint64_t npages = a.len >> kPageShift;
   // Not kernel behaviour: a simulator speed-up. The firmware will SHA-384 every NORMAL page
   // this call copies in; the source pages are hashed here on all cores first, and each

@@ -125,6 +125,21 @@ TEST_F(KvmRun, VmsaInUseWhileInTheGuest_RmpupdateFailsInUse_AfterVmexitItGoesThr
             model::RmpStatus::Success);
 }
 
+TEST_F(KvmRun, GuestMemfdPunchHoleAndRelease_TakeTheInvalidateLockInTheKernelsOrder) {
+  rec_.seen.clear();
+  ASSERT_TRUE(vm_->gmem().punch_hole(0x30000, model::kPageSize));  // kvm_gmem_punch_hole
+  EXPECT_EQ(run_points({PointKind::Lock, PointKind::Unlock}),
+            (std::vector<std::string>{"lock mapping->invalidate_lock", "unlock mapping->invalidate_lock"}));
+  rec_.seen.clear();
+  // kvm_gmem_release(): kvm->slots_lock, then the invalidate lock (the VM lives on: its fd).
+  { GuestMemfd closing = std::move(vm_->gmem()); }
+  const auto locks = run_points({PointKind::Lock});
+  ASSERT_GE(locks.size(), 2u);
+  EXPECT_EQ(locks[0], "lock kvm->slots_lock");
+  EXPECT_EQ(locks[1], "lock mapping->invalidate_lock");
+  EXPECT_TRUE(host().sched().findings().empty()) << "no lockdep inversion against LAUNCH_UPDATE's order";
+}
+
 TEST_F(KvmRun, RegsIoctlsTakeTheVcpuMutex) {
   rec_.seen.clear();
   (void)vm_->vcpu().get_regs();  // refused after LAUNCH_FINISH, but under the lock

@@ -210,6 +210,10 @@ class Vm {
   /// KVM_CREATE_GUEST_MEMFD: a gmem id (> 0) or -errno.
   long create_guest_memfd(std::uint64_t size, std::uint64_t flags);
   bool is_gmem(std::uint64_t id) const { return gmems_.contains(id); }
+  /// The guest_memfd inode's mapping->invalidate_lock (filemap_invalidate_lock): punch-hole,
+  /// allocation, populate and release take it. Shared takers (allocation) are modelled as
+  /// exclusive.
+  kern::Mutex& gmem_invalidate_lock(std::uint64_t gmem) const;
   /// fallocate(2) on a guest_memfd: 0 or -errno.
   int gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len);
   void close_gmem(std::uint64_t gmem);
@@ -364,6 +368,7 @@ class Vm {
   std::map<unsigned long, VcpuRun> runs_;
   /// vcpu->mutex of each vCPU: kvm_vcpu_ioctl() holds it around every vCPU ioctl.
   mutable std::map<unsigned long, kern::Mutex> vcpu_mutex_;
+  mutable std::map<std::uint64_t, kern::Mutex> gmem_invalidate_lock_;
   SevVmState sev_;
   std::uint64_t next_gmem_ = 1;
   std::uint64_t hypercall_exit_mask_ = 0;
