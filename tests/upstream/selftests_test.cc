@@ -14,6 +14,8 @@
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
 #include "snp/hw/kvm_backend.h"
+#include "snp/model/kvm/guest.h"
+#include "snp/scenarios/snp_vm.h"
 
 namespace snplab::test {
 namespace {
@@ -294,6 +296,38 @@ TEST_P(Upstream, SevInit2Tests_VmTypesFlagsFeatures) {
     uapi::kvm_sev_init d;
     d.vmsa_features = 1ULL << bit;
     EXPECT_EQ(init2(uapi::KVM_X86_SEV_ES_VM, d), d.vmsa_features == kDebugSwap ? 0 : EINVAL) << "bit " << bit;
+  }
+}
+
+// ---- x86_64/private_mem_kvm_exits_test.c --------------------------------------------------
+
+// test_private_access_memslot_deleted() and test_private_access_memslot_not_private(): a
+// private access where no memslot is, or where the memslot has no guest_memfd, exits
+// KVM_EXIT_MEMORY_FAULT {PRIVATE, gpa, 4096}. The guest is a simulated guest program (an SNP
+// VM stands in for the selftest's KVM_X86_SW_PROTECTED_VM).
+TEST_P(Upstream, PrivateMemKvmExitsTest_PrivateAccessWithoutAPrivateSlot) {
+  if (GetParam().name != "sim") GTEST_SKIP() << GetParam().name << ": needs a guest program (simulated guests only)";
+  auto vm = scenarios::SnpVm::launch(*backend_, {});
+  ASSERT_TRUE(vm) << vm.error().to_string();
+  constexpr std::uint64_t kDeleted = 0x40000000, kNotPrivate = 0x50000000;
+  auto mem = api::UserMemory::alloc(*backend_, kPage);
+  ASSERT_TRUE(mem);
+  uapi::kvm_userspace_memory_region2 r = region2(7, 0, kNotPrivate, kPage, 0, 0);  // flags 0: no guest_memfd
+  r.userspace_addr = mem->addr();
+  ASSERT_EQ(errno_of((*vm)->vm().set_user_memory_region2(r)), 0);
+  for (std::uint64_t gpa : {kDeleted, kNotPrivate}) {
+    uapi::kvm_memory_attributes a;
+    a.address = gpa;
+    a.size = kPage;
+    a.attributes = uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
+    ASSERT_EQ(errno_of((*vm)->vm().set_memory_attributes(a)), 0);
+    ASSERT_TRUE(api::sim_load_guest(*backend_, (*vm)->vcpu().handle(), {model::kvm::GuestOp::read(gpa, true)}));
+    auto x = (*vm)->vcpu().run();
+    ASSERT_TRUE(x) << x.error().to_string();
+    EXPECT_EQ(x->exit_reason, uapi::KVM_EXIT_MEMORY_FAULT) << std::hex << gpa;
+    EXPECT_EQ(x->memory_fault.flags, uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE);
+    EXPECT_EQ(x->memory_fault.gpa, gpa);
+    EXPECT_EQ(x->memory_fault.size, kPage);
   }
 }
 

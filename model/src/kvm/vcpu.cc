@@ -16,6 +16,17 @@ namespace snplab::model::kvm {
 namespace {
 constexpr std::uint64_t kHcMapGpaRange = 12;
 constexpr std::uint64_t kMapGpaEncrypted = 1ULL << 4;  // KVM_MAP_GPA_RANGE_ENCRYPTED
+
+/// kvm_prepare_memory_fault_exit(): KVM_RUN fails EFAULT with KVM_EXIT_MEMORY_FAULT for one page.
+Exit memory_fault_exit(Gpa gpa, bool is_private) {
+  Exit e;
+  e.ret = -EFAULT;
+  e.reason = kExitMemoryFault;
+  e.memory_fault_flags = is_private ? kMemoryExitFlagPrivate : 0;
+  e.memory_fault_gpa = gpa;
+  e.memory_fault_size = kPageSize;
+  return e;
+}
 }  // namespace
 
 int Vm::set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops) {
@@ -183,19 +194,17 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
     case GuestOpKind::Write: {
       const bool c_bit = op.kind == GuestOpKind::Pvalidate || op.c_bit;
       const auto slot = gfn_to_memslot(gfn);
-      if (!slot) return terminate(v, fmt::format("access to unmapped GPA 0x{:x}", gpa));
       if (c_bit && !snp) return terminate(v, fmt::format("private access to 0x{:x} in a VM without private memory", gpa));
       const bool attr_private = (attributes(gfn) & kAttrPrivate) != 0;
+      // kvm_faultin_pfn_private(): a private fault on a GPA with no memslot, or one whose slot
+      // has no guest_memfd (!kvm_slot_can_be_private), exits to userspace as a memory fault.
+      const bool cannot_be_private = !slot || (slot->flags & kMemGuestMemfd) == 0;
+      if (snp && c_bit && attr_private && cannot_be_private) return memory_fault_exit(gpa, true);
+      if (!slot) return terminate(v, fmt::format("access to unmapped GPA 0x{:x}", gpa));
       if (snp && c_bit != attr_private) {
         // An implicit conversion: userspace decides (facts §8.4). KVM_RUN fails with EFAULT
         // and the memory-fault exit; the guest retries the same access afterwards.
-        Exit e;
-        e.ret = -EFAULT;
-        e.reason = kExitMemoryFault;
-        e.memory_fault_flags = c_bit ? kMemoryExitFlagPrivate : 0;
-        e.memory_fault_gpa = gpa;
-        e.memory_fault_size = kPageSize;
-        return e;
+        return memory_fault_exit(gpa, c_bit);
       }
       if (!c_bit) {  // a shared page: the VMM's memory at the slot's userspace address
         const std::uint64_t uaddr = slot->userspace_addr + ((gfn - slot->base_gfn) << kPageShift);
