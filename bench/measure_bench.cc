@@ -1,7 +1,7 @@
 // Launch-digest throughput (model/measure.h) over 1 GiB of NORMAL pages, measured in the
 // same run as a plain OpenSSL SHA-384 over the same bytes on one core.
 //
-// Targets (measure work stream): the single-core launch digest reaches >= 0.8 of the plain
+// Targets: the single-core launch digest reaches >= 0.8 of the plain
 // SHA-384 stream (it hashes every page plus one 112-byte PAGE_INFO per page: 35 SHA-384
 // blocks per page against 32, so ~0.91 is the ceiling); the TBB version is >= 1.5x the
 // single-core launch digest on 2 cores. The ratios are printed after the table.

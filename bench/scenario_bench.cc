@@ -1,4 +1,4 @@
-// The race catalogue's speed (issue 5): schedules per second on one core for each scenario,
+// The race catalogue's speed: schedules per second on one core for each scenario,
 // the time to the first finding of each buggy profile, and the replay string's length.
 // Prints figures; asserts nothing. Usage: snplab_scenario_bench [SCHEDULES] [JOBS]
 #include <cstdio>

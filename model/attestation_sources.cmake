@@ -1,4 +1,4 @@
-# Attestation work stream: report codec, X.509 / ECDSA (OpenSSL, linked privately by
+# Attestation: report codec, X.509 / ECDSA (OpenSSL, linked privately by
 # model/CMakeLists.txt), report verification, the extended-guest-request certificate table.
 target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/src/attestation.cc

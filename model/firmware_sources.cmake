@@ -1,4 +1,4 @@
-# The PSP firmware model (issue 3).
+# The PSP firmware model.
 target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/aead.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/der.cc
@@ -9,7 +9,7 @@ target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/guest_msg.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/memory.cc)
 
-# Kernel-style primitives and the simulated KVM host (issue 4).
+# Kernel-style primitives and the simulated KVM host.
 target_sources(snplab_model PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kern/sync.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/src/kvm/host.cc

@@ -1,4 +1,4 @@
-# Attestation work stream: the real-report vectors of ../shared/vectors/reports (every case of
+# Attestation: the real-report vectors of ../shared/vectors/reports (every case of
 # sets.json, through the library and through `snplab report`) and the unit tests of the report
 # codec, X.509/verification paths and the certificate table.
 set(SNPLAB_SHARED_DIR_DEFAULT "${PROJECT_SOURCE_DIR}/../shared")

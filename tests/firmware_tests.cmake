@@ -1,4 +1,4 @@
-# Firmware model tests (issue 3).
+# Firmware model tests.
 add_executable(snplab_firmware_unit_tests unit/firmware/ecdsa_test.cc unit/firmware/firmware_test.cc
   unit/firmware/sim_chain_test.cc unit/firmware/guest_msg_test.cc)
 target_link_libraries(snplab_firmware_unit_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
@@ -25,7 +25,7 @@ target_include_directories(snplab_e2e_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/
 target_compile_definitions(snplab_e2e_tests PRIVATE SNPLAB_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
 gtest_discover_tests(snplab_e2e_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)
 
-# The simulation engine (issue 5).
+# The simulation engine.
 add_executable(snplab_engine_tests unit/engine/engine_test.cc)
 target_link_libraries(snplab_engine_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_engine_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)

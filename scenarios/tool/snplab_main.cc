@@ -31,7 +31,7 @@ constexpr const char* kUsage =
     "  report show FILE | report verify FILE --cert CERT --chain PEM [--ark FILE] [--trust-simulated]\n"
     "        print an attestation report's fields, or verify it against a chain rooted in AMD's keys\n"
     "  scenario list | run NAME [--profile P] [--seed N] [--budget N] [--trace] | replay STRING\n"
-    "        race scenarios on the simulation engine (first cut: certs-toctou)\n"
+    "        race scenarios on the simulation engine (`snplab scenario list`)\n"
     "  profiles [--markdown]\n"
     "        list the simulated host's kernel profiles and what each switches\n"
     "  help  this text\n";

@@ -1,4 +1,4 @@
-// The trace renderers (issue 5, "Traces and pictures") on hand-built runs: the Chrome trace
+// The trace renderers on hand-built runs: the Chrome trace
 // parses and holds one complete event per point, a thread per agent and an instant per
 // finding; the SVG has a lane per agent and marks every finding step; text from the model
 // (details with <, &, quotes, stray bytes) is escaped everywhere.

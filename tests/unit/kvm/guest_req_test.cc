@@ -328,7 +328,7 @@ TEST_F(V10Certs, NewerSevIoctls_AreNotThere) {
 }
 
 /// Runs `inject` once, at the `nth` plain load of sev->snp_certs: a concurrent
-/// SNP_SET_EXT_CONFIG landing between the getter's loads, as the engine of issue 5 will
+/// SNP_SET_EXT_CONFIG landing between the getter's loads, as the engine would
 /// schedule it. The hook is the scheduling point every access goes through.
 class InjectAtLoad : public model::kern::SchedHook {
  public:

@@ -1,4 +1,4 @@
-// The race catalogue (issue 5, in progress): each scenario sets up a simulated host under a
+// The race catalogue: each scenario sets up a simulated host under a
 // kernel profile, hands the racing agents to the engine, and says which finding the buggy
 // profile must produce and the fixed one must not. `snplab scenario` runs them.
 #pragma once

@@ -1,4 +1,4 @@
-// The RMP walk-through: the `snplab demo` main job until the scenario catalogue exists.
+// The RMP walk-through behind `snplab demo`.
 // A small host kernel, written in the shape of KVM's code, launches three SNP guests on the
 // RMP model. Under the historical kernel (RFC v4 24/40, facts §9(b)) userspace's mistakes
 // become a double assignment and an erroneous revert that hardware accepts silently and the

@@ -1,6 +1,5 @@
-// A run of the engine as a picture or a trace another tool reads (issue 5, "Traces and
-// pictures"): Chrome/Perfetto trace JSON, and a self-contained SVG timeline (also wrapped in
-// an HTML page): one lane per agent, time (simulated cycles) rightwards, every scheduling
+// A run of the engine as a picture or a trace another tool reads: Chrome/Perfetto trace
+// JSON, and a self-contained SVG timeline (also wrapped in an HTML page): one lane per agent, time (simulated cycles) rightwards, every scheduling
 // point a box, the racing accesses and the finding marked.
 #pragma once
 
