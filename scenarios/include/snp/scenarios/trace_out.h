@@ -1,6 +1,7 @@
 // A run of the engine as a picture or a trace another tool reads: Chrome/Perfetto trace
-// JSON, and a self-contained SVG timeline (also wrapped in an HTML page): one lane per agent, time (simulated cycles) rightwards, every scheduling
-// point a box, the racing accesses and the finding marked.
+// JSON, and a self-contained SVG timeline (also wrapped in an HTML page): one lane per agent,
+// time (simulated cycles) rightwards, every scheduling point a box, the racing accesses and
+// the finding marked.
 #pragma once
 
 #include <string>
