@@ -14,6 +14,7 @@
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
 #include "snp/hw/kvm_backend.h"
+#include "support/backends.h"
 #include "support/ref_memslots.h"
 
 namespace snplab::test {
@@ -21,22 +22,8 @@ namespace {
 
 namespace uapi = api::uapi;
 
-struct BackendCase {
-  std::string name;
-  std::function<api::Result<std::unique_ptr<api::Backend>>()> make;
-  int max_success;  // real hardware is slow: fewer cases per property
-};
-
-class BackendProperty : public ::testing::TestWithParam<BackendCase> {
+class BackendProperty : public BackendTest {
  protected:
-  void SetUp() override {
-    auto b = GetParam().make();
-    if (!b) GTEST_SKIP() << GetParam().name << ": " << b.error().to_string();
-    backend_ = std::move(*b);
-    auto kvm = api::Kvm::open(*backend_);
-    if (!kvm) GTEST_SKIP() << GetParam().name << ": " << kvm.error().to_string();
-    kvm_.emplace(std::move(*kvm));
-  }
 
   /// rc::check with this backend's case budget (the 2021 rapidcheck has no overload for it).
   template <class F>
@@ -50,9 +37,6 @@ class BackendProperty : public ::testing::TestWithParam<BackendCase> {
     rc::detail::printResultMessage(r, std::cerr);
     return r.template is<rc::detail::SuccessResult>();
   }
-
-  std::unique_ptr<api::Backend> backend_;
-  std::optional<api::Kvm> kvm_;
 };
 
 int errno_of(const api::Status& s) { return s ? 0 : s.error().errno_value; }
@@ -234,11 +218,7 @@ TEST_P(BackendProperty, VmFdClosedFirst_VcpuAndGuestMemfdKeepTheVm) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllBackends, BackendProperty,
-    ::testing::Values(BackendCase{"sim", [] { return api::make_sim_backend(); }, 300},
-                      BackendCase{"hw", [] { return hw::make_kvm_backend(); }, 200}),
-    [](const auto& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendProperty, all_backends(), [](const auto& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace snplab::test

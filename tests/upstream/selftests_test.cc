@@ -16,6 +16,7 @@
 #include "snp/hw/kvm_backend.h"
 #include "snp/model/kvm/guest.h"
 #include "snp/scenarios/snp_vm.h"
+#include "support/backends.h"
 
 namespace snplab::test {
 namespace {
@@ -25,21 +26,8 @@ namespace uapi = api::uapi;
 constexpr std::uint64_t kPage = 0x1000;
 constexpr int kKeep = 1, kPunch = 2;  // FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
 
-struct BackendCase {
-  std::string name;
-  std::function<api::Result<std::unique_ptr<api::Backend>>()> make;
-};
-
-class Upstream : public ::testing::TestWithParam<BackendCase> {
+class Upstream : public BackendTest {
  protected:
-  void SetUp() override {
-    auto b = GetParam().make();
-    if (!b) GTEST_SKIP() << GetParam().name << ": " << b.error().to_string();
-    backend_ = std::move(*b);
-    auto kvm = api::Kvm::open(*backend_);
-    if (!kvm) GTEST_SKIP() << GetParam().name << ": " << kvm.error().to_string();
-    kvm_.emplace(std::move(*kvm));
-  }
   int vm_types() {
     auto t = kvm_->check_extension(uapi::KVM_CAP_VM_TYPES);
     return t ? *t : 1;
@@ -76,9 +64,6 @@ class Upstream : public ::testing::TestWithParam<BackendCase> {
   int fallocate(api::GuestMemfd& g, int mode, std::uint64_t offset, std::uint64_t len) {
     return errno_of(backend_->gmem_fallocate(g.handle(), mode, offset, len));
   }
-
-  std::unique_ptr<api::Backend> backend_;
-  std::optional<api::Kvm> kvm_;
 };
 
 // ---- guest_memfd_test.c ------------------------------------------------------------------
@@ -331,10 +316,7 @@ TEST_P(Upstream, PrivateMemKvmExitsTest_PrivateAccessWithoutAPrivateSlot) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, Upstream,
-                         ::testing::Values(BackendCase{"sim", [] { return api::make_sim_backend(); }},
-                                           BackendCase{"hw", [] { return hw::make_kvm_backend(); }}),
-                         [](const auto& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(AllBackends, Upstream, all_backends(), [](const auto& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace snplab::test
