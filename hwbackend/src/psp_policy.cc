@@ -64,7 +64,7 @@ std::optional<api::Error> check_psp_command(std::uint32_t id, bool allow_destruc
                    : fmt::format("{} ({}) {}", c->name, id, c->what);
   return api::Error{"SEV_ISSUE_CMD", EPERM, api::FwStatus::NoFwCall,
                     fmt::format("refused before the ioctl: {}; create the hw backend with "
-                                "KvmBackendOptions::allow_destructive (snplab --allow-destructive) to issue it",
+                                "KvmBackendOptions::allow_destructive to issue it",
                                 why)};
 }
 

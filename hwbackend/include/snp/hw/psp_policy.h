@@ -2,7 +2,7 @@
 // command number the kernel defines, what the command does to the platform, and whether the
 // backend lets it through by default. A command that changes persistent or platform-wide
 // state - and any number not in the table - is refused with EPERM before any ioctl unless the
-// backend was made with KvmBackendOptions::allow_destructive (CLI: --allow-destructive).
+// backend was made with KvmBackendOptions::allow_destructive.
 // docs/hw-backend.md "Destructive commands" lists the table; a test keeps the two equal.
 #pragma once
 
