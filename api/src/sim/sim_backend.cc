@@ -90,6 +90,7 @@ class SimBackend final : public Backend {
   Status kvm_set_user_memory_region2(Handle vm, const uapi::kvm_userspace_memory_region2& r) override {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return err("KVM_SET_USER_MEMORY_REGION2", ENOTTY);
+    if (v->vm_dead()) return err("KVM_SET_USER_MEMORY_REGION2", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     model::kvm::MemoryRegion2 m;
     m.slot = r.slot;
     m.flags = r.flags;
@@ -109,6 +110,7 @@ class SimBackend final : public Backend {
   Result<Handle> kvm_create_guest_memfd(Handle vm, const uapi::kvm_create_guest_memfd& g) override {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return err("KVM_CREATE_GUEST_MEMFD", ENOTTY);
+    if (v->vm_dead()) return err("KVM_CREATE_GUEST_MEMFD", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     const long id = v->create_guest_memfd(g.size, g.flags);
     if (id < 0) return err("KVM_CREATE_GUEST_MEMFD", static_cast<int>(-id));
     host_.get_vm(v->id());  // the guest_memfd file holds the VM (kvm_gmem_create)
@@ -118,6 +120,7 @@ class SimBackend final : public Backend {
   Status kvm_set_memory_attributes(Handle vm, const uapi::kvm_memory_attributes& a) override {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return err("KVM_SET_MEMORY_ATTRIBUTES", ENOTTY);
+    if (v->vm_dead()) return err("KVM_SET_MEMORY_ATTRIBUTES", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     if (const int e = v->set_memory_attributes(a.address, a.size, a.attributes, a.flags); e < 0) {
       return err("KVM_SET_MEMORY_ATTRIBUTES", -e);
     }
@@ -127,6 +130,7 @@ class SimBackend final : public Backend {
   Status kvm_enable_cap(Handle vm, const uapi::kvm_enable_cap& c) override {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return err("KVM_ENABLE_CAP", ENOTTY);
+    if (v->vm_dead()) return err("KVM_ENABLE_CAP", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     if (const int e = v->enable_cap(c.cap, c.flags, c.args); e < 0) return err("KVM_ENABLE_CAP", -e);
     return ok();
   }
@@ -134,6 +138,7 @@ class SimBackend final : public Backend {
   Result<Handle> kvm_create_vcpu(Handle vm, unsigned long vcpu_id) override {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return err("KVM_CREATE_VCPU", ENOTTY);
+    if (v->vm_dead()) return err("KVM_CREATE_VCPU", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     if (const int e = v->create_vcpu(vcpu_id); e < 0) return err("KVM_CREATE_VCPU", -e);
     host_.get_vm(v->id());  // the vCPU file holds the VM (kvm_vm_ioctl_create_vcpu)
     return add(VcpuObj{v->id(), vcpu_id});
@@ -143,6 +148,7 @@ class SimBackend final : public Backend {
     model::kvm::Vm* v = vm_of(vm);
     constexpr Op kOp = "KVM_MEMORY_ENCRYPT_OP";
     if (v == nullptr) return err(kOp, ENOTTY);
+    if (v->vm_dead()) return err(kOp, EIO);
     cmd.error = 0;
     if (host_.sev() == nullptr) return err(kOp, ENOTTY, "SEV is not enabled on this host");
     // sev_mem_enc_ioctl(): before INIT2 (the only init the sim models) the VM is not an SEV
@@ -228,7 +234,7 @@ class SimBackend final : public Backend {
     const VcpuObj* c = get<VcpuObj>(vcpu);
     if (c == nullptr) return err("KVM_RUN", ENOTTY);
     model::kvm::Vm* v = host_.vm(c->vm);
-    if (v == nullptr) return err("KVM_RUN", EIO);
+    if (v == nullptr || v->vm_dead()) return err("KVM_RUN", EIO);  // kvm_vcpu_ioctl(): vm_dead
     const model::kvm::Exit x = v->run_vcpu(c->vcpu_id);
     // KVM_RUN fails with EFAULT *and* leaves the memory-fault exit (facts §8.4): the caller
     // sees the exit, exactly as the hw backend reports it.
@@ -271,7 +277,7 @@ class SimBackend final : public Backend {
       return err("KVM_RUN", EINVAL, fmt::format("exit reason {} takes no answer", reason));
     }
     model::kvm::Vm* v = host_.vm(c->vm);
-    if (v == nullptr) return err("KVM_RUN", EIO);
+    if (v == nullptr || v->vm_dead()) return err("KVM_RUN", EIO);  // kvm_vcpu_ioctl(): vm_dead
     model::kvm::UserCompletion uc;
     uc.ret = reason == uapi::KVM_EXIT_VMGEXIT_SEED ? static_cast<std::uint32_t>(rc.ret) : rc.ret;  // __u32 there
     uc.set_npages = rc.npages.has_value();
@@ -317,7 +323,7 @@ class SimBackend final : public Backend {
     const VcpuObj* c = get<VcpuObj>(vcpu);
     if (c == nullptr) return err(op, ENOTTY);
     model::kvm::Vm* v = host_.vm(c->vm);
-    if (v == nullptr) return err(op, EIO);
+    if (v == nullptr || v->vm_dead()) return err(op, EIO);  // kvm_vcpu_ioctl(): vm_dead
     std::vector<std::uint8_t> bytes;
     if (const int r = v->vcpu_regs(c->vcpu_id, sregs, &bytes); r < 0) return err(op, -r);
     T out;
@@ -331,7 +337,7 @@ class SimBackend final : public Backend {
     const VcpuObj* c = get<VcpuObj>(vcpu);
     if (c == nullptr) return err(op, ENOTTY);
     model::kvm::Vm* v = host_.vm(c->vm);
-    if (v == nullptr) return err(op, EIO);
+    if (v == nullptr || v->vm_dead()) return err(op, EIO);  // kvm_vcpu_ioctl(): vm_dead
     auto regs = get_arch<uapi::kvm_regs>(vcpu, false, op);
     if (!regs) return regs.error();
     auto sr = get_arch<uapi::kvm_sregs>(vcpu, true, op);

@@ -503,6 +503,12 @@ bool Vm::guest_state_protected(unsigned long vcpu_id) const {
   return index < sev_.guest_state_protected.size() && sev_.guest_state_protected[index];
 }
 
+void Vm::kvm_vm_bugged(std::string_view where, const std::string& why) {
+  host_->sched().report("kvm-bug", fmt::format("WARNING: KVM_BUG in {}(): {}; VM {} is dead (every ioctl now EIO)",
+                                               where, why, id_));
+  vm_dead_ = true;
+}
+
 kern::Mutex& Vm::vcpu_mutex(unsigned long vcpu_id) const {
   auto it = vcpu_mutex_.find(vcpu_id);
   SNPLAB_ASSERT(it != vcpu_mutex_.end(), "vcpu->mutex of a vCPU that was never created");

@@ -35,13 +35,20 @@ bool is_snp(const Vm& vm) { return vm.type() == kVmSnp; }
 
 OpContext ctx_for(const Vm& vm, std::string_view op) { return OpContext{op, static_cast<VmId>(vm.id())}; }
 
-/// snp_page_reclaim(): SNP_PAGE_RECLAIM, then back to the hypervisor; a page for which either
-/// fails is leaked (snp_leak_pages) and -EIO returned.
+/// snp_page_reclaim() / kvm_rmp_make_shared(): SNP_PAGE_RECLAIM, then back to the
+/// hypervisor; a page for which either fails is leaked (snp_leak_pages), the VM is killed
+/// (KVM_BUG) and -EIO returned.
 int snp_page_reclaim(Vm& vm, Pfn pfn, const OpContext& ctx) {
   SevPlatform* sev = vm.host().sev();
-  if (sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success ||
-      rmp_make_shared(sev->rmp(), pfn, PageSize::Size4K, ctx) != RmpStatus::Success) {
+  const FwStatus st = sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx);
+  const RmpStatus shared = st == FwStatus::Success ? rmp_make_shared(sev->rmp(), pfn, PageSize::Size4K, ctx)
+                                                   : RmpStatus::FailInput;
+  if (st != FwStatus::Success || shared != RmpStatus::Success) {
     sev->snp_leak_pages(pfn, 1, OpContext{"snp_page_reclaim", ctx.vm, ctx.call, true});
+    vm.kvm_vm_bugged(st != FwStatus::Success ? "snp_page_reclaim" : "kvm_rmp_make_shared",
+                     st != FwStatus::Success
+                         ? fmt::format("Failed to reclaim PFN 0x{:x}, fw_err {}", pfn, to_string(st))
+                         : fmt::format("rmp_make_shared(PFN 0x{:x}) failed: {}", pfn, to_string(shared)));
     return -EIO;
   }
   return 0;

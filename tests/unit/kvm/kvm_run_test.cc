@@ -153,6 +153,35 @@ TEST_F(KvmRun, RegsIoctlsTakeTheVcpuMutex) {
 namespace snplab::api {
 namespace {
 
+TEST(VmLifetime, KvmBug_KillsTheVm_EveryVmAndVcpuIoctlEio) {
+  auto backend = std::move(*make_sim_backend());
+  auto kvm = std::move(*Kvm::open(*backend));
+  auto vm = kvm.create_vm(uapi::KVM_X86_SNP_VM);
+  ASSERT_TRUE(vm);
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  model::kvm::Host& host = *sim_host(*backend);
+  host.vm(host.vm_ids().front())->kvm_vm_bugged("snp_page_reclaim", "Failed to reclaim PFN 0x1234");
+  ASSERT_EQ(host.sched().findings().size(), 1u);
+  EXPECT_EQ(host.sched().findings()[0].kind, "kvm-bug");
+  EXPECT_NE(host.sched().findings()[0].message.find("KVM_BUG in snp_page_reclaim()"), std::string::npos);
+  uapi::kvm_memory_attributes a;
+  a.size = 0x1000;
+  const auto attrs = vm->set_memory_attributes(a);
+  ASSERT_FALSE(attrs.has_value());
+  EXPECT_EQ(attrs.error().errno_value, EIO);
+  const auto regs = vcpu->get_regs();
+  ASSERT_FALSE(regs.has_value());
+  EXPECT_EQ(regs.error().errno_value, EIO);
+  const auto run = vcpu->run();
+  ASSERT_FALSE(run.has_value());
+  EXPECT_EQ(run.error().errno_value, EIO);
+  uapi::kvm_sev_init init;
+  const auto op = vm->memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, 0);
+  ASSERT_FALSE(op.has_value());
+  EXPECT_EQ(op.error().errno_value, EIO);
+}
+
 TEST(VmLifetime, LastReferenceDestroysTheVm_NotTheVmFd) {
   auto backend = std::move(*make_sim_backend());
   auto kvm = std::move(*Kvm::open(*backend));

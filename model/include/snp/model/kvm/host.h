@@ -195,6 +195,11 @@ class Vm {
   Host& host() { return *host_; }
   SevVmState& sev() { return sev_; }
   kern::Mutex& slots_lock() { return slots_lock_; }
+  /// KVM_BUG() / KVM_BUG_ON(): the kernel gives up on the VM (kvm_vm_bugged: vm_bugged and
+  /// vm_dead); every later VM and vCPU ioctl fails EIO. Reported as a "kvm-bug" finding naming
+  /// `where` and `why` (the kernel's WARN).
+  void kvm_vm_bugged(std::string_view where, const std::string& why);
+  bool vm_dead() const { return vm_dead_; }
   /// kvm->users_count: the VM fd, and every vCPU and guest_memfd file made from it.
   kern::Kref& users_count() { return users_count_; }
   /// kvm->lock: sev_mem_enc_ioctl() holds it around every KVM_MEMORY_ENCRYPT_OP command.
@@ -289,6 +294,7 @@ class Vm {
 
   Host* host_;
   bool detached_ = false;
+  bool vm_dead_ = false;
   std::uint64_t id_;
   unsigned long type_;
   kern::Mutex slots_lock_;
