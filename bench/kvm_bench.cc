@@ -16,13 +16,13 @@
 
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
-#include "snp/model/kvm/host.h"
+#include "snp/model/host/kvm_host.h"
 
 namespace {
 
 using namespace snplab;
 using Clock = std::chrono::steady_clock;
-namespace u = api::uapi;
+namespace u = uapi;
 
 double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 

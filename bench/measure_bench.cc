@@ -17,7 +17,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "snp/model/measure.h"
+#include "snp/model/measure/measure.h"
 
 namespace {
 

@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "snp/model/access.h"
-#include "snp/model/detectors.h"
-#include "snp/model/host_rmp.h"
-#include "snp/model/rmp_insn.h"
+#include "snp/model/hw/access.h"
+#include "snp/model/hw/detectors.h"
+#include "snp/model/host/x86/sev.h"
+#include "snp/model/hw/rmp_insn.h"
 
 namespace {
 

@@ -12,7 +12,7 @@ gtest_discover_tests(snplab_report_vector_tests PROPERTIES LABELS "vectors" DISC
 # The unit tests build synthetic ECDSA chains and sign reports with OpenSSL directly, so they
 # reach every verification path the real vectors do not (Turin hwID, masked CHIP_ID, VLEK,
 # expiry, product and key mismatches).
-add_executable(snplab_attestation_unit_tests unit/model/attestation_test.cc unit/model/cert_table_test.cc)
+add_executable(snplab_attestation_unit_tests model/attest/attestation_test.cc model/attest/cert_table_test.cc)
 target_compile_definitions(snplab_attestation_unit_tests PRIVATE SNPLAB_SHARED_DIR="${SNPLAB_SHARED_DIR_DEFAULT}")
 target_link_libraries(snplab_attestation_unit_tests PRIVATE snplab::model snplab::scenarios GTest::gtest_main
                       nlohmann_json::nlohmann_json OpenSSL::Crypto snplab_warnings)

@@ -1,17 +1,17 @@
 # Firmware model tests.
-add_executable(snplab_firmware_unit_tests unit/firmware/ecdsa_test.cc unit/firmware/firmware_test.cc
-  unit/firmware/sim_chain_test.cc unit/firmware/guest_msg_test.cc)
+add_executable(snplab_firmware_unit_tests model/crypto/ecdsa_test.cc model/psp/firmware_test.cc
+  model/psp/sim_chain_test.cc model/psp/guest_msg_test.cc)
 target_link_libraries(snplab_firmware_unit_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_firmware_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 target_compile_definitions(snplab_firmware_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
-add_executable(snplab_sim_report_tests unit/firmware/sim_report_cli_test.cc)
+add_executable(snplab_sim_report_tests scenarios/sim_report_cli_test.cc)
 target_link_libraries(snplab_sim_report_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 
-add_executable(snplab_kvm_unit_tests unit/kvm/snp_launch_test.cc unit/kvm/guest_run_test.cc
-  unit/kvm/guest_req_test.cc unit/kvm/ioctl_sweeps_test.cc unit/kvm/snapshot_test.cc unit/kvm/kvm_run_test.cc
-  unit/kvm/kernel_map_test.cc)
+add_executable(snplab_kvm_unit_tests model/host/snp_launch_test.cc model/host/guest_run_test.cc
+  model/host/guest_req_test.cc model/host/ioctl_sweeps_test.cc model/host/snapshot_test.cc model/host/kvm_run_test.cc
+  model/host/kernel_map_test.cc)
 target_include_directories(snplab_kvm_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(snplab_kvm_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::scenarios snplab::api rapidcheck GTest::gtest GTest::gtest_main
@@ -19,16 +19,16 @@ target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::scenarios snplab::ap
 gtest_discover_tests(snplab_kvm_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 
 # End to end: firmware image + kernel hashes -> launch -> guest attests; vs `snplab measure`.
-add_executable(snplab_e2e_tests unit/kvm/e2e_test.cc)
+add_executable(snplab_e2e_tests scenarios/e2e_test.cc)
 target_link_libraries(snplab_e2e_tests PRIVATE snplab::scenarios snplab::api GTest::gtest GTest::gtest_main snplab_warnings)
 target_include_directories(snplab_e2e_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(snplab_e2e_tests PRIVATE SNPLAB_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
 gtest_discover_tests(snplab_e2e_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)
 
 # The simulation engine.
-add_executable(snplab_engine_tests unit/engine/engine_test.cc)
+add_executable(snplab_engine_tests model/engine/engine_test.cc)
 target_link_libraries(snplab_engine_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_engine_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
-add_executable(snplab_race_tests unit/engine/races_test.cc unit/engine/trace_out_test.cc)
+add_executable(snplab_race_tests scenarios/races_test.cc scenarios/trace_out_test.cc)
 target_link_libraries(snplab_race_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_race_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)

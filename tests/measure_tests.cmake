@@ -10,7 +10,7 @@ target_link_libraries(snplab_measure_vector_tests PRIVATE snplab::model snplab::
 target_compile_definitions(snplab_measure_vector_tests PRIVATE SNPLAB_SHARED_DIR="${SNPLAB_MEASURE_SHARED_DIR}")
 gtest_discover_tests(snplab_measure_vector_tests PROPERTIES LABELS "vectors" DISCOVERY_TIMEOUT 120)
 
-add_executable(snplab_measure_unit_tests unit/model/measure_test.cc)
+add_executable(snplab_measure_unit_tests model/measure/measure_test.cc)
 target_link_libraries(snplab_measure_unit_tests PRIVATE snplab::model snplab::scenarios GTest::gtest_main
                       nlohmann_json::nlohmann_json snplab_warnings)
 target_compile_definitions(snplab_measure_unit_tests PRIVATE SNPLAB_SHARED_DIR="${SNPLAB_MEASURE_SHARED_DIR}")

@@ -1,55 +1,55 @@
 #include "snp/hw/kvm_backend.h"
 #include "snp/hw/psp_policy.h"
 
-// The api::uapi constants carry the kernel's macro names: copy them before <linux/kvm.h>
-// (via snp_uapi.h) turns `api::uapi::KVM_EXIT_IO` into `api::uapi::2`. After that include,
+// The uapi constants carry the kernel's macro names: copy them before <linux/kvm.h>
+// (via snp_uapi.h) turns `uapi::KVM_EXIT_IO` into `uapi::2`. After that include,
 // mirror::api_<NAME> is the project's value of <NAME>, and <NAME> the kernel's.
 namespace snplab::hw::mirror {
-inline constexpr auto api_KVM_CAP_EXIT_HYPERCALL = api::uapi::KVM_CAP_EXIT_HYPERCALL;
-inline constexpr auto api_KVM_CAP_USER_MEMORY2 = api::uapi::KVM_CAP_USER_MEMORY2;
-inline constexpr auto api_KVM_CAP_MEMORY_FAULT_INFO = api::uapi::KVM_CAP_MEMORY_FAULT_INFO;
-inline constexpr auto api_KVM_CAP_MEMORY_ATTRIBUTES = api::uapi::KVM_CAP_MEMORY_ATTRIBUTES;
-inline constexpr auto api_KVM_CAP_GUEST_MEMFD = api::uapi::KVM_CAP_GUEST_MEMFD;
-inline constexpr auto api_KVM_CAP_VM_TYPES = api::uapi::KVM_CAP_VM_TYPES;
-inline constexpr auto api_KVM_CAP_GUEST_MEMFD_FLAGS = api::uapi::KVM_CAP_GUEST_MEMFD_FLAGS;
-inline constexpr auto api_KVM_CAP_NR_MEMSLOTS = api::uapi::KVM_CAP_NR_MEMSLOTS;
-inline constexpr auto api_KVM_CAP_MAX_VCPUS = api::uapi::KVM_CAP_MAX_VCPUS;
-inline constexpr auto api_KVM_X86_DEFAULT_VM = api::uapi::KVM_X86_DEFAULT_VM;
-inline constexpr auto api_KVM_X86_SW_PROTECTED_VM = api::uapi::KVM_X86_SW_PROTECTED_VM;
-inline constexpr auto api_KVM_X86_SEV_VM = api::uapi::KVM_X86_SEV_VM;
-inline constexpr auto api_KVM_X86_SEV_ES_VM = api::uapi::KVM_X86_SEV_ES_VM;
-inline constexpr auto api_KVM_X86_SNP_VM = api::uapi::KVM_X86_SNP_VM;
-inline constexpr auto api_KVM_MEM_LOG_DIRTY_PAGES = api::uapi::KVM_MEM_LOG_DIRTY_PAGES;
-inline constexpr auto api_KVM_MEM_READONLY = api::uapi::KVM_MEM_READONLY;
-inline constexpr auto api_KVM_MEM_GUEST_MEMFD = api::uapi::KVM_MEM_GUEST_MEMFD;
-inline constexpr auto api_GUEST_MEMFD_FLAG_MMAP = api::uapi::GUEST_MEMFD_FLAG_MMAP;
-inline constexpr auto api_GUEST_MEMFD_FLAG_INIT_SHARED = api::uapi::GUEST_MEMFD_FLAG_INIT_SHARED;
-inline constexpr auto api_KVM_MEMORY_ATTRIBUTE_PRIVATE = api::uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
-inline constexpr auto api_KVM_SEV_INIT2 = api::uapi::KVM_SEV_INIT2;
-inline constexpr auto api_KVM_SEV_SNP_LAUNCH_START = api::uapi::KVM_SEV_SNP_LAUNCH_START;
-inline constexpr auto api_KVM_SEV_SNP_LAUNCH_UPDATE = api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE;
-inline constexpr auto api_KVM_SEV_SNP_LAUNCH_FINISH = api::uapi::KVM_SEV_SNP_LAUNCH_FINISH;
-inline constexpr auto api_KVM_SEV_SNP_ENABLE_REQ_CERTS = api::uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS;
-inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_NORMAL = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
-inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_ZERO = api::uapi::KVM_SEV_SNP_PAGE_TYPE_ZERO;
-inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_UNMEASURED = api::uapi::KVM_SEV_SNP_PAGE_TYPE_UNMEASURED;
-inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_SECRETS = api::uapi::KVM_SEV_SNP_PAGE_TYPE_SECRETS;
-inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_CPUID = api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID;
-inline constexpr auto api_KVM_EXIT_UNKNOWN = api::uapi::KVM_EXIT_UNKNOWN;
-inline constexpr auto api_KVM_EXIT_IO = api::uapi::KVM_EXIT_IO;
-inline constexpr auto api_KVM_EXIT_HYPERCALL = api::uapi::KVM_EXIT_HYPERCALL;
-inline constexpr auto api_KVM_EXIT_HLT = api::uapi::KVM_EXIT_HLT;
-inline constexpr auto api_KVM_EXIT_MMIO = api::uapi::KVM_EXIT_MMIO;
-inline constexpr auto api_KVM_EXIT_SHUTDOWN = api::uapi::KVM_EXIT_SHUTDOWN;
-inline constexpr auto api_KVM_EXIT_FAIL_ENTRY = api::uapi::KVM_EXIT_FAIL_ENTRY;
-inline constexpr auto api_KVM_EXIT_INTERNAL_ERROR = api::uapi::KVM_EXIT_INTERNAL_ERROR;
-inline constexpr auto api_KVM_EXIT_SYSTEM_EVENT = api::uapi::KVM_EXIT_SYSTEM_EVENT;
-inline constexpr auto api_KVM_EXIT_MEMORY_FAULT = api::uapi::KVM_EXIT_MEMORY_FAULT;
-inline constexpr auto api_KVM_SYSTEM_EVENT_SEV_TERM = api::uapi::KVM_SYSTEM_EVENT_SEV_TERM;
-inline constexpr auto api_KVM_MAP_GPA_RANGE_ENCRYPTED = api::uapi::KVM_MAP_GPA_RANGE_ENCRYPTED;
-inline constexpr auto api_KVM_MAP_GPA_RANGE_PAGE_SZ_2M = api::uapi::KVM_MAP_GPA_RANGE_PAGE_SZ_2M;
-inline constexpr auto api_KVM_EXIT_SNP_REQ_CERTS = api::uapi::KVM_EXIT_SNP_REQ_CERTS;
-inline constexpr auto api_KVM_MEMORY_EXIT_FLAG_PRIVATE = api::uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE;
+inline constexpr auto api_KVM_CAP_EXIT_HYPERCALL = uapi::KVM_CAP_EXIT_HYPERCALL;
+inline constexpr auto api_KVM_CAP_USER_MEMORY2 = uapi::KVM_CAP_USER_MEMORY2;
+inline constexpr auto api_KVM_CAP_MEMORY_FAULT_INFO = uapi::KVM_CAP_MEMORY_FAULT_INFO;
+inline constexpr auto api_KVM_CAP_MEMORY_ATTRIBUTES = uapi::KVM_CAP_MEMORY_ATTRIBUTES;
+inline constexpr auto api_KVM_CAP_GUEST_MEMFD = uapi::KVM_CAP_GUEST_MEMFD;
+inline constexpr auto api_KVM_CAP_VM_TYPES = uapi::KVM_CAP_VM_TYPES;
+inline constexpr auto api_KVM_CAP_GUEST_MEMFD_FLAGS = uapi::KVM_CAP_GUEST_MEMFD_FLAGS;
+inline constexpr auto api_KVM_CAP_NR_MEMSLOTS = uapi::KVM_CAP_NR_MEMSLOTS;
+inline constexpr auto api_KVM_CAP_MAX_VCPUS = uapi::KVM_CAP_MAX_VCPUS;
+inline constexpr auto api_KVM_X86_DEFAULT_VM = uapi::KVM_X86_DEFAULT_VM;
+inline constexpr auto api_KVM_X86_SW_PROTECTED_VM = uapi::KVM_X86_SW_PROTECTED_VM;
+inline constexpr auto api_KVM_X86_SEV_VM = uapi::KVM_X86_SEV_VM;
+inline constexpr auto api_KVM_X86_SEV_ES_VM = uapi::KVM_X86_SEV_ES_VM;
+inline constexpr auto api_KVM_X86_SNP_VM = uapi::KVM_X86_SNP_VM;
+inline constexpr auto api_KVM_MEM_LOG_DIRTY_PAGES = uapi::KVM_MEM_LOG_DIRTY_PAGES;
+inline constexpr auto api_KVM_MEM_READONLY = uapi::KVM_MEM_READONLY;
+inline constexpr auto api_KVM_MEM_GUEST_MEMFD = uapi::KVM_MEM_GUEST_MEMFD;
+inline constexpr auto api_GUEST_MEMFD_FLAG_MMAP = uapi::GUEST_MEMFD_FLAG_MMAP;
+inline constexpr auto api_GUEST_MEMFD_FLAG_INIT_SHARED = uapi::GUEST_MEMFD_FLAG_INIT_SHARED;
+inline constexpr auto api_KVM_MEMORY_ATTRIBUTE_PRIVATE = uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
+inline constexpr auto api_KVM_SEV_INIT2 = uapi::KVM_SEV_INIT2;
+inline constexpr auto api_KVM_SEV_SNP_LAUNCH_START = uapi::KVM_SEV_SNP_LAUNCH_START;
+inline constexpr auto api_KVM_SEV_SNP_LAUNCH_UPDATE = uapi::KVM_SEV_SNP_LAUNCH_UPDATE;
+inline constexpr auto api_KVM_SEV_SNP_LAUNCH_FINISH = uapi::KVM_SEV_SNP_LAUNCH_FINISH;
+inline constexpr auto api_KVM_SEV_SNP_ENABLE_REQ_CERTS = uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_NORMAL = uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_ZERO = uapi::KVM_SEV_SNP_PAGE_TYPE_ZERO;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_UNMEASURED = uapi::KVM_SEV_SNP_PAGE_TYPE_UNMEASURED;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_SECRETS = uapi::KVM_SEV_SNP_PAGE_TYPE_SECRETS;
+inline constexpr auto api_KVM_SEV_SNP_PAGE_TYPE_CPUID = uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID;
+inline constexpr auto api_KVM_EXIT_UNKNOWN = uapi::KVM_EXIT_UNKNOWN;
+inline constexpr auto api_KVM_EXIT_IO = uapi::KVM_EXIT_IO;
+inline constexpr auto api_KVM_EXIT_HYPERCALL = uapi::KVM_EXIT_HYPERCALL;
+inline constexpr auto api_KVM_EXIT_HLT = uapi::KVM_EXIT_HLT;
+inline constexpr auto api_KVM_EXIT_MMIO = uapi::KVM_EXIT_MMIO;
+inline constexpr auto api_KVM_EXIT_SHUTDOWN = uapi::KVM_EXIT_SHUTDOWN;
+inline constexpr auto api_KVM_EXIT_FAIL_ENTRY = uapi::KVM_EXIT_FAIL_ENTRY;
+inline constexpr auto api_KVM_EXIT_INTERNAL_ERROR = uapi::KVM_EXIT_INTERNAL_ERROR;
+inline constexpr auto api_KVM_EXIT_SYSTEM_EVENT = uapi::KVM_EXIT_SYSTEM_EVENT;
+inline constexpr auto api_KVM_EXIT_MEMORY_FAULT = uapi::KVM_EXIT_MEMORY_FAULT;
+inline constexpr auto api_KVM_SYSTEM_EVENT_SEV_TERM = uapi::KVM_SYSTEM_EVENT_SEV_TERM;
+inline constexpr auto api_KVM_MAP_GPA_RANGE_ENCRYPTED = uapi::KVM_MAP_GPA_RANGE_ENCRYPTED;
+inline constexpr auto api_KVM_MAP_GPA_RANGE_PAGE_SZ_2M = uapi::KVM_MAP_GPA_RANGE_PAGE_SZ_2M;
+inline constexpr auto api_KVM_EXIT_SNP_REQ_CERTS = uapi::KVM_EXIT_SNP_REQ_CERTS;
+inline constexpr auto api_KVM_MEMORY_EXIT_FLAG_PRIVATE = uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE;
 }  // namespace snplab::hw::mirror
 
 #include <fcntl.h>
@@ -71,17 +71,17 @@ inline constexpr auto api_KVM_MEMORY_EXIT_FLAG_PRIVATE = api::uapi::KVM_MEMORY_E
 
 namespace snplab::hw {
 
-namespace uapi_api = api::uapi;
+namespace uapi_api = uapi;
 
 // ---- The project's uAPI mirror must be the kernel's ABI ---------------------------------
-// Each api::uapi struct is handed to the kernel by memcpy (or, for the structs a
+// Each uapi struct is handed to the kernel by memcpy (or, for the structs a
 // kvm_sev_cmd.data points at, by pointer), so its size and every field's offset and size
 // must agree with the kernel header's (Debian's 6.1 headers, completed by snp_uapi.h).
 #define SNPLAB_SAME_FIELD(T, f)                                         \
   static_assert(offsetof(uapi_api::T, f) == offsetof(::T, f) &&         \
                     sizeof(uapi_api::T::f) == sizeof(::T::f),           \
-                "api::uapi::" #T "::" #f " differs from the kernel's")
-#define SNPLAB_SAME_SIZE(T) static_assert(sizeof(uapi_api::T) == sizeof(::T), "sizeof api::uapi::" #T)
+                "uapi::" #T "::" #f " differs from the kernel's")
+#define SNPLAB_SAME_SIZE(T) static_assert(sizeof(uapi_api::T) == sizeof(::T), "sizeof uapi::" #T)
 
 SNPLAB_SAME_SIZE(kvm_userspace_memory_region2);
 SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, slot);
@@ -111,7 +111,7 @@ SNPLAB_SAME_FIELD(kvm_enable_cap, flags);
 SNPLAB_SAME_FIELD(kvm_enable_cap, args);
 SNPLAB_SAME_FIELD(kvm_enable_cap, pad);
 
-// The kernel's kvm_sev_cmd has implicit padding where api::uapi names pad0.
+// The kernel's kvm_sev_cmd has implicit padding where uapi names pad0.
 SNPLAB_SAME_SIZE(kvm_sev_cmd);
 SNPLAB_SAME_FIELD(kvm_sev_cmd, id);
 SNPLAB_SAME_FIELD(kvm_sev_cmd, data);
@@ -157,10 +157,10 @@ SNPLAB_SAME_FIELD(kvm_sev_snp_launch_finish, pad1);
 // The /dev/sev structs SEV_ISSUE_CMD's `data` points at, against snp_uapi.h's packed
 // definitions (Debian's 6.1 psp-sev.h has none of them).
 #define SNPLAB_SAME_PSP_FIELD(A, K, f)                                       \
-  static_assert(offsetof(uapi_api::A, f) == offsetof(uapi::K, f) &&          \
-                    sizeof(uapi_api::A::f) == sizeof(uapi::K::f),            \
-                "api::uapi::" #A "::" #f " differs from the kernel's")
-static_assert(sizeof(uapi_api::sev_user_data_snp_status) == sizeof(uapi::SnpPlatformStatus));
+  static_assert(offsetof(uapi_api::A, f) == offsetof(compat::K, f) &&          \
+                    sizeof(uapi_api::A::f) == sizeof(compat::K::f),            \
+                "uapi::" #A "::" #f " differs from the kernel's")
+static_assert(sizeof(uapi_api::sev_user_data_snp_status) == sizeof(compat::SnpPlatformStatus));
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, api_major);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, api_minor);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, state);
@@ -170,27 +170,27 @@ SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, flags);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, guest_count);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, current_tcb_version);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_status, SnpPlatformStatus, reported_tcb_version);
-static_assert(sizeof(uapi_api::sev_user_data_snp_config) == sizeof(uapi::SnpConfig));
+static_assert(sizeof(uapi_api::sev_user_data_snp_config) == sizeof(compat::SnpConfig));
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_config, SnpConfig, reported_tcb);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_config, SnpConfig, flags);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_config, SnpConfig, rsvd1);
-static_assert(sizeof(uapi_api::sev_user_data_snp_vlek_load) == sizeof(uapi::SnpVlekLoad));
+static_assert(sizeof(uapi_api::sev_user_data_snp_vlek_load) == sizeof(compat::SnpVlekLoad));
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, len);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, vlek_wrapped_version);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, rsvd);
 SNPLAB_SAME_PSP_FIELD(sev_user_data_snp_vlek_load, SnpVlekLoad, vlek_wrapped_address);
-static_assert(uapi_api::SNP_PLATFORM_STATUS == uapi::kSnpPlatformStatus);
-static_assert(uapi_api::SNP_COMMIT == uapi::kSnpCommit);
-static_assert(uapi_api::SNP_SET_CONFIG == uapi::kSnpSetConfig);
-static_assert(uapi_api::SNP_VLEK_LOAD == uapi::kSnpVlekLoad);
+static_assert(uapi_api::SNP_PLATFORM_STATUS == compat::kSnpPlatformStatus);
+static_assert(uapi_api::SNP_COMMIT == compat::kSnpCommit);
+static_assert(uapi_api::SNP_SET_CONFIG == compat::kSnpSetConfig);
+static_assert(uapi_api::SNP_VLEK_LOAD == compat::kSnpVlekLoad);
 
 #undef SNPLAB_SAME_PSP_FIELD
 #undef SNPLAB_SAME_FIELD
 #undef SNPLAB_SAME_SIZE
 
 // The RunExit fields are read from the same offsets the api mirror documents.
-static_assert(sizeof(api::RunExit::MemoryFault) == sizeof(uapi::KvmRunMemoryFault));
-static_assert(sizeof(api::RunExit::SnpReqCerts) == sizeof(uapi::KvmExitSnpReqCerts));
+static_assert(sizeof(api::RunExit::MemoryFault) == sizeof(compat::KvmRunMemoryFault));
+static_assert(sizeof(api::RunExit::SnpReqCerts) == sizeof(compat::KvmExitSnpReqCerts));
 static_assert(sizeof(api::RunExit::Hypercall::args) == sizeof(kvm_run::hypercall.args));
 
 // ---- ... and so must its constants ---------------------------------------------------------
@@ -214,11 +214,11 @@ static_assert(mirror::api_KVM_MEM_GUEST_MEMFD == KVM_MEM_GUEST_MEMFD);
 static_assert(mirror::api_GUEST_MEMFD_FLAG_MMAP == GUEST_MEMFD_FLAG_MMAP);
 static_assert(mirror::api_GUEST_MEMFD_FLAG_INIT_SHARED == GUEST_MEMFD_FLAG_INIT_SHARED);
 static_assert(mirror::api_KVM_MEMORY_ATTRIBUTE_PRIVATE == KVM_MEMORY_ATTRIBUTE_PRIVATE);
-static_assert(mirror::api_KVM_SEV_INIT2 == uapi::kKvmSevInit2);
-static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_START == uapi::kKvmSevSnpLaunchStart);
-static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_UPDATE == uapi::kKvmSevSnpLaunchUpdate);
-static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_FINISH == uapi::kKvmSevSnpLaunchFinish);
-static_assert(mirror::api_KVM_SEV_SNP_ENABLE_REQ_CERTS == uapi::kKvmSevSnpEnableReqCerts);
+static_assert(mirror::api_KVM_SEV_INIT2 == compat::kKvmSevInit2);
+static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_START == compat::kKvmSevSnpLaunchStart);
+static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_UPDATE == compat::kKvmSevSnpLaunchUpdate);
+static_assert(mirror::api_KVM_SEV_SNP_LAUNCH_FINISH == compat::kKvmSevSnpLaunchFinish);
+static_assert(mirror::api_KVM_SEV_SNP_ENABLE_REQ_CERTS == compat::kKvmSevSnpEnableReqCerts);
 static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_NORMAL == KVM_SEV_SNP_PAGE_TYPE_NORMAL);
 static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_ZERO == KVM_SEV_SNP_PAGE_TYPE_ZERO);
 static_assert(mirror::api_KVM_SEV_SNP_PAGE_TYPE_UNMEASURED == KVM_SEV_SNP_PAGE_TYPE_UNMEASURED);
@@ -256,7 +256,7 @@ api::Error bad_handle(api::Op op, api::Handle h) {
   return sys_error(op, EBADF, fmt::format("handle {} is not open in the hw backend", h));
 }
 
-/// A kernel-struct copy of an api::uapi struct whose layout the static_asserts above pin.
+/// A kernel-struct copy of an uapi struct whose layout the static_asserts above pin.
 template <class Kernel, class Api>
 Kernel to_kernel(const Api& a) {
   static_assert(sizeof(Kernel) == sizeof(Api));
@@ -301,7 +301,7 @@ std::string cmd_detail(std::string_view name, std::uint32_t id) {
 /// exits without a payload (HLT, SHUTDOWN, ...) carry the reason alone.
 api::RunExit translate_exit(const void* area) {
   const auto* run = static_cast<const kvm_run*>(area);
-  const auto* exit_union = static_cast<const unsigned char*>(area) + uapi::kKvmRunExitUnionOffset;
+  const auto* exit_union = static_cast<const unsigned char*>(area) + compat::kKvmRunExitUnionOffset;
   api::RunExit x;
   x.exit_reason = run->exit_reason;
   switch (run->exit_reason) {
@@ -328,7 +328,7 @@ api::RunExit translate_exit(const void* area) {
       x.system_event.data0 = run->system_event.data[0];
       break;
     case KVM_EXIT_MEMORY_FAULT: {
-      uapi::KvmRunMemoryFault f{};
+      compat::KvmRunMemoryFault f{};
       std::memcpy(&f, exit_union, sizeof(f));
       x.memory_fault.flags = f.flags;
       x.memory_fault.gpa = f.gpa;
@@ -336,7 +336,7 @@ api::RunExit translate_exit(const void* area) {
       break;
     }
     case KVM_EXIT_SNP_REQ_CERTS: {
-      uapi::KvmExitSnpReqCerts c{};
+      compat::KvmExitSnpReqCerts c{};
       std::memcpy(&c, exit_union, sizeof(c));
       x.snp_req_certs.gpa = c.gpa;
       x.snp_req_certs.npages = c.npages;
@@ -632,11 +632,11 @@ api::Status encode_exit_ret(void* run_area, const api::RunCompletion& c) {
       return api::ok();
     case KVM_EXIT_SNP_REQ_CERTS: {
       // uapi: kvm_run.snp_req_certs.ret (facts §8.6): 0, or the error the guest is to see.
-      auto* u = static_cast<unsigned char*>(run_area) + uapi::kKvmRunExitUnionOffset;
-      std::memcpy(u + offsetof(uapi::KvmExitSnpReqCerts, ret), &ret, sizeof(ret));
+      auto* u = static_cast<unsigned char*>(run_area) + compat::kKvmRunExitUnionOffset;
+      std::memcpy(u + offsetof(compat::KvmExitSnpReqCerts, ret), &ret, sizeof(ret));
       if (c.npages) {  // ENOSPC: the page count the guest needs (facts §8.6)
         const std::uint64_t n = *c.npages;
-        std::memcpy(u + offsetof(uapi::KvmExitSnpReqCerts, npages), &n, sizeof(n));
+        std::memcpy(u + offsetof(compat::KvmExitSnpReqCerts, npages), &n, sizeof(n));
       }
       return api::ok();
     }
@@ -646,27 +646,27 @@ api::Status encode_exit_ret(void* run_area, const api::RunCompletion& c) {
 }
 
 // The mirrors are the kernel's structs byte for byte, so the ioctls copy them whole.
-static_assert(sizeof(api::uapi::kvm_regs) == sizeof(::kvm_regs));
-static_assert(offsetof(api::uapi::kvm_regs, rip) == offsetof(::kvm_regs, rip));
-static_assert(sizeof(api::uapi::kvm_sregs) == sizeof(::kvm_sregs));
-static_assert(offsetof(api::uapi::kvm_sregs, cr0) == offsetof(::kvm_sregs, cr0));
-static_assert(offsetof(api::uapi::kvm_sregs, gdt) == offsetof(::kvm_sregs, gdt));
-static_assert(offsetof(api::uapi::kvm_sregs, interrupt_bitmap) == offsetof(::kvm_sregs, interrupt_bitmap));
-static_assert(offsetof(api::uapi::kvm_segment, selector) == offsetof(::kvm_segment, selector));
-static_assert(offsetof(api::uapi::kvm_segment, unusable) == offsetof(::kvm_segment, unusable));
+static_assert(sizeof(uapi::kvm_regs) == sizeof(::kvm_regs));
+static_assert(offsetof(uapi::kvm_regs, rip) == offsetof(::kvm_regs, rip));
+static_assert(sizeof(uapi::kvm_sregs) == sizeof(::kvm_sregs));
+static_assert(offsetof(uapi::kvm_sregs, cr0) == offsetof(::kvm_sregs, cr0));
+static_assert(offsetof(uapi::kvm_sregs, gdt) == offsetof(::kvm_sregs, gdt));
+static_assert(offsetof(uapi::kvm_sregs, interrupt_bitmap) == offsetof(::kvm_sregs, interrupt_bitmap));
+static_assert(offsetof(uapi::kvm_segment, selector) == offsetof(::kvm_segment, selector));
+static_assert(offsetof(uapi::kvm_segment, unusable) == offsetof(::kvm_segment, unusable));
 
-api::Result<api::uapi::kvm_regs> KvmBackend::kvm_get_regs(api::Handle vcpu) {
+api::Result<uapi::kvm_regs> KvmBackend::kvm_get_regs(api::Handle vcpu) {
   const int fd = fd_of(vcpu);
   if (fd < 0) return bad_handle("KVM_GET_REGS", vcpu);
   ::kvm_regs k{};
   // uapi: KVM_GET_REGS (api.rst 4.11): the kernel writes struct kvm_regs.
   if (::ioctl(fd, KVM_GET_REGS, &k) != 0) return sys_error("KVM_GET_REGS", errno);
-  api::uapi::kvm_regs r;
+  uapi::kvm_regs r;
   std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
   return r;
 }
 
-api::Status KvmBackend::kvm_set_regs(api::Handle vcpu, const api::uapi::kvm_regs& r) {
+api::Status KvmBackend::kvm_set_regs(api::Handle vcpu, const uapi::kvm_regs& r) {
   const int fd = fd_of(vcpu);
   if (fd < 0) return bad_handle("KVM_SET_REGS", vcpu);
   ::kvm_regs k{};
@@ -676,18 +676,18 @@ api::Status KvmBackend::kvm_set_regs(api::Handle vcpu, const api::uapi::kvm_regs
   return api::ok();
 }
 
-api::Result<api::uapi::kvm_sregs> KvmBackend::kvm_get_sregs(api::Handle vcpu) {
+api::Result<uapi::kvm_sregs> KvmBackend::kvm_get_sregs(api::Handle vcpu) {
   const int fd = fd_of(vcpu);
   if (fd < 0) return bad_handle("KVM_GET_SREGS", vcpu);
   ::kvm_sregs k{};
   // uapi: KVM_GET_SREGS (api.rst 4.13): the kernel writes struct kvm_sregs.
   if (::ioctl(fd, KVM_GET_SREGS, &k) != 0) return sys_error("KVM_GET_SREGS", errno);
-  api::uapi::kvm_sregs r;
+  uapi::kvm_sregs r;
   std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
   return r;
 }
 
-api::Status KvmBackend::kvm_set_sregs(api::Handle vcpu, const api::uapi::kvm_sregs& s) {
+api::Status KvmBackend::kvm_set_sregs(api::Handle vcpu, const uapi::kvm_sregs& s) {
   const int fd = fd_of(vcpu);
   if (fd < 0) return bad_handle("KVM_SET_SREGS", vcpu);
   ::kvm_sregs k{};

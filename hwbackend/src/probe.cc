@@ -51,7 +51,7 @@ void probe_sev(const char* sev_path, SevStatus& out) {
   alignas(4096) static thread_local unsigned char page[4096];
   std::memset(page, 0, sizeof(page));
   sev_issue_cmd cmd{};
-  cmd.cmd = uapi::kSnpPlatformStatus;
+  cmd.cmd = compat::kSnpPlatformStatus;
   cmd.data = reinterpret_cast<std::uintptr_t>(page);
   // uapi: SEV_ISSUE_CMD(SNP_PLATFORM_STATUS) - the kernel reads cmd/data and writes the
   // 32-byte sev_user_data_snp_status to `data` and the firmware status to `error`
@@ -60,7 +60,7 @@ void probe_sev(const char* sev_path, SevStatus& out) {
     out.status_error = api::Error{"SEV_ISSUE_CMD(SNP_PLATFORM_STATUS)", errno, static_cast<api::FwStatus>(cmd.error), {}};
     return;
   }
-  uapi::SnpPlatformStatus s{};
+  compat::SnpPlatformStatus s{};
   std::memcpy(&s, page, sizeof(s));
   out.have_status = true;
   out.api_major = s.api_major;

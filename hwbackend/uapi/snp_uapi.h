@@ -104,7 +104,7 @@ struct kvm_memory_attributes {
 #ifndef KVM_EXIT_SNP_REQ_CERTS
 #define KVM_EXIT_SNP_REQ_CERTS 43  // 42 in the v7 patch; 43 as merged (facts §8.6, UNCONFIRMED)
 #endif
-namespace snplab::hw::uapi {
+namespace snplab::hw::compat {
 /// Offset of kvm_run's exit union (x86: no s390 psw fields before it).
 inline constexpr std::size_t kKvmRunExitUnionOffset = 32;
 
@@ -119,28 +119,28 @@ struct KvmExitSnpReqCerts {  // struct kvm_exit_snp_req_certs (KVM_EXIT_SNP_REQ_
   __u64 npages;
   __u64 ret;
 };
-}  // namespace snplab::hw::uapi
-static_assert(offsetof(kvm_run, hw) == snplab::hw::uapi::kKvmRunExitUnionOffset);
-static_assert(offsetof(kvm_run, io) == snplab::hw::uapi::kKvmRunExitUnionOffset);
-static_assert(offsetof(kvm_run, hypercall) == snplab::hw::uapi::kKvmRunExitUnionOffset);
-static_assert(sizeof(snplab::hw::uapi::KvmRunMemoryFault) == 24);
-static_assert(offsetof(snplab::hw::uapi::KvmRunMemoryFault, gpa) == 8);
-static_assert(offsetof(snplab::hw::uapi::KvmRunMemoryFault, size) == 16);
-static_assert(sizeof(snplab::hw::uapi::KvmExitSnpReqCerts) == 24);
-static_assert(offsetof(snplab::hw::uapi::KvmExitSnpReqCerts, npages) == 8);
-static_assert(offsetof(snplab::hw::uapi::KvmExitSnpReqCerts, ret) == 16);
+}  // namespace snplab::hw::compat
+static_assert(offsetof(kvm_run, hw) == snplab::hw::compat::kKvmRunExitUnionOffset);
+static_assert(offsetof(kvm_run, io) == snplab::hw::compat::kKvmRunExitUnionOffset);
+static_assert(offsetof(kvm_run, hypercall) == snplab::hw::compat::kKvmRunExitUnionOffset);
+static_assert(sizeof(snplab::hw::compat::KvmRunMemoryFault) == 24);
+static_assert(offsetof(snplab::hw::compat::KvmRunMemoryFault, gpa) == 8);
+static_assert(offsetof(snplab::hw::compat::KvmRunMemoryFault, size) == 16);
+static_assert(sizeof(snplab::hw::compat::KvmExitSnpReqCerts) == 24);
+static_assert(offsetof(snplab::hw::compat::KvmExitSnpReqCerts, npages) == 8);
+static_assert(offsetof(snplab::hw::compat::KvmExitSnpReqCerts, ret) == 16);
 // The union is 256 bytes (its `padding` member): both exits fit in it.
-static_assert(offsetof(kvm_run, padding) == snplab::hw::uapi::kKvmRunExitUnionOffset);
+static_assert(offsetof(kvm_run, padding) == snplab::hw::compat::kKvmRunExitUnionOffset);
 static_assert(sizeof(kvm_run::padding) == 256);
 
 // ---- KVM_MEMORY_ENCRYPT_OP: INIT2 and SNP launch (facts §8.3) -------------------------
-namespace snplab::hw::uapi {
+namespace snplab::hw::compat {
 inline constexpr __u32 kKvmSevInit2 = 22;
 inline constexpr __u32 kKvmSevSnpLaunchStart = 100;
 inline constexpr __u32 kKvmSevSnpLaunchUpdate = 101;
 inline constexpr __u32 kKvmSevSnpLaunchFinish = 102;
 inline constexpr __u32 kKvmSevSnpEnableReqCerts = 103;  // 2026 (facts §8.3)
-}  // namespace snplab::hw::uapi
+}  // namespace snplab::hw::compat
 
 #ifndef KVM_SEV_SNP_PAGE_TYPE_NORMAL
 struct kvm_sev_init {
@@ -189,7 +189,7 @@ struct kvm_sev_snp_launch_finish {
 #endif
 
 // ---- /dev/sev SNP commands (facts §4.2, §8.7) --------------------------------------------
-namespace snplab::hw::uapi {
+namespace snplab::hw::compat {
 inline constexpr __u32 kSnpPlatformStatus = 9;
 inline constexpr __u32 kSnpCommit = 10;
 inline constexpr __u32 kSnpSetConfig = 11;
@@ -219,7 +219,7 @@ struct SnpVlekLoad {  // struct sev_user_data_snp_vlek_load (SNP_VLEK_LOAD)
   __u8 rsvd[3];
   __u64 vlek_wrapped_address;  // user pointer to the 432-byte wrapped VLEK
 } __attribute__((packed));
-}  // namespace snplab::hw::uapi
+}  // namespace snplab::hw::compat
 
 // Sizes and offsets from facts §8.3, §8.4, §4.2.
 static_assert(sizeof(kvm_create_guest_memfd) == 64);
@@ -238,14 +238,14 @@ static_assert(offsetof(kvm_sev_snp_launch_finish, host_data) == 19);
 static_assert(offsetof(kvm_sev_snp_launch_finish, flags) == 54);
 static_assert(sizeof(kvm_sev_cmd) == 24);
 static_assert(sizeof(sev_issue_cmd) == 16);
-static_assert(sizeof(snplab::hw::uapi::SnpPlatformStatus) == 32);
-static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, build_id) == 4);
-static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, guest_count) == 12);
-static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, current_tcb_version) == 16);
-static_assert(offsetof(snplab::hw::uapi::SnpPlatformStatus, reported_tcb_version) == 24);
-static_assert(sizeof(snplab::hw::uapi::SnpConfig) == 64);
-static_assert(offsetof(snplab::hw::uapi::SnpConfig, flags) == 8);
-static_assert(offsetof(snplab::hw::uapi::SnpConfig, rsvd1) == 12);
-static_assert(sizeof(snplab::hw::uapi::SnpVlekLoad) == 16);
-static_assert(offsetof(snplab::hw::uapi::SnpVlekLoad, vlek_wrapped_version) == 4);
-static_assert(offsetof(snplab::hw::uapi::SnpVlekLoad, vlek_wrapped_address) == 8);
+static_assert(sizeof(snplab::hw::compat::SnpPlatformStatus) == 32);
+static_assert(offsetof(snplab::hw::compat::SnpPlatformStatus, build_id) == 4);
+static_assert(offsetof(snplab::hw::compat::SnpPlatformStatus, guest_count) == 12);
+static_assert(offsetof(snplab::hw::compat::SnpPlatformStatus, current_tcb_version) == 16);
+static_assert(offsetof(snplab::hw::compat::SnpPlatformStatus, reported_tcb_version) == 24);
+static_assert(sizeof(snplab::hw::compat::SnpConfig) == 64);
+static_assert(offsetof(snplab::hw::compat::SnpConfig, flags) == 8);
+static_assert(offsetof(snplab::hw::compat::SnpConfig, rsvd1) == 12);
+static_assert(sizeof(snplab::hw::compat::SnpVlekLoad) == 16);
+static_assert(offsetof(snplab::hw::compat::SnpVlekLoad, vlek_wrapped_version) == 4);
+static_assert(offsetof(snplab::hw::compat::SnpVlekLoad, vlek_wrapped_address) == 8);

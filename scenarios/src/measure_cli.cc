@@ -18,10 +18,10 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/crypto.h"
-#include "snp/model/guest_measure.h"
-#include "snp/model/ovmf.h"
-#include "snp/model/vmsa.h"
+#include "snp/model/crypto/crypto.h"
+#include "snp/model/measure/guest_measure.h"
+#include "snp/model/measure/ovmf.h"
+#include "snp/model/measure/vmsa.h"
 
 namespace snplab::scenarios {
 

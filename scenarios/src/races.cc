@@ -12,11 +12,11 @@
 
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
-#include "snp/model/cert_table.h"
-#include "snp/model/detectors.h"
-#include "snp/model/kvm/host.h"
-#include "snp/model/measure.h"
-#include "snp/model/vmsa.h"
+#include "snp/model/attest/cert_table.h"
+#include "snp/model/hw/detectors.h"
+#include "snp/model/host/kvm_host.h"
+#include "snp/model/measure/measure.h"
+#include "snp/model/measure/vmsa.h"
 #include "snp/scenarios/snp_vm.h"
 
 namespace snplab::scenarios {
@@ -112,10 +112,10 @@ api::Status set_ext_config(api::Backend& b, api::SevDevice& sev, const std::vect
   auto mem = api::UserMemory::alloc(b, blob.size());
   if (!mem) return mem.error();
   if (auto s = mem->write(0, blob); !s) return s;
-  api::uapi::sev_user_data_ext_snp_config c;
+  uapi::sev_user_data_ext_snp_config c;
   c.certs_address = mem->addr();
   c.certs_len = static_cast<std::uint32_t>(blob.size());
-  return sev.issue_cmd(api::uapi::SNP_SET_EXT_CONFIG_V10, &c, nullptr);
+  return sev.issue_cmd(uapi::SNP_SET_EXT_CONFIG_V10, &c, nullptr);
 }
 
 constexpr std::string_view kVmmCertLock = "+vmm-cert-lock";
@@ -272,7 +272,7 @@ Schedule certs_toctou(Setup& setup, std::string_view, std::string* error) {
                            [&] {
                              for (int i = 0; i < 4; ++i) {
                                auto e = vm->vcpu().run();
-                               if (!e || e->exit_reason == api::uapi::KVM_EXIT_HLT) break;
+                               if (!e || e->exit_reason == uapi::KVM_EXIT_HLT) break;
                              }
                            }},
                           {"sev-ioctl", [&] { (void)set_ext_config(b, *dev, *next_blob); }}});
@@ -319,15 +319,15 @@ Schedule launch_update_revert(Setup& setup, std::string_view, std::string* error
   auto a = shared(std::move(*src_a)), c = shared(std::move(*src_b));
   return [&host, guest, a, c](RaceRun& out, const model::engine::Options& opts) {
     auto update = [&](std::uint64_t gfn, std::uint64_t n, std::uint8_t type, std::uint64_t uaddr) {
-      api::uapi::kvm_sev_snp_launch_update u;
+      uapi::kvm_sev_snp_launch_update u;
       u.gfn_start = gfn;
       u.uaddr = uaddr;
       u.len = n * model::kPageSize;
       u.type = type;
-      (void)guest->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+      (void)guest->vm().memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
     };
-    out.run = run_agents(host, opts, {{"vmm-a", [&] { update(5, 1, api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, a->addr()); }},
-                          {"vmm-b", [&] { update(3, 3, api::uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, c->addr()); }}});
+    out.run = run_agents(host, opts, {{"vmm-a", [&] { update(5, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, a->addr()); }},
+                          {"vmm-b", [&] { update(3, 3, uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, c->addr()); }}});
     conclude(out, host, "erroneous-revert");
   };
 }
@@ -340,13 +340,13 @@ Schedule nonsnp_guest_req(Setup& setup, std::string_view, std::string* error) {
     *error = kvm.error().to_string();
     return {};
   }
-  auto vm = kvm->create_vm(api::uapi::KVM_X86_DEFAULT_VM);  // stands in for the thread's SEV-ES guest
+  auto vm = kvm->create_vm(uapi::KVM_X86_DEFAULT_VM);  // stands in for the thread's SEV-ES guest
   auto mem = api::UserMemory::alloc(b, 1 << 20);
   if (!vm || !mem) {
     *error = "VM set-up failed";
     return {};
   }
-  api::uapi::kvm_userspace_memory_region2 r;
+  uapi::kvm_userspace_memory_region2 r;
   r.memory_size = 1 << 20;
   r.userspace_addr = mem->addr();
   if (auto st = vm->set_user_memory_region2(r); !st) {
@@ -435,15 +435,15 @@ Schedule memslot_change(Setup& setup, std::string_view, std::string* error) {
   return [&host, guest, s, x, uaddr](RaceRun& out, const model::engine::Options& opts) {
     out.run = run_agents(host, opts, {{"vmm-launch",
                            [&] {
-                             api::uapi::kvm_sev_snp_launch_update u;
+                             uapi::kvm_sev_snp_launch_update u;
                              u.gfn_start = 7;
                              u.uaddr = uaddr;
                              u.len = model::kPageSize;
-                             u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
-                             (void)guest->vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+                             u.type = uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+                             (void)guest->vm().memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
                            }},
                           {"vmm-memslot", [&] {
-                             api::uapi::kvm_userspace_memory_region2 r;
+                             uapi::kvm_userspace_memory_region2 r;
                              r.slot = 1;
                              r.guest_phys_addr = 1ULL << 32;
                              r.memory_size = 1 << 20;
@@ -485,7 +485,7 @@ Schedule certs_sync(Setup& setup, std::string_view profile, std::string* error) 
   auto blobs = std::make_shared<const std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>(
       blob_for(tcb), blob_for(new_tcb));
   return [&host, vm, dev, blobs, locked, new_tcb](RaceRun& out, const model::engine::Options& opts) {
-    namespace u = api::uapi;
+    namespace u = uapi;
     // The file and its lock are the VMM's (userspace state, accessed like a file: marked).
     model::kern::Shared<std::vector<std::uint8_t>> file(host.sched(), "vmm:certs-file", blobs->first);
     model::kern::Mutex file_lock(host.sched(), "vmm:certs-file-lock");
@@ -548,7 +548,7 @@ Schedule gmem_punch(Setup& setup, std::string_view, std::string* error) {
   }
   auto guest = std::shared_ptr<SnpVm>(std::move(*vm));
   return [&b, &host, guest](RaceRun& out, const model::engine::Options& opts) {
-    namespace u = api::uapi;
+    namespace u = uapi;
     out.run = run_agents(host, opts, {{"vcpu0",
                            [&] {
                              for (int i = 0; i < 8; ++i) {
@@ -601,12 +601,12 @@ Schedule double_assignment(Setup& setup, std::string_view profile, std::string* 
   auto x = shared(std::move(*buf));
   return [&host, va, vc, x, ordered](RaceRun& out, const model::engine::Options& opts) {
     auto update = [&](SnpVm& vm) {
-      api::uapi::kvm_sev_snp_launch_update u;
+      uapi::kvm_sev_snp_launch_update u;
       u.gfn_start = 2;
       u.uaddr = x->addr();
       u.len = model::kPageSize;
-      u.type = api::uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
-      const api::Status st = vm.vm().memory_encrypt_op(api::uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+      u.type = uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+      const api::Status st = vm.vm().memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
       return st ? std::string("ok") : st.error().to_string();
     };
     model::kern::Completion a_done(host.sched(), "vmm:a-done");

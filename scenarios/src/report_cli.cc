@@ -18,11 +18,11 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/attestation.h"
-#include "snp/model/crypto.h"
-#include "snp/model/report_verify.h"
-#include "snp/model/sim_chip.h"
-#include "snp/model/x509.h"
+#include "snp/model/attest/attestation.h"
+#include "snp/model/crypto/crypto.h"
+#include "snp/model/attest/report_verify.h"
+#include "snp/model/psp/sim_chip.h"
+#include "snp/model/attest/x509.h"
 #include "snp/scenarios/sim_report.h"
 
 namespace snplab::scenarios {

@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/access.h"
-#include "snp/model/fw_rmp.h"
-#include "snp/model/host_rmp.h"
+#include "snp/model/hw/access.h"
+#include "snp/model/psp/fw_rmp.h"
+#include "snp/model/host/x86/sev.h"
 
 namespace snplab::scenarios {
 

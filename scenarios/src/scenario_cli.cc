@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/kvm/profile.h"
+#include "snp/model/host/profile.h"
 #include "snp/scenarios/races.h"
 #include "snp/scenarios/trace_out.h"
 

@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/firmware.h"
-#include "snp/model/guest_msg.h"
-#include "snp/model/host_rmp.h"
+#include "snp/model/psp/firmware.h"
+#include "snp/model/psp/guest_msg.h"
+#include "snp/model/host/x86/sev.h"
 
 namespace snplab::scenarios {
 

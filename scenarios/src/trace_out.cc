@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "snp/model/assert.h"
+#include "snp/model/base/assert.h"
 #include "snp/model/kern/sched.h"
 
 namespace snplab::scenarios {

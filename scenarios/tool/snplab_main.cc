@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "snp/hw/probe.h"
-#include "snp/model/kvm/profile.h"
+#include "snp/model/host/profile.h"
 #include "snp/scenarios/measure_cli.h"
 #include "snp/scenarios/races.h"
 #include "snp/scenarios/report_cli.h"

@@ -20,7 +20,7 @@
 namespace snplab::test {
 namespace {
 
-namespace uapi = api::uapi;
+namespace uapi = uapi;
 
 class BackendProperty : public BackendTest {
  protected:

@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 
 #include "snp/api/kvm.h"
-#include "snp/model/guest_measure.h"
-#include "snp/model/ovmf.h"
+#include "snp/model/measure/guest_measure.h"
+#include "snp/model/measure/ovmf.h"
 
 namespace snplab::testsupport {
 
@@ -53,10 +53,10 @@ class OvmfVm {
 
   /// QEMU's conversion: the attribute, and the guest_memfd range discarded when going shared.
   api::Status convert(std::uint64_t gpa, std::uint64_t size, bool to_private) {
-    api::uapi::kvm_memory_attributes a;
+    uapi::kvm_memory_attributes a;
     a.address = gpa;
     a.size = size;
-    a.attributes = to_private ? api::uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    a.attributes = to_private ? uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
     if (auto s = vm_->set_memory_attributes(a); !s) return s;
     if (!to_private) return ram_gmem_->punch_hole(gpa, size);
     return api::ok();
@@ -77,7 +77,7 @@ class OvmfVm {
   static api::Error bad(std::string what) { return api::Error{"ovmf_vm", EINVAL, api::FwStatus::NoFwCall, std::move(what)}; }
 
   api::Status update(std::uint64_t gpa, std::uint64_t uaddr, std::uint64_t len, std::uint8_t type) {
-    namespace u = api::uapi;
+    namespace u = uapi;
     u::kvm_sev_snp_launch_update up;
     up.gfn_start = gpa >> model::kPageShift;
     up.uaddr = uaddr;
@@ -100,7 +100,7 @@ class OvmfVm {
 
   api::Status slot(std::uint32_t id, std::uint64_t gpa, std::uint64_t size, std::optional<api::GuestMemfd>& gmem,
                    std::optional<api::UserMemory>& shared) {
-    namespace u = api::uapi;
+    namespace u = uapi;
     u::kvm_create_guest_memfd g;
     g.size = size;
     auto gm = vm_->create_guest_memfd(g);
@@ -125,7 +125,7 @@ class OvmfVm {
   }
 
   api::Status launch_(std::span<const std::uint8_t> image, const OvmfVmConfig& cfg) {
-    namespace u = api::uapi;
+    namespace u = uapi;
     auto parsed = model::FirmwareImage::parse(image);
     if (auto* e = std::get_if<model::ParseError>(&parsed)) return bad("firmware image: " + e->message);
     const model::FirmwareImage& img = std::get<model::FirmwareImage>(parsed);

@@ -10,11 +10,11 @@
 #include <set>
 #include <vector>
 
-#include "snp/model/access.h"
-#include "snp/model/fw_status.h"
-#include "snp/model/rmp_entry.h"
-#include "snp/model/rmp_insn.h"
-#include "snp/model/rmp_status.h"
+#include "snp/model/hw/access.h"
+#include "snp/model/psp/fw_status.h"
+#include "snp/model/hw/rmp_entry.h"
+#include "snp/model/hw/rmp_insn.h"
+#include "snp/model/hw/rmp_status.h"
 
 namespace snplab::test::ref {
 

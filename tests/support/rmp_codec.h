@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "snp/model/access.h"
-#include "snp/model/rmp_entry.h"
+#include "snp/model/hw/access.h"
+#include "snp/model/hw/rmp_entry.h"
 
 namespace snplab::test {
 

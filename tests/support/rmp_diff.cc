@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/access.h"
-#include "snp/model/fw_rmp.h"
-#include "snp/model/rmp_insn.h"
+#include "snp/model/hw/access.h"
+#include "snp/model/psp/fw_rmp.h"
+#include "snp/model/hw/rmp_insn.h"
 
 namespace snplab::test {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "snp/model/detectors.h"
-#include "snp/model/rmp.h"
+#include "snp/model/hw/detectors.h"
+#include "snp/model/hw/rmp.h"
 #include "support/ref_rmp.h"
 #include "support/rmp_codec.h"
 

@@ -14,14 +14,14 @@
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
 #include "snp/hw/kvm_backend.h"
-#include "snp/model/kvm/guest.h"
+#include "snp/model/guest/program.h"
 #include "snp/scenarios/snp_vm.h"
 #include "support/backends.h"
 
 namespace snplab::test {
 namespace {
 
-namespace uapi = api::uapi;
+namespace uapi = uapi;
 
 constexpr std::uint64_t kPage = 0x1000;
 constexpr int kKeep = 1, kPunch = 2;  // FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE

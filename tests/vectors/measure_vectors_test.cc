@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "snp/model/crypto.h"
+#include "snp/model/crypto/crypto.h"
 #include "snp/scenarios/measure_cli.h"
 
 namespace {

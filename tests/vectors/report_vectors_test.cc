@@ -17,10 +17,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "snp/model/attestation.h"
-#include "snp/model/crypto.h"
-#include "snp/model/report_verify.h"
-#include "snp/model/x509.h"
+#include "snp/model/attest/attestation.h"
+#include "snp/model/crypto/crypto.h"
+#include "snp/model/attest/report_verify.h"
+#include "snp/model/attest/x509.h"
 #include "snp/scenarios/report_cli.h"
 
 namespace snplab::model {

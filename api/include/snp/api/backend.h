@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "snp/api/error.h"
-#include "snp/api/uapi.h"
+#include "snp/uapi/uapi.h"
 
 namespace snplab::api {
 

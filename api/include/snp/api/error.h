@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/expected.h"
-#include "snp/model/fw_status.h"
+#include "snp/model/base/expected.h"
+#include "snp/model/psp/fw_status.h"
 
 namespace snplab::api {
 

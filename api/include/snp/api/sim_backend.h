@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "snp/api/backend.h"
-#include "snp/model/kvm/host.h"
+#include "snp/model/host/kvm_host.h"
 
 namespace snplab::api {
 

@@ -57,16 +57,16 @@ class KvmBackend final : public api::Backend {
   api::Result<int> kvm_check_extension(api::Handle kvm_or_vm, long cap) override;
   api::Result<api::Handle> kvm_create_vm(api::Handle kvm, unsigned long type) override;
 
-  api::Status kvm_set_user_memory_region2(api::Handle vm, const api::uapi::kvm_userspace_memory_region2& r) override;
-  api::Result<api::Handle> kvm_create_guest_memfd(api::Handle vm, const api::uapi::kvm_create_guest_memfd& g) override;
-  api::Status kvm_set_memory_attributes(api::Handle vm, const api::uapi::kvm_memory_attributes& a) override;
-  api::Status kvm_enable_cap(api::Handle vm, const api::uapi::kvm_enable_cap& c) override;
+  api::Status kvm_set_user_memory_region2(api::Handle vm, const uapi::kvm_userspace_memory_region2& r) override;
+  api::Result<api::Handle> kvm_create_guest_memfd(api::Handle vm, const uapi::kvm_create_guest_memfd& g) override;
+  api::Status kvm_set_memory_attributes(api::Handle vm, const uapi::kvm_memory_attributes& a) override;
+  api::Status kvm_enable_cap(api::Handle vm, const uapi::kvm_enable_cap& c) override;
   api::Result<api::Handle> kvm_create_vcpu(api::Handle vm, unsigned long vcpu_id) override;
   /// Issues the ioctl with kvm_sev_cmd.error preset to 0xFFFFFFFF (SEV_RET_NO_FW_CALL), then
   /// copies the kernel's kvm_sev_cmd back into `cmd`: `cmd.error` is what the kernel wrote,
   /// still 0xFFFFFFFF when it wrote nothing. On failure Error::fw is that value (NoFwCall
   /// when the firmware was not reached, otherwise the status verbatim, 0 included).
-  api::Status kvm_memory_encrypt_op(api::Handle vm, api::uapi::kvm_sev_cmd& cmd) override;
+  api::Status kvm_memory_encrypt_op(api::Handle vm, uapi::kvm_sev_cmd& cmd) override;
 
   api::Status gmem_fallocate(api::Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) override;
 
@@ -78,10 +78,10 @@ class KvmBackend final : public api::Backend {
   api::Result<api::RunExit> kvm_run(api::Handle vcpu) override;
   /// Writes the answer into the vCPU's kvm_run for the last exit (see encode_exit_ret).
   api::Status kvm_run_complete(api::Handle vcpu, const api::RunCompletion& c) override;
-  api::Result<api::uapi::kvm_regs> kvm_get_regs(api::Handle vcpu) override;
-  api::Status kvm_set_regs(api::Handle vcpu, const api::uapi::kvm_regs& r) override;
-  api::Result<api::uapi::kvm_sregs> kvm_get_sregs(api::Handle vcpu) override;
-  api::Status kvm_set_sregs(api::Handle vcpu, const api::uapi::kvm_sregs& s) override;
+  api::Result<uapi::kvm_regs> kvm_get_regs(api::Handle vcpu) override;
+  api::Status kvm_set_regs(api::Handle vcpu, const uapi::kvm_regs& r) override;
+  api::Result<uapi::kvm_sregs> kvm_get_sregs(api::Handle vcpu) override;
+  api::Status kvm_set_sregs(api::Handle vcpu, const uapi::kvm_sregs& s) override;
 
   /// open(sev_path, O_RDWR): the write commands (SNP_COMMIT, SNP_SET_CONFIG) need it.
   api::Result<api::Handle> open_sev() override;

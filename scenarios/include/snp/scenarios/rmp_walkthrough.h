@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "snp/model/detectors.h"
+#include "snp/model/hw/detectors.h"
 
 namespace snplab::scenarios {
 

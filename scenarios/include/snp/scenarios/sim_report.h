@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "snp/model/attestation.h"
+#include "snp/model/attest/attestation.h"
 
 namespace snplab::scenarios {
 

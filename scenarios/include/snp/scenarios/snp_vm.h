@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "snp/api/kvm.h"
-#include "snp/model/types.h"
+#include "snp/model/base/types.h"
 
 namespace snplab::scenarios {
 
@@ -42,10 +42,10 @@ class SnpVm {
   api::UserMemory& shared() { return *shared_; }
 
   api::Status set_attributes(std::uint64_t gpa, std::uint64_t size, bool priv) {
-    api::uapi::kvm_memory_attributes a;
+    uapi::kvm_memory_attributes a;
     a.address = gpa;
     a.size = size;
-    a.attributes = priv ? api::uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    a.attributes = priv ? uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
     return vm_->set_memory_attributes(a);
   }
 
@@ -70,7 +70,7 @@ class SnpVm {
   explicit SnpVm(api::Backend& b) : b_(b) {}
 
   api::Status launch_(const SnpVmConfig& cfg) {
-    namespace u = api::uapi;
+    namespace u = uapi;
     auto kvm = api::Kvm::open(b_);
     if (!kvm) return kvm.error();
     auto vm = kvm->create_vm(u::KVM_X86_SNP_VM);

@@ -1,0 +1,402 @@
+// The simulated KVM host (DESIGN.md "KVM host logic, in kernel style"): VMs, memslots read
+// under SRCU, guest_memfd, memory attributes, vCPUs. Errors are negative errno values, as a
+// kernel function returns them; the api layer turns them into api::Error.
+//
+// Locking, as in virt/kvm/kvm_main.c: kvm->slots_lock serialises memslot and attribute
+// updates; readers of the memslot array hold kvm->srcu; memslot updates publish a new array
+// and synchronize_srcu() before the old one goes away.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "snp/model/kern/sync.h"
+#include "snp/model/guest/program.h"
+#include "snp/model/host/profile.h"
+#include "snp/model/host/kvm/svm/sev.h"
+#include "snp/model/host/mm/user.h"
+#include "snp/model/base/types.h"
+
+namespace snplab::model::kvm {
+
+/// What the simulated host offers (a Milan/Genoa host with SNP enabled, by default).
+struct HostConfig {
+  bool snp_enabled = true;
+  /// kvm_amd's sev= and sev_es= (the SEV and SEV-ES VM types); on with SNP by default.
+  bool sev_enabled = true;
+  bool sev_es_enabled = true;
+  std::uint32_t max_vcpus = 1024;
+  std::uint32_t user_mem_slots = 32764;  ///< KVM_USER_MEM_SLOTS on x86
+  /// Memslot address spaces of a VM without private memory: 2 with CONFIG_KVM_SMM (SMM has
+  /// its own), 1 without. VMs with private memory (SNP) always have 1.
+  std::uint32_t address_spaces = 2;
+  std::uint64_t seed = 1;  ///< the simulated chip's seed (firmware, keys)
+  /// guest_memfd backs 2 MiB-aligned ranges with 2 MiB folios (contiguous, aligned host
+  /// pages), so sev_gmem_prepare() can assign a 2M RMP entry and 4K PVALIDATEs take the
+  /// RMP-fault/PSMASH path (facts §3.3, §8.5). Off by default: upstream guest_memfd hands
+  /// out 4K pages (docs/kvm.md).
+  bool gmem_huge_folios = false;
+  /// The kernel's behaviour (profile.h); upstream unless a scenario picks another.
+  KernelProfile profile = default_profile();
+};
+
+// uAPI constants the host logic needs (the numbers of api/uapi.h; model/ cannot include it).
+inline constexpr std::uint32_t kMemLogDirtyPages = 1U << 0;
+inline constexpr std::uint32_t kMemReadonly = 1U << 1;
+inline constexpr std::uint32_t kMemGuestMemfd = 1U << 2;
+inline constexpr std::uint64_t kGmemFlagMmap = 1ULL << 0;
+inline constexpr std::uint64_t kGmemFlagInitShared = 1ULL << 1;
+inline constexpr std::uint64_t kAttrPrivate = 1ULL << 3;
+inline constexpr unsigned long kVmDefault = 0;
+inline constexpr unsigned long kVmSev = 2;    ///< KVM_X86_SEV_VM
+inline constexpr unsigned long kVmSevEs = 3;  ///< KVM_X86_SEV_ES_VM
+inline constexpr unsigned long kVmSnp = 4;
+
+struct Memslot {
+  std::uint32_t id = 0;           ///< slot & 0xffff
+  std::uint32_t as_id = 0;        ///< slot >> 16
+  std::uint32_t flags = 0;
+  Gpa base_gfn = 0;
+  std::uint64_t npages = 0;
+  std::uint64_t userspace_addr = 0;
+  std::uint64_t gmem_id = 0;      ///< 0 when not bound to a guest_memfd
+  std::uint64_t gmem_offset = 0;  ///< in bytes
+};
+
+/// A guest_memfd: a file of `size` bytes whose pages are private guest memory.
+struct Gmem {
+  std::uint64_t id = 0;
+  std::uint64_t size = 0;
+  std::uint64_t flags = 0;
+  /// Backing pages allocated so far: file page index -> host PFN.
+  std::map<std::uint64_t, Pfn> pages;
+};
+
+/// The arguments of KVM_SET_USER_MEMORY_REGION2 (struct kvm_userspace_memory_region2).
+struct MemoryRegion2 {
+  std::uint32_t slot = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t guest_phys_addr = 0;
+  std::uint64_t memory_size = 0;
+  std::uint64_t userspace_addr = 0;
+  std::uint64_t guest_memfd_offset = 0;
+  std::uint64_t guest_memfd = 0;  ///< the gmem id the fd names (0: none)
+};
+
+class Vm;
+struct HostSnapshot;
+
+/// What KVM_RUN leaves for userspace (the exits the simulated host produces).
+struct Exit {
+  int ret = 0;  ///< KVM_RUN's own return: 0, or -EFAULT with a memory fault, or -errno
+  std::uint32_t reason = 0;
+  std::uint64_t hypercall_nr = 0;
+  std::uint64_t hypercall_args[3] = {};
+  std::uint64_t memory_fault_flags = 0;
+  std::uint64_t memory_fault_gpa = 0;
+  std::uint64_t memory_fault_size = 0;
+  std::uint32_t system_event_type = 0;
+  std::uint64_t system_event_data0 = 0;  ///< SEV_TERM: the guest's GHCB MSR termination request
+  std::uint64_t certs_gpa = 0;           ///< KVM_EXIT_SNP_REQ_CERTS: the guest's certificate buffer
+  std::uint64_t certs_npages = 0;
+  /// KVM_EXIT_VMGEXIT (seed shape, profile v15-vmgexit-certs): kvm_user_vmgexit.req_certs.
+  std::uint32_t vmgexit_type = 0;
+  std::uint8_t vmgexit_flags = 0;
+  std::uint8_t vmgexit_status = 0;
+  std::uint64_t fail_entry_reason = 0;  ///< KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason
+};
+
+/// What userspace writes into kvm_run before the next KVM_RUN (hypercall.ret,
+/// snp_req_certs.{ret,npages}, vmgexit.req_certs.{ret,data_npages,flags}).
+struct UserCompletion {
+  std::uint64_t ret = 0;
+  bool set_npages = false;
+  std::uint64_t npages = 0;
+  std::uint8_t flags = 0;
+};
+inline constexpr std::uint32_t kExitFailEntry = 9;
+inline constexpr std::uint64_t kSvmExitErr = ~0ULL;  ///< SVM_EXIT_ERR (VMEXIT_INVALID), -1
+inline constexpr std::uint32_t kExitHypercall = 3, kExitHlt = 5, kExitInternalError = 17, kExitSystemEvent = 24,
+                               kExitMemoryFault = 39, kExitVmgexit = 40, kExitSnpReqCerts = 43;
+inline constexpr std::uint32_t kUserVmgexitReqCerts = 1;       ///< KVM_USER_VMGEXIT_REQ_CERTS
+inline constexpr std::uint8_t kReqCertsFlagNotifyDone = 1;     ///< ..._FLAGS_NOTIFY_DONE
+inline constexpr std::uint8_t kReqCertsStatusPending = 0, kReqCertsStatusDone = 1;
+inline constexpr std::uint64_t kMemoryExitFlagPrivate = 1ULL << 3;
+inline constexpr std::uint32_t kSystemEventSevTerm = 6;  ///< KVM_SYSTEM_EVENT_SEV_TERM
+
+class Host {
+ public:
+  explicit Host(HostConfig cfg = {});
+  ~Host();
+  const HostConfig& config() const { return cfg_; }
+  kern::Sched& sched() { return sched_; }
+  UserSpace& user() { return user_; }
+  /// get_user_pages() + pin, as RFC v4's SNP_LAUNCH_UPDATE did (profile rfc-v4-pinned*):
+  /// the host page behind the user page at `uaddr`, the same one for every caller. The first
+  /// pin copies the user bytes into a host page; later writes through the VMM's mapping are
+  /// not carried over (the firmware encrypts the page in place). nullopt if not mapped.
+  std::optional<Pfn> pin_user_page(std::uint64_t uaddr);
+  /// The SEV-SNP platform; nullptr when SNP is disabled.
+  SevPlatform* sev() { return sev_.get(); }
+
+  /// KVM_CHECK_EXTENSION on /dev/kvm (`vm` = nullptr) or on a VM fd.
+  int check_extension(const Vm* vm, long cap) const;
+  /// KVM_CREATE_VM: a VM id, or -EINVAL for an unsupported type.
+  long create_vm(unsigned long type);
+  Vm* vm(std::uint64_t id);
+  /// kvm_get_kvm(): a vCPU or guest_memfd file takes a reference on its VM.
+  void get_vm(std::uint64_t id);
+  /// kvm_put_kvm(): drops a reference (the VM fd's, a vCPU's or a guest_memfd's); the last
+  /// one destroys the VM (kvm_destroy_vm).
+  void put_vm(std::uint64_t id);
+  /// kvm_destroy_vm() now, whatever the references (the host's own teardown).
+  void destroy_vm(std::uint64_t id);
+  /// A fresh id for one call of a host operation (OpContext::call).
+  std::uint64_t new_call_id() { return ++calls_; }
+  /// The live VMs' ids, oldest first.
+  std::vector<std::uint64_t> vm_ids() const {
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, vm] : vms_) ids.push_back(id);
+    return ids;
+  }
+
+  /// The whole host as it is now - VMs, vCPUs and their guests, memslots, guest_memfd,
+  /// user memory, RMP, host memory, firmware, detectors, kernel objects - for restore(). A
+  /// simulator facility with no hardware counterpart: an exploration sets a scenario up once
+  /// and starts every schedule from the snapshot instead of launching the guest again
+  /// (docs/engine.md, "Snapshots"). Pages are shared with the live host until written. Not
+  /// while an engine runs agents on this host.
+  std::unique_ptr<const HostSnapshot> snapshot() const;
+  /// Puts the host back to `snap` (taken from this host) in place: every object that existed
+  /// then keeps its address, so pointers into the host (api handles, engine watches, Vm*)
+  /// stay valid. A VM created since is dropped without teardown (its pages come back with
+  /// the RMP and memory); one destroyed since comes back.
+  void restore(const HostSnapshot& snap);
+
+ private:
+  HostConfig cfg_;
+  kern::Sched sched_;
+  UserSpace user_;
+  std::map<std::uint64_t, Pfn> pinned_;  ///< user page address -> host page
+  std::unique_ptr<SevPlatform> sev_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t calls_ = 0;
+  std::map<std::uint64_t, std::unique_ptr<Vm>> vms_;
+};
+
+class Vm {
+ public:
+  Vm(Host& host, std::uint64_t id, unsigned long type);
+  ~Vm();
+  Host& host() { return *host_; }
+  SevVmState& sev() { return sev_; }
+  kern::Mutex& slots_lock() { return slots_lock_; }
+  /// KVM_BUG() / KVM_BUG_ON(): the kernel gives up on the VM (kvm_vm_bugged: vm_bugged and
+  /// vm_dead); every later VM and vCPU ioctl fails EIO. Reported as a "kvm-bug" finding naming
+  /// `where` and `why` (the kernel's WARN).
+  void kvm_vm_bugged(std::string_view where, const std::string& why);
+  bool vm_dead() const { return vm_dead_; }
+  /// kvm->users_count: the VM fd, and every vCPU and guest_memfd file made from it.
+  kern::Kref& users_count() { return users_count_; }
+  /// kvm->lock: sev_mem_enc_ioctl() holds it around every KVM_MEMORY_ENCRYPT_OP command.
+  kern::Mutex& kvm_lock() { return kvm_lock_; }
+  std::uint64_t id() const { return id_; }
+  unsigned long type() const { return type_; }
+  bool has_private_mem() const { return type_ == kVmSnp; }
+  /// An SEV, SEV-ES or SNP VM type (sev_guest_init2 accepts it).
+  bool is_sev_type() const { return type_ == kVmSev || type_ == kVmSevEs || type_ == kVmSnp; }
+
+  /// KVM_SET_USER_MEMORY_REGION2 (kvm_set_memory_region): 0 or -errno.
+  int set_user_memory_region2(const MemoryRegion2& r);
+  /// KVM_CREATE_GUEST_MEMFD: a gmem id (> 0) or -errno.
+  long create_guest_memfd(std::uint64_t size, std::uint64_t flags);
+  bool is_gmem(std::uint64_t id) const { return gmems_.contains(id); }
+  /// The guest_memfd inode's mapping->invalidate_lock (filemap_invalidate_lock): punch-hole,
+  /// allocation, populate and release take it. Shared takers (allocation) are modelled as
+  /// exclusive.
+  kern::Mutex& gmem_invalidate_lock(std::uint64_t gmem) const;
+  /// fallocate(2) on a guest_memfd: 0 or -errno.
+  int gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len);
+  void close_gmem(std::uint64_t gmem);
+  /// KVM_SET_MEMORY_ATTRIBUTES: 0 or -errno.
+  int set_memory_attributes(std::uint64_t address, std::uint64_t size, std::uint64_t attributes,
+                            std::uint64_t flags);
+  std::uint64_t attributes(Gpa gfn) const;
+  /// KVM_ENABLE_CAP on the VM: 0 or -errno. KVM_CAP_EXIT_HYPERCALL takes the mask of
+  /// hypercalls to exit on in args[0] (facts §8.5); no other VM capability is modelled.
+  int enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (&args)[4]);
+  std::uint64_t hypercall_exit_mask() const { return hypercall_exit_mask_; }
+  /// KVM_CREATE_VCPU: 0 or -errno.
+  int create_vcpu(unsigned long vcpu_id);
+  std::size_t vcpu_count() const { return vcpu_ids_.size(); }
+  const std::vector<unsigned long>& vcpu_ids() const { return vcpu_ids_; }
+
+  /// KVM_GET/SET_REGS and _SREGS. The model keeps the structs' bytes as api/ gives them (it
+  /// knows the layouts) and the entry point they set (CS.base + RIP), from which
+  /// LAUNCH_FINISH builds the vCPU's VMSA. -EINVAL for no such vCPU, and once the vCPU's
+  /// guest state is protected (LAUNCH_FINISH encrypted its VMSA), as KVM refuses them then.
+  /// `out` is left empty when the registers were never set (the caller's reset state).
+  int vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* out) const;
+  int set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry);
+  /// vcpu->arch.guest_state_protected: LAUNCH_FINISH encrypted this vCPU's VMSA.
+  bool guest_state_protected(unsigned long vcpu_id) const;
+  /// The entry point LAUNCH_FINISH measures: 0xFFFFFFF0 (the reset vector) unless set.
+  std::uint64_t vcpu_entry(unsigned long vcpu_id) const;
+
+  /// Loads the program vCPU `vcpu_id` runs (the simulated guest). -EINVAL for no such vCPU.
+  int set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops);
+  /// KVM_RUN: runs the guest until it needs userspace, under vcpu->mutex. Scheduling points
+  /// at VMRUN, before each guest operation and at #VMEXIT; the VMSA is in use in between.
+  Exit run_vcpu(unsigned long vcpu_id);
+  /// What userspace wrote into kvm_run for the pending exit.
+  int complete_vcpu(unsigned long vcpu_id, const UserCompletion& c);
+  const GuestLog* guest_log(unsigned long vcpu_id) const;
+  /// The last attestation report the guest on `vcpu_id` received (empty if none).
+  const std::vector<std::uint8_t>* guest_report(unsigned long vcpu_id) const;
+  /// kvm->arch.guest_req_mutex (sev->guest_req_mutex): one guest request at a time.
+  kern::Mutex& guest_req_mutex() { return guest_req_mutex_; }
+  /// The memslot whose userspace range holds `hva`: plain loads of kvm->memslots outside
+  /// SRCU (only the launch-update-hva-lookup profile calls this; facts §9(b)).
+  std::optional<Gpa> hva_to_gfn_unlocked(std::uint64_t hva);
+  /// kvm_read_guest()/kvm_write_guest(): the guest's memory through the slot's userspace
+  /// mapping. false when a page is outside every slot or unmapped.
+  bool read_guest(Gpa gpa, std::span<std::uint8_t> out);
+  bool write_guest(Gpa gpa, std::span<const std::uint8_t> in);
+
+  /// kvm_gmem_get_pfn(): the host page behind `gfn` of a guest_memfd slot, allocated on
+  /// first use. nullopt when the slot is not a guest_memfd slot.
+  std::optional<Pfn> gmem_pfn(const Memslot& slot, Gpa gfn);
+
+  /// The memslot holding `gfn` in address space 0, read under kvm->srcu.
+  std::optional<Memslot> gfn_to_memslot(Gpa gfn);
+  /// Every host page the VM's guest_memfds hold (teardown).
+  std::vector<Pfn> gmem_pages() const;
+  const std::vector<Memslot>& memslots_peek() const { return *slots_.peek(); }
+
+ private:
+  int check_region(const MemoryRegion2& r, const Memslot* old) const;
+  /// Calls fn(uaddr, offset, n) for each page-bounded chunk of [gpa, gpa + len).
+  template <class Fn>
+  bool for_each_guest_chunk(Gpa gpa, std::size_t len, bool write, Fn&& fn);
+  std::uint32_t address_spaces() const;
+  /// Freed guest_memfd pages: sev_gmem_invalidate(), or straight back (gmem-no-invalidate-hook).
+  void free_gmem_pages(const std::vector<Pfn>& freed);
+
+  // Copies of a VM's state, for host snapshots only (Host::snapshot/restore). A copy made
+  // for a snapshot is detached: destroying it tears nothing down.
+  friend class Host;
+  Vm(const Vm&) = default;
+  Vm& operator=(const Vm&) = default;
+
+  Host* host_;
+  bool detached_ = false;
+  bool vm_dead_ = false;
+  std::uint64_t id_;
+  unsigned long type_;
+  kern::Mutex slots_lock_;
+  kern::Mutex kvm_lock_;
+  kern::Kref users_count_;
+  kern::Srcu srcu_;
+  /// kvm->memslots: the published array, replaced (never changed in place) on update.
+  kern::Shared<std::shared_ptr<const std::vector<Memslot>>> slots_;
+  std::map<std::uint64_t, Gmem> gmems_;
+  /// Memory attributes as gfn ranges: first gfn -> [first, end) with nonzero attributes.
+  /// Disjoint, and adjacent ranges hold different attributes (KVM's xarray stores ranges too).
+  struct AttrRange {
+    Gpa end = 0;
+    std::uint64_t attrs = 0;
+  };
+  std::map<Gpa, AttrRange> attrs_;
+  /// The exit a vCPU is waiting on userspace for.
+  enum class Pending : std::uint8_t { None, Hypercall, PscHypercall, SnpReqCerts, VmgexitCerts, VmgexitDone };
+  struct VcpuRun {
+    std::vector<GuestOp> program;
+    std::size_t pc = 0;
+    GuestLog log;
+    Pending pending = Pending::None;
+    UserCompletion completion;
+    bool terminated = false;
+    // A guest request in flight (GHCB state the guest and KVM share).
+    bool req_sealed = false;
+    std::uint64_t req_seqno = 0;
+    unsigned busy_left = 0;
+    std::uint64_t exitinfo1 = 0, exitinfo2 = 0;
+    std::uint64_t rbx = 0;  ///< the guest's RBX: certificate pages, or the count KVM asks for
+    Exit pending_exit;      ///< the exit being serviced (REQ_CERTS / VMGEXIT fields)
+    std::vector<std::uint8_t> report;
+    // A GHCB page-state change in flight: the entry KVM resumes at, and how many the
+    // current KVM_HC_MAP_GPA_RANGE exit covers.
+    std::size_t psc_cur = 0, psc_covered = 0;
+    bool psc_started = false;
+    // AP state: the VMSA KVM_RUN enters (0: the launch VMSA), destroyed by AP DESTROY.
+    Pfn vmsa = 0;
+    bool vmsa_invalid = false;
+    // Between VMRUN and #VMEXIT: the VMSA page the hardware holds in use meanwhile.
+    bool in_guest = false;
+    Pfn running_vmsa = 0;
+    // The instruction whose #NPF KVM already handled (a second fault there is unresolved),
+    // and whether that handling PSMASHed.
+    std::size_t fault_fixed_pc = static_cast<std::size_t>(-1);
+    bool fault_fix_smashed = false;
+  };
+  /// VMRUN (svm_vcpu_run): the VMSA checks of facts §3.4, then the VMSA page is in use
+  /// (facts §2.1) until leave_guest(). A failed check is the exit KVM_RUN returns.
+  std::optional<Exit> enter_guest(unsigned long vcpu_id, VcpuRun& v);
+  /// #VMEXIT: the VMSA is no longer in use; KVM handles the exit in host context.
+  void leave_guest(VcpuRun& v);
+  /// private_pfn() as the guest sees it: a page not yet assigned takes a #NPF, so KVM's
+  /// sev_gmem_prepare() runs after a #VMEXIT and the guest re-enters.
+  /// nullopt and *retry = true: the page was prepared, the instruction runs again; nullopt
+  /// and *retry = false: no guest_memfd page backs `gpa`.
+  std::optional<Pfn> guest_private_pfn(VcpuRun& v, Gpa gpa, bool* retry);
+  /// vcpu->mutex of `vcpu_id` (made with the vCPU).
+  kern::Mutex& vcpu_mutex(unsigned long vcpu_id) const;
+  std::optional<Exit> step_psc(VcpuRun& v, const GuestOp& op);
+  /// VMRUN's checks on the VMSA the vCPU enters (facts §3.4): a failure exits
+  /// KVM_EXIT_FAIL_ENTRY with SVM_EXIT_ERR. On success v.running_vmsa is the VMSA page.
+  std::optional<Exit> vmrun_checks(unsigned long vcpu_id, VcpuRun& v);
+  std::optional<Exit> step_ap_create(VcpuRun& v, const GuestOp& op);
+  std::optional<Exit> step_guest_request(VcpuRun& v, const GuestOp& op);
+  /// The guest reads the GHCB result of its request and goes on.
+  void finish_guest_request(VcpuRun& v, const GuestOp& op);
+  std::optional<Exit> complete_cert_exit(VcpuRun& v);
+  /// One guest operation; returns an exit when the vCPU must leave to userspace.
+  std::optional<Exit> step(VcpuRun& v);
+  /// Guest-private page behind `gpa`, assigned to the guest on first use (sev_gmem_prepare).
+  std::optional<Pfn> private_pfn(Gpa gpa);
+  Exit terminate(VcpuRun& v, std::string why);
+
+  std::vector<unsigned long> vcpu_ids_;
+  std::map<unsigned long, VcpuRun> runs_;
+  /// vcpu->mutex of each vCPU: kvm_vcpu_ioctl() holds it around every vCPU ioctl.
+  mutable std::map<unsigned long, kern::Mutex> vcpu_mutex_;
+  mutable std::map<std::uint64_t, kern::Mutex> gmem_invalidate_lock_;
+  SevVmState sev_;
+  std::uint64_t next_gmem_ = 1;
+  std::uint64_t hypercall_exit_mask_ = 0;
+  kern::Mutex guest_req_mutex_;
+  std::uint64_t guest_seqno_ = 0;
+  struct VcpuArch {
+    std::vector<std::uint8_t> regs, sregs;
+    std::uint64_t entry = 0xFFFFFFF0ULL;
+  };
+  std::map<unsigned long, VcpuArch> arch_;  ///< the guest driver's VMPCK0 message counter
+};
+
+/// Host::snapshot(): copies of the host's state (the VMs detached).
+struct HostSnapshot {
+  kern::Sched sched;
+  UserSpace user;
+  std::map<std::uint64_t, Pfn> pinned;
+  std::unique_ptr<SevPlatform> sev;
+  std::uint64_t next_id = 0;
+  std::uint64_t calls = 0;
+  std::map<std::uint64_t, std::unique_ptr<Vm>> vms;
+  const Host* from = nullptr;
+};
+
+}  // namespace snplab::model::kvm

@@ -1,0 +1,135 @@
+// virt/kvm/guest_memfd.c: guest_memfd files - creation, fallocate (allocate, punch hole),
+// release, the page behind a gfn (kvm_gmem_get_pfn) and the arch invalidate hook on free.
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "snp/model/base/assert.h"
+#include "snp/model/host/kvm_host.h"
+
+namespace snplab::model::kvm {
+
+namespace {
+
+constexpr std::uint64_t kPageMask = kPageSize - 1;
+constexpr int kFallocKeepSize = 0x01, kFallocPunchHole = 0x02;
+
+}  // namespace
+
+long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {
+  // kvm_gmem_create(): flags the VM supports, a non-zero page-aligned size.
+  const std::uint64_t valid = static_cast<std::uint64_t>(host_->check_extension(this, 244));
+  if ((flags & ~valid) != 0) return -EINVAL;
+  if (size == 0 || (size & kPageMask) != 0 || size > (1ULL << 62)) return -EINVAL;
+  const std::uint64_t id = next_gmem_++;
+  gmems_[id] = Gmem{id, size, flags, {}};
+  gmem_invalidate_lock_.try_emplace(id, host_->sched(), "mapping->invalidate_lock");
+  return static_cast<long>(id);
+}
+
+int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len) {
+  auto it = gmems_.find(gmem);
+  if (it == gmems_.end()) return -EBADF;
+  // vfs_fallocate(): a negative offset or a length <= 0 is EINVAL, a range past the largest
+  // file offset EFBIG (loff_t is signed).
+  constexpr std::uint64_t kMaxLfs = ~0ULL >> 1;  // MAX_LFS_FILESIZE on 64-bit
+  if (offset > kMaxLfs || len == 0 || len > kMaxLfs) return -EINVAL;
+  if (offset + len > kMaxLfs) return -EFBIG;
+  // kvm_gmem_fallocate(): KEEP_SIZE always, PUNCH_HOLE optional, nothing else; page-aligned.
+  if ((mode & kFallocKeepSize) == 0) return -EOPNOTSUPP;
+  if ((mode & ~(kFallocKeepSize | kFallocPunchHole)) != 0) return -EOPNOTSUPP;
+  if ((offset & kPageMask) != 0 || (len & kPageMask) != 0) return -EINVAL;
+  // kvm_gmem_allocate(): not past the file's size; a hole may be punched past it.
+  if ((mode & kFallocPunchHole) == 0 && offset + len > it->second.size) return -EINVAL;
+  const kern::Guard invalidate(gmem_invalidate_lock(gmem));  // filemap_invalidate_lock(_shared)
+  if ((mode & kFallocPunchHole) != 0) {
+    // kvm_gmem_punch_hole(): the pages go back, private ones through the RMP first
+    // (sev_gmem_invalidate).
+    auto& pages = it->second.pages;
+    const auto first = pages.lower_bound(offset >> kPageShift), last = pages.lower_bound((offset + len) >> kPageShift);
+    std::vector<Pfn> freed;
+    for (auto p = first; p != last; ++p) freed.push_back(p->second);
+    pages.erase(first, last);
+    free_gmem_pages(freed);
+  }
+  return 0;
+}
+
+void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
+  SevPlatform* sev = host_->sev();
+  if (sev == nullptr || !host_->config().profile.gmem_no_invalidate_hook) {
+    sev_gmem_invalidate(*this, freed);
+    return;
+  }
+  // No arch hook: the folios go straight back to the page allocator. A page still assigned
+  // in the RMP is now a host page the guest owns: the next host write to it takes an RMP
+  // #PF, and the allocator may hand it to anyone.
+  for (const Pfn pfn : freed) {
+    const RmpEntryRaw e = sev->rmp().inspect(pfn);
+    if (e.assigned()) {
+      host_->sched().report("freed-private-page",
+                           fmt::format("guest_memfd freed PFN 0x{:x} while the RMP still assigns it to ASID {} (GPA "
+                                       "0x{:x}{}): no kvm_arch_gmem_invalidate() made it shared first",
+                                       pfn, e.asid(), e.gpa(), e.validated() ? ", validated" : ""));
+    }
+    sev->free_page(pfn);
+  }
+}
+
+void Vm::close_gmem(std::uint64_t gmem) {
+  auto it = gmems_.find(gmem);
+  if (it == gmems_.end()) return;
+  {
+    // kvm_gmem_release(): kvm->slots_lock, then the mapping's invalidate lock.
+    const kern::Guard slots(slots_lock_);
+    const kern::Guard invalidate(gmem_invalidate_lock(gmem));
+    std::vector<Pfn> freed;
+    for (const auto& [idx, pfn] : it->second.pages) freed.push_back(pfn);
+    gmems_.erase(it);
+    free_gmem_pages(freed);
+  }
+  gmem_invalidate_lock_.erase(gmem);
+}
+
+kern::Mutex& Vm::gmem_invalidate_lock(std::uint64_t gmem) const {
+  auto it = gmem_invalidate_lock_.find(gmem);
+  SNPLAB_ASSERT(it != gmem_invalidate_lock_.end(), "invalidate lock of a guest_memfd that was never created");
+  return it->second;
+}
+
+std::optional<Pfn> Vm::gmem_pfn(const Memslot& slot, Gpa gfn) {
+  if (slot.gmem_id == 0) return std::nullopt;
+  auto it = gmems_.find(slot.gmem_id);
+  if (it == gmems_.end()) return std::nullopt;
+  const std::uint64_t index = (slot.gmem_offset >> kPageShift) + (gfn - slot.base_gfn);
+  auto& pages = it->second.pages;
+  auto p = pages.find(index);
+  if (p != pages.end()) return p->second;
+  SevPlatform* sev = host_->sev();
+  if (sev == nullptr) return std::nullopt;
+  if (host_->config().gmem_huge_folios) {
+    // A 2 MiB folio for the whole aligned range of the file, when none of it is allocated.
+    const std::uint64_t first = index & ~(kPagesPerHuge - 1);
+    const bool fits = (first + kPagesPerHuge) << kPageShift <= it->second.size;
+    auto lo = pages.lower_bound(first);
+    const bool empty = lo == pages.end() || lo->first >= first + kPagesPerHuge;
+    if (fits && empty) {
+      const Pfn base = sev->alloc_huge();
+      for (std::uint64_t i = 0; i < kPagesPerHuge; ++i) pages.emplace_hint(pages.end(), first + i, base + i);
+      return base + (index - first);
+    }
+  }
+  const Pfn pfn = sev->alloc_page();
+  pages[index] = pfn;
+  return pfn;
+}
+
+std::vector<Pfn> Vm::gmem_pages() const {
+  std::vector<Pfn> all;
+  for (const auto& [id, g] : gmems_) {
+    for (const auto& [idx, pfn] : g.pages) all.push_back(pfn);
+  }
+  return all;
+}
+
+}  // namespace snplab::model::kvm

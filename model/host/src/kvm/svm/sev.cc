@@ -1,0 +1,516 @@
+#include "snp/model/host/kvm/svm/sev.h"
+
+#include <array>
+#include <cerrno>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "snp/model/hw/access.h"
+#include "snp/model/base/assert.h"
+#include "snp/model/psp/fw_rmp.h"
+#include "snp/model/host/x86/sev.h"
+#include "snp/model/hw/rmp_insn.h"
+#include "snp/model/measure/measure.h"
+#include "snp/model/host/kvm_host.h"
+#include "snp/model/measure/vmsa.h"
+
+namespace snplab::model::kvm {
+
+namespace {
+
+constexpr std::uint16_t kGhcbVersionMax = 2, kGhcbVersionDefault = 2;
+constexpr std::uint64_t kSnpActive = 1;  // SEV_FEATURES bit 0
+constexpr std::uint64_t kDebugSwap = 1ULL << 5;  // SEV_FEATURES bit 5 (DebugSwap)
+/// SNP_POLICY_MASK_VALID: bits 0-17, 19, 20 (facts §4.7).
+constexpr std::uint64_t kPolicyMaskValid = 0x3FFFFULL | (1ULL << 19) | (1ULL << 20);
+constexpr std::uint64_t kPolicyRsvdMbo = 1ULL << 17;
+constexpr Gpa kInitialVmsaGpa = 0xFFFFFFFFF000ULL;  // facts §5.3
+constexpr std::uint8_t kPageTypeVmsa = 2;
+/// Below this many NORMAL pages per call the parallel pre-hash is not worth starting.
+constexpr std::uint64_t kHintMinPages = 64;
+
+bool is_snp(const Vm& vm) { return vm.type() == kVmSnp; }
+
+OpContext ctx_for(const Vm& vm, std::string_view op) { return OpContext{op, static_cast<VmId>(vm.id())}; }
+
+/// snp_page_reclaim() / kvm_rmp_make_shared(): SNP_PAGE_RECLAIM, then back to the
+/// hypervisor; a page for which either fails is leaked (snp_leak_pages), the VM is killed
+/// (KVM_BUG) and -EIO returned.
+int snp_page_reclaim(Vm& vm, Pfn pfn, const OpContext& ctx) {
+  SevPlatform* sev = vm.host().sev();
+  const FwStatus st = sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx);
+  const RmpStatus shared = st == FwStatus::Success ? rmp_make_shared(sev->rmp(), pfn, PageSize::Size4K, ctx)
+                                                   : RmpStatus::FailInput;
+  if (st != FwStatus::Success || shared != RmpStatus::Success) {
+    sev->snp_leak_pages(pfn, 1, OpContext{"snp_page_reclaim", ctx.vm, ctx.call, true});
+    vm.kvm_vm_bugged(st != FwStatus::Success ? "snp_page_reclaim" : "kvm_rmp_make_shared",
+                     st != FwStatus::Success
+                         ? fmt::format("Failed to reclaim PFN 0x{:x}, fw_err {}", pfn, to_string(st))
+                         : fmt::format("rmp_make_shared(PFN 0x{:x}) failed: {}", pfn, to_string(shared)));
+    return -EIO;
+  }
+  return 0;
+}
+
+FwStatus fw(std::uint32_t* out, FwStatus st) {
+  if (out != nullptr) *out = static_cast<std::uint32_t>(st);
+  return st;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// ASIDs (sev_asid_new / sev_asid_free)
+
+std::uint32_t SevPlatform::asid_new() {
+  for (int round = 0; round < 2; ++round) {
+    for (std::uint32_t a = 1; a < asid_used_.size(); ++a) {
+      if (!asid_used_[a] && !fw_.asid_dirty(a)) {
+        asid_used_[a] = true;
+        return a;
+      }
+    }
+    // sev_flush_asids(): WBINVD on every CPU, then SNP_DF_FLUSH, and try again.
+    fw_.note_wbinvd_all_cpus();
+    (void)fw_.snp_df_flush();
+  }
+  return 0;
+}
+
+void SevPlatform::asid_free(std::uint32_t asid) {
+  if (asid < asid_used_.size()) asid_used_[asid] = false;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_INIT2 (sev_guest_init2 / __sev_guest_init)
+
+int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  if (sev == nullptr) return -ENOTTY;
+  if (!vm.is_sev_type()) return -EINVAL;
+  SevVmState& s = vm.sev();
+  if (vm.vcpu_count() != 0) return -EINVAL;  // before any vCPU exists
+  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if ((a.vmsa_features & ~SevPlatform::kSupportedVmsaFeatures) != 0) return -EINVAL;
+  if (a.ghcb_version > kGhcbVersionMax) return -EINVAL;
+  if (vm.type() == kVmSev && (a.ghcb_version != 0 || a.vmsa_features != 0)) return -EINVAL;
+  if (s.active) return -EINVAL;
+  const std::uint32_t asid = sev->asid_new();
+  if (asid == 0) return -EBUSY;
+  if (sev->fw().platform_state() == PlatformState::Uninit) {
+    if (FwStatus st = sev->fw().snp_init(); st != FwStatus::Success) {
+      fw(fw_error, st);
+      sev->asid_free(asid);
+      return -EIO;
+    }
+  }
+  // --- point of no return ---
+  s.active = true;
+  s.es_active = vm.type() != kVmSev;
+  s.asid = asid;
+  // The VMM's features exactly, plus SNP_ACTIVE for SNP: nothing added behind its back
+  // (facts §9(d)).
+  s.vmsa_features = a.vmsa_features | (is_snp(vm) ? kSnpActive : 0);
+  if (s.es_active && vm.host().config().profile.force_debug_swap) {
+    s.vmsa_features |= kDebugSwap;  // debug_swap=1 module default, behind the VMM's back (facts §9(d))
+  }
+  s.ghcb_version = s.es_active && a.ghcb_version == 0 ? kGhcbVersionDefault : a.ghcb_version;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_SNP_LAUNCH_START (snp_launch_start / snp_context_create / snp_bind_asid)
+
+int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !is_snp(vm) || !s.active) return -ENOTTY;
+  if (s.gctx != 0) return -EINVAL;  // one context per VM
+  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if ((a.policy & ~kPolicyMaskValid) != 0 || (a.policy & kPolicyRsvdMbo) == 0) return -EINVAL;
+  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_START");
+  const Pfn gctx = sev->alloc_firmware_page(ctx);
+  if (gctx == 0) return -ENOMEM;
+  Firmware& f = sev->fw();
+  if (FwStatus st = f.snp_gctx_create(pfn_to_spa(gctx), ctx); st != FwStatus::Success) {
+    fw(fw_error, st);
+    sev->free_firmware_page(gctx, ctx);
+    return -EIO;
+  }
+  SnpLaunchStartCmd cmd;
+  cmd.gctx_paddr = pfn_to_spa(gctx);
+  cmd.policy = a.policy;
+  cmd.gosvw = a.gosvw;
+  FwStatus st = f.snp_launch_start(cmd);
+  if (st == FwStatus::Success) st = f.snp_activate(pfn_to_spa(gctx), s.asid);
+  if (st != FwStatus::Success) {
+    fw(fw_error, st);
+    (void)f.snp_decommission(pfn_to_spa(gctx), ctx);
+    sev->free_firmware_page(gctx, ctx);
+    return -EIO;
+  }
+  // snp_context_create(): the guest-request bounce pages, kept for the VM's life.
+  s.guest_req_buf = sev->alloc_page();
+  s.guest_resp_buf = sev->alloc_firmware_page(ctx);
+  s.gctx = gctx;
+  return 0;
+}
+
+int snp_enable_req_certs(Vm& vm) {
+  // KVM_SEV_SNP_ENABLE_REQ_CERTS (facts §8.3): SNP VMs only, before any vCPU exists. The
+  // errno for breaking either rule is not in the facts: EINVAL, as the neighbours use.
+  if (!is_snp(vm) || !vm.sev().active) return -EINVAL;
+  if (vm.vcpu_count() != 0) return -EINVAL;
+  if (vm.host().config().profile.cert_exit != CertExit::SnpReqCerts) return -EINVAL;  // not in that kernel
+  vm.sev().req_certs = true;
+  return 0;
+}
+
+int snp_issue_guest_req(Vm& vm, Gpa req_gpa, Gpa resp_gpa, std::uint32_t* fw_err) {
+  *fw_err = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || s.gctx == 0 || s.guest_resp_buf == 0) return -EINVAL;
+  kern::Guard lock(vm.guest_req_mutex());
+  std::array<std::uint8_t, kPageSize> page{};
+  if (!vm.read_guest(req_gpa, page)) return -EIO;
+  sev->mem().write(pfn_to_spa(s.guest_req_buf), page);
+  const FwStatus st = sev->fw().snp_guest_request(pfn_to_spa(s.gctx), pfn_to_spa(s.guest_req_buf),
+                                                  pfn_to_spa(s.guest_resp_buf));
+  if (st != FwStatus::Success) {
+    *fw_err = static_cast<std::uint32_t>(st);
+    return 0;
+  }
+  sev->mem().read(pfn_to_spa(s.guest_resp_buf), page);
+  if (!vm.write_guest(resp_gpa, page)) return -EIO;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_SNP_LAUNCH_UPDATE (snp_launch_update / kvm_gmem_populate / sev_gmem_post_populate)
+
+int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !is_snp(vm) || s.gctx == 0) return -EINVAL;
+  const bool zero = a.type == 3;
+  if (a.type != 1 && !zero && a.type != 4 && a.type != 5 && a.type != 6) return -EINVAL;
+  if (a.len == 0 || (a.len & (kPageSize - 1)) != 0 || a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if (!zero && (a.uaddr & (kPageSize - 1)) != 0) return -EINVAL;
+  OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
+  ctx.call = vm.host().new_call_id();
+  OpContext err_ctx = ctx;  // the error path: may undo only this call's conversions
+  err_ctx.error_path = true;
+  Firmware& f = sev->fw();
+  Rmp& rmp = sev->rmp();
+  const KernelProfile& prof = vm.host().config().profile;
+  // sev_mem_enc_ioctl() holds kvm->lock; upstream's snp_launch_update() also takes
+  // kvm->slots_lock for kvm_gmem_populate(). RFC v4 took only kvm->lock, so a memslot update
+  // (under slots_lock) could run beside its hva->gpa lookup.
+  kern::Guard kvm_lock(vm.kvm_lock());
+  std::optional<kern::Guard> slots_lock;
+  if (!prof.launch_update_hva_lookup) slots_lock.emplace(vm.slots_lock());
+  if (prof.launch_update_hva_lookup && !zero) {
+    // RFC v4: the guest page is found from the source address through the memslots
+    // (hva->gpa), with plain loads of kvm->memslots outside SRCU (facts §9(b)).
+    const auto gfn = vm.hva_to_gfn_unlocked(a.uaddr);
+    if (!gfn) return -EINVAL;
+    a.gfn_start = *gfn;
+  }
+  kern::lockdep_assert_held(vm.kvm_lock(), "sev_mem_enc_ioctl");
+  // kvm_gmem_populate() asserts kvm->slots_lock; RFC v4 had no such path (it took kvm->lock only).
+  if (!prof.launch_update_hva_lookup) kern::lockdep_assert_held(vm.slots_lock(), "kvm_gmem_populate");
+  const auto slot = vm.gfn_to_memslot(a.gfn_start);
+  const bool pinned = prof.launch_update_pins_uaddr && !zero;
+  if (!slot || (!pinned && (slot->flags & kMemGuestMemfd) == 0)) return -EINVAL;  // kvm_slot_can_be_private
+  // kvm_gmem_populate(): the guest_memfd's filemap_invalidate_lock around the per-page loop.
+  std::optional<kern::Guard> invalidate;
+  if (!pinned && vm.is_gmem(slot->gmem_id)) invalidate.emplace(vm.gmem_invalidate_lock(slot->gmem_id));
+  const std::uint64_t npages = a.len >> kPageShift;
+  // Not kernel behaviour: a simulator speed-up. The firmware will SHA-384 every NORMAL page
+  // this call copies in; the source pages are hashed here on all cores first, and each
+  // digest goes to the firmware as a hint that it uses only if neither the source page
+  // (before the copy) nor the guest page (after it) was written in between. Same result.
+  std::vector<Sha384Digest> hints;
+  std::vector<std::uint64_t> src_gens;
+  if (a.type == 1 && npages >= kHintMinPages) {
+    std::vector<std::uint8_t> src(npages << kPageShift);
+    if (vm.host().user().copy_from(a.uaddr, src)) {
+      src_gens.resize(npages);
+      for (std::uint64_t i = 0; i < npages; ++i) src_gens[i] = vm.host().user().generation(a.uaddr + (i << kPageShift));
+      hints.resize(npages);
+      sha384_pages_parallel(src, hints);
+    }
+  }
+  std::uint64_t done = 0;
+  int err = 0;
+  std::vector<Pfn> converted;  // n_private: pages this call made private
+  for (; done < npages; ++done) {
+    const Gpa gfn = a.gfn_start + done;
+    std::uint64_t hint_gen = 0;
+    if (gfn >= slot->base_gfn + slot->npages) {
+      err = -EINVAL;
+      break;
+    }
+    if (!pinned && (vm.attributes(gfn) & kAttrPrivate) == 0) {  // must be private beforehand
+      err = -EINVAL;
+      break;
+    }
+    // RFC v4: the page behind the source address itself, pinned (sev_pin_memory), encrypted
+    // in place; upstream: the guest_memfd page the source is copied into.
+    const auto pfn = pinned ? vm.host().pin_user_page(a.uaddr + pfn_to_spa(done)) : vm.gmem_pfn(*slot, gfn);
+    if (!pfn) {
+      err = -EINVAL;
+      break;
+    }
+    if (!prof.launch_update_no_assigned_check && rmp.inspect(*pfn).assigned()) {  // snp_lookup_rmpentry(): already private
+      err = -EEXIST;
+      break;
+    }
+    // Copy the source page into the guest page (the firmware encrypts it in place).
+    if (zero) {
+      if (!sev->host_write(vm.host().sched(), *pfn, {}, "sev_gmem_post_populate")) {
+        err = -EFAULT;
+        break;
+      }
+    } else if (pinned) {
+      // In place: the pinned page already holds the source bytes.
+    } else {
+      std::array<std::uint8_t, kPageSize> buf{};
+      const std::uint64_t src_addr = a.uaddr + pfn_to_spa(done);
+      const bool hint_ok = !hints.empty() && vm.host().user().generation(src_addr) == src_gens[done];
+      if (!vm.host().user().copy_from(src_addr, buf)) {
+        err = -EFAULT;
+        break;
+      }
+      if (!sev->host_write(vm.host().sched(), *pfn, buf, "sev_gmem_post_populate")) {
+        err = -EFAULT;
+        break;
+      }
+      hint_gen = hint_ok ? sev->mem().generation(*pfn) : 0;
+    }
+    if (rmp_make_private(rmp, *pfn, pfn_to_spa(gfn), PageSize::Size4K, s.asid, true, ctx) != RmpStatus::Success) {
+      err = -EIO;
+      break;
+    }
+    SnpLaunchUpdateCmd cmd;
+    cmd.gctx_paddr = pfn_to_spa(s.gctx);
+    cmd.page_type = a.type;
+    cmd.address = pfn_to_spa(*pfn);
+    if (hint_gen != 0) {
+      cmd.contents_hint = &hints[done];
+      cmd.hint_generation = hint_gen;
+    }
+    if (FwStatus st = f.snp_launch_update(cmd, ctx); st != FwStatus::Success) {
+      fw(fw_error, st);
+      // The failing page: reclaimed and made shared (or leaked); then only what this call
+      // converted is reverted. A CPUID page the firmware refused holds the values it expected:
+      // handed back to userspace once it is the hypervisor's again.
+      if (snp_page_reclaim(vm, *pfn, err_ctx) == 0 && a.type == 6 && st == FwStatus::InvalidParam) {
+        std::array<std::uint8_t, kPageSize> buf{};
+        sev->mem().read(pfn_to_spa(*pfn), buf);
+        (void)vm.host().user().copy_to(a.uaddr + pfn_to_spa(done), buf);
+      }
+      if (prof.launch_update_revert_all) {
+        // RFC v4: RMPUPDATE to the zero state over every page of the range, whoever made it
+        // private (facts §9(b)); the erroneous-revert detector sees the ones it never assigned.
+        for (std::uint64_t i = 0; i < npages; ++i) {
+          const Gpa g = a.gfn_start + i;
+          if (g >= slot->base_gfn + slot->npages || g == gfn) continue;
+          if (const auto p = vm.gmem_pfn(*slot, g)) (void)rmp_make_shared(rmp, *p, PageSize::Size4K, err_ctx);
+        }
+      } else {
+        for (Pfn p : converted) (void)rmp_make_shared(rmp, p, PageSize::Size4K, err_ctx);
+      }
+      converted.clear();
+      err = -EIO;
+      break;
+    }
+    converted.push_back(*pfn);
+  }
+  if (err != 0 && done == 0) return err;
+  if (err == -EIO) return err;
+  // Partial progress is handed back (facts §8.3): the remainder is what is left to do.
+  a.gfn_start += done;
+  a.len -= done << kPageShift;
+  if (!zero) a.uaddr += done << kPageShift;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_SEV_SNP_LAUNCH_FINISH (snp_launch_update_vmsa + snp_launch_finish)
+
+namespace {
+
+/// sev_es_sync_vmsa(): the vCPU's register state written into its VMSA page by the kernel,
+/// a host write (an RMP #PF if the page is no longer the hypervisor's). -EINVAL once the
+/// vCPU's state is protected.
+int sev_es_sync_vmsa(Vm& vm, std::size_t index) {
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (s.guest_state_protected[index]) return -EINVAL;
+  // The entry point the VMM set with KVM_SET_SREGS/REGS (CS.base + RIP), the reset vector
+  // otherwise: QEMU points its APs at the firmware's SEV-ES reset block this way.
+  const auto eip = static_cast<std::uint32_t>(vm.vcpu_entry(vm.vcpu_ids()[index]));
+  const VmsaPage page = to_page(reset_save_area(eip, s.vmsa_features, SevPlatform::kVcpuSignature, VmmType::Qemu));
+  return sev->host_write(vm.host().sched(), s.vmsas[index], page, "sev_es_sync_vmsa") ? 0 : -EFAULT;
+}
+
+/// snp_launch_update_vmsa(): every vCPU's VMSA, in vCPU order: synced, made the guest's at
+/// INITIAL_VMSA_GPA (facts §5.3), measured by SNP_LAUNCH_UPDATE as a VMSA page; a failed
+/// LAUNCH_UPDATE reclaims the page. Then the vCPU's state is protected.
+int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error) {
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_FINISH");
+  SNPLAB_ASSERT(s.vmsas.size() == vm.vcpu_count(), "every vCPU of an SNP VM has a VMSA page");
+  for (std::size_t i = 0; i < vm.vcpu_count(); ++i) {
+    const Pfn pfn = s.vmsas[i];
+    if (int r = sev_es_sync_vmsa(vm, i); r != 0) return r;
+    if (rmp_make_private(sev->rmp(), pfn, kInitialVmsaGpa, PageSize::Size4K, s.asid, true, ctx) !=
+        RmpStatus::Success) {
+      return -EFAULT;  // rmpupdate()'s error
+    }
+    SnpLaunchUpdateCmd u;
+    u.gctx_paddr = pfn_to_spa(s.gctx);
+    u.page_type = kPageTypeVmsa;
+    u.address = pfn_to_spa(pfn);
+    if (FwStatus st = sev->fw().snp_launch_update(u, ctx); st != FwStatus::Success) {
+      fw(fw_error, st);
+      (void)snp_page_reclaim(vm, pfn, OpContext{ctx.op, ctx.vm, ctx.call, true});
+      return -EIO;
+    }
+    s.guest_state_protected[i] = true;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !is_snp(vm)) return -ENOTTY;  // !sev_snp_guest()
+  if (s.gctx == 0) return -EINVAL;                     // no snp_context
+  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  Firmware& f = sev->fw();
+  if (int r = snp_launch_update_vmsa(vm, fw_error); r != 0) return r;
+  SnpLaunchFinishCmd cmd;
+  cmd.gctx_paddr = pfn_to_spa(s.gctx);
+  cmd.host_data = a.host_data;
+  cmd.vcek_disabled = a.vcek_disabled;
+  Pfn id_block = 0, id_auth = 0;
+  if (a.id_block_en) {  // copied from user memory into firmware-readable pages
+    std::array<std::uint8_t, 96> blk{};
+    std::array<std::uint8_t, kPageSize> auth{};
+    if (!vm.host().user().copy_from(a.id_block_uaddr, blk) || !vm.host().user().copy_from(a.id_auth_uaddr, auth)) {
+      return -EFAULT;
+    }
+    id_block = sev->alloc_page();
+    id_auth = sev->alloc_page();
+    sev->mem().write(pfn_to_spa(id_block), blk);
+    sev->mem().write(pfn_to_spa(id_auth), auth);
+    cmd.id_block_en = true;
+    cmd.auth_key_en = a.auth_key_en;
+    cmd.id_block_paddr = pfn_to_spa(id_block);
+    cmd.id_auth_paddr = pfn_to_spa(id_auth);
+  }
+  const FwStatus st = f.snp_launch_finish(cmd);
+  if (id_block != 0) {
+    sev->free_page(id_block);
+    sev->free_page(id_auth);
+  }
+  if (st != FwStatus::Success) {
+    fw(fw_error, st);
+    return -EIO;
+  }
+  s.finished = true;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Teardown
+
+void sev_gmem_prepare(Vm& vm, const Memslot& slot, Gpa gfn, Pfn pfn) {
+  SevPlatform* sev = vm.host().sev();
+  Rmp& rmp = sev->rmp();
+  const OpContext ctx{"sev_gmem_prepare", static_cast<VmId>(vm.id())};
+  if (effective_entry(rmp, pfn).assigned()) return;
+  const Gpa gfn_base = gfn & ~(kPagesPerHuge - 1);
+  const Pfn pfn_base = pfn - (gfn - gfn_base);
+  bool huge = vm.host().config().gmem_huge_folios && huge_offset(pfn_base) == 0 && gfn_base >= slot.base_gfn &&
+              gfn_base + kPagesPerHuge <= slot.base_gfn + slot.npages;
+  for (Gpa g = gfn_base; huge && g < gfn_base + kPagesPerHuge; ++g) {
+    const auto p = vm.gmem_pfn(slot, g);
+    huge = (vm.attributes(g) & kAttrPrivate) != 0 && p && *p == pfn_base + (g - gfn_base) && !rmp.inspect(*p).assigned();
+  }
+  if (huge) {
+    (void)rmp_make_private(rmp, pfn_base, gfn_base << kPageShift, PageSize::Size2M, vm.sev().asid, false, ctx);
+  } else {
+    (void)rmp_make_private(rmp, pfn, gfn << kPageShift, PageSize::Size4K, vm.sev().asid, false, ctx);
+  }
+}
+
+void sev_gmem_invalidate(Vm& vm, const std::vector<Pfn>& pfns) {
+  SevPlatform* sev = vm.host().sev();
+  if (sev == nullptr) return;
+  const OpContext ctx = ctx_for(vm, "kvm_gmem_invalidate");
+  Rmp& rmp = sev->rmp();
+  // A 2M RMP entry goes back whole when every page of it is being freed; otherwise it is
+  // PSMASHed first and its pages go back one by one (sev_gmem_invalidate's huge handling).
+  std::set<Pfn> freeing(pfns.begin(), pfns.end());
+  for (Pfn pfn : pfns) {
+    const Pfn base = huge_base(pfn);
+    const RmpEntryRaw head = rmp.inspect(base);
+    if (!head.assigned() || head.page_size() != PageSize::Size2M) continue;
+    bool whole = true;
+    for (Pfn p = base; p < base + kPagesPerHuge && whole; ++p) whole = freeing.contains(p);
+    if (whole) {
+      (void)rmp_make_shared(rmp, base, PageSize::Size2M, ctx);
+    } else {
+      (void)psmash(rmp, pfn_to_spa(base), ctx);
+    }
+  }
+  for (Pfn pfn : pfns) {
+    const RmpEntryRaw e = rmp.inspect(pfn);
+    if (e.assigned()) {
+      // An immutable (Pre-Guest) page needs the firmware first; a page that will not go back
+      // is leaked, as snp_leak_pages() does.
+      if ((e.immutable() && sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx) != FwStatus::Success) ||
+          rmp_make_shared(rmp, pfn, PageSize::Size4K, ctx) != RmpStatus::Success) {
+        sev->snp_leak_pages(pfn, 1, ctx);
+        continue;
+      }
+    }
+    sev->free_page(pfn);
+  }
+}
+
+void sev_vm_destroy(Vm& vm) {
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  if (sev == nullptr || !s.active) return;
+  const OpContext ctx = ctx_for(vm, "KVM_DESTROY_VM");
+  if (s.guest_resp_buf != 0) sev->free_firmware_page(s.guest_resp_buf, ctx);
+  if (s.guest_req_buf != 0) sev->free_page(s.guest_req_buf);
+  s.guest_resp_buf = s.guest_req_buf = 0;
+  if (s.gctx != 0) {
+    (void)sev->fw().snp_decommission(pfn_to_spa(s.gctx), ctx);
+    sev->free_firmware_page(s.gctx, ctx);
+    s.gctx = 0;
+  }
+  sev_gmem_invalidate(vm, vm.gmem_pages());
+  sev_gmem_invalidate(vm, s.vmsas);  // VMSA pages go back the same way
+  s.vmsas.clear();
+  sev->detectors().owner_torn_down(sev->rmp(), static_cast<VmId>(vm.id()), s.asid, ctx);
+  sev->asid_free(s.asid);
+  s.active = false;
+}
+
+}  // namespace snplab::model::kvm
