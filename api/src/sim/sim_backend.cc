@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "snp/model/host/ccp/sev-dev.h"
+
 namespace snplab::api {
 
 namespace {
@@ -35,18 +37,10 @@ using Obj = std::variant<KvmObj, VmObj, GmemObj, VcpuObj, SevObj>;
 Error err(Op op, int e, std::string detail = {}) { return Error{op, e, FwStatus::NoFwCall, std::move(detail)}; }
 
 /// A kernel return of -errno with the firmware status it reported (NO_FW_CALL when none).
-Status kret(Op op, int r, std::uint32_t fw_error) {
+Status kret(Op op, int r, std::uint32_t fw_error, std::string_view why = {}) {
   if (r == 0) return ok();
   const FwStatus fw = fw_error == 0 ? FwStatus::NoFwCall : static_cast<FwStatus>(fw_error);
-  return Error{op, -r, fw, {}};
-}
-
-bool nonzero(const void* p, std::size_t n) {
-  const auto* b = static_cast<const std::uint8_t*>(p);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (b[i] != 0) return true;
-  }
-  return false;
+  return Error{op, -r, fw, std::string(why)};
 }
 
 }  // namespace
@@ -149,76 +143,9 @@ class SimBackend final : public Backend {
     constexpr Op kOp = "KVM_MEMORY_ENCRYPT_OP";
     if (v == nullptr) return err(kOp, ENOTTY);
     if (v->vm_dead()) return err(kOp, EIO);
-    cmd.error = 0;
-    if (host_.sev() == nullptr) return err(kOp, ENOTTY, "SEV is not enabled on this host");
-    // sev_mem_enc_ioctl(): before INIT2 (the only init the sim models) the VM is not an SEV
-    // guest and every other command is ENOTTY.
-    if (!v->sev().active && cmd.id != uapi::KVM_SEV_INIT2) return err(kOp, ENOTTY, "not an SEV guest");
-    // Once INIT2 made it an SNP guest, the legacy SEV commands are refused (facts §8.3).
-    if (v->sev().active && v->type() == model::kvm::kVmSnp && cmd.id < 100) return err(kOp, EPERM);
-    // An SEV or SEV-ES guest's own launch (KVM_SEV_LAUNCH_START, ...) is not modelled: refused
-    // with EOPNOTSUPP, an errno sev_mem_enc_ioctl() never returns (docs/kvm.md).
-    if (v->sev().active && v->type() != model::kvm::kVmSnp && cmd.id < 100 && cmd.id != uapi::KVM_SEV_INIT2) {
-      return err(kOp, EOPNOTSUPP, "the legacy SEV launch commands are not modelled");
-    }
-    void* data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cmd.data));
-    // KVM_SEV_SNP_ENABLE_REQ_CERTS takes no payload; every other command copies one in.
-    if (data == nullptr && cmd.id != uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS) return err(kOp, EFAULT);
-    std::uint32_t fw = 0;
-    int r = 0;
-    switch (cmd.id) {
-      case uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS:
-        r = model::kvm::snp_enable_req_certs(*v);
-        break;
-      case uapi::KVM_SEV_INIT2: {
-        const auto* d = static_cast<const uapi::kvm_sev_init*>(data);
-        model::kvm::SevInit2Args a{d->vmsa_features, d->flags, d->ghcb_version,
-                                   d->pad1 != 0 || nonzero(d->pad2, sizeof(d->pad2))};
-        r = model::kvm::sev_init2(*v, a, &fw);
-        break;
-      }
-      case uapi::KVM_SEV_SNP_LAUNCH_START: {
-        const auto* d = static_cast<const uapi::kvm_sev_snp_launch_start*>(data);
-        model::kvm::SnpLaunchStartArgs a;
-        a.policy = d->policy;
-        std::memcpy(a.gosvw.data(), d->gosvw, 16);
-        a.flags = d->flags;
-        a.pad_nonzero = nonzero(d->pad0, sizeof(d->pad0)) || nonzero(d->pad1, sizeof(d->pad1));
-        r = model::kvm::snp_launch_start(*v, a, &fw);
-        break;
-      }
-      case uapi::KVM_SEV_SNP_LAUNCH_UPDATE: {
-        auto* d = static_cast<uapi::kvm_sev_snp_launch_update*>(data);
-        model::kvm::SnpLaunchUpdateArgs a{d->gfn_start, d->uaddr, d->len, d->type, d->flags,
-                                          d->pad0 != 0 || d->pad1 != 0 || nonzero(d->pad2, sizeof(d->pad2))};
-        r = model::kvm::snp_launch_update(*v, a, &fw);
-        if (r == 0) {  // progress is written back to the caller's struct
-          d->gfn_start = a.gfn_start;
-          d->uaddr = a.uaddr;
-          d->len = a.len;
-        }
-        break;
-      }
-      case uapi::KVM_SEV_SNP_LAUNCH_FINISH: {
-        const auto* d = static_cast<const uapi::kvm_sev_snp_launch_finish*>(data);
-        model::kvm::SnpLaunchFinishArgs a;
-        a.id_block_uaddr = d->id_block_uaddr;
-        a.id_auth_uaddr = d->id_auth_uaddr;
-        a.id_block_en = d->id_block_en != 0;
-        a.auth_key_en = d->auth_key_en != 0;
-        a.vcek_disabled = d->vcek_disabled != 0;
-        std::memcpy(a.host_data.data(), d->host_data, 32);
-        a.flags = d->flags;
-        a.pad_nonzero = nonzero(d->pad0, sizeof(d->pad0)) || nonzero(d->pad1, sizeof(d->pad1));
-        r = model::kvm::snp_launch_finish(*v, a, &fw);
-        break;
-      }
-      default:
-        r = -EINVAL;
-        break;
-    }
-    cmd.error = fw;
-    return kret(kOp, r, fw);
+    std::string_view why;
+    const int r = model::kvm::sev_mem_enc_ioctl(*v, cmd, &why);
+    return kret(kOp, r, cmd.error, why);
   }
 
   Status gmem_fallocate(Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) override {
@@ -414,82 +341,12 @@ class SimBackend final : public Backend {
   Status sev_issue_cmd(Handle sev, std::uint32_t cmd, void* data, std::uint32_t* fw_error) override {
     constexpr Op kOp = "SEV_ISSUE_CMD";
     if (fw_error != nullptr) *fw_error = 0;
-    if (!is<SevObj>(sev) || host_.sev() == nullptr) return err(kOp, EBADF);
-    model::Firmware& f = host_.sev()->fw();
-    model::FwStatus st = model::FwStatus::Success;
-    switch (cmd) {
-      case uapi::SNP_PLATFORM_STATUS: {
-        if (data == nullptr) return err(kOp, EFAULT);
-        model::SnpPlatformStatus status;
-        st = f.snp_platform_status(&status);
-        if (st == model::FwStatus::Success) {
-          const auto bytes = status.to_bytes();
-          std::memcpy(data, bytes.data(), bytes.size());
-        }
-        break;
-      }
-      case uapi::SNP_COMMIT:  // == SNP_SET_EXT_CONFIG_V10
-        if (host_.config().profile.v10_sev_ioctls()) return set_ext_config_v10(data, fw_error);
-        st = f.snp_commit();
-        break;
-      case uapi::SNP_SET_CONFIG: {  // == SNP_GET_EXT_CONFIG_V10: not modelled
-        if (host_.config().profile.v10_sev_ioctls()) return err(kOp, EINVAL, "SNP_GET_EXT_CONFIG is not modelled");
-        if (data == nullptr) return err(kOp, EFAULT);
-        const auto* d = static_cast<const uapi::sev_user_data_snp_config*>(data);
-        model::SnpConfigCmd c;
-        c.reported_tcb = d->reported_tcb;
-        c.mask_chip_id = (d->flags & 1U) != 0;
-        c.mask_chip_key = (d->flags & 2U) != 0;
-        c.rsvd = (d->flags & ~3U) | (nonzero(d->rsvd1, sizeof(d->rsvd1)) ? 1U : 0U);
-        st = f.snp_config(c);
-        break;
-      }
-      case uapi::SNP_VLEK_LOAD: {
-        if (host_.config().profile.v10_sev_ioctls()) return err(kOp, EINVAL, "no SNP_VLEK_LOAD in a v10 kernel");
-        if (data == nullptr) return err(kOp, EFAULT);
-        const auto* d = static_cast<const uapi::sev_user_data_snp_vlek_load*>(data);
-        model::WrappedVlek blob{};
-        if (!host_.user().copy_from(d->vlek_wrapped_address, blob)) return err(kOp, EFAULT);
-        st = f.snp_vlek_load(d->len, d->vlek_wrapped_version, blob);
-        break;
-      }
-      default:
-        return err(kOp, EINVAL, "unknown /dev/sev command");
-    }
-    if (st == model::FwStatus::Success) return ok();
-    if (fw_error != nullptr) *fw_error = static_cast<std::uint32_t>(st);
-    return Error{kOp, EIO, st, {}};
-  }
-
-  /// v10 SNP_SET_EXT_CONFIG: an optional SNP_CONFIG, then the global certificate blob
-  /// replaced (certs_address 0 removes it).
-  Status set_ext_config_v10(void* data, std::uint32_t* fw_error) {
-    constexpr Op kOp = "SEV_ISSUE_CMD";
-    if (data == nullptr) return err(kOp, EFAULT);
-    const auto* d = static_cast<const uapi::sev_user_data_ext_snp_config*>(data);
-    model::kvm::SevPlatform* sev = host_.sev();
-    if (d->config_address != 0) {
-      uapi::sev_user_data_snp_config cfg;
-      std::span<std::uint8_t> bytes(reinterpret_cast<std::uint8_t*>(&cfg), sizeof(cfg));
-      if (!host_.user().copy_from(d->config_address, bytes)) return err(kOp, EFAULT);
-      model::SnpConfigCmd c;
-      c.reported_tcb = cfg.reported_tcb;
-      c.mask_chip_id = (cfg.flags & 1U) != 0;
-      c.mask_chip_key = (cfg.flags & 2U) != 0;
-      c.rsvd = (cfg.flags & ~3U) | (nonzero(cfg.rsvd1, sizeof(cfg.rsvd1)) ? 1U : 0U);
-      if (const auto st = sev->fw().snp_config(c); st != model::FwStatus::Success) {
-        if (fw_error != nullptr) *fw_error = static_cast<std::uint32_t>(st);
-        return Error{kOp, EIO, st, {}};
-      }
-    }
-    std::vector<std::uint8_t> blob;
-    if (d->certs_address != 0) {
-      if (d->certs_len == 0 || d->certs_len > (64U << 10)) return err(kOp, EINVAL, "certs_len out of range");
-      blob.resize(d->certs_len);
-      if (!host_.user().copy_from(d->certs_address, blob)) return err(kOp, EFAULT);
-    }
-    sev->set_global_certs(host_.sched(), std::move(blob), !host_.config().profile.global_certs_reload);
-    return ok();
+    if (!is<SevObj>(sev)) return err(kOp, EBADF);
+    std::uint32_t fw = 0;
+    std::string_view why;
+    const int r = model::kvm::sev_ioctl(host_, cmd, data, &fw, &why);
+    if (fw_error != nullptr) *fw_error = fw;
+    return kret(kOp, r, fw, why);
   }
 
   Result<std::uint64_t> user_alloc(std::uint64_t size) override {

@@ -1,10 +1,17 @@
-// drivers/crypto/ccp/sev-dev.c: the PSP driver's side of the host - firmware pages
-// (snp_alloc_firmware_page / snp_free_firmware_page) and the v10 kernel's global certificate
-// blob that /dev/sev SNP_SET_EXT_CONFIG publishes.
+// drivers/crypto/ccp/sev-dev.c: the PSP driver's side of the host - /dev/sev's ioctls
+// (sev_ioctl), firmware pages (snp_alloc_firmware_page / snp_free_firmware_page) and the v10
+// kernel's global certificate blob that /dev/sev SNP_SET_EXT_CONFIG publishes.
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
 
+#include "snp/model/host/ccp/sev-dev.h"
+#include "snp/model/host/kvm_host.h"
 #include "snp/model/host/sev_platform.h"
 #include "snp/model/host/x86/sev.h"
+#include "snp/model/base/bytes.h"
+#include "snp/uapi/uapi.h"
 
 namespace snplab::model::kvm {
 
@@ -104,6 +111,102 @@ int SevPlatform::audit_certs(kern::Sched& sched) const {
 const std::vector<std::uint8_t>* SevPlatform::global_certs_peek() const {
   if (!global_certs_ || global_certs_->peek() == nullptr) return nullptr;
   return &global_certs_->peek()->data;
+}
+
+namespace {
+
+/// sev_do_cmd()'s return for a firmware status: 0, or -EIO with the status in *fw_error.
+int fw_ret(FwStatus st, std::uint32_t* fw_error) {
+  if (st == FwStatus::Success) return 0;
+  if (fw_error != nullptr) *fw_error = static_cast<std::uint32_t>(st);
+  return -EIO;
+}
+
+/// struct sev_user_data_snp_config as the firmware's SNP_CONFIG takes it.
+SnpConfigCmd snp_config_cmd(const uapi::sev_user_data_snp_config& d) {
+  SnpConfigCmd c;
+  c.reported_tcb = d.reported_tcb;
+  c.mask_chip_id = (d.flags & 1U) != 0;
+  c.mask_chip_key = (d.flags & 2U) != 0;
+  c.rsvd = (d.flags & ~3U) | (any_nonzero(d.rsvd1, sizeof(d.rsvd1)) ? 1U : 0U);
+  return c;
+}
+
+constexpr std::uint32_t kMaxCertsLen = 64U << 10;  ///< v10's SEV_FW_BLOB_MAX_SIZE bound on certs_len
+
+}  // namespace
+
+int sev_ioctl_do_snp_platform_status(Host& host, void* data, std::uint32_t* fw_error) {
+  if (data == nullptr) return -EFAULT;
+  SnpPlatformStatus status;
+  const FwStatus st = host.sev()->fw().snp_platform_status(&status);
+  if (st == FwStatus::Success) {
+    const auto bytes = status.to_bytes();
+    std::memcpy(data, bytes.data(), bytes.size());
+  }
+  return fw_ret(st, fw_error);
+}
+
+int sev_ioctl_do_snp_set_config(Host& host, void* data, std::uint32_t* fw_error) {
+  if (data == nullptr) return -EFAULT;
+  return fw_ret(host.sev()->fw().snp_config(snp_config_cmd(*static_cast<const uapi::sev_user_data_snp_config*>(data))),
+                fw_error);
+}
+
+int sev_ioctl_do_snp_vlek_load(Host& host, void* data, std::uint32_t* fw_error) {
+  if (data == nullptr) return -EFAULT;
+  const auto* d = static_cast<const uapi::sev_user_data_snp_vlek_load*>(data);
+  WrappedVlek blob{};
+  if (!host.user().copy_from(d->vlek_wrapped_address, blob)) return -EFAULT;
+  return fw_ret(host.sev()->fw().snp_vlek_load(d->len, d->vlek_wrapped_version, blob), fw_error);
+}
+
+int sev_ioctl_do_snp_set_ext_config_v10(Host& host, void* data, std::uint32_t* fw_error, std::string_view* why) {
+  if (data == nullptr) return -EFAULT;
+  const auto* d = static_cast<const uapi::sev_user_data_ext_snp_config*>(data);
+  SevPlatform* sev = host.sev();
+  if (d->config_address != 0) {
+    uapi::sev_user_data_snp_config cfg;
+    std::span<std::uint8_t> bytes(reinterpret_cast<std::uint8_t*>(&cfg), sizeof(cfg));
+    if (!host.user().copy_from(d->config_address, bytes)) return -EFAULT;
+    if (const int r = fw_ret(sev->fw().snp_config(snp_config_cmd(cfg)), fw_error); r != 0) return r;
+  }
+  std::vector<std::uint8_t> blob;
+  if (d->certs_address != 0) {
+    if (d->certs_len == 0 || d->certs_len > kMaxCertsLen) {
+      if (why != nullptr) *why = "certs_len out of range";
+      return -EINVAL;
+    }
+    blob.resize(d->certs_len);
+    if (!host.user().copy_from(d->certs_address, blob)) return -EFAULT;
+  }
+  sev->set_global_certs(host.sched(), std::move(blob), !host.config().profile.global_certs_reload);
+  return 0;
+}
+
+int sev_ioctl(Host& host, std::uint32_t cmd, void* data, std::uint32_t* fw_error, std::string_view* why) {
+  auto fail = [why](int e, std::string_view reason) {
+    if (why != nullptr) *why = reason;
+    return e;
+  };
+  if (fw_error != nullptr) *fw_error = 0;
+  if (host.sev() == nullptr) return -EBADF;
+  const bool v10 = host.config().profile.v10_sev_ioctls();
+  switch (cmd) {
+    case uapi::SNP_PLATFORM_STATUS:
+      return sev_ioctl_do_snp_platform_status(host, data, fw_error);
+    case uapi::SNP_COMMIT:  // == SNP_SET_EXT_CONFIG in the v10 series
+      if (v10) return sev_ioctl_do_snp_set_ext_config_v10(host, data, fw_error, why);
+      return fw_ret(host.sev()->fw().snp_commit(), fw_error);
+    case uapi::SNP_SET_CONFIG:  // == SNP_GET_EXT_CONFIG in the v10 series: not modelled
+      if (v10) return fail(-EINVAL, "SNP_GET_EXT_CONFIG is not modelled");
+      return sev_ioctl_do_snp_set_config(host, data, fw_error);
+    case uapi::SNP_VLEK_LOAD:
+      if (v10) return fail(-EINVAL, "no SNP_VLEK_LOAD in a v10 kernel");
+      return sev_ioctl_do_snp_vlek_load(host, data, fw_error);
+    default:
+      return fail(-EINVAL, "unknown /dev/sev command");
+  }
 }
 
 }  // namespace snplab::model::kvm

@@ -15,6 +15,8 @@
 #include "snp/model/measure/measure.h"
 #include "snp/model/host/kvm_host.h"
 #include "snp/model/measure/vmsa.h"
+#include "snp/model/base/bytes.h"
+#include "snp/uapi/uapi.h"
 
 namespace snplab::model::kvm {
 
@@ -212,7 +214,6 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
   // sev_mem_enc_ioctl() holds kvm->lock; upstream's snp_launch_update() also takes
   // kvm->slots_lock for kvm_gmem_populate(). RFC v4 took only kvm->lock, so a memslot update
   // (under slots_lock) could run beside its hva->gpa lookup.
-  kern::Guard kvm_lock(vm.kvm_lock());
   std::optional<kern::Guard> slots_lock;
   if (!prof.launch_update_hva_lookup) slots_lock.emplace(vm.slots_lock());
   if (prof.launch_update_hva_lookup && !zero) {
@@ -511,6 +512,85 @@ void sev_vm_destroy(Vm& vm) {
   sev->detectors().owner_torn_down(sev->rmp(), static_cast<VmId>(vm.id()), s.asid, ctx);
   sev->asid_free(s.asid);
   s.active = false;
+}
+
+// ---------------------------------------------------------------------------------------
+// KVM_MEMORY_ENCRYPT_OP (sev_mem_enc_ioctl)
+
+int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why) {
+  auto fail = [why](int e, std::string_view reason) {
+    if (why != nullptr) *why = reason;
+    return e;
+  };
+  cmd.error = 0;
+  if (vm.host().sev() == nullptr) return fail(-ENOTTY, "SEV is not enabled on this host");
+  // Before INIT2 (the only init the model has) the VM is not an SEV guest and every other
+  // command is ENOTTY.
+  if (!vm.sev().active && cmd.id != uapi::KVM_SEV_INIT2) return fail(-ENOTTY, "not an SEV guest");
+  // Once INIT2 made it an SNP guest, the legacy SEV commands are refused (facts §8.3).
+  if (vm.sev().active && is_snp(vm) && cmd.id < 100) return -EPERM;
+  // An SEV or SEV-ES guest's own launch (KVM_SEV_LAUNCH_START, ...) is not modelled: refused
+  // with EOPNOTSUPP, an errno the kernel's sev_mem_enc_ioctl() never returns (docs/kvm.md).
+  if (vm.sev().active && !is_snp(vm) && cmd.id < 100 && cmd.id != uapi::KVM_SEV_INIT2) {
+    return fail(-EOPNOTSUPP, "the legacy SEV launch commands are not modelled");
+  }
+  // copy_from_user() of the command's struct: `data` is the caller's pointer.
+  void* data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cmd.data));
+  // KVM_SEV_SNP_ENABLE_REQ_CERTS takes no payload; every other command copies one in.
+  if (data == nullptr && cmd.id != uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS) return -EFAULT;
+  const kern::Guard kvm_lock(vm.kvm_lock());
+  int r = 0;
+  switch (cmd.id) {
+    case uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS:
+      r = snp_enable_req_certs(vm);
+      break;
+    case uapi::KVM_SEV_INIT2: {
+      const auto* d = static_cast<const uapi::kvm_sev_init*>(data);
+      const SevInit2Args a{d->vmsa_features, d->flags, d->ghcb_version, d->pad1 != 0 || any_nonzero(d->pad2, sizeof(d->pad2))};
+      r = sev_init2(vm, a, &cmd.error);
+      break;
+    }
+    case uapi::KVM_SEV_SNP_LAUNCH_START: {
+      const auto* d = static_cast<const uapi::kvm_sev_snp_launch_start*>(data);
+      SnpLaunchStartArgs a;
+      a.policy = d->policy;
+      std::copy(std::begin(d->gosvw), std::end(d->gosvw), a.gosvw.begin());
+      a.flags = d->flags;
+      a.pad_nonzero = any_nonzero(d->pad0, sizeof(d->pad0)) || any_nonzero(d->pad1, sizeof(d->pad1));
+      r = snp_launch_start(vm, a, &cmd.error);
+      break;
+    }
+    case uapi::KVM_SEV_SNP_LAUNCH_UPDATE: {
+      auto* d = static_cast<uapi::kvm_sev_snp_launch_update*>(data);
+      SnpLaunchUpdateArgs a{d->gfn_start, d->uaddr, d->len, d->type, d->flags,
+                            d->pad0 != 0 || d->pad1 != 0 || any_nonzero(d->pad2, sizeof(d->pad2))};
+      r = snp_launch_update(vm, a, &cmd.error);
+      if (r == 0) {  // copy_to_user(): the progress goes back into the caller's struct
+        d->gfn_start = a.gfn_start;
+        d->uaddr = a.uaddr;
+        d->len = a.len;
+      }
+      break;
+    }
+    case uapi::KVM_SEV_SNP_LAUNCH_FINISH: {
+      const auto* d = static_cast<const uapi::kvm_sev_snp_launch_finish*>(data);
+      SnpLaunchFinishArgs a;
+      a.id_block_uaddr = d->id_block_uaddr;
+      a.id_auth_uaddr = d->id_auth_uaddr;
+      a.id_block_en = d->id_block_en != 0;
+      a.auth_key_en = d->auth_key_en != 0;
+      a.vcek_disabled = d->vcek_disabled != 0;
+      std::copy(std::begin(d->host_data), std::end(d->host_data), a.host_data.begin());
+      a.flags = d->flags;
+      a.pad_nonzero = any_nonzero(d->pad0, sizeof(d->pad0)) || any_nonzero(d->pad1, sizeof(d->pad1));
+      r = snp_launch_finish(vm, a, &cmd.error);
+      break;
+    }
+    default:
+      r = -EINVAL;
+      break;
+  }
+  return r;
 }
 
 }  // namespace snplab::model::kvm

@@ -39,4 +39,13 @@ void store_le(std::span<std::uint8_t> b, std::size_t off, T v) {
   put_le(b.data() + off, v);
 }
 
+/// Whether any of the `n` bytes at `p` is set (a uAPI struct's padding checks).
+inline bool any_nonzero(const void* p, std::size_t n) {
+  const auto* b = static_cast<const std::uint8_t*>(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (b[i] != 0) return true;
+  }
+  return false;
+}
+
 }  // namespace snplab::model

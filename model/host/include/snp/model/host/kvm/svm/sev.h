@@ -11,6 +11,7 @@
 
 #include "snp/model/host/sev_platform.h"
 #include "snp/model/hw/rmp.h"
+#include "snp/uapi/uapi.h"
 
 namespace snplab::model::kvm {
 
@@ -71,6 +72,11 @@ struct SnpLaunchFinishArgs {
   bool pad_nonzero = false;
 };
 
+/// KVM_MEMORY_ENCRYPT_OP (sev_mem_enc_ioctl(), under kvm->lock held by the caller): the
+/// command `cmd.id` with its struct at the caller's pointer `cmd.data`; 0 or -errno, with the
+/// firmware status in `cmd.error`. `*why`, when given, says why a refusal the kernel makes
+/// silently was made (SEV disabled, not an SEV guest, a command the model does not have).
+int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why = nullptr);
 int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error);
 int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_error);
 int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error);

@@ -1,0 +1,122 @@
+// The kernel model's own ioctl entry points, called without the API: sev_mem_enc_ioctl()
+// (KVM_MEMORY_ENCRYPT_OP) and sev_ioctl() (/dev/sev SEV_ISSUE_CMD) take the uAPI structs and
+// return -errno with the firmware status, as the kernel does; the sim adapter only maps
+// handles to them.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <string_view>
+
+#include "snp/model/host/ccp/sev-dev.h"
+#include "snp/model/host/kvm_host.h"
+#include "snp/uapi/uapi.h"
+
+namespace snplab::model::kvm {
+namespace {
+
+constexpr std::uint32_t kLegacyLaunchStart = 2;  // KVM_SEV_LAUNCH_START
+
+uapi::kvm_sev_cmd cmd_of(std::uint32_t id, void* data) {
+  uapi::kvm_sev_cmd c;
+  c.id = id;
+  c.data = reinterpret_cast<std::uintptr_t>(data);
+  return c;
+}
+
+TEST(SevMemEncIoctl, BeforeInit2EveryOtherCommandIsEnotty) {
+  Host host;
+  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
+  ASSERT_NE(vm, nullptr);
+  uapi::kvm_sev_snp_launch_start start;
+  auto c = cmd_of(uapi::KVM_SEV_SNP_LAUNCH_START, &start);
+  std::string_view why;
+  EXPECT_EQ(sev_mem_enc_ioctl(*vm, c, &why), -ENOTTY);
+  EXPECT_EQ(why, "not an SEV guest");
+}
+
+TEST(SevMemEncIoctl, SnpGuestRefusesLegacyCommandsWithEperm) {
+  Host host;
+  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
+  uapi::kvm_sev_init init;
+  auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
+  ASSERT_EQ(sev_mem_enc_ioctl(*vm, c), 0);
+  EXPECT_TRUE(vm->sev().active);
+  std::uint8_t payload[64] = {};
+  auto legacy = cmd_of(kLegacyLaunchStart, payload);
+  EXPECT_EQ(sev_mem_enc_ioctl(*vm, legacy), -EPERM);
+  EXPECT_EQ(legacy.error, 0U);
+}
+
+TEST(SevMemEncIoctl, SevGuestLegacyLaunchIsNotModelled) {
+  Host host;
+  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSev)));
+  uapi::kvm_sev_init init;
+  auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
+  ASSERT_EQ(sev_mem_enc_ioctl(*vm, c), 0);
+  std::uint8_t payload[64] = {};
+  auto legacy = cmd_of(kLegacyLaunchStart, payload);
+  std::string_view why;
+  EXPECT_EQ(sev_mem_enc_ioctl(*vm, legacy, &why), -EOPNOTSUPP);
+  EXPECT_EQ(why, "the legacy SEV launch commands are not modelled");
+}
+
+TEST(SevMemEncIoctl, NullPayloadIsEfaultAndSevDisabledIsEnotty) {
+  Host host;
+  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
+  auto c = cmd_of(uapi::KVM_SEV_INIT2, nullptr);
+  EXPECT_EQ(sev_mem_enc_ioctl(*vm, c), -EFAULT);
+
+  HostConfig cfg;
+  cfg.snp_enabled = false;
+  Host plain(cfg);
+  Vm* pv = plain.vm(static_cast<std::uint64_t>(plain.create_vm(kVmDefault)));
+  ASSERT_NE(pv, nullptr);
+  uapi::kvm_sev_init init;
+  auto c2 = cmd_of(uapi::KVM_SEV_INIT2, &init);
+  std::string_view why;
+  EXPECT_EQ(sev_mem_enc_ioctl(*pv, c2, &why), -ENOTTY);
+  EXPECT_EQ(why, "SEV is not enabled on this host");
+}
+
+TEST(SevMemEncIoctl, FirmwareStatusComesBackInCmdError) {
+  Host host;
+  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
+  uapi::kvm_sev_init init;
+  auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
+  ASSERT_EQ(sev_mem_enc_ioctl(*vm, c), 0);
+  // LAUNCH_FINISH before LAUNCH_START: the kernel refuses it itself (no context), no firmware call.
+  uapi::kvm_sev_snp_launch_finish fin;
+  auto f = cmd_of(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &fin);
+  EXPECT_EQ(sev_mem_enc_ioctl(*vm, f), -EINVAL);
+  EXPECT_EQ(f.error, 0U);
+  // A policy asking for ABI major 0xFF passes the kernel's mask check but not the firmware's
+  // (POLICY_FAILURE): -EIO with the status in cmd.error, as sev_issue_cmd() reports it.
+  uapi::kvm_sev_snp_launch_start bad;
+  bad.policy = 0x30000 | (0xFFULL << 8);
+  auto b = cmd_of(uapi::KVM_SEV_SNP_LAUNCH_START, &bad);
+  EXPECT_EQ(sev_mem_enc_ioctl(*vm, b), -EIO);
+  EXPECT_EQ(b.error, static_cast<std::uint32_t>(FwStatus::PolicyFailure));
+  uapi::kvm_sev_snp_launch_start start;
+  start.policy = 0x30000;  // SMT allowed, bit 17 (must be one)
+  auto s = cmd_of(uapi::KVM_SEV_SNP_LAUNCH_START, &start);
+  ASSERT_EQ(sev_mem_enc_ioctl(*vm, s), 0);
+  EXPECT_EQ(s.error, 0U);
+  EXPECT_NE(vm->sev().gctx, 0U);
+}
+
+TEST(SevIoctl, PlatformStatusFillsTheStructAndUnknownCommandsAreEinval) {
+  Host host;
+  uapi::sev_user_data_snp_status st;
+  std::uint32_t fw = 0xFFFF;
+  ASSERT_EQ(sev_ioctl(host, uapi::SNP_PLATFORM_STATUS, &st, &fw), 0);
+  EXPECT_EQ(fw, 0U);
+  EXPECT_NE(st.api_major, 0);
+  EXPECT_EQ(st.is_rmp_initialized & 1U, 1U);
+  EXPECT_EQ(sev_ioctl(host, uapi::SNP_PLATFORM_STATUS, nullptr, &fw), -EFAULT);
+  std::string_view why;
+  EXPECT_EQ(sev_ioctl(host, 0x7777, &st, &fw, &why), -EINVAL);
+  EXPECT_EQ(why, "unknown /dev/sev command");
+}
+
+}  // namespace
+}  // namespace snplab::model::kvm
