@@ -11,7 +11,8 @@ gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_
 
 add_executable(snplab_kvm_unit_tests model/host/snp_launch_test.cc model/host/guest_run_test.cc
   model/host/guest_req_test.cc model/host/ioctl_sweeps_test.cc model/host/snapshot_test.cc model/host/kvm_run_test.cc
-  model/host/kernel_map_test.cc model/host/ioctl_entry_test.cc)
+  model/host/kernel_map_test.cc model/host/ioctl_entry_test.cc
+  model/host/launch_finish_lock_test.cc)
 target_include_directories(snplab_kvm_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(snplab_kvm_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 target_link_libraries(snplab_kvm_unit_tests PRIVATE snplab::scenarios snplab::api rapidcheck GTest::gtest GTest::gtest_main

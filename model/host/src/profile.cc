@@ -25,8 +25,8 @@ constexpr KernelProfile make(std::string_view name, std::string_view summary, st
   return p;
 }
 
-constexpr std::array<KernelProfile, 12> kProfiles = [] {
-  std::array<KernelProfile, 12> a{};
+constexpr std::array<KernelProfile, 13> kProfiles = [] {
+  std::array<KernelProfile, 13> a{};
   a[0] = make("upstream", "current upstream (6.11+ launch, merged KVM_EXIT_SNP_REQ_CERTS)",
               "facts §8; lore v7 \"KVM: SEV: Add KVM_EXIT_SNP_REQ_CERTS\" (2026-01-09)");
   a[1] = make("launch-update-no-assigned-check",
@@ -74,6 +74,12 @@ constexpr std::array<KernelProfile, 12> kProfiles = [] {
   a[11] = make("rfc-v4-pinned", "RFC v4 SNP_LAUNCH_UPDATE on pinned pages, with the already-assigned check (-EEXIST)",
                "the review's fix: snp_lookup_rmpentry() before RMPUPDATE, as upstream's sev_gmem_post_populate()");
   a[11].launch_update_pins_uaddr = true;
+  a[12] = make("launch-finish-unlocked-vcpus",
+               "SNP_LAUNCH_FINISH syncs and encrypts the VMSAs without locking the vCPUs (6.12): a KVM_SET_REGS "
+               "beside it races sev_es_sync_vmsa() (data-race) and its update is lost",
+               "Sean Christopherson, \"KVM: SEV: Lock all vCPUs when synchronzing VMSAs for SNP launch finish\", "
+               "upstream cb923ee6a80f (2026-03-10, Fixes: ad27ce155566)");
+  a[12].launch_finish_unlocked_vcpus = true;
   return a;
 }();
 

@@ -415,15 +415,21 @@ int Vm::set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::ui
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
   const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));  // kvm_vcpu_ioctl(KVM_SET_REGS/SREGS)
   if (guest_state_protected(vcpu_id)) return -EINVAL;
-  VcpuArch& a = arch_[vcpu_id];
+  VcpuArch& a = arch_.at(vcpu_id);
   (sregs ? a.sregs : a.regs).assign(bytes.begin(), bytes.end());
-  a.entry = entry;
+  a.entry.store(entry);
   return 0;
 }
 
-std::uint64_t Vm::vcpu_entry(unsigned long vcpu_id) const {
-  auto it = arch_.find(vcpu_id);
-  return it == arch_.end() ? 0xFFFFFFF0ULL : it->second.entry;
+std::uint64_t Vm::vcpu_entry(unsigned long vcpu_id) const { return arch_.at(vcpu_id).entry.load(); }
+
+int Vm::kvm_lock_all_vcpus() {
+  for (const unsigned long id : vcpu_ids_) vcpu_mutex(id).lock();
+  return 0;
+}
+
+void Vm::kvm_unlock_all_vcpus() {
+  for (auto it = vcpu_ids_.rbegin(); it != vcpu_ids_.rend(); ++it) vcpu_mutex(*it).unlock();
 }
 
 int Vm::create_vcpu(unsigned long vcpu_id) {
@@ -439,6 +445,7 @@ int Vm::create_vcpu(unsigned long vcpu_id) {
     sev_.guest_state_protected.push_back(false);
   }
   vcpu_mutex_.try_emplace(vcpu_id, host_->sched(), "vcpu->mutex");
+  arch_.try_emplace(vcpu_id, host_->sched());
   return 0;
 }
 

@@ -351,21 +351,42 @@ namespace {
 /// sev_es_sync_vmsa(): the vCPU's register state written into its VMSA page by the kernel,
 /// a host write (an RMP #PF if the page is no longer the hypervisor's). -EINVAL once the
 /// vCPU's state is protected.
+/// kvm_lock_all_vcpus() for a scope, kvm_unlock_all_vcpus() at its end (`lock` false: neither).
+class AllVcpusLocked {
+ public:
+  AllVcpusLocked(Vm& vm, bool lock) : vm_(vm), locked_(lock && vm.kvm_lock_all_vcpus() == 0) {}
+  AllVcpusLocked(const AllVcpusLocked&) = delete;
+  AllVcpusLocked& operator=(const AllVcpusLocked&) = delete;
+  ~AllVcpusLocked() {
+    if (locked_) vm_.kvm_unlock_all_vcpus();
+  }
+
+ private:
+  Vm& vm_;
+  bool locked_;
+};
+
 int sev_es_sync_vmsa(Vm& vm, std::size_t index) {
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
+  const unsigned long vcpu_id = vm.vcpu_ids()[index];
+  if (!vm.host().config().profile.launch_finish_unlocked_vcpus) {
+    kern::lockdep_assert_held(vm.vcpu_mutex(vcpu_id), "sev_es_sync_vmsa");
+  }
   if (s.guest_state_protected[index]) return -EINVAL;
   // The entry point the VMM set with KVM_SET_SREGS/REGS (CS.base + RIP), the reset vector
   // otherwise: QEMU points its APs at the firmware's SEV-ES reset block this way.
-  const auto eip = static_cast<std::uint32_t>(vm.vcpu_entry(vm.vcpu_ids()[index]));
+  const auto eip = static_cast<std::uint32_t>(vm.vcpu_entry(vcpu_id));
   const VmsaPage page = to_page(reset_save_area(eip, s.vmsa_features, SevPlatform::kVcpuSignature, VmmType::Qemu));
   return sev->host_write(vm.host().sched(), s.vmsas[index], page, "sev_es_sync_vmsa") ? 0 : -EFAULT;
 }
 
-/// snp_launch_update_vmsa(): every vCPU's VMSA, in vCPU order: synced, made the guest's at
+/// snp_launch_update_vmsa(): under every vCPU's mutex (kvm_lock_all_vcpus; not in profile
+/// launch-finish-unlocked-vcpus), every vCPU's VMSA in vCPU order: synced, made the guest's at
 /// INITIAL_VMSA_GPA (facts §5.3), measured by SNP_LAUNCH_UPDATE as a VMSA page; a failed
 /// LAUNCH_UPDATE reclaims the page. Then the vCPU's state is protected.
 int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error) {
+  const AllVcpusLocked vcpus(vm, !vm.host().config().profile.launch_finish_unlocked_vcpus);
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
   const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_FINISH");

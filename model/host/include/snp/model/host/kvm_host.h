@@ -244,8 +244,15 @@ class Vm {
   int set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry);
   /// vcpu->arch.guest_state_protected: LAUNCH_FINISH encrypted this vCPU's VMSA.
   bool guest_state_protected(unsigned long vcpu_id) const;
-  /// The entry point LAUNCH_FINISH measures: 0xFFFFFFF0 (the reset vector) unless set.
+  /// The entry point LAUNCH_FINISH measures: 0xFFFFFFF0 (the reset vector) unless set. A
+  /// plain load of the vCPU's register state.
   std::uint64_t vcpu_entry(unsigned long vcpu_id) const;
+  /// kvm_lock_all_vcpus(): every vCPU's vcpu->mutex, in vCPU order (the kernel's nested
+  /// lockdep class; the killable wait is not modelled, so it always succeeds: 0).
+  int kvm_lock_all_vcpus();
+  void kvm_unlock_all_vcpus();
+  /// vcpu->mutex of `vcpu_id` (made with the vCPU).
+  kern::Mutex& vcpu_mutex(unsigned long vcpu_id) const;
 
   /// Loads the program vCPU `vcpu_id` runs (the simulated guest). -EINVAL for no such vCPU.
   int set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops);
@@ -353,8 +360,6 @@ class Vm {
   /// nullopt and *retry = true: the page was prepared, the instruction runs again; nullopt
   /// and *retry = false: no guest_memfd page backs `gpa`.
   std::optional<Pfn> guest_private_pfn(VcpuRun& v, Gpa gpa, bool* retry);
-  /// vcpu->mutex of `vcpu_id` (made with the vCPU).
-  kern::Mutex& vcpu_mutex(unsigned long vcpu_id) const;
   std::optional<Exit> step_psc(VcpuRun& v, const GuestOp& op);
   /// VMRUN's checks on the VMSA the vCPU enters (facts §3.4): a failure exits
   /// KVM_EXIT_FAIL_ENTRY with SVM_EXIT_ERR. On success v.running_vmsa is the VMSA page.
@@ -381,8 +386,11 @@ class Vm {
   kern::Mutex guest_req_mutex_;
   std::uint64_t guest_seqno_ = 0;
   struct VcpuArch {
+    explicit VcpuArch(kern::Sched& s) : entry(s, "vcpu->arch.regs", 0xFFFFFFF0ULL) {}
     std::vector<std::uint8_t> regs, sregs;
-    std::uint64_t entry = 0xFFFFFFF0ULL;
+    /// The state KVM_SET_REGS/SREGS writes and sev_es_sync_vmsa() reads: plain accesses,
+    /// which vcpu->mutex orders (the entry point stands for the whole register file).
+    kern::Shared<std::uint64_t> entry;
   };
   std::map<unsigned long, VcpuArch> arch_;  ///< the guest driver's VMPCK0 message counter
 };

@@ -51,6 +51,9 @@ struct KernelProfile {
   /// guest_memfd frees pages (hole punch, last close) without kvm_arch_gmem_invalidate():
   /// a private page goes back to the allocator still assigned in the RMP.
   bool gmem_no_invalidate_hook = false;
+  /// SNP_LAUNCH_FINISH syncs and encrypts every VMSA without kvm_lock_all_vcpus(): a vCPU
+  /// ioctl can run while its state is synced (6.12 and earlier; upstream cb923ee6a80f).
+  bool launch_finish_unlocked_vcpus = false;
 
   /// /dev/sev has the v10 SNP_SET_EXT_CONFIG (10) / SNP_GET_EXT_CONFIG (11) instead of
   /// SNP_COMMIT (10) / SNP_SET_CONFIG (11) / SNP_VLEK_LOAD (12).
