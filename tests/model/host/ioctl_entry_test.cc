@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <map>
+#include <optional>
 #include <string_view>
 
+#include "snp/model/engine/engine.h"
 #include "snp/model/host/ccp/sev-dev.h"
 #include "snp/model/host/kvm_host.h"
 #include "snp/uapi/uapi.h"
@@ -116,6 +119,55 @@ TEST(SevIoctl, PlatformStatusFillsTheStructAndUnknownCommandsAreEinval) {
   std::string_view why;
   EXPECT_EQ(sev_ioctl(host, 0x7777, &st, &fw, &why), -EINVAL);
   EXPECT_EQ(why, "unknown /dev/sev command");
+}
+
+TEST(SevCmdMutex, PspCommandsNeverOverlapAndSevIoctlHoldsItWithoutRelocking) {
+  for (std::uint64_t seed = 1; seed <= 32; ++seed) {
+    Host host;
+    Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
+    engine::Options o;
+    o.seed = seed;
+    o.switch_one_in = 2;
+    engine::Engine eng(host.sched(), o);
+    int status_ret = -1, init_ret = -1;
+    const engine::RunResult r = eng.run({
+        {"dev-sev",
+         [&] {
+           uapi::sev_user_data_snp_status st;
+           std::uint32_t fw = 0;
+           status_ret = sev_ioctl(host, uapi::SNP_PLATFORM_STATUS, &st, &fw);
+         }},
+        {"vmm",
+         [&] {
+           uapi::kvm_sev_init init;
+           auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
+           init_ret = sev_mem_enc_ioctl(*vm, c);
+           uapi::kvm_sev_snp_launch_start start;
+           start.policy = 0x30000;
+           auto s = cmd_of(uapi::KVM_SEV_SNP_LAUNCH_START, &start);
+           if (init_ret == 0) init_ret = sev_mem_enc_ioctl(*vm, s);
+         }},
+    });
+    EXPECT_EQ(status_ret, 0);
+    EXPECT_EQ(init_ret, 0);
+    EXPECT_TRUE(r.findings.empty()) << "seed " << seed << ": " << r.findings.front().kind << " " << r.findings.front().message;
+    // Between one agent's sev_do_cmd and its sev_wait_cmd_ioc no other agent starts a command,
+    // and every command starts with its agent holding sev_cmd_mutex.
+    std::optional<std::uint32_t> inside;
+    std::map<std::uint32_t, int> holds;
+    int commands = 0;
+    for (const engine::TraceEvent& e : r.trace) {
+      if (e.object == "sev_cmd_mutex") holds[e.agent] += e.kind == kern::PointKind::Lock ? 1 : -1;
+      if (e.kind == kern::PointKind::FirmwareCall) {
+        EXPECT_FALSE(inside.has_value()) << "seed " << seed << ": two PSP commands in flight";
+        EXPECT_EQ(holds[e.agent], 1) << "seed " << seed << ": a PSP command without sev_cmd_mutex";
+        inside = e.agent;
+        ++commands;
+      }
+      if (e.kind == kern::PointKind::FirmwareDone) inside.reset();
+    }
+    EXPECT_GE(commands, 2) << "seed " << seed;
+  }
 }
 
 }  // namespace

@@ -191,6 +191,7 @@ int sev_ioctl(Host& host, std::uint32_t cmd, void* data, std::uint32_t* fw_error
   };
   if (fw_error != nullptr) *fw_error = 0;
   if (host.sev() == nullptr) return -EBADF;
+  const kern::Guard cmd_lock(host.sev_cmd_mutex());
   const bool v10 = host.config().profile.v10_sev_ioctls();
   switch (cmd) {
     case uapi::SNP_PLATFORM_STATUS:

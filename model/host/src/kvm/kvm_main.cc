@@ -28,9 +28,23 @@ constexpr std::uint32_t kMemSlotsNum = 32767;
 Host::Host(HostConfig cfg) : cfg_(cfg) {
   if (cfg_.snp_enabled) {
     sev_ = std::make_unique<SevPlatform>(cfg_.seed);
-    // sev_do_cmd(): each PSP command's start and end are scheduling points (kern/sched.h).
+    // sev_do_cmd(): sev_cmd_mutex around each PSP command, whose start and end are
+    // scheduling points (kern/sched.h); a caller that holds the mutex already (sev_ioctl) is
+    // __sev_do_cmd_locked() and takes nothing. Each agent keeps a stack (a firmware command
+    // may issue another) of which of its commands took the mutex.
     sev_->fw().set_command_hook([this](FwCmd c, bool done) {
-      sched_.point(done ? kern::PointKind::FirmwareDone : kern::PointKind::FirmwareCall, &sev_->fw(), to_string(c));
+      std::vector<bool>& taken = sev_cmd_taken_[sched_.current()];
+      if (!done) {
+        const bool take = sev_cmd_mutex_.owner() != sched_.current();
+        taken.push_back(take);
+        if (take) sev_cmd_mutex_.lock();
+        sched_.point(kern::PointKind::FirmwareCall, &sev_->fw(), to_string(c));
+        return;
+      }
+      sched_.point(kern::PointKind::FirmwareDone, &sev_->fw(), to_string(c));
+      const bool took = !taken.empty() && taken.back();
+      if (!taken.empty()) taken.pop_back();
+      if (took) sev_cmd_mutex_.unlock();
     });
   }
 }

@@ -142,6 +142,10 @@ class Host {
   std::optional<Pfn> pin_user_page(std::uint64_t uaddr);
   /// The SEV-SNP platform; nullptr when SNP is disabled.
   SevPlatform* sev() { return sev_.get(); }
+  /// drivers/crypto/ccp/sev-dev.c's sev_cmd_mutex: sev_do_cmd() holds it around every PSP
+  /// command; sev_ioctl() holds it around a whole /dev/sev command (its firmware calls are
+  /// __sev_do_cmd_locked()).
+  kern::Mutex& sev_cmd_mutex() { return sev_cmd_mutex_; }
 
   /// KVM_CHECK_EXTENSION on /dev/kvm (`vm` = nullptr) or on a VM fd.
   int check_extension(const Vm* vm, long cap) const;
@@ -180,6 +184,10 @@ class Host {
  private:
   HostConfig cfg_;
   kern::Sched sched_;
+  kern::Mutex sev_cmd_mutex_{sched_, "sev_cmd_mutex"};
+  /// Per agent, per command it has in flight (innermost last): whether the command took
+  /// sev_cmd_mutex (false: a call made with the mutex held, __sev_do_cmd_locked()).
+  std::map<kern::AgentId, std::vector<bool>> sev_cmd_taken_;
   UserSpace user_;
   std::map<std::uint64_t, Pfn> pinned_;  ///< user page address -> host page
   std::unique_ptr<SevPlatform> sev_;
