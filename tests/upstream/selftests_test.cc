@@ -284,36 +284,128 @@ TEST_P(Upstream, SevInit2Tests_VmTypesFlagsFeatures) {
   }
 }
 
-// ---- x86_64/private_mem_kvm_exits_test.c --------------------------------------------------
+// ---- x86_64/private_mem_kvm_exits_test.c and private_mem_conversions_test.c ---------------
 
-// test_private_access_memslot_deleted() and test_private_access_memslot_not_private(): a
-// private access where no memslot is, or where the memslot has no guest_memfd, exits
-// KVM_EXIT_MEMORY_FAULT {PRIVATE, gpa, 4096}. The guest is a simulated guest program (an SNP
-// VM stands in for the selftest's KVM_X86_SW_PROTECTED_VM).
+/// The selftests' VM: KVM_X86_SW_PROTECTED_VM with one vCPU running a simulated guest program,
+/// a guest_memfd slot of `pages` pages at `gpa` with its shared backing, and
+/// KVM_CAP_EXIT_HYPERCALL for KVM_HC_MAP_GPA_RANGE. Guest programs run on the sim only.
+struct SwProtectedVm {
+  api::Vm vm;
+  api::Vcpu vcpu;
+  api::GuestMemfd gmem;
+  api::UserMemory shared;
+};
+
+std::optional<SwProtectedVm> sw_protected_vm(api::Backend& b, api::Kvm& kvm, std::uint64_t gpa, std::uint64_t pages,
+                                             std::string* why) {
+  auto types = kvm.check_extension(uapi::KVM_CAP_VM_TYPES);
+  if (!types || (*types & (1 << uapi::KVM_X86_SW_PROTECTED_VM)) == 0) {
+    *why = "KVM_X86_SW_PROTECTED_VM not in KVM_CAP_VM_TYPES";
+    return std::nullopt;
+  }
+  auto vm = kvm.create_vm(uapi::KVM_X86_SW_PROTECTED_VM);
+  EXPECT_TRUE(vm) << vm.error().to_string();
+  if (!vm) return std::nullopt;
+  uapi::kvm_create_guest_memfd g;
+  g.size = pages * kPage;
+  auto gm = vm->create_guest_memfd(g);
+  auto mem = api::UserMemory::alloc(b, pages * kPage);
+  EXPECT_TRUE(gm && mem);
+  if (!gm || !mem) return std::nullopt;
+  uapi::kvm_userspace_memory_region2 r = region2(kRegionSlot, uapi::KVM_MEM_GUEST_MEMFD, gpa, pages * kPage,
+                                                 static_cast<std::uint64_t>(gm->handle()), 0);
+  r.userspace_addr = mem->addr();
+  EXPECT_TRUE(vm->set_user_memory_region2(r));
+  uapi::kvm_enable_cap cap;
+  cap.cap = uapi::KVM_CAP_EXIT_HYPERCALL;
+  cap.args[0] = 1ULL << uapi::KVM_HC_MAP_GPA_RANGE;
+  EXPECT_TRUE(vm->enable_cap(cap));
+  auto vcpu = vm->create_vcpu(0);
+  EXPECT_TRUE(vcpu) << vcpu.error().to_string();
+  if (!vcpu) return std::nullopt;
+  return SwProtectedVm{std::move(*vm), std::move(*vcpu), std::move(*gm), std::move(*mem)};
+}
+
+// test_private_access_memslot_deleted() and test_private_access_memslot_not_private(): on a
+// KVM_X86_SW_PROTECTED_VM, a private access where no memslot is, or where the memslot has no
+// guest_memfd, exits KVM_EXIT_MEMORY_FAULT {PRIVATE, gpa, 4096}.
 TEST_P(Upstream, PrivateMemKvmExitsTest_PrivateAccessWithoutAPrivateSlot) {
   if (GetParam().name != "sim") GTEST_SKIP() << GetParam().name << ": needs a guest program (simulated guests only)";
-  auto vm = scenarios::SnpVm::launch(*backend_, {});
-  ASSERT_TRUE(vm) << vm.error().to_string();
+  std::string why;
+  auto s = sw_protected_vm(*backend_, *kvm_, 0x10000000, 1, &why);
+  if (!s) GTEST_SKIP() << why;
   constexpr std::uint64_t kDeleted = 0x40000000, kNotPrivate = 0x50000000;
   auto mem = api::UserMemory::alloc(*backend_, kPage);
   ASSERT_TRUE(mem);
   uapi::kvm_userspace_memory_region2 r = region2(7, 0, kNotPrivate, kPage, 0, 0);  // flags 0: no guest_memfd
   r.userspace_addr = mem->addr();
-  ASSERT_EQ(errno_of((*vm)->vm().set_user_memory_region2(r)), 0);
+  ASSERT_EQ(errno_of(s->vm.set_user_memory_region2(r)), 0);
   for (std::uint64_t gpa : {kDeleted, kNotPrivate}) {
     uapi::kvm_memory_attributes a;
     a.address = gpa;
     a.size = kPage;
     a.attributes = uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
-    ASSERT_EQ(errno_of((*vm)->vm().set_memory_attributes(a)), 0);
-    ASSERT_TRUE(api::sim_load_guest(*backend_, (*vm)->vcpu().handle(), {model::kvm::GuestOp::read(gpa, true)}));
-    auto x = (*vm)->vcpu().run();
+    ASSERT_EQ(errno_of(s->vm.set_memory_attributes(a)), 0);
+    ASSERT_TRUE(api::sim_load_guest(*backend_, s->vcpu.handle(), {model::kvm::GuestOp::read(gpa, true)}));
+    auto x = s->vcpu.run();
     ASSERT_TRUE(x) << x.error().to_string();
     EXPECT_EQ(x->exit_reason, uapi::KVM_EXIT_MEMORY_FAULT) << std::hex << gpa;
     EXPECT_EQ(x->memory_fault.flags, uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE);
     EXPECT_EQ(x->memory_fault.gpa, gpa);
     EXPECT_EQ(x->memory_fault.size, kPage);
   }
+}
+
+// guest_test_explicit_conversion() and guest_test_punch_hole() on a KVM_X86_SW_PROTECTED_VM:
+// the guest asks for each conversion with KVM_HC_MAP_GPA_RANGE, the VMM answers as
+// handle_exit_hypercall() does (set the attributes; punch the guest_memfd hole when mapping
+// shared with "fallocate"); what the guest wrote privately never shows through the shared
+// mapping, the shared data survives a private phase, private data survives a shared phase
+// unless the hole is punched, and a punched page reads as zero when it is private again.
+TEST_P(Upstream, PrivateMemConversionsTest_ExplicitConversionAndPunchHole) {
+  if (GetParam().name != "sim") GTEST_SKIP() << GetParam().name << ": needs a guest program (simulated guests only)";
+  constexpr std::uint64_t kBase = 1ULL << 32;  // BASE_DATA_GPA
+  std::string why;
+  auto s = sw_protected_vm(*backend_, *kvm_, kBase, 1, &why);
+  if (!s) GTEST_SKIP() << why;
+  using model::kvm::GuestOp;
+  ASSERT_TRUE(api::sim_load_guest(*backend_, s->vcpu.handle(),
+                                  {GuestOp::write(kBase, false, 0xAA),                                 // shared
+                                   GuestOp::map_gpa_range(kBase, 1, true), GuestOp::write(kBase, true, 0xBB),
+                                   GuestOp::read(kBase, true),                                         // 0xbb
+                                   GuestOp::map_gpa_range(kBase, 1, false), GuestOp::read(kBase, false),  // 0xaa
+                                   GuestOp::map_gpa_range(kBase, 1, true), GuestOp::read(kBase, true),    // 0xbb
+                                   GuestOp::map_gpa_range(kBase, 1, false),  // the VMM punches the hole
+                                   GuestOp::map_gpa_range(kBase, 1, true), GuestOp::read(kBase, true),    // 0x00
+                                   GuestOp::halt()}));
+  int conversions = 0;
+  for (;;) {
+    auto x = s->vcpu.run();
+    ASSERT_TRUE(x) << x.error().to_string();
+    if (x->exit_reason == uapi::KVM_EXIT_HLT) break;
+    ASSERT_EQ(x->exit_reason, uapi::KVM_EXIT_HYPERCALL);
+    ASSERT_EQ(x->hypercall.nr, uapi::KVM_HC_MAP_GPA_RANGE);
+    const bool to_private = (x->hypercall.args[2] & uapi::KVM_MAP_GPA_RANGE_ENCRYPTED) != 0;
+    ++conversions;
+    if (conversions == 4) {  // mapping shared "with fallocate": PUNCH_HOLE on the guest_memfd
+      ASSERT_EQ(fallocate(s->gmem, kKeep | kPunch, 0, kPage), 0);
+    }
+    uapi::kvm_memory_attributes a;
+    a.address = x->hypercall.args[0];
+    a.size = x->hypercall.args[1] * kPage;
+    a.attributes = to_private ? uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+    ASSERT_EQ(errno_of(s->vm.set_memory_attributes(a)), 0);
+    ASSERT_TRUE(s->vcpu.set_exit_ret(0));
+  }
+  EXPECT_EQ(conversions, 5);
+  const model::kvm::GuestLog* log = api::sim_guest_log(*backend_, s->vcpu.handle());
+  ASSERT_NE(log, nullptr);
+  std::vector<std::string> reads;
+  for (const std::string& line : *log) {
+    if (line.rfind("read ", 0) == 0) reads.push_back(line);
+  }
+  EXPECT_EQ(reads, (std::vector<std::string>{"read 0x100000000 (private): 0xbb", "read 0x100000000 (shared): 0xaa",
+                                             "read 0x100000000 (private): 0xbb", "read 0x100000000 (private): 0x00"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, Upstream, all_backends(), [](const auto& p) { return p.param.name; });

@@ -106,7 +106,8 @@ TEST_F(Sweep, Init2_EveryFeatureBit) {
 TEST_F(Sweep, Init2_SevAndSevEsTypes_TheirRules) {
   const auto types = kvm_->check_extension(uapi::KVM_CAP_VM_TYPES);
   ASSERT_TRUE(types);
-  EXPECT_EQ(*types, (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4));  // DEFAULT, SEV, SEV_ES, SNP
+  // DEFAULT, SW_PROTECTED, SEV, SEV_ES, SNP
+  EXPECT_EQ(*types, (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4));
   for (unsigned long type : {uapi::KVM_X86_SEV_VM, uapi::KVM_X86_SEV_ES_VM}) {
     const bool es = type == uapi::KVM_X86_SEV_ES_VM;
     SCOPED_TRACE(es ? "SEV-ES" : "SEV");

@@ -53,7 +53,8 @@ Host::~Host() { vms_.clear(); }
 int Host::check_extension(const Vm* vm, long cap) const {
   switch (cap) {
     case kCapVmTypes:
-      return static_cast<int>((1U << kVmDefault) | (sev_ && cfg_.sev_enabled ? 1U << kVmSev : 0U) |
+      return static_cast<int>((1U << kVmDefault) | (sev_ && cfg_.sw_protected_vm ? 1U << kVmSwProtected : 0U) |
+                              (sev_ && cfg_.sev_enabled ? 1U << kVmSev : 0U) |
                               (sev_ && cfg_.sev_es_enabled ? 1U << kVmSevEs : 0U) |
                               (cfg_.snp_enabled ? 1U << kVmSnp : 0U));
     case kCapUserMemory2:
@@ -451,7 +452,7 @@ int Vm::create_vcpu(unsigned long vcpu_id) {
   if (vcpu_ids_.size() >= host_->config().max_vcpus) return -EINVAL;
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) != vcpu_ids_.end()) return -EEXIST;
   vcpu_ids_.push_back(vcpu_id);
-  if (SevPlatform* sev = host_->sev(); sev != nullptr && has_private_mem() && sev_.active) {
+  if (SevPlatform* sev = host_->sev(); sev != nullptr && is_snp() && sev_.active) {
     // sev_es_vcpu_create(): the VMSA page (snp_safe_alloc_page). A vCPU created after
     // LAUNCH_FINISH keeps a hypervisor-owned VMSA, so VMRUN refuses it until an AP Creation
     // gives it one of the guest's.

@@ -73,6 +73,52 @@ Exit Vm::terminate(VcpuRun& v, std::string why) {
   return e;
 }
 
+std::optional<Exit> Vm::shared_access(VcpuRun& v, const GuestOp& op, const Memslot& slot) {
+  // A shared page: the VMM's memory at the slot's userspace address.
+  const Gpa gpa = op.gpa & ~(kPageSize - 1);
+  const std::uint64_t uaddr = slot.userspace_addr + (((gpa >> kPageShift) - slot.base_gfn) << kPageShift);
+  std::uint8_t b = 0;
+  if (op.kind == GuestOpKind::Write) {
+    std::vector<std::uint8_t> page(kPageSize, op.value);
+    if (!host_->user().copy_to(uaddr, page)) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
+    v.log.push_back(fmt::format("write 0x{:x} (shared): 0x{:02x}", gpa, op.value));
+  } else {
+    if (!host_->user().copy_from(uaddr, {&b, 1})) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
+    v.log.push_back(fmt::format("read 0x{:x} (shared): 0x{:02x}", gpa, b));
+  }
+  ++v.pc;
+  return std::nullopt;
+}
+
+std::optional<Exit> Vm::private_access(VcpuRun& v, const GuestOp& op, Pfn pfn) {
+  const Gpa gpa = op.gpa & ~(kPageSize - 1);
+  HostMemory& mem = host_->sev()->mem();
+  if (op.kind == GuestOpKind::Write) {
+    auto page = mem.page_mut(pfn);
+    std::fill(page.begin(), page.end(), op.value);
+    v.log.push_back(fmt::format("write 0x{:x} (private): 0x{:02x}", gpa, op.value));
+  } else {
+    v.log.push_back(fmt::format("read 0x{:x} (private): 0x{:02x}", gpa, mem.page(pfn)[0]));
+  }
+  ++v.pc;
+  return std::nullopt;
+}
+
+std::optional<Exit> Vm::sw_protected_access(VcpuRun& v, const GuestOp& op) {
+  const Gpa gpa = op.gpa & ~(kPageSize - 1);
+  const Gpa gfn = gpa >> kPageShift;
+  const auto slot = gfn_to_memslot(gfn);
+  const bool is_private = (attributes(gfn) & kAttrPrivate) != 0;
+  // kvm_faultin_pfn_private(): private by the attributes, but no slot, or one without
+  // guest_memfd, can back it - a memory-fault exit to userspace.
+  if (is_private && (!slot || (slot->flags & kMemGuestMemfd) == 0)) return memory_fault_exit(gpa, true);
+  if (!slot) return terminate(v, fmt::format("access to unmapped GPA 0x{:x}", gpa));
+  if (!is_private) return shared_access(v, op, *slot);
+  const auto pfn = gmem_pfn(*slot, gfn);  // kvm_gmem_get_pfn(); no arch prepare hook
+  if (!pfn) return terminate(v, fmt::format("private GPA 0x{:x} has no guest_memfd page", gpa));
+  return private_access(v, op, *pfn);
+}
+
 std::optional<Exit> Vm::step(VcpuRun& v) {
   if (v.pc >= v.program.size()) {  // the program ran out: the guest idles
     Exit e;
@@ -95,7 +141,7 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
   const Gpa gpa = op.gpa & ~(kPageSize - 1);
   const Gpa gfn = gpa >> kPageShift;
   SevPlatform* sev = host_->sev();
-  const bool snp = has_private_mem() && sev != nullptr;
+  const bool snp = is_snp() && sev != nullptr;
   switch (op.kind) {
     case GuestOpKind::Halt: {
       ++v.pc;
@@ -148,6 +194,7 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
     case GuestOpKind::Pvalidate:
     case GuestOpKind::Read:
     case GuestOpKind::Write: {
+      if (type_ == kVmSwProtected && op.kind != GuestOpKind::Pvalidate) return sw_protected_access(v, op);
       const bool c_bit = op.kind == GuestOpKind::Pvalidate || op.c_bit;
       const auto slot = gfn_to_memslot(gfn);
       if (c_bit && !snp) return terminate(v, fmt::format("private access to 0x{:x} in a VM without private memory", gpa));
@@ -162,20 +209,7 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
         // and the memory-fault exit; the guest retries the same access afterwards.
         return memory_fault_exit(gpa, c_bit);
       }
-      if (!c_bit) {  // a shared page: the VMM's memory at the slot's userspace address
-        const std::uint64_t uaddr = slot->userspace_addr + ((gfn - slot->base_gfn) << kPageShift);
-        std::uint8_t b = 0;
-        if (op.kind == GuestOpKind::Write) {
-          std::vector<std::uint8_t> page(kPageSize, op.value);
-          if (!host_->user().copy_to(uaddr, page)) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
-          v.log.push_back(fmt::format("write 0x{:x} (shared): 0x{:02x}", gpa, op.value));
-        } else {
-          if (!host_->user().copy_from(uaddr, {&b, 1})) return terminate(v, fmt::format("shared 0x{:x}: bad mapping", gpa));
-          v.log.push_back(fmt::format("read 0x{:x} (shared): 0x{:02x}", gpa, b));
-        }
-        ++v.pc;
-        return std::nullopt;
-      }
+      if (!c_bit) return shared_access(v, op, *slot);
       bool retry = false;
       const auto pfn = guest_private_pfn(v, gpa, &retry);
       if (retry) return std::nullopt;
@@ -229,15 +263,7 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
       if (f.raised()) {
         return terminate(v, fmt::format("#NPF 0x{:x} at 0x{:x} ({}): unresolved", f.code, gpa, f.check));
       }
-      if (op.kind == GuestOpKind::Write) {
-        auto page = sev->mem().page_mut(*pfn);
-        std::fill(page.begin(), page.end(), op.value);
-        v.log.push_back(fmt::format("write 0x{:x} (private): 0x{:02x}", gpa, op.value));
-      } else {
-        v.log.push_back(fmt::format("read 0x{:x} (private): 0x{:02x}", gpa, sev->mem().page(*pfn)[0]));
-      }
-      ++v.pc;
-      return std::nullopt;
+      return private_access(v, op, *pfn);
     }
   }
   return std::nullopt;
@@ -247,7 +273,7 @@ Exit Vm::run_vcpu(unsigned long vcpu_id) {
   auto it = runs_.find(vcpu_id);
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return Exit{-EINVAL};
   const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));
-  if (has_private_mem() && !sev_.finished) return Exit{-EINVAL};  // no VMSA to run before LAUNCH_FINISH
+  if (is_snp() && !sev_.finished) return Exit{-EINVAL};  // no VMSA to run before LAUNCH_FINISH
   if (it == runs_.end()) it = runs_.emplace(vcpu_id, VcpuRun{}).first;
   VcpuRun& v = it->second;
   if (v.terminated) return terminate(v, "KVM_RUN after the guest asked to terminate");

@@ -12,7 +12,7 @@ std::optional<Pfn> Vm::private_pfn(Gpa gpa) {
   if (!slot) return std::nullopt;
   const auto pfn = gmem_pfn(*slot, gfn);
   if (!pfn) return std::nullopt;
-  sev_gmem_prepare(*this, *slot, gfn, *pfn);
+  if (is_snp()) sev_gmem_prepare(*this, *slot, gfn, *pfn);  // kvm_arch_gmem_prepare(): SNP only
   return pfn;
 }
 

@@ -41,7 +41,7 @@ std::optional<Exit> Vm::step_psc(VcpuRun& v, const GuestOp& op) {
     v.psc_started = true;
     v.psc_cur = 0;
   }
-  if (!has_private_mem() || host_->sev() == nullptr) return fail(kPscErrGeneric, "not an SNP guest");
+  if (!is_snp() || host_->sev() == nullptr) return fail(kPscErrGeneric, "not an SNP guest");
   while (v.psc_cur < op.psc.size()) {
     const PscEntry& e = op.psc[v.psc_cur];
     if (e.operation == kPscPsmash || e.operation == kPscUnsmash || e.cur_page == pages_of(e)) {
@@ -93,7 +93,7 @@ std::optional<Exit> Vm::step_ap_create(VcpuRun& v, const GuestOp& op) {
     ++v.pc;
     return std::nullopt;
   };
-  if (!has_private_mem() || host_->sev() == nullptr) return refuse("not an SNP guest");
+  if (!is_snp() || host_->sev() == nullptr) return refuse("not an SNP guest");
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), op.apic_id) == vcpu_ids_.end()) return refuse("no such vCPU");
   if (op.ap_request != kApCreateOnInit && op.ap_request != kApCreate && op.ap_request != kApDestroy) {
     return refuse("unknown request");

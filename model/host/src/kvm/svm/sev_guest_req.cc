@@ -43,7 +43,7 @@ std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
   const bool ext = op.kind == GuestOpKind::ExtGuestRequest;
   const char* what = ext ? "extended guest request" : "guest request";
   SevPlatform* sev = host_->sev();
-  const bool snp = has_private_mem() && sev != nullptr;
+  const bool snp = is_snp() && sev != nullptr;
   if (!v.req_sealed) {
     // The guest driver: VMPCK0 from the secrets page (a private, validated page), then the
     // sealed MSG_REPORT_REQ written into the shared request page.
@@ -305,7 +305,7 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
   // Success as far as KVM says: open the response with VMPCK0.
   SevPlatform* sev = host_->sev();
   Aes256Key key{};
-  if (sev != nullptr && has_private_mem() && op.req.secrets != 0) {
+  if (sev != nullptr && is_snp() && op.req.secrets != 0) {
     if (const auto pfn = private_pfn(op.req.secrets)) {
       const auto page = sev->mem().page(*pfn);
       std::copy_n(page.begin() + kSecretsVmpck0, key.size(), key.begin());

@@ -11,7 +11,7 @@
 namespace snplab::model::kvm {
 
 std::optional<Exit> Vm::vmrun_checks(unsigned long vcpu_id, VcpuRun& v) {
-  if (!has_private_mem()) return std::nullopt;
+  if (!is_snp()) return std::nullopt;
   if (v.vmsa_invalid) return Exit{-EINVAL};  // AP DESTROY: no VMSA to run (facts §7.5)
   Pfn vmsa = v.vmsa;
   if (vmsa == 0) {

@@ -40,6 +40,11 @@ struct HostConfig {
   /// RMP-fault/PSMASH path (facts §3.3, §8.5). Off by default: upstream guest_memfd hands
   /// out 4K pages (docs/kvm.md).
   bool gmem_huge_folios = false;
+  /// KVM_X86_SW_PROTECTED_VM (CONFIG_KVM_SW_PROTECTED_VM with the TDP MMU): guest_memfd
+  /// private memory without RMP or firmware. Offered by default (the kernels the KVM
+  /// selftests run on have it); its pages come from the SEV platform's host memory, so a host
+  /// with snp_enabled = false does not offer it (docs/kvm.md).
+  bool sw_protected_vm = true;
   /// The kernel's behaviour (profile.h); upstream unless a scenario picks another.
   KernelProfile profile = default_profile();
 };
@@ -52,6 +57,7 @@ inline constexpr std::uint64_t kGmemFlagMmap = 1ULL << 0;
 inline constexpr std::uint64_t kGmemFlagInitShared = 1ULL << 1;
 inline constexpr std::uint64_t kAttrPrivate = 1ULL << 3;
 inline constexpr unsigned long kVmDefault = 0;
+inline constexpr unsigned long kVmSwProtected = 1;  ///< KVM_X86_SW_PROTECTED_VM
 inline constexpr unsigned long kVmSev = 2;    ///< KVM_X86_SEV_VM
 inline constexpr unsigned long kVmSevEs = 3;  ///< KVM_X86_SEV_ES_VM
 inline constexpr unsigned long kVmSnp = 4;
@@ -214,7 +220,9 @@ class Vm {
   kern::Mutex& kvm_lock() { return kvm_lock_; }
   std::uint64_t id() const { return id_; }
   unsigned long type() const { return type_; }
-  bool has_private_mem() const { return type_ == kVmSnp; }
+  /// kvm->arch.has_private_mem: SNP and software-protected VMs (guest_memfd, attributes).
+  bool has_private_mem() const { return type_ == kVmSnp || type_ == kVmSwProtected; }
+  bool is_snp() const { return type_ == kVmSnp; }
   /// An SEV, SEV-ES or SNP VM type (sev_guest_init2 accepts it).
   bool is_sev_type() const { return type_ == kVmSev || type_ == kVmSevEs || type_ == kVmSnp; }
 
@@ -369,6 +377,14 @@ class Vm {
   /// and *retry = false: no guest_memfd page backs `gpa`.
   std::optional<Pfn> guest_private_pfn(VcpuRun& v, Gpa gpa, bool* retry);
   std::optional<Exit> step_psc(VcpuRun& v, const GuestOp& op);
+  /// A read or write of a software-protected guest: private exactly when the attribute says
+  /// so (KVM sets PFERR_PRIVATE_ACCESS from it; there is no C-bit), private pages straight
+  /// from guest_memfd with no RMP.
+  std::optional<Exit> sw_protected_access(VcpuRun& v, const GuestOp& op);
+  /// The guest reads or writes a shared page (the VMM's memory behind the slot).
+  std::optional<Exit> shared_access(VcpuRun& v, const GuestOp& op, const Memslot& slot);
+  /// The guest reads or writes private page `pfn` (the access checks passed).
+  std::optional<Exit> private_access(VcpuRun& v, const GuestOp& op, Pfn pfn);
   /// VMRUN's checks on the VMSA the vCPU enters (facts §3.4): a failure exits
   /// KVM_EXIT_FAIL_ENTRY with SVM_EXIT_ERR. On success v.running_vmsa is the VMSA page.
   std::optional<Exit> vmrun_checks(unsigned long vcpu_id, VcpuRun& v);
