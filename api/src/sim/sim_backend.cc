@@ -85,17 +85,14 @@ class SimBackend final : public Backend {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return err("KVM_SET_USER_MEMORY_REGION2", ENOTTY);
     if (v->vm_dead()) return err("KVM_SET_USER_MEMORY_REGION2", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
-    model::kvm::MemoryRegion2 m;
-    m.slot = r.slot;
-    m.flags = r.flags;
-    m.guest_phys_addr = r.guest_phys_addr;
-    m.memory_size = r.memory_size;
-    m.userspace_addr = r.userspace_addr;
-    m.guest_memfd_offset = r.guest_memfd_offset;
+    // The handle table is the fd table: the guest_memfd fd becomes the guest_memfd it names
+    // (fget()); one that is not a guest_memfd of this VM names none, which kvm_gmem_bind()
+    // refuses (EINVAL).
+    uapi::kvm_userspace_memory_region2 m = r;
+    m.guest_memfd = 0;
     if ((r.flags & uapi::KVM_MEM_GUEST_MEMFD) != 0) {
-      // The fd must be a guest_memfd of this VM; anything else is EINVAL (kvm_gmem_bind).
       const GmemObj* g = get<GmemObj>(r.guest_memfd);
-      m.guest_memfd = g != nullptr && g->vm == v->id() ? g->gmem : 0;
+      m.guest_memfd = g != nullptr && g->vm == v->id() ? static_cast<std::uint32_t>(g->gmem) : 0;
     }
     if (const int e = v->set_user_memory_region2(m); e < 0) return err("KVM_SET_USER_MEMORY_REGION2", -e);
     return ok();

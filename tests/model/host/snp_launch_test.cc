@@ -318,7 +318,7 @@ TEST(SnpLaunchModel, MeasurementMatchesAnIndependentDigestAndTeardownIsClean) {
   r.flags = kMemGuestMemfd;
   r.memory_size = 1ULL << 21;
   r.userspace_addr = user;
-  r.guest_memfd = static_cast<std::uint64_t>(gm);
+  r.guest_memfd = static_cast<std::uint32_t>(gm);
   ASSERT_EQ(vm->set_user_memory_region2(r), 0);
   ASSERT_EQ(vm->set_memory_attributes(0, 1ULL << 21, kAttrPrivate, 0), 0);
   const std::uint64_t src = host.user().map(3 * kPageSize);

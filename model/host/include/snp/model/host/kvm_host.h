@@ -20,6 +20,7 @@
 #include "snp/model/host/kvm/svm/sev.h"
 #include "snp/model/host/mm/user.h"
 #include "snp/model/base/types.h"
+#include "snp/uapi/uapi.h"
 
 namespace snplab::model::kvm {
 
@@ -49,18 +50,18 @@ struct HostConfig {
   KernelProfile profile = default_profile();
 };
 
-// uAPI constants the host logic needs (the numbers of api/uapi.h; model/ cannot include it).
-inline constexpr std::uint32_t kMemLogDirtyPages = 1U << 0;
-inline constexpr std::uint32_t kMemReadonly = 1U << 1;
-inline constexpr std::uint32_t kMemGuestMemfd = 1U << 2;
-inline constexpr std::uint64_t kGmemFlagMmap = 1ULL << 0;
-inline constexpr std::uint64_t kGmemFlagInitShared = 1ULL << 1;
-inline constexpr std::uint64_t kAttrPrivate = 1ULL << 3;
-inline constexpr unsigned long kVmDefault = 0;
-inline constexpr unsigned long kVmSwProtected = 1;  ///< KVM_X86_SW_PROTECTED_VM
-inline constexpr unsigned long kVmSev = 2;    ///< KVM_X86_SEV_VM
-inline constexpr unsigned long kVmSevEs = 3;  ///< KVM_X86_SEV_ES_VM
-inline constexpr unsigned long kVmSnp = 4;
+// The uAPI constants the host logic uses, by the model's names (defined once, in snp/uapi).
+inline constexpr std::uint32_t kMemLogDirtyPages = uapi::KVM_MEM_LOG_DIRTY_PAGES;
+inline constexpr std::uint32_t kMemReadonly = uapi::KVM_MEM_READONLY;
+inline constexpr std::uint32_t kMemGuestMemfd = uapi::KVM_MEM_GUEST_MEMFD;
+inline constexpr std::uint64_t kGmemFlagMmap = uapi::GUEST_MEMFD_FLAG_MMAP;
+inline constexpr std::uint64_t kGmemFlagInitShared = uapi::GUEST_MEMFD_FLAG_INIT_SHARED;
+inline constexpr std::uint64_t kAttrPrivate = uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
+inline constexpr unsigned long kVmDefault = uapi::KVM_X86_DEFAULT_VM;
+inline constexpr unsigned long kVmSwProtected = uapi::KVM_X86_SW_PROTECTED_VM;
+inline constexpr unsigned long kVmSev = uapi::KVM_X86_SEV_VM;
+inline constexpr unsigned long kVmSevEs = uapi::KVM_X86_SEV_ES_VM;
+inline constexpr unsigned long kVmSnp = uapi::KVM_X86_SNP_VM;
 
 struct Memslot {
   std::uint32_t id = 0;           ///< slot & 0xffff
@@ -82,16 +83,10 @@ struct Gmem {
   std::map<std::uint64_t, Pfn> pages;
 };
 
-/// The arguments of KVM_SET_USER_MEMORY_REGION2 (struct kvm_userspace_memory_region2).
-struct MemoryRegion2 {
-  std::uint32_t slot = 0;
-  std::uint32_t flags = 0;
-  std::uint64_t guest_phys_addr = 0;
-  std::uint64_t memory_size = 0;
-  std::uint64_t userspace_addr = 0;
-  std::uint64_t guest_memfd_offset = 0;
-  std::uint64_t guest_memfd = 0;  ///< the gmem id the fd names (0: none)
-};
+/// The arguments of KVM_SET_USER_MEMORY_REGION2, as the uAPI has them. `guest_memfd` names the
+/// guest_memfd by its id on this VM (what the fd resolves to; 0: none): the caller's fd table
+/// (the sim adapter) does the kernel's fget().
+using MemoryRegion2 = uapi::kvm_userspace_memory_region2;
 
 class Vm;
 struct HostSnapshot;
@@ -124,15 +119,19 @@ struct UserCompletion {
   std::uint64_t npages = 0;
   std::uint8_t flags = 0;
 };
-inline constexpr std::uint32_t kExitFailEntry = 9;
+inline constexpr std::uint32_t kExitFailEntry = uapi::KVM_EXIT_FAIL_ENTRY;
 inline constexpr std::uint64_t kSvmExitErr = ~0ULL;  ///< SVM_EXIT_ERR (VMEXIT_INVALID), -1
-inline constexpr std::uint32_t kExitHypercall = 3, kExitHlt = 5, kExitInternalError = 17, kExitSystemEvent = 24,
-                               kExitMemoryFault = 39, kExitVmgexit = 40, kExitSnpReqCerts = 43;
-inline constexpr std::uint32_t kUserVmgexitReqCerts = 1;       ///< KVM_USER_VMGEXIT_REQ_CERTS
-inline constexpr std::uint8_t kReqCertsFlagNotifyDone = 1;     ///< ..._FLAGS_NOTIFY_DONE
-inline constexpr std::uint8_t kReqCertsStatusPending = 0, kReqCertsStatusDone = 1;
-inline constexpr std::uint64_t kMemoryExitFlagPrivate = 1ULL << 3;
-inline constexpr std::uint32_t kSystemEventSevTerm = 6;  ///< KVM_SYSTEM_EVENT_SEV_TERM
+inline constexpr std::uint32_t kExitHypercall = uapi::KVM_EXIT_HYPERCALL, kExitHlt = uapi::KVM_EXIT_HLT,
+                               kExitInternalError = uapi::KVM_EXIT_INTERNAL_ERROR,
+                               kExitSystemEvent = uapi::KVM_EXIT_SYSTEM_EVENT,
+                               kExitMemoryFault = uapi::KVM_EXIT_MEMORY_FAULT, kExitVmgexit = uapi::KVM_EXIT_VMGEXIT_SEED,
+                               kExitSnpReqCerts = uapi::KVM_EXIT_SNP_REQ_CERTS;
+inline constexpr std::uint32_t kUserVmgexitReqCerts = uapi::KVM_USER_VMGEXIT_REQ_CERTS;
+inline constexpr std::uint8_t kReqCertsFlagNotifyDone = uapi::KVM_USER_VMGEXIT_REQ_CERTS_FLAGS_NOTIFY_DONE;
+inline constexpr std::uint8_t kReqCertsStatusPending = uapi::KVM_USER_VMGEXIT_REQ_CERTS_STATUS_PENDING,
+                              kReqCertsStatusDone = uapi::KVM_USER_VMGEXIT_REQ_CERTS_STATUS_DONE;
+inline constexpr std::uint64_t kMemoryExitFlagPrivate = uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE;
+inline constexpr std::uint32_t kSystemEventSevTerm = uapi::KVM_SYSTEM_EVENT_SEV_TERM;
 
 class Host {
  public:
