@@ -26,6 +26,16 @@ uapi::kvm_sev_cmd cmd_of(std::uint32_t id, void* data) {
   return c;
 }
 
+/// A VM of `type` on `host` after KVM_SEV_INIT2 succeeded.
+Vm* initialized_vm(Host& host, unsigned long type) {
+  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(type)));
+  EXPECT_NE(vm, nullptr);
+  uapi::kvm_sev_init init;
+  auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
+  EXPECT_EQ(sev_mem_enc_ioctl(*vm, c), 0);
+  return vm;
+}
+
 TEST(SevMemEncIoctl, BeforeInit2EveryOtherCommandIsEnotty) {
   Host host;
   Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
@@ -39,10 +49,7 @@ TEST(SevMemEncIoctl, BeforeInit2EveryOtherCommandIsEnotty) {
 
 TEST(SevMemEncIoctl, SnpGuestRefusesLegacyCommandsWithEperm) {
   Host host;
-  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
-  uapi::kvm_sev_init init;
-  auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
-  ASSERT_EQ(sev_mem_enc_ioctl(*vm, c), 0);
+  Vm* vm = initialized_vm(host, kVmSnp);
   EXPECT_TRUE(vm->sev().active);
   std::uint8_t payload[64] = {};
   auto legacy = cmd_of(kLegacyLaunchStart, payload);
@@ -52,10 +59,7 @@ TEST(SevMemEncIoctl, SnpGuestRefusesLegacyCommandsWithEperm) {
 
 TEST(SevMemEncIoctl, SevGuestLegacyLaunchIsNotModelled) {
   Host host;
-  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSev)));
-  uapi::kvm_sev_init init;
-  auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
-  ASSERT_EQ(sev_mem_enc_ioctl(*vm, c), 0);
+  Vm* vm = initialized_vm(host, kVmSev);
   std::uint8_t payload[64] = {};
   auto legacy = cmd_of(kLegacyLaunchStart, payload);
   std::string_view why;
@@ -83,10 +87,7 @@ TEST(SevMemEncIoctl, NullPayloadIsEfaultAndSevDisabledIsEnotty) {
 
 TEST(SevMemEncIoctl, FirmwareStatusComesBackInCmdError) {
   Host host;
-  Vm* vm = host.vm(static_cast<std::uint64_t>(host.create_vm(kVmSnp)));
-  uapi::kvm_sev_init init;
-  auto c = cmd_of(uapi::KVM_SEV_INIT2, &init);
-  ASSERT_EQ(sev_mem_enc_ioctl(*vm, c), 0);
+  Vm* vm = initialized_vm(host, kVmSnp);
   // LAUNCH_FINISH before LAUNCH_START: the kernel refuses it itself (no context), no firmware call.
   uapi::kvm_sev_snp_launch_finish fin;
   auto f = cmd_of(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &fin);
