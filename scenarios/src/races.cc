@@ -31,25 +31,25 @@ constexpr RaceScenario kRaces[] = {
      "2023-10-17 (facts §9(a))",
      "vcpu0: the guest's extended guest request (KVM's handler and the global getter); "
      "sev-ioctl: /dev/sev SNP_SET_EXT_CONFIG with a new certificate blob",
-     "v10-global-certs-reload", "v10-kernel-certs", "kref-reloaded-pointer", 2000, 500},
+     "v10-global-certs-reload", "v10-kernel-certs", model::FindingKind::KrefReloadedPointer, 2000, 500},
     {"launch-update-revert",
      "one SNP_LAUNCH_UPDATE measures a page while another, over a range that includes it, fails in the firmware; "
      "the RFC v4 error path returns every page of its range to the hypervisor, the other call's page too",
      "[PATCH Part2 RFC v4 24/40] KVM: SVM: Add KVM_SEV_SNP_LAUNCH_UPDATE command, review 2021-07-16 (facts §9(b))",
      "vmm-a: LAUNCH_UPDATE of gfn 5 (NORMAL); vmm-b: LAUNCH_UPDATE of gfns 3-5 as a CPUID page the firmware "
-     "refuses", "launch-update-revert-all", "upstream", "erroneous-revert", 200, 200},
+     "refuses", "launch-update-revert-all", "upstream", model::FindingKind::ErroneousRevert, 200, 200},
     {"nonsnp-guest-req",
      "a non-SNP guest issues an extended guest request; the v10 handler sets rc instead of the exit code, so the "
      "guest is told its request succeeded",
      "[PATCH v10 48/50] snp_handle_ext_guest_request() (facts §9(c))",
      "vcpu0: a non-SNP guest's extended guest request", "v10-nonsnp-guest-req-rc", "v10-kernel-certs",
-     "guest-request-false-success", 10, 10},
+     model::FindingKind::GuestRequestFalseSuccess, 10, 10},
     {"vmsa-features",
      "the VMM launches with vmsa_features 0 and computes the launch digest it expects; a kernel that ORs "
      "DEBUG_SWAP into the VMSA features makes the firmware's digest differ",
      "Paolo Bonzini, \"[PATCH v2 06/11] KVM: SEV: disable DEBUG_SWAP by default\", 2024-02-23 (facts §9(d))",
      "vmm: INIT2 (features 0), LAUNCH_START, LAUNCH_UPDATE of 4 pages, LAUNCH_FINISH, then the expected digest "
-     "from the same pages and the VMSA for its features", "debug-swap-forced", "upstream", "measurement-mismatch", 10, 10},
+     "from the same pages and the VMSA for its features", "debug-swap-forced", "upstream", model::FindingKind::MeasurementMismatch, 10, 10},
     {"memslot-change",
      "SNP_LAUNCH_UPDATE finds the guest page from the source address through the memslots (hva->gpa) with a plain "
      "load of kvm->memslots outside SRCU and without kvm->slots_lock, while another thread adds a memslot: the "
@@ -58,7 +58,7 @@ constexpr RaceScenario kRaces[] = {
      "for the hva->gpa lookup\"; facts §9(b)); fixed upstream: userspace passes gfn_start, lookups under SRCU",
      "vmm-launch: LAUNCH_UPDATE of one NORMAL page (RFC v4: by its hva in the shared mapping; upstream: gfn 7); "
      "vmm-memslot: KVM_SET_USER_MEMORY_REGION2 adds slot 1 at 4 GiB",
-     "launch-update-hva-lookup", "upstream", "data-race", 200, 200},
+     "launch-update-hva-lookup", "upstream", model::FindingKind::DataRace, 200, 200},
     {"certs-sync",
      "the VMM serves an extended guest request's certificates from its certificate file while an updater runs "
      "SNP_SET_CONFIG (a new reported TCB, so a new VCEK) and rewrites the file: the firmware signs the report with "
@@ -68,7 +68,7 @@ constexpr RaceScenario kRaces[] = {
      "vcpu0: the guest's extended guest request and the VMM's exit handling (read the certificate file, write it to "
      "the guest, complete); updater: /dev/sev SNP_SET_CONFIG, then the new certificate file. The fixed VMM "
      "(+vmm-cert-lock) holds the file lock from the certificate exit to the NOTIFY_DONE exit; the updater takes it",
-     "v15-vmgexit-certs", "v15-vmgexit-certs+vmm-cert-lock", "certs-out-of-sync", 500, 300},
+     "v15-vmgexit-certs", "v15-vmgexit-certs+vmm-cert-lock", model::FindingKind::CertsOutOfSync, 500, 300},
     {"gmem-punch",
      "userspace punches a hole in guest_memfd over a page the guest has validated and uses as private: without the "
      "arch invalidate hook the page returns to the allocator still assigned to the guest; with it, the page is made "
@@ -78,7 +78,7 @@ constexpr RaceScenario kRaces[] = {
      "\"KVM: guest_memfd: Add hook for invalidating memory\" (6.11); facts §8.5 (sev_gmem_invalidate)",
      "vcpu0: guest PVALIDATE, private write, private read, shared read of GPA 0x10000, with the VMM converting on "
      "KVM_EXIT_MEMORY_FAULT; vmm-punch: fallocate(PUNCH_HOLE) of that page in the guest_memfd",
-     "gmem-no-invalidate-hook", "upstream", "freed-private-page", 200, 200},
+     "gmem-no-invalidate-hook", "upstream", model::FindingKind::FreedPrivatePage, 200, 200},
     {"double-assignment",
      "the VMM hands the same user buffer to SNP_LAUNCH_UPDATE of two guests; the RFC v4 command pins the page behind "
      "it and RMPUPDATE silently reassigns it from the first guest to the second",
@@ -86,7 +86,7 @@ constexpr RaceScenario kRaces[] = {
      "2021-07-16 (facts §9(b)): check the RMP entry before RMPUPDATE",
      "vmm-a: LAUNCH_UPDATE of guest A's gfn 2 from buffer X; vmm-b, once vmm-a's call has returned (a completion): "
      "LAUNCH_UPDATE of guest B's gfn 2 from the same X",
-     "rfc-v4-pinned-no-check", "rfc-v4-pinned", "double-assignment", 50, 100},
+     "rfc-v4-pinned-no-check", "rfc-v4-pinned", model::FindingKind::DoubleAssignment, 50, 100},
     {"double-assignment-concurrent",
      "the same user buffer to two guests' SNP_LAUNCH_UPDATE at the same time: the already-assigned check and the "
      "RMPUPDATE are two steps, so both calls can pass the check before either assigns - the check is a TOCTOU "
@@ -94,7 +94,7 @@ constexpr RaceScenario kRaces[] = {
      "found by this engine on top of the RFC v4 24/40 review's fix (facts §9(b)); upstream: guest_memfd, "
      "sev_gmem_post_populate()",
      "vmm-a and vmm-b: LAUNCH_UPDATE of their guest's gfn 2 from the same buffer X, concurrently",
-     "rfc-v4-pinned", "upstream", "double-assignment", 200, 200},
+     "rfc-v4-pinned", "upstream", model::FindingKind::DoubleAssignment, 200, 200},
 };
 
 std::vector<std::uint8_t> cert_blob(model::kvm::Host& host, std::uint8_t tag) {
@@ -209,7 +209,7 @@ std::shared_ptr<T> shared(T&& v) {
 
 /// Adds to every `kind` finding the steps of the first trace event matching each (object,
 /// kind), in trace order: the accesses that made the race, for a detector that fires later.
-void add_steps(model::engine::RunResult& run, std::string_view kind,
+void add_steps(model::engine::RunResult& run, model::FindingKind kind,
                std::initializer_list<std::pair<std::string_view, model::kern::PointKind>> events) {
   std::vector<std::uint64_t> steps;
   for (const auto& [object, k] : events) {
@@ -231,11 +231,11 @@ void add_steps(model::engine::RunResult& run, std::string_view kind,
 }
 
 /// Adds the RMP detectors' findings to a finished run and sets `found`.
-void conclude(RaceRun& out, model::kvm::Host& host, std::string_view kind) {
+void conclude(RaceRun& out, model::kvm::Host& host, model::FindingKind kind) {
   // The RMP detectors' findings join the run's, at the step of the instruction that raised
   // them, so traces and timelines mark them like the others.
   for (const auto& f : host.sev()->detectors().findings()) {
-    model::kern::KernelFinding k{std::string(model::to_string(f.kind)), f.describe(), 0, {}};
+    model::kern::KernelFinding k{f.kind, f.describe(), 0, {}};
     for (const auto& [seq, step] : out.run.rmp_steps) {
       if (seq != f.seq) continue;
       k.steps.push_back(step);
@@ -291,10 +291,10 @@ Schedule certs_toctou(Setup& setup, std::string_view, std::string* error) {
       if (e.kind == model::kern::PointKind::KrefPut) last_put = e.step;
     }
     for (auto& f : out.run.findings) {
-      if (f.kind == "kref-leak" && first_get) f.steps = {*first_get};
-      if (f.kind == "kref-freed-while-published" && last_put) f.steps = {*last_put};
+      if (f.kind == model::FindingKind::KrefLeak && first_get) f.steps = {*first_get};
+      if (f.kind == model::FindingKind::KrefFreedWhilePublished && last_put) f.steps = {*last_put};
     }
-    conclude(out, host, "kref-reloaded-pointer");
+    conclude(out, host, model::FindingKind::KrefReloadedPointer);
   };
 }
 
@@ -328,7 +328,7 @@ Schedule launch_update_revert(Setup& setup, std::string_view, std::string* error
     };
     out.run = run_agents(host, opts, {{"vmm-a", [&] { update(5, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, a->addr()); }},
                           {"vmm-b", [&] { update(3, 3, uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, c->addr()); }}});
-    conclude(out, host, "erroneous-revert");
+    conclude(out, host, model::FindingKind::ErroneousRevert);
   };
 }
 
@@ -374,7 +374,7 @@ Schedule nonsnp_guest_req(Setup& setup, std::string_view, std::string* error) {
   auto objs = std::make_shared<Objects>(Objects{std::move(*kvm), std::move(*vm), std::move(*mem), std::move(*vcpu)});
   return [&host, objs](RaceRun& out, const model::engine::Options& opts) {
     out.run = run_agents(host, opts, {{"vcpu0", [&] { (void)objs->vcpu.run(); }}});
-    conclude(out, host, "guest-request-false-success");
+    conclude(out, host, model::FindingKind::GuestRequestFalseSuccess);
   };
 }
 
@@ -407,14 +407,14 @@ Schedule vmsa_features(Setup& setup, std::string_view, std::string*) {
                              model::kvm::Vm* v = host.vm(host.vm_ids().front());
                              const auto& got = host.sev()->fw().guest(model::pfn_to_spa(v->sev().gctx))->measurement;
                              if (got != ld.digest()) {
-                               host.sched().report("measurement-mismatch",
+                               host.sched().report(model::FindingKind::MeasurementMismatch,
                                                    fmt::format("the launch digest is not the one the VMM computed for "
                                                                "vmsa_features 0: the VMSA's SEV_FEATURES are {:#x}",
                                                                v->sev().vmsa_features));
                              }
                            }}});
     if (!out.error.empty()) return;
-    conclude(out, host, "measurement-mismatch");
+    conclude(out, host, model::FindingKind::MeasurementMismatch);
   };
 }
 
@@ -450,7 +450,7 @@ Schedule memslot_change(Setup& setup, std::string_view, std::string* error) {
                              r.userspace_addr = x->addr();
                              (void)guest->vm().set_user_memory_region2(r);
                            }}});
-    conclude(out, host, "data-race");
+    conclude(out, host, model::FindingKind::DataRace);
   };
 }
 
@@ -521,11 +521,11 @@ Schedule certs_sync(Setup& setup, std::string_view profile, std::string* error) 
     // The finding is raised where the guest checks its report; name the racing steps too:
     // the VMM's read of the file, the updater's SNP_CONFIG (SNP_SET_CONFIG), the firmware
     // signing the report.
-    add_steps(out.run, "certs-out-of-sync",
+    add_steps(out.run, model::FindingKind::CertsOutOfSync,
               {{"vmm:certs-file", model::kern::PointKind::MarkedLoad},
                {"SNP_CONFIG", model::kern::PointKind::FirmwareCall},
                {"SNP_GUEST_REQUEST", model::kern::PointKind::FirmwareCall}});
-    conclude(out, host, "certs-out-of-sync");
+    conclude(out, host, model::FindingKind::CertsOutOfSync);
   };
 }
 
@@ -576,7 +576,7 @@ Schedule gmem_punch(Setup& setup, std::string_view, std::string* error) {
     if (const auto* log = api::sim_guest_log(b, guest->vcpu().handle())) {
       for (const auto& line : *log) out.notes.push_back("guest: " + line);
     }
-    conclude(out, host, "freed-private-page");
+    conclude(out, host, model::FindingKind::FreedPrivatePage);
   };
 }
 
@@ -619,7 +619,7 @@ Schedule double_assignment(Setup& setup, std::string_view profile, std::string* 
                              if (ordered) a_done.wait();
                              out.notes.push_back("vmm-b: LAUNCH_UPDATE " + update(*vc));
                            }}});
-    conclude(out, host, "double-assignment");
+    conclude(out, host, model::FindingKind::DoubleAssignment);
   };
 }
 

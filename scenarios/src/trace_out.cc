@@ -369,7 +369,7 @@ std::string chrome_trace_json(const model::engine::RunResult& run, const TraceIn
   for (const KernelFinding& f : run.findings) {
     out += fmt::format(",\n" R"({{"name":{},"cat":"finding","ph":"i","s":"g","pid":1,"tid":{},"ts":{},)"
                        R"("args":{{"message":{},"steps":[{}]}}}})",
-                       json_quote(f.kind), f.agent, finding_cycle(run, f), json_quote(f.message),
+                       json_quote(model::to_string(f.kind)), f.agent, finding_cycle(run, f), json_quote(f.message),
                        fmt::join(f.steps, ","));
   }
   out += fmt::format("\n],\n\"displayTimeUnit\":\"ns\",\n\"metadata\":{{\"title\":{},\"replay\":{},"
@@ -535,7 +535,7 @@ std::string timeline_svg(const model::engine::RunResult& run, const TraceInfo& i
       o += fmt::format(R"(<rect class="snp-hit" data-finding="{}" data-step="{}" x="{}" y="{}" width="{}" )"
                        R"(height="{}" rx="4"><title>#{} {}: step {}</title></rect>)" "\n",
                        n + 1, e.step, l.box_x(i) - 2, l.box_y(e.agent) - 2, l.box_w(i) + 4, kBoxH + 4, n + 1,
-                       xml_escape(f.kind), e.step);
+                       xml_escape(model::to_string(f.kind)), e.step);
     }
     if (!at.empty()) {
       const std::size_t i = at.back();
@@ -543,7 +543,7 @@ std::string timeline_svg(const model::engine::RunResult& run, const TraceInfo& i
       o += fmt::format(R"(<g><title>#{} {}</title><circle cx="{}" cy="{}" r="8" fill="#d62728"/>)"
                        R"(<text x="{}" y="{}" font-size="10" font-weight="bold" fill="#ffffff" )"
                        R"(text-anchor="middle">{}</text></g>)" "\n",
-                       n + 1, xml_escape(f.kind), bx, by, bx, by + 4, n + 1);
+                       n + 1, xml_escape(model::to_string(f.kind)), bx, by, bx, by + 4, n + 1);
     }
   }
   if (run.trace.empty()) {
@@ -601,7 +601,7 @@ std::string timeline_html(const model::engine::RunResult& run, const TraceInfo& 
       }
       const std::string who = f.agent == 0 ? std::string("-") : agent_name(run, f.agent - 1);
       o += fmt::format("<li><span class=\"kind\">{}</span> {} <span class=\"meta\">(raised by {}{}{})</span></li>\n",
-                       xml_escape(f.kind), xml_escape(f.message), xml_escape(who), steps.empty() ? "" : "; steps ",
+                       xml_escape(model::to_string(f.kind)), xml_escape(f.message), xml_escape(who), steps.empty() ? "" : "; steps ",
                        steps);
     }
     o += "</ol>\n";

@@ -237,7 +237,7 @@ TEST(Races, CertsToctou_BuggyRunAlsoLeaksOneReferenceAndFreesThePublishedBlob) {
   const ExploreResult r = explore(*s, s->buggy_profile, o);
   ASSERT_TRUE(r.first);
   std::set<std::string> kinds;
-  for (const auto& f : r.first->run.findings) kinds.insert(f.kind);
+  for (const auto& f : r.first->run.findings) kinds.insert(std::string(model::to_string(f.kind)));
   // The reference was taken on the old blob and put on the new one.
   EXPECT_TRUE(kinds.contains("kref-leak"));
   EXPECT_TRUE(kinds.contains("kref-freed-while-published"));
@@ -258,7 +258,7 @@ TEST(Races, RmpFinding_PlacedAtTheInstructionsOwnStep_EvenWhenAnotherAgentRanSin
     const RaceRun b = run_race(*s, s->buggy_profile, rnd);
     ASSERT_TRUE(b.error.empty()) << b.error;
     for (const auto& f : b.run.findings) {
-      if (f.kind != "double-assignment") continue;
+      if (f.kind != snplab::model::FindingKind::DoubleAssignment) continue;
       ++hits;
       ASSERT_EQ(f.steps.size(), 1u);
       const auto& e = b.run.trace.at(f.steps[0]);

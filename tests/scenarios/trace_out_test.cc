@@ -39,7 +39,7 @@ RunResult sample_run() {
       TraceEvent{5, 60288, 2, PointKind::RmpInsn, "RMPUPDATE", std::string(kRmpDetail)},
       TraceEvent{6, 60292, 0, PointKind::Reload, "snp_certs", "reloaded: 0x7e00 -> 0x7f00"},
   };
-  r.findings.push_back({"data-race", "plain load of 'snp_certs' races with a plain store <no lock>", 2, {1, 4}});
+  r.findings.push_back({snplab::model::FindingKind::DataRace, "plain load of 'snp_certs' races with a plain store <no lock>", 2, {1, 4}});
   r.replay = "a2b3c1a1";
   r.steps = 7;
   r.cycles = 60292;

@@ -12,13 +12,13 @@
 namespace snplab::scenarios {
 namespace {
 
-using model::DetectorKind;
+using model::FindingKind;
 using model::Finding;
 
 constexpr model::Pfn kVm1Page0 = 0x100000;
 constexpr model::Pfn kVm1Page1 = 0x100001;
 
-std::ptrdiff_t count_kind(const WalkthroughResult& r, DetectorKind k) {
+std::ptrdiff_t count_kind(const WalkthroughResult& r, FindingKind k) {
   return std::count_if(r.findings.begin(), r.findings.end(), [k](const Finding& f) { return f.kind == k; });
 }
 
@@ -26,9 +26,9 @@ TEST(RmpWalkthrough, RfcV4_YieldsOneDoubleAssignmentAndOneErroneousRevert) {
   const WalkthroughResult r = run_rmp_walkthrough(WalkthroughKernel::RfcV4);
 
   EXPECT_EQ(r.findings.size(), 2u);
-  EXPECT_EQ(count_kind(r, DetectorKind::DoubleAssignment), 1);
-  EXPECT_EQ(count_kind(r, DetectorKind::ErroneousRevert), 1);
-  EXPECT_EQ(count_kind(r, DetectorKind::LeakedPage), 0);
+  EXPECT_EQ(count_kind(r, snplab::model::FindingKind::DoubleAssignment), 1);
+  EXPECT_EQ(count_kind(r, snplab::model::FindingKind::ErroneousRevert), 1);
+  EXPECT_EQ(count_kind(r, snplab::model::FindingKind::LeakedPage), 0);
 }
 
 TEST(RmpWalkthrough, RfcV4_DoubleAssignmentIsVm2LaunchUpdateTakingVm1Page) {
@@ -36,7 +36,7 @@ TEST(RmpWalkthrough, RfcV4_DoubleAssignmentIsVm2LaunchUpdateTakingVm1Page) {
 
   ASSERT_EQ(r.findings.size(), 2u);
   const Finding& f = r.findings[0];
-  ASSERT_EQ(f.kind, DetectorKind::DoubleAssignment);
+  ASSERT_EQ(f.kind, snplab::model::FindingKind::DoubleAssignment);
   EXPECT_EQ(f.ctx.op, "KVM_SEV_SNP_LAUNCH_UPDATE");
   EXPECT_EQ(f.ctx.vm, 2u);
   EXPECT_EQ(f.new_asid, 2u);
@@ -53,7 +53,7 @@ TEST(RmpWalkthrough, RfcV4_ErroneousRevertIsVm3ErrorPathRevertingVm1Page) {
 
   ASSERT_EQ(r.findings.size(), 2u);
   const Finding& f = r.findings[1];
-  ASSERT_EQ(f.kind, DetectorKind::ErroneousRevert);
+  ASSERT_EQ(f.kind, snplab::model::FindingKind::ErroneousRevert);
   EXPECT_EQ(f.ctx.op, "KVM_SEV_SNP_LAUNCH_UPDATE");
   EXPECT_EQ(f.ctx.vm, 3u);
   ASSERT_EQ(f.pages.size(), 1u);

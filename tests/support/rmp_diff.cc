@@ -101,8 +101,8 @@ std::string RmpDiff::check_findings(const RmpOp& op, std::size_t first_new, cons
   std::vector<std::uint64_t> got_double, got_revert;
   const auto& f = det_.findings();
   for (std::size_t i = first_new; i < f.size(); ++i) {
-    auto& dst = f[i].kind == model::DetectorKind::DoubleAssignment ? got_double : got_revert;
-    if (f[i].kind == model::DetectorKind::LeakedPage) return "leaked-page finding outside a teardown";
+    auto& dst = f[i].kind == model::FindingKind::DoubleAssignment ? got_double : got_revert;
+    if (f[i].kind == model::FindingKind::LeakedPage) return "leaked-page finding outside a teardown";
     for (const auto& p : f[i].pages) dst.push_back(p.pfn);
     if (f[i].ctx.vm != op.vm) return "finding names the wrong VM";
   }
@@ -252,7 +252,7 @@ std::string RmpDiff::step(const RmpOp& op) {
       std::set<std::uint64_t> got;
       const auto& f = det_.findings();
       for (std::size_t i = first_new; i < f.size(); ++i) {
-        if (f[i].kind != model::DetectorKind::LeakedPage) return "a teardown produced a non-leak finding";
+        if (f[i].kind != model::FindingKind::LeakedPage) return "a teardown produced a non-leak finding";
         for (const auto& p : f[i].pages) got.insert(p.pfn);
       }
       count(want.empty() ? "TEARDOWN clean" : "TEARDOWN leak");

@@ -307,7 +307,7 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
       const std::pair<const void*, const void*> key{obj, reinterpret_cast<const void*>(i)};
       if (std::find(raced.begin(), raced.end(), key) != raced.end()) continue;
       raced.push_back(key);
-      sched.report("data-race",
+      sched.report(FindingKind::DataRace,
                    fmt::format("{} of '{}' by {} while {}'s {} of it is in flight (KCSAN-style: {} access, no "
                                "ordering between them)",
                                kern::to_string(kind), name, agents[*current].name, o.name,
@@ -488,7 +488,7 @@ RunResult Engine::run(std::vector<Agent> agents) {
     if (!unfinished) break;
     if (live.empty()) {
       m.result.deadlock = true;
-      m.sched.report("deadlock", "every unfinished agent waits on something no agent can provide");
+      m.sched.report(FindingKind::Deadlock, "every unfinished agent waits on something no agent can provide");
       break;
     }
     m.resume(m.pick(live));

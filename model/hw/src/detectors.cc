@@ -9,19 +9,10 @@
 
 namespace snplab::model {
 
-std::string_view to_string(DetectorKind k) {
-  switch (k) {
-    case DetectorKind::DoubleAssignment: return "double-assignment";
-    case DetectorKind::ErroneousRevert: return "erroneous-revert";
-    case DetectorKind::LeakedPage: return "leaked-page";
-  }
-  SNPLAB_UNREACHABLE("corrupt DetectorKind");
-}
+void Detectors::enable(FindingKind k, bool on) { enabled_[static_cast<unsigned>(k)] = on; }
+bool Detectors::enabled(FindingKind k) const { return enabled_[static_cast<unsigned>(k)]; }
 
-void Detectors::enable(DetectorKind k, bool on) { enabled_[static_cast<unsigned>(k)] = on; }
-bool Detectors::enabled(DetectorKind k) const { return enabled_[static_cast<unsigned>(k)]; }
-
-std::size_t Detectors::count(DetectorKind k) const {
+std::size_t Detectors::count(FindingKind k) const {
   return static_cast<std::size_t>(
       std::count_if(findings_.begin(), findings_.end(), [k](const Finding& f) { return f.kind == k; }));
 }
@@ -45,8 +36,8 @@ void Detectors::on_rmpupdate(const RmpEvent& ev) {
   // stores (the sub-page count in the aligned entry) are bookkeeping, not ownership.
   const Pfn first = spa_to_pfn(ev.spa);
   const Pfn end = first + (ev.size == PageSize::Size2M ? kPagesPerHuge : 1);
-  Finding dbl{DetectorKind::DoubleAssignment, ev.seq, ev.insn, ev.ctx, ev.requested.asid, {}};
-  Finding rev{DetectorKind::ErroneousRevert, ev.seq, ev.insn, ev.ctx, 0, {}};
+  Finding dbl{FindingKind::DoubleAssignment, ev.seq, ev.insn, ev.ctx, ev.requested.asid, {}};
+  Finding rev{FindingKind::ErroneousRevert, ev.seq, ev.insn, ev.ctx, 0, {}};
 
   for (const EntryChange& c : ev.changes) {
     if (c.pfn < first || c.pfn >= end) continue;
@@ -67,8 +58,8 @@ void Detectors::on_rmpupdate(const RmpEvent& ev) {
       if (it != owners_.end()) owners_.erase(it);
     }
   }
-  if (!dbl.pages.empty() && enabled(DetectorKind::DoubleAssignment)) findings_.push_back(std::move(dbl));
-  if (!rev.pages.empty() && enabled(DetectorKind::ErroneousRevert)) findings_.push_back(std::move(rev));
+  if (!dbl.pages.empty() && enabled(FindingKind::DoubleAssignment)) findings_.push_back(std::move(dbl));
+  if (!rev.pages.empty() && enabled(FindingKind::ErroneousRevert)) findings_.push_back(std::move(rev));
 }
 
 void Detectors::on_other(const RmpEvent& ev) {
@@ -84,7 +75,7 @@ void Detectors::on_other(const RmpEvent& ev) {
 }
 
 void Detectors::owner_torn_down(const Rmp& rmp, VmId vm, Asid asid, const OpContext& ctx) {
-  if (!enabled(DetectorKind::LeakedPage)) return;
+  if (!enabled(FindingKind::LeakedPage)) return;
   std::set<Pfn> leaked;
   for (const auto& [pfn, p] : owners_) {
     if (p.vm == vm && rmp.inspect(pfn).assigned()) leaked.insert(pfn);
@@ -101,7 +92,7 @@ void Detectors::owner_torn_down(const Rmp& rmp, VmId vm, Asid asid, const OpCont
   }
   for (Pfn pfn : leaked_) leaked.erase(pfn);  // reported when the kernel gave them up
   if (leaked.empty()) return;
-  Finding f{DetectorKind::LeakedPage, rmp.seq(), RmpInsn::Firmware, ctx, asid, {}};
+  Finding f{FindingKind::LeakedPage, rmp.seq(), RmpInsn::Firmware, ctx, asid, {}};
   for (Pfn pfn : leaked) {
     const RmpEntryRaw e = rmp.inspect(pfn);
     std::optional<Provenance> owner;
@@ -112,7 +103,7 @@ void Detectors::owner_torn_down(const Rmp& rmp, VmId vm, Asid asid, const OpCont
 }
 
 void Detectors::pages_leaked(const Rmp& rmp, Pfn first, std::uint64_t npages, const OpContext& ctx) {
-  Finding f{DetectorKind::LeakedPage, rmp.seq(), RmpInsn::Firmware, ctx, 0, {}};
+  Finding f{FindingKind::LeakedPage, rmp.seq(), RmpInsn::Firmware, ctx, 0, {}};
   for (Pfn pfn = first; pfn < first + npages; ++pfn) {
     if (!leaked_.insert(pfn).second) continue;
     const RmpEntryRaw e = rmp.inspect(pfn);
@@ -120,7 +111,7 @@ void Detectors::pages_leaked(const Rmp& rmp, Pfn first, std::uint64_t npages, co
     if (const Provenance* p = provenance(pfn); p != nullptr) owner = *p;
     f.pages.push_back(FindingPage{pfn, e, e, owner});
   }
-  if (enabled(DetectorKind::LeakedPage) && !f.pages.empty()) findings_.push_back(std::move(f));
+  if (enabled(FindingKind::LeakedPage) && !f.pages.empty()) findings_.push_back(std::move(f));
 }
 
 namespace {
@@ -149,12 +140,12 @@ std::string Finding::describe() const {
                                   : fmt::format("{} pages (PFN 0x{:x}..0x{:x})", n, pages.front().pfn,
                                                 pages.back().pfn);
   switch (kind) {
-    case DetectorKind::DoubleAssignment:
+    case FindingKind::DoubleAssignment:
       out = fmt::format("{}: {} assigned {} to ASID {} while already assigned, with no return to the "
                         "hypervisor in between; hardware accepts this and clears Validated.",
                         to_string(kind), op, what, new_asid);
       break;
-    case DetectorKind::ErroneousRevert:
+    case FindingKind::ErroneousRevert:
       if (ctx.error_path) {
         out = fmt::format("{}: {} made {} hypervisor-owned from its error path, which may only undo this call's "
                           "own conversions; another call (or another VM) assigned {}.",
@@ -165,9 +156,12 @@ std::string Finding::describe() const {
                           to_string(kind), op, what, n == 1 ? "it" : "them");
       }
       break;
-    case DetectorKind::LeakedPage:
+    case FindingKind::LeakedPage:
       out = fmt::format("{}: {} for {} left {} still assigned.", to_string(kind), ctx.op,
                         ctx.vm == 0 ? std::string("the host") : fmt::format("vm {}", ctx.vm), what);
+      break;
+    default:  // not an RMP detector's kind
+      out = fmt::format("{}: {} on {}", to_string(kind), op, what);
       break;
   }
   for (std::size_t i = 0; i < n && i < kPagesShown; ++i) {

@@ -39,14 +39,14 @@ bool Sched::block_until(PointKind k, const void* obj, std::string_view name, boo
                         const void* arg) {
   if (ready(arg)) return true;
   if (hook_ != nullptr && hook_->block_until(Point{k, obj, name, current_}, ready, arg)) return true;
-  report("would-block", fmt::format("agent {} waits on {} '{}' that nothing can release", current_, to_string(k), name));
+  report(FindingKind::WouldBlock, fmt::format("agent {} waits on {} '{}' that nothing can release", current_, to_string(k), name));
   return false;
 }
 
 void Mutex::lock() {
   sched_->point(PointKind::Lock, this, name_);
   if (owner_ == sched_->current()) {
-    sched_->report("recursive-lock", fmt::format("agent {} locks '{}' it already holds", owner_, name_));
+    sched_->report(FindingKind::RecursiveLock, fmt::format("agent {} locks '{}' it already holds", owner_, name_));
     return;
   }
   const bool ok = sched_->block_until(PointKind::Lock, this, name_,
@@ -68,7 +68,7 @@ bool Mutex::try_lock() {
 void Mutex::unlock() {
   sched_->point(PointKind::Unlock, this, name_);
   if (owner_ != sched_->current()) {
-    sched_->report("unlock-not-owner",
+    sched_->report(FindingKind::UnlockNotOwner,
                    fmt::format("agent {} unlocks '{}' held by agent {}", sched_->current(), name_, owner_));
   }
   sched_->lock_released(owner_, name_);
@@ -77,7 +77,7 @@ void Mutex::unlock() {
 
 void lockdep_assert_held(const Mutex& m, std::string_view where) {
   if (m.owner() == m.sched().current()) return;
-  m.sched().report("lockdep-assert-held",
+  m.sched().report(FindingKind::LockdepAssertHeld,
                    fmt::format("WARNING: {}(): lockdep_assert_held(&{}) fails: agent {} does not hold it{}", where,
                                m.name(), m.sched().current(),
                                m.held() ? fmt::format(" (agent {} does)", m.owner()) : std::string()));
@@ -91,7 +91,7 @@ void Sched::lock_acquired(std::string_view name) {
     const Order reverse{name, h.name, 0};
     const auto seen = std::find(lock_order_.begin(), lock_order_.end(), reverse);
     if (seen != lock_order_.end()) {
-      report("lockdep-circular-dependency",
+      report(FindingKind::LockdepCircularDependency,
              fmt::format("WARNING: possible circular locking dependency detected: agent {} is trying to acquire "
                          "'{}' while holding '{}'; the existing dependency chain is '{}' -> '{}' (agent {}). "
                          "Possible unsafe locking scenario: CPU0 lock({}); CPU1 lock({}); CPU0 lock({}); "
@@ -126,7 +126,7 @@ int Srcu::read_lock() {
 void Srcu::read_unlock(int idx) {
   sched_->point(PointKind::SrcuReadUnlock, this, name_);
   if (idx < 0 || idx > 1 || readers_[idx] == 0) {
-    sched_->report("srcu-unbalanced", fmt::format("srcu_read_unlock('{}', {}) without a reader", name_, idx));
+    sched_->report(FindingKind::SrcuUnbalanced, fmt::format("srcu_read_unlock('{}', {}) without a reader", name_, idx));
     return;
   }
   --readers_[idx];
@@ -152,7 +152,7 @@ void Srcu::synchronize() {
 void Kref::get() {
   sched_->point(PointKind::KrefGet, this, name_);
   if (count_ <= 0) {
-    sched_->report("kref-use-after-free", fmt::format("kref_get('{}') on a released object", name_));
+    sched_->report(FindingKind::KrefUseAfterFree, fmt::format("kref_get('{}') on a released object", name_));
     return;
   }
   ++count_;
@@ -168,7 +168,7 @@ bool Kref::get_unless_zero() {
 bool Kref::put(const std::function<void()>& release) {
   sched_->point(PointKind::KrefPut, this, name_);
   if (count_ <= 0) {
-    sched_->report("kref-underflow", fmt::format("kref_put('{}') below zero", name_));
+    sched_->report(FindingKind::KrefUnderflow, fmt::format("kref_put('{}') below zero", name_));
     return false;
   }
   if (--count_ == 0) {

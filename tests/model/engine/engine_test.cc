@@ -102,7 +102,7 @@ TEST(Engine, LockOrderInversion_DeadlockReportedAndUnwound) {
     if (r.deadlock) {
       deadlocked = true;
       ASSERT_FALSE(r.findings.empty());
-      EXPECT_EQ(r.findings.back().kind, "deadlock");
+      EXPECT_EQ(r.findings.back().kind, snplab::model::FindingKind::Deadlock);
     } else {
       clean = true;
     }
@@ -295,7 +295,7 @@ TEST(Engine, DataRace_PlainConflictReported_MarkedOrLockedNot) {
       Engine e(sched, o);
       const RunResult r = e.run({{"r", reader}, {"w", writer}});
       for (const auto& f : r.findings) {
-        if (f.kind == "data-race") {
+        if (f.kind == snplab::model::FindingKind::DataRace) {
           ++n;
           EXPECT_EQ(f.steps.size(), 2u);
         }
@@ -347,7 +347,7 @@ TEST(Lockdep, InvertedOrderAcrossAgents_ReportedWithoutADeadlock) {
   a.unlock();
   b.unlock();
   ASSERT_EQ(s.findings().size(), 1u);
-  EXPECT_EQ(s.findings()[0].kind, "lockdep-circular-dependency");
+  EXPECT_EQ(s.findings()[0].kind, snplab::model::FindingKind::LockdepCircularDependency);
   EXPECT_NE(s.findings()[0].message.find("acquire 'kvm->lock' while holding 'kvm->slots_lock'"), std::string::npos)
       << s.findings()[0].message;
   // The same order again is not a new report.
@@ -374,7 +374,7 @@ TEST(Lockdep, SameOrderEverywhere_Silent_AssertHeld) {
   EXPECT_FALSE(s.holds("kvm->slots_lock"));
   lockdep_assert_held(b, "kvm_gmem_populate");
   ASSERT_EQ(s.findings().size(), 1u);
-  EXPECT_EQ(s.findings()[0].kind, "lockdep-assert-held");
+  EXPECT_EQ(s.findings()[0].kind, snplab::model::FindingKind::LockdepAssertHeld);
   EXPECT_NE(s.findings()[0].message.find("kvm_gmem_populate(): lockdep_assert_held(&kvm->slots_lock)"),
             std::string::npos)
       << s.findings()[0].message;

@@ -352,7 +352,7 @@ class InjectAtLoad : public model::kern::SchedHook {
   std::function<void()> inject_;
 };
 
-std::size_t count_findings(model::kvm::Host& h, std::string_view kind) {
+std::size_t count_findings(model::kvm::Host& h, model::FindingKind kind) {
   std::size_t n = 0;
   for (const auto& f : h.sched().findings()) n += f.kind == kind ? 1U : 0U;
   return n;
@@ -369,7 +369,7 @@ TEST_F(V10Certs, GlobalCertsReload_ReplacedBetweenLoads_RefOnOneObjectAnotherRet
   load({GuestOp::ext_guest_request(pages(), 4), GuestOp::halt()});
   EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
   host().sched().set_hook(nullptr);
-  EXPECT_EQ(count_findings(host(), "kref-reloaded-pointer"), 1u);
+  EXPECT_EQ(count_findings(host(), snplab::model::FindingKind::KrefReloadedPointer), 1u);
 }
 
 TEST_F(V10Certs, FixedGetter_SameInterleaving_NoFinding) {
@@ -399,7 +399,7 @@ TEST_F(V10Certs, FixedGetter_SameInterleaving_NoFinding) {
   EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_HLT);
   host().sched().set_hook(nullptr);
   EXPECT_GE(marked, 1);
-  EXPECT_EQ(count_findings(host(), "kref-reloaded-pointer"), 0u);
+  EXPECT_EQ(count_findings(host(), snplab::model::FindingKind::KrefReloadedPointer), 0u);
   EXPECT_EQ(log().back(), "extended guest request: report verified (3 certificates, VCEK)");
 }
 
@@ -451,20 +451,20 @@ class NonSnpGuest : public GuestReq {
 TEST_F(NonSnpGuest, Upstream_MalformedInput) {
   start();
   EXPECT_EQ(es_log().back(), "extended guest request: malformed input (GHCB error 4)");
-  EXPECT_EQ(count_findings(host(), "guest-request-false-success"), 0u);
+  EXPECT_EQ(count_findings(host(), snplab::model::FindingKind::GuestRequestFalseSuccess), 0u);
 }
 
 TEST_F(NonSnpGuest, V10Fixed_InvalidGuest) {
   use_profile("v10-kernel-certs");
   start();
   EXPECT_EQ(es_log().back(), "extended guest request: failed (vmm 0x0, fw 0x10)");
-  EXPECT_EQ(count_findings(host(), "guest-request-false-success"), 0u);
+  EXPECT_EQ(count_findings(host(), snplab::model::FindingKind::GuestRequestFalseSuccess), 0u);
 }
 
 TEST_F(NonSnpGuest, V10RcBug_GuestToldSuccess_Finding) {
   use_profile("v10-nonsnp-guest-req-rc");
   start();
-  EXPECT_EQ(count_findings(host(), "guest-request-false-success"), 1u);
+  EXPECT_EQ(count_findings(host(), snplab::model::FindingKind::GuestRequestFalseSuccess), 1u);
   // The guest believed it and found no valid response.
   EXPECT_NE(es_log().back().find("response does not open"), std::string::npos) << es_log().back();
 }
@@ -504,7 +504,7 @@ TEST(KernelProfiles, DebugSwapForced_ChangesTheMeasuredVmsa) {
 
 namespace launch_profiles {
 
-using model::DetectorKind;
+using model::FindingKind;
 
 /// An SNP VM after LAUNCH_START with 64 KiB of private guest_memfd memory.
 struct Launched {
@@ -546,7 +546,7 @@ struct Launched {
     u.type = type;
     return vm->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
   }
-  std::size_t findings(DetectorKind k) {
+  std::size_t findings(FindingKind k) {
     std::size_t n = 0;
     for (const auto& f : sim_host(*backend)->sev()->detectors().findings()) n += f.kind == k ? 1U : 0U;
     return n;
@@ -567,7 +567,7 @@ TEST(LaunchProfiles, NoAssignedCheck_CopyIntoAssignedPageFaults_InPlaceReassigns
   const Status again = fixed.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL);
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().errno_value, EEXIST);
-  EXPECT_EQ(fixed.findings(DetectorKind::DoubleAssignment), 0u);
+  EXPECT_EQ(fixed.findings(snplab::model::FindingKind::DoubleAssignment), 0u);
 
   // Without the check, guest_memfd's copy of the source into the already-assigned page is a
   // host write to a guest page: an RMP #PF, an oops on a real host (the in-place RFC v4
@@ -579,14 +579,14 @@ TEST(LaunchProfiles, NoAssignedCheck_CopyIntoAssignedPageFaults_InPlaceReassigns
   EXPECT_EQ(copy.error().errno_value, EFAULT);
   const auto& found = sim_host(*buggy.backend)->sched().findings();
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].kind, "host-rmp-fault");
+  EXPECT_EQ(found[0].kind, snplab::model::FindingKind::HostRmpFault);
   EXPECT_NE(found[0].message.find("sev_gmem_post_populate()"), std::string::npos) << found[0].message;
-  EXPECT_EQ(buggy.findings(DetectorKind::DoubleAssignment), 0u);
+  EXPECT_EQ(buggy.findings(snplab::model::FindingKind::DoubleAssignment), 0u);
 
   Launched in_place("rfc-v4-pinned-no-check");
   ASSERT_TRUE(in_place.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL));
   EXPECT_TRUE(in_place.update(2, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL));  // RMPUPDATE lets it through
-  EXPECT_EQ(in_place.findings(DetectorKind::DoubleAssignment), 1u);
+  EXPECT_EQ(in_place.findings(snplab::model::FindingKind::DoubleAssignment), 1u);
 }
 
 TEST(LaunchProfiles, RevertAll_FirmwareErrorRevertsAnotherCallsPage_ErroneousRevert) {
@@ -602,7 +602,7 @@ TEST(LaunchProfiles, RevertAll_FirmwareErrorRevertsAnotherCallsPage_ErroneousRev
     EXPECT_EQ(b.error().errno_value, EIO) << name;
     EXPECT_EQ(b.error().fw, FwStatus::InvalidParam) << name;
     const bool buggy = std::string_view(name) != "upstream";
-    EXPECT_EQ(l.findings(DetectorKind::ErroneousRevert), buggy ? 1u : 0u) << name;
+    EXPECT_EQ(l.findings(snplab::model::FindingKind::ErroneousRevert), buggy ? 1u : 0u) << name;
   }
 }
 

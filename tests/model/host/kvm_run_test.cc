@@ -163,7 +163,7 @@ TEST(VmLifetime, KvmBug_KillsTheVm_EveryVmAndVcpuIoctlEio) {
   model::kvm::Host& host = *sim_host(*backend);
   host.vm(host.vm_ids().front())->kvm_vm_bugged("snp_page_reclaim", "Failed to reclaim PFN 0x1234");
   ASSERT_EQ(host.sched().findings().size(), 1u);
-  EXPECT_EQ(host.sched().findings()[0].kind, "kvm-bug");
+  EXPECT_EQ(host.sched().findings()[0].kind, snplab::model::FindingKind::KvmBug);
   EXPECT_NE(host.sched().findings()[0].message.find("KVM_BUG in snp_page_reclaim()"), std::string::npos);
   uapi::kvm_memory_attributes a;
   a.size = 0x1000;

@@ -52,9 +52,9 @@ Outcome explore_one(const KernelProfile& profile, std::uint64_t seed) {
   });
   EXPECT_FALSE(r.deadlock) << r.replay;
   for (const kern::KernelFinding& f : r.findings) {
-    out.findings.insert(f.kind == "data-race" && f.message.find("'vcpu->arch.regs'") != std::string::npos
-                            ? "data-race vcpu->arch.regs"
-                            : f.kind);
+    out.findings.insert(f.kind == snplab::model::FindingKind::DataRace && f.message.find("'vcpu->arch.regs'") != std::string::npos
+                            ? std::string("data-race vcpu->arch.regs")
+                            : std::string(to_string(f.kind)));
   }
   return out;
 }

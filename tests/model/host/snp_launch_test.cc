@@ -239,7 +239,7 @@ TEST_F(SnpLaunch, VmsaNotTheHypervisorsAtSync_HostRmpFaultNamesTheFunctionAndPfn
   EXPECT_EQ(st.error().errno_value, EFAULT);
   const auto& found = host.sched().findings();
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0].kind, "host-rmp-fault");
+  EXPECT_EQ(found[0].kind, snplab::model::FindingKind::HostRmpFault);
   EXPECT_NE(found[0].message.find("sev_es_sync_vmsa()"), std::string::npos) << found[0].message;
   EXPECT_NE(found[0].message.find(fmt::format("PFN 0x{:x}", vmsa)), std::string::npos) << found[0].message;
   EXPECT_NE(found[0].message.find("RMP violation"), std::string::npos) << found[0].message;
@@ -259,7 +259,7 @@ TEST_F(SnpLaunch, ReclaimThatFails_LeaksThePageOnce_WithProvenance) {
                                     model::OpContext{"test-owner", 9}),
             model::RmpStatus::Success);
   sev.free_firmware_page(pfn, model::OpContext{"sev_vm_destroy", 9});
-  ASSERT_EQ(sev.detectors().count(model::DetectorKind::LeakedPage), 1u);
+  ASSERT_EQ(sev.detectors().count(model::FindingKind::LeakedPage), 1u);
   const model::Finding& leak = sev.detectors().findings().back();
   EXPECT_EQ(leak.ctx.op, "snp_free_firmware_page");
   ASSERT_EQ(leak.pages.size(), 1u);
@@ -269,7 +269,7 @@ TEST_F(SnpLaunch, ReclaimThatFails_LeaksThePageOnce_WithProvenance) {
   EXPECT_TRUE(sev.detectors().leaked().contains(pfn));
   // The owner's teardown does not report the page a second time.
   sev.detectors().owner_torn_down(sev.rmp(), 9, 7, model::OpContext{"teardown", 9});
-  ASSERT_EQ(sev.detectors().count(model::DetectorKind::LeakedPage), 2u) << "the other 511 pages of the 2M entry";
+  ASSERT_EQ(sev.detectors().count(model::FindingKind::LeakedPage), 2u) << "the other 511 pages of the 2M entry";
   const model::Finding& rest = sev.detectors().findings().back();
   EXPECT_EQ(rest.pages.size(), model::kPagesPerHuge - 1);
   for (const auto& p : rest.pages) EXPECT_NE(p.pfn, pfn);

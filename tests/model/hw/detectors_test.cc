@@ -46,7 +46,7 @@ TEST_F(DetectorsTest, DoubleAssignment_ReassignToAnotherAsid_Fires) {
 
   ASSERT_EQ(make_private(kPfn, 0, kAsid2, kVm2Op, true), RmpStatus::Success);
 
-  EXPECT_EQ(det_.count(DetectorKind::DoubleAssignment), 1u);
+  EXPECT_EQ(det_.count(snplab::model::FindingKind::DoubleAssignment), 1u);
   EXPECT_EQ(det_.findings().size(), 1u);
 }
 
@@ -55,7 +55,7 @@ TEST_F(DetectorsTest, DoubleAssignment_ReassignToSameAsid_Fires) {
 
   ASSERT_EQ(make_private(kPfn, kGpa, kAsid1, kVm1Op), RmpStatus::Success);
 
-  EXPECT_EQ(det_.count(DetectorKind::DoubleAssignment), 1u);
+  EXPECT_EQ(det_.count(snplab::model::FindingKind::DoubleAssignment), 1u);
 }
 
 TEST_F(DetectorsTest, DoubleAssignment_ReturnToHypervisorInBetween_DoesNotFire) {
@@ -80,7 +80,7 @@ TEST_F(DetectorsTest, DoubleAssignment_Finding_NamesPageOwnerAndNewAsid) {
 
   ASSERT_EQ(det_.findings().size(), 1u);
   const Finding& f = det_.findings()[0];
-  EXPECT_EQ(f.kind, DetectorKind::DoubleAssignment);
+  EXPECT_EQ(f.kind, snplab::model::FindingKind::DoubleAssignment);
   EXPECT_EQ(f.seq, 2u);
   EXPECT_EQ(f.insn, RmpInsn::Rmpupdate);
   EXPECT_EQ(f.ctx.op, "KVM_SEV_SNP_LAUNCH_UPDATE");
@@ -106,7 +106,7 @@ TEST_F(DetectorsTest, DoubleAssignment_2MReassignment_Reports512PagesInOneFindin
 
   ASSERT_EQ(det_.findings().size(), 1u);
   const Finding& f = det_.findings()[0];
-  EXPECT_EQ(f.kind, DetectorKind::DoubleAssignment);
+  EXPECT_EQ(f.kind, snplab::model::FindingKind::DoubleAssignment);
   ASSERT_EQ(f.pages.size(), std::size_t{kPagesPerHuge});
   EXPECT_EQ(f.pages.front().pfn, kBase);
   EXPECT_EQ(f.pages.back().pfn, kBase + kPagesPerHuge - 1);
@@ -140,9 +140,9 @@ TEST_F(DetectorsTest, ErroneousRevert_OtherVmRevertsPage_Fires) {
 
   ASSERT_EQ(make_shared(kPfn, kVm2Op), RmpStatus::Success);
 
-  ASSERT_EQ(det_.count(DetectorKind::ErroneousRevert), 1u);
+  ASSERT_EQ(det_.count(snplab::model::FindingKind::ErroneousRevert), 1u);
   const Finding& f = det_.findings()[0];
-  EXPECT_EQ(f.kind, DetectorKind::ErroneousRevert);
+  EXPECT_EQ(f.kind, snplab::model::FindingKind::ErroneousRevert);
   EXPECT_EQ(f.ctx.vm, kVm2);
   ASSERT_EQ(f.pages.size(), 1u);
   EXPECT_EQ(f.pages[0].pfn, kPfn);
@@ -157,7 +157,7 @@ TEST_F(DetectorsTest, ErroneousRevert_HostRevertsVmsPage_Fires) {
 
   ASSERT_EQ(make_shared(kPfn, kHostOp), RmpStatus::Success);
 
-  EXPECT_EQ(det_.count(DetectorKind::ErroneousRevert), 1u);
+  EXPECT_EQ(det_.count(snplab::model::FindingKind::ErroneousRevert), 1u);
 }
 
 TEST_F(DetectorsTest, ErroneousRevert_PageAssignedBeforeTracking_Fires) {
@@ -167,7 +167,7 @@ TEST_F(DetectorsTest, ErroneousRevert_PageAssignedBeforeTracking_Fires) {
 
   ASSERT_EQ(make_shared(kPfn, kVm1Op), RmpStatus::Success);
 
-  ASSERT_EQ(det_.count(DetectorKind::ErroneousRevert), 1u);
+  ASSERT_EQ(det_.count(snplab::model::FindingKind::ErroneousRevert), 1u);
   ASSERT_EQ(det_.findings()[0].pages.size(), 1u);
   EXPECT_FALSE(det_.findings()[0].pages[0].owner.has_value());
 }
@@ -205,9 +205,9 @@ TEST_F(DetectorsTest, LeakedPage_TornDownWithAssignedPage_ListsIt) {
 
   det_.owner_torn_down(rmp_, kVm1, kAsid1, {"KVM_DESTROY_VM", kVm1});
 
-  ASSERT_EQ(det_.count(DetectorKind::LeakedPage), 1u);
+  ASSERT_EQ(det_.count(snplab::model::FindingKind::LeakedPage), 1u);
   const Finding& f = det_.findings()[0];
-  EXPECT_EQ(f.kind, DetectorKind::LeakedPage);
+  EXPECT_EQ(f.kind, snplab::model::FindingKind::LeakedPage);
   EXPECT_EQ(f.ctx.op, "KVM_DESTROY_VM");
   EXPECT_EQ(f.new_asid, kAsid1);
   ASSERT_EQ(f.pages.size(), 1u);
@@ -221,7 +221,7 @@ TEST_F(DetectorsTest, LeakedPage_PageAssignedToAsidByAnotherOwner_ListsIt) {
 
   det_.owner_torn_down(rmp_, kVm1, kAsid1, {"KVM_DESTROY_VM", kVm1});
 
-  ASSERT_EQ(det_.count(DetectorKind::LeakedPage), 1u);
+  ASSERT_EQ(det_.count(snplab::model::FindingKind::LeakedPage), 1u);
   ASSERT_EQ(det_.findings()[0].pages.size(), 1u);
   EXPECT_EQ(det_.findings()[0].pages[0].pfn, kPfn);
 }
@@ -231,7 +231,7 @@ TEST_F(DetectorsTest, LeakedPage_FirmwarePageAssignedForVm_ListsIt) {
 
   det_.owner_torn_down(rmp_, kVm1, kAsid1, {"KVM_DESTROY_VM", kVm1});
 
-  ASSERT_EQ(det_.count(DetectorKind::LeakedPage), 1u);
+  ASSERT_EQ(det_.count(snplab::model::FindingKind::LeakedPage), 1u);
   ASSERT_EQ(det_.findings()[0].pages.size(), 1u);
   EXPECT_EQ(det_.findings()[0].pages[0].pfn, kPfn);
   EXPECT_EQ(page_state(det_.findings()[0].pages[0].before), PageState::Firmware);
@@ -242,7 +242,7 @@ TEST_F(DetectorsTest, LeakedPage_VmWithoutAsid_ListsPagesAssignedForIt) {
 
   det_.owner_torn_down(rmp_, kVm2, 0, {"KVM_DESTROY_VM", kVm2});
 
-  ASSERT_EQ(det_.count(DetectorKind::LeakedPage), 1u);
+  ASSERT_EQ(det_.count(snplab::model::FindingKind::LeakedPage), 1u);
   EXPECT_EQ(det_.findings()[0].pages[0].pfn, kPfn);
 }
 
@@ -251,7 +251,7 @@ TEST_F(DetectorsTest, LeakedPage_Assigned2MForAsid_ListsAll512Pages) {
 
   det_.owner_torn_down(rmp_, kVm1, kAsid1, {"KVM_DESTROY_VM", kVm1});
 
-  ASSERT_EQ(det_.count(DetectorKind::LeakedPage), 1u);
+  ASSERT_EQ(det_.count(snplab::model::FindingKind::LeakedPage), 1u);
   EXPECT_EQ(det_.findings()[0].pages.size(), std::size_t{kPagesPerHuge});
 }
 
@@ -276,23 +276,23 @@ TEST_F(DetectorsTest, LeakedPage_OtherVmsPages_NotListed) {
 // enable / provenance / describe
 
 TEST_F(DetectorsTest, Enable_AllDetectors_OnByDefault) {
-  EXPECT_TRUE(det_.enabled(DetectorKind::DoubleAssignment));
-  EXPECT_TRUE(det_.enabled(DetectorKind::ErroneousRevert));
-  EXPECT_TRUE(det_.enabled(DetectorKind::LeakedPage));
+  EXPECT_TRUE(det_.enabled(snplab::model::FindingKind::DoubleAssignment));
+  EXPECT_TRUE(det_.enabled(snplab::model::FindingKind::ErroneousRevert));
+  EXPECT_TRUE(det_.enabled(snplab::model::FindingKind::LeakedPage));
 }
 
 TEST_F(DetectorsTest, Enable_DoubleAssignmentOff_Silent) {
-  det_.enable(DetectorKind::DoubleAssignment, false);
+  det_.enable(snplab::model::FindingKind::DoubleAssignment, false);
   ASSERT_EQ(make_private(kPfn, kGpa, kAsid1, kVm1Op), RmpStatus::Success);
 
   ASSERT_EQ(make_private(kPfn, 0, kAsid2, kVm2Op), RmpStatus::Success);
 
-  EXPECT_FALSE(det_.enabled(DetectorKind::DoubleAssignment));
+  EXPECT_FALSE(det_.enabled(snplab::model::FindingKind::DoubleAssignment));
   EXPECT_TRUE(det_.findings().empty());
 }
 
 TEST_F(DetectorsTest, Enable_ErroneousRevertOff_Silent) {
-  det_.enable(DetectorKind::ErroneousRevert, false);
+  det_.enable(snplab::model::FindingKind::ErroneousRevert, false);
   ASSERT_EQ(make_private(kPfn, kGpa, kAsid1, kVm1Op), RmpStatus::Success);
 
   ASSERT_EQ(make_shared(kPfn, kVm2Op), RmpStatus::Success);
@@ -301,7 +301,7 @@ TEST_F(DetectorsTest, Enable_ErroneousRevertOff_Silent) {
 }
 
 TEST_F(DetectorsTest, Enable_LeakedPageOff_Silent) {
-  det_.enable(DetectorKind::LeakedPage, false);
+  det_.enable(snplab::model::FindingKind::LeakedPage, false);
   ASSERT_EQ(make_private(kPfn, kGpa, kAsid1, kVm1Op), RmpStatus::Success);
 
   det_.owner_torn_down(rmp_, kVm1, kAsid1, {"KVM_DESTROY_VM", kVm1});
@@ -310,13 +310,13 @@ TEST_F(DetectorsTest, Enable_LeakedPageOff_Silent) {
 }
 
 TEST_F(DetectorsTest, Enable_OffThenOn_FiresAgain) {
-  det_.enable(DetectorKind::DoubleAssignment, false);
-  det_.enable(DetectorKind::DoubleAssignment, true);
+  det_.enable(snplab::model::FindingKind::DoubleAssignment, false);
+  det_.enable(snplab::model::FindingKind::DoubleAssignment, true);
   ASSERT_EQ(make_private(kPfn, kGpa, kAsid1, kVm1Op), RmpStatus::Success);
 
   ASSERT_EQ(make_private(kPfn, 0, kAsid2, kVm2Op), RmpStatus::Success);
 
-  EXPECT_EQ(det_.count(DetectorKind::DoubleAssignment), 1u);
+  EXPECT_EQ(det_.count(snplab::model::FindingKind::DoubleAssignment), 1u);
 }
 
 TEST_F(DetectorsTest, Provenance_Assignment_RecordsSeqOpVmAsidImmutable) {
@@ -380,9 +380,9 @@ TEST_F(DetectorsTest, Describe_LeakedPage_MentionsDetectorAndHexPfn) {
 }
 
 TEST(DetectorKindToString, EveryKind_HasDetectorName) {
-  EXPECT_EQ(to_string(DetectorKind::DoubleAssignment), "double-assignment");
-  EXPECT_EQ(to_string(DetectorKind::ErroneousRevert), "erroneous-revert");
-  EXPECT_EQ(to_string(DetectorKind::LeakedPage), "leaked-page");
+  EXPECT_EQ(to_string(snplab::model::FindingKind::DoubleAssignment), "double-assignment");
+  EXPECT_EQ(to_string(snplab::model::FindingKind::ErroneousRevert), "erroneous-revert");
+  EXPECT_EQ(to_string(snplab::model::FindingKind::LeakedPage), "leaked-page");
 }
 
 }  // namespace

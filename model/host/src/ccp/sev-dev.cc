@@ -73,7 +73,7 @@ SnpCerts* SevPlatform::global_certs_get(kern::Sched& sched, bool reload) {
   if (ref == nullptr || !ref->kref.get_unless_zero()) return nullptr;
   SnpCerts* ret = certs.use();
   if (ret != ref) {
-    sched.report("kref-reloaded-pointer",
+    sched.report(FindingKind::KrefReloadedPointer,
                  "sev_snp_global_certs_get(): reference taken on one snp_certs, another returned (the compiler "
                  "reloaded the plain load of sev->snp_certs around kref_get_unless_zero; facts §9(a))",
                  {ref_step, certs.value_step()});
@@ -93,12 +93,12 @@ int SevPlatform::audit_certs(kern::Sched& sched) const {
     const SnpCerts& c = *certs_objs_[i];
     const int want = &c == published ? 1 : 0;
     if (c.kref.count() > want) {
-      sched.report("kref-leak", fmt::format("snp_certs blob #{} ({}) holds {} reference(s) nobody will put", i + 1,
+      sched.report(FindingKind::KrefLeak, fmt::format("snp_certs blob #{} ({}) holds {} reference(s) nobody will put", i + 1,
                                             &c == published ? "published" : "replaced",
                                             c.kref.count() - want));
       ++problems;
     } else if (&c == published && c.kref.count() == 0) {
-      sched.report("kref-freed-while-published",
+      sched.report(FindingKind::KrefFreedWhilePublished,
                    fmt::format("snp_certs blob #{} is still sev->snp_certs but its last reference was put: the next "
                                "getter uses freed memory",
                                i + 1));

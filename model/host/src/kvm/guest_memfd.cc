@@ -67,7 +67,7 @@ void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
   for (const Pfn pfn : freed) {
     const RmpEntryRaw e = sev->rmp().inspect(pfn);
     if (e.assigned()) {
-      host_->sched().report("freed-private-page",
+      host_->sched().report(FindingKind::FreedPrivatePage,
                            fmt::format("guest_memfd freed PFN 0x{:x} while the RMP still assigns it to ASID {} (GPA "
                                        "0x{:x}{}): no kvm_arch_gmem_invalidate() made it shared first",
                                        pfn, e.asid(), e.gpa(), e.validated() ? ", validated" : ""));

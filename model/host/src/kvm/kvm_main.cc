@@ -405,7 +405,7 @@ bool Vm::guest_state_protected(unsigned long vcpu_id) const {
 }
 
 void Vm::kvm_vm_bugged(std::string_view where, const std::string& why) {
-  host_->sched().report("kvm-bug", fmt::format("WARNING: KVM_BUG in {}(): {}; VM {} is dead (every ioctl now EIO)",
+  host_->sched().report(FindingKind::KvmBug, fmt::format("WARNING: KVM_BUG in {}(): {}; VM {} is dead (every ioctl now EIO)",
                                                where, why, id_));
   vm_dead_ = true;
 }

@@ -25,7 +25,7 @@ struct RaceScenario {
   std::string_view agents;         ///< what runs on which agent
   std::string_view buggy_profile;
   std::string_view fixed_profile;
-  std::string_view finding;        ///< the kern:: finding kind the buggy profile must raise
+  model::FindingKind finding{};     ///< the finding kind the buggy profile must raise
   std::uint64_t buggy_budget = 0;  ///< PCT schedules within which the buggy profile must be found
   std::uint64_t fixed_bound = 0;   ///< PCT schedules the fixed profile is explored clean over
 };

@@ -89,7 +89,7 @@ std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
     if (prof.nonsnp_guest_req_rc) {
       // `rc = SEV_RET_INVALID_GUEST; goto e_fail;` - but e_fail writes `exitcode`, still 0:
       // the guest is told its request succeeded (facts §9(c)).
-      host_->sched().report("guest-request-false-success",
+      host_->sched().report(FindingKind::GuestRequestFalseSuccess,
                            fmt::format("VM {}: extended guest request from a non-SNP guest answered SW_EXITINFO2 = 0 "
                                        "without a firmware call (rc = INVALID_GUEST was set instead of exitcode)",
                                        id_));
@@ -379,7 +379,7 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
     // Detector (DESIGN.md): the certificates the guest was given do not match the key/TCB
     // that signed its report, e.g. a SNP_SET_CONFIG between the certificate fetch and the
     // firmware's signature.
-    host_->sched().report("certs-out-of-sync",
+    host_->sched().report(FindingKind::CertsOutOfSync,
                          fmt::format("the guest's report does not verify with the certificates it was given: {}",
                                      vr.failure_summary));
   }

@@ -16,7 +16,7 @@ void SevPlatform::snp_leak_pages(Pfn first, std::uint64_t npages, const OpContex
 bool SevPlatform::host_write(kern::Sched& sched, Pfn pfn, std::span<const std::uint8_t> bytes, std::string_view fn) {
   const Fault f = check_host_access(rmp_, pfn_to_spa(pfn), AccessKind::Write, MapLevel::Size4K);
   if (f.raised()) {
-    sched.report("host-rmp-fault",
+    sched.report(FindingKind::HostRmpFault,
                  fmt::format("BUG: unable to handle page fault in {}(): write to PFN 0x{:x}, #PF error_code(0x{:x}) "
                              "- RMP violation ({} check): RMP entry {}",
                              fn, pfn, f.code, f.check, describe(rmp_.inspect(pfn))));

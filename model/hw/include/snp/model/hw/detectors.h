@@ -16,6 +16,7 @@
 // acted for, per 4K page; a return to the hypervisor forgets it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -24,12 +25,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "snp/model/base/finding.h"
 #include "snp/model/hw/rmp.h"
 
 namespace snplab::model {
 
-enum class DetectorKind : std::uint8_t { DoubleAssignment, ErroneousRevert, LeakedPage };
-std::string_view to_string(DetectorKind k);  // "double-assignment", ...
 
 /// Who assigned a page, and how.
 struct Provenance {
@@ -51,7 +51,7 @@ struct FindingPage {
 };
 
 struct Finding {
-  DetectorKind kind = DetectorKind::DoubleAssignment;
+  FindingKind kind = FindingKind::DoubleAssignment;
   std::uint64_t seq = 0;     ///< instruction number that triggered it (teardown: last one)
   RmpInsn insn = RmpInsn::Rmpupdate;
   OpContext ctx;             ///< the offending operation
@@ -65,8 +65,8 @@ struct Finding {
 class Detectors final : public RmpObserver {
  public:
   /// Every detector is on by default.
-  void enable(DetectorKind k, bool on);
-  bool enabled(DetectorKind k) const;
+  void enable(FindingKind k, bool on);
+  bool enabled(FindingKind k) const;
 
   void on_event(const Rmp& rmp, const RmpEvent& ev) override;
 
@@ -82,7 +82,7 @@ class Detectors final : public RmpObserver {
   const std::set<Pfn>& leaked() const { return leaked_; }
 
   const std::vector<Finding>& findings() const { return findings_; }
-  std::size_t count(DetectorKind k) const;
+  std::size_t count(FindingKind k) const;
   void clear_findings() { findings_.clear(); }
 
   /// The assignment in force for `pfn`, if the detectors saw it happen.
@@ -92,7 +92,11 @@ class Detectors final : public RmpObserver {
   void on_rmpupdate(const RmpEvent& ev);
   void on_other(const RmpEvent& ev);
 
-  bool enabled_[3] = {true, true, true};
+  std::array<bool, kFindingKinds> enabled_ = [] {
+    std::array<bool, kFindingKinds> a{};
+    a.fill(true);
+    return a;
+  }();
   std::unordered_map<Pfn, Provenance> owners_;
   std::set<Pfn> leaked_;
   std::vector<Finding> findings_;

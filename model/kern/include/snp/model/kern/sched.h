@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "snp/model/base/finding.h"
+
 namespace snplab::model::kern {
 
 /// Who is running: a host thread, a vCPU, the PSP. 0 = nobody.
@@ -52,7 +54,7 @@ struct Point {
 
 /// What the primitives report about the modelled kernel (lockdep/KASAN-like findings).
 struct KernelFinding {
-  std::string kind;     ///< "unlock-not-owner", "kref-underflow", "kref-use-after-free", ...
+  FindingKind kind = FindingKind::Deadlock;
   std::string message;
   AgentId agent = 0;
   /// The engine steps involved (the racing accesses, the reload, ...); the step at which
@@ -92,9 +94,9 @@ class Sched {
   /// Waits for `ready(arg)`; returns false (and reports "would-block") when it never can.
   bool block_until(PointKind k, const void* obj, std::string_view name, bool (*ready)(const void*), const void* arg);
 
-  void report(std::string kind, std::string message, std::vector<std::uint64_t> steps = {}) {
+  void report(FindingKind kind, std::string message, std::vector<std::uint64_t> steps = {}) {
     if (hook_ != nullptr && (steps.empty() || steps.back() != step_)) steps.push_back(step_);
-    findings_.push_back(KernelFinding{std::move(kind), std::move(message), current_, std::move(steps)});
+    findings_.push_back(KernelFinding{kind, std::move(message), current_, std::move(steps)});
   }
   /// The engine's step counter (the index of the last scheduling point), for reports.
   std::uint64_t step() const { return step_; }
