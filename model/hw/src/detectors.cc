@@ -9,6 +9,11 @@
 
 namespace snplab::model {
 
+void Detectors::add(Finding f) {
+  if (sink_ != nullptr) sink_->report_finding(f.kind, f.describe());
+  findings_.push_back(std::move(f));
+}
+
 void Detectors::enable(FindingKind k, bool on) { enabled_[static_cast<unsigned>(k)] = on; }
 bool Detectors::enabled(FindingKind k) const { return enabled_[static_cast<unsigned>(k)]; }
 
@@ -58,8 +63,8 @@ void Detectors::on_rmpupdate(const RmpEvent& ev) {
       if (it != owners_.end()) owners_.erase(it);
     }
   }
-  if (!dbl.pages.empty() && enabled(FindingKind::DoubleAssignment)) findings_.push_back(std::move(dbl));
-  if (!rev.pages.empty() && enabled(FindingKind::ErroneousRevert)) findings_.push_back(std::move(rev));
+  if (!dbl.pages.empty() && enabled(FindingKind::DoubleAssignment)) add(std::move(dbl));
+  if (!rev.pages.empty() && enabled(FindingKind::ErroneousRevert)) add(std::move(rev));
 }
 
 void Detectors::on_other(const RmpEvent& ev) {
@@ -99,7 +104,7 @@ void Detectors::owner_torn_down(const Rmp& rmp, VmId vm, Asid asid, const OpCont
     if (const Provenance* p = provenance(pfn); p != nullptr) owner = *p;
     f.pages.push_back(FindingPage{pfn, e, e, owner});
   }
-  findings_.push_back(std::move(f));
+  add(std::move(f));
 }
 
 void Detectors::pages_leaked(const Rmp& rmp, Pfn first, std::uint64_t npages, const OpContext& ctx) {
@@ -111,7 +116,7 @@ void Detectors::pages_leaked(const Rmp& rmp, Pfn first, std::uint64_t npages, co
     if (const Provenance* p = provenance(pfn); p != nullptr) owner = *p;
     f.pages.push_back(FindingPage{pfn, e, e, owner});
   }
-  if (enabled(FindingKind::LeakedPage) && !f.pages.empty()) findings_.push_back(std::move(f));
+  if (enabled(FindingKind::LeakedPage) && !f.pages.empty()) add(std::move(f));
 }
 
 namespace {

@@ -28,6 +28,7 @@ constexpr std::uint32_t kMemSlotsNum = 32767;
 Host::Host(HostConfig cfg) : cfg_(cfg) {
   if (cfg_.snp_enabled) {
     sev_ = std::make_unique<SevPlatform>(cfg_.seed);
+    sev_->detectors().set_sink(&sched_);  // one findings sink for the RMP detectors and the kernel
     // sev_do_cmd(): sev_cmd_mutex around each PSP command, whose start and end are
     // scheduling points (kern/sched.h); a caller that holds the mutex already (sev_ioctl) is
     // __sev_do_cmd_locked() and takes nothing. Each agent keeps a stack (a firmware command

@@ -9,6 +9,7 @@
 #include <iosfwd>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -47,6 +48,16 @@ enum class FindingKind : std::uint8_t {
 };
 
 inline constexpr std::size_t kFindingKinds = 22;
+
+/// Where findings go: one sink for the RMP detectors and the kernel objects of a host (the
+/// host's kern::Sched, which stamps each with the current agent and engine step).
+class FindingSink {
+ public:
+  virtual void report_finding(FindingKind kind, std::string message) = 0;
+
+ protected:
+  ~FindingSink() = default;
+};
 
 /// The stable printed name ("double-assignment", "data-race", ...).
 std::string_view to_string(FindingKind k);

@@ -64,6 +64,9 @@ struct Finding {
 
 class Detectors final : public RmpObserver {
  public:
+  /// Also report every finding to `sink` (the host's scheduler), as it is raised; nullptr:
+  /// keep them here only.
+  void set_sink(FindingSink* sink) { sink_ = sink; }
   /// Every detector is on by default.
   void enable(FindingKind k, bool on);
   bool enabled(FindingKind k) const;
@@ -100,6 +103,8 @@ class Detectors final : public RmpObserver {
   std::unordered_map<Pfn, Provenance> owners_;
   std::set<Pfn> leaked_;
   std::vector<Finding> findings_;
+  FindingSink* sink_ = nullptr;
+  void add(Finding f);
 };
 
 }  // namespace snplab::model

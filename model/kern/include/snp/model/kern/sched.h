@@ -77,7 +77,7 @@ class SchedHook {
   virtual bool choose_reload(const Point& /*p*/) { return false; }
 };
 
-class Sched {
+class Sched final : public FindingSink {
  public:
   void set_hook(SchedHook* h) { hook_ = h; }
   SchedHook* hook() const { return hook_; }
@@ -94,6 +94,8 @@ class Sched {
   /// Waits for `ready(arg)`; returns false (and reports "would-block") when it never can.
   bool block_until(PointKind k, const void* obj, std::string_view name, bool (*ready)(const void*), const void* arg);
 
+  /// FindingSink: what the RMP detectors report lands here too.
+  void report_finding(FindingKind kind, std::string message) override { report(kind, std::move(message)); }
   void report(FindingKind kind, std::string message, std::vector<std::uint64_t> steps = {}) {
     if (hook_ != nullptr && (steps.empty() || steps.back() != step_)) steps.push_back(step_);
     findings_.push_back(KernelFinding{kind, std::move(message), current_, std::move(steps)});
