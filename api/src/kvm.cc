@@ -61,7 +61,7 @@ UserMemory::~UserMemory() {
 
 Status UserMemory::write(std::uint64_t offset, std::span<const std::uint8_t> bytes) {
   if (offset > size_ || bytes.size() > size_ - offset) {
-    return Error{"user_write", EFAULT, FwStatus::NoFwCall, "write past the end of the user mapping"};
+    return Error{Op::UserWrite, EFAULT, FwStatus::NoFwCall, "write past the end of the user mapping"};
   }
   return backend_->user_write(addr_ + offset, bytes);
 }

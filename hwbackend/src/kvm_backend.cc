@@ -418,37 +418,37 @@ api::Result<api::Handle> KvmBackend::open_kvm() {
   // uapi: open(2) of /dev/kvm, read-write (every KVM ioctl needs it); O_CLOEXEC so no child
   // inherits the VM tree.
   const int fd = keep_off_zero(::open(options_.kvm_path.c_str(), O_RDWR | O_CLOEXEC));
-  if (fd < 0) return sys_error("open(/dev/kvm)", errno, options_.kvm_path);
+  if (fd < 0) return sys_error(api::Op::OpenDevKvm, errno, options_.kvm_path);
   return track(fd, Kind::System);
 }
 
 api::Result<int> KvmBackend::kvm_get_api_version(api::Handle kvm) {
   const int fd = fd_of(kvm);
-  if (fd < 0) return bad_handle("KVM_GET_API_VERSION", kvm);
+  if (fd < 0) return bad_handle(api::Op::KvmGetApiVersion, kvm);
   // uapi: KVM_GET_API_VERSION (api.rst 4.1) reads nothing and returns KVM_API_VERSION (12).
   const int r = ::ioctl(fd, KVM_GET_API_VERSION, 0);
-  if (r < 0) return sys_error("KVM_GET_API_VERSION", errno);
+  if (r < 0) return sys_error(api::Op::KvmGetApiVersion, errno);
   return r;
 }
 
 api::Result<int> KvmBackend::kvm_check_extension(api::Handle kvm_or_vm, long cap) {
   const int fd = fd_of(kvm_or_vm);
-  if (fd < 0) return bad_handle("KVM_CHECK_EXTENSION", kvm_or_vm);
+  if (fd < 0) return bad_handle(api::Op::KvmCheckExtension, kvm_or_vm);
   // uapi: KVM_CHECK_EXTENSION (api.rst 4.4) on the system or a VM fd: the argument is the
   // capability number by value; returns 0 (absent) or a capability-specific value. A VM fd
   // answers for that VM's type (e.g. KVM_CAP_GUEST_MEMFD_FLAGS).
   const int r = ::ioctl(fd, KVM_CHECK_EXTENSION, cap);
-  if (r < 0) return sys_error("KVM_CHECK_EXTENSION", errno, fmt::format("cap {}", cap));
+  if (r < 0) return sys_error(api::Op::KvmCheckExtension, errno, fmt::format("cap {}", cap));
   return r;
 }
 
 api::Result<api::Handle> KvmBackend::kvm_create_vm(api::Handle kvm, unsigned long type) {
   const int sys = fd_of(kvm);
-  if (sys < 0) return bad_handle("KVM_CREATE_VM", kvm);
+  if (sys < 0) return bad_handle(api::Op::KvmCreateVm, kvm);
   // uapi: KVM_CREATE_VM (api.rst 4.2): the argument is the VM type by value (facts §8.2);
   // returns a new VM fd (O_CLOEXEC). EINVAL for a type not in KVM_CAP_VM_TYPES.
   const int fd = keep_off_zero(::ioctl(sys, KVM_CREATE_VM, type));
-  if (fd < 0) return sys_error("KVM_CREATE_VM", errno, fmt::format("type {}", type));
+  if (fd < 0) return sys_error(api::Op::KvmCreateVm, errno, fmt::format("type {}", type));
   return track(fd, Kind::Vm);
 }
 
@@ -456,13 +456,13 @@ api::Result<api::Handle> KvmBackend::kvm_create_vm(api::Handle kvm, unsigned lon
 
 api::Status KvmBackend::kvm_set_user_memory_region2(api::Handle vm, const uapi_api::kvm_userspace_memory_region2& r) {
   const int fd = fd_of(vm);
-  if (fd < 0) return bad_handle("KVM_SET_USER_MEMORY_REGION2", vm);
+  if (fd < 0) return bad_handle(api::Op::KvmSetUserMemoryRegion2, vm);
   const auto k = to_kernel<::kvm_userspace_memory_region2>(r);
   // uapi: KVM_SET_USER_MEMORY_REGION2 (api.rst 4.141, facts §8.4): the kernel reads the whole
   // 160-byte struct (guest_memfd is an fd: here the GuestMemfd handle) and writes nothing.
   // memory_size 0 deletes the slot.
   if (::ioctl(fd, KVM_SET_USER_MEMORY_REGION2, &k) != 0) {
-    return sys_error("KVM_SET_USER_MEMORY_REGION2", errno,
+    return sys_error(api::Op::KvmSetUserMemoryRegion2, errno,
                      fmt::format("slot {} flags 0x{:x} gpa 0x{:x} size 0x{:x}", r.slot, r.flags, r.guest_phys_addr,
                                  r.memory_size));
   }
@@ -471,25 +471,25 @@ api::Status KvmBackend::kvm_set_user_memory_region2(api::Handle vm, const uapi_a
 
 api::Result<api::Handle> KvmBackend::kvm_create_guest_memfd(api::Handle vm, const uapi_api::kvm_create_guest_memfd& g) {
   const int vm_fd = fd_of(vm);
-  if (vm_fd < 0) return bad_handle("KVM_CREATE_GUEST_MEMFD", vm);
+  if (vm_fd < 0) return bad_handle(api::Op::KvmCreateGuestMemfd, vm);
   auto k = to_kernel<::kvm_create_guest_memfd>(g);
   // uapi: KVM_CREATE_GUEST_MEMFD (api.rst 4.143, facts §8.4): the kernel reads size, flags
   // (must be within KVM_CAP_GUEST_MEMFD_FLAGS of this VM) and reserved; returns the new fd.
   const int fd = keep_off_zero(::ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &k));
   if (fd < 0) {
-    return sys_error("KVM_CREATE_GUEST_MEMFD", errno, fmt::format("size 0x{:x} flags 0x{:x}", g.size, g.flags));
+    return sys_error(api::Op::KvmCreateGuestMemfd, errno, fmt::format("size 0x{:x} flags 0x{:x}", g.size, g.flags));
   }
   return track(fd, Kind::GuestMemfd);
 }
 
 api::Status KvmBackend::kvm_set_memory_attributes(api::Handle vm, const uapi_api::kvm_memory_attributes& a) {
   const int fd = fd_of(vm);
-  if (fd < 0) return bad_handle("KVM_SET_MEMORY_ATTRIBUTES", vm);
+  if (fd < 0) return bad_handle(api::Op::KvmSetMemoryAttributes, vm);
   const auto k = to_kernel<::kvm_memory_attributes>(a);
   // uapi: KVM_SET_MEMORY_ATTRIBUTES (api.rst 4.141, facts §8.4): the kernel reads address,
   // size, attributes (KVM_MEMORY_ATTRIBUTE_PRIVATE) and flags (must be 0); writes nothing.
   if (::ioctl(fd, KVM_SET_MEMORY_ATTRIBUTES, &k) != 0) {
-    return sys_error("KVM_SET_MEMORY_ATTRIBUTES", errno,
+    return sys_error(api::Op::KvmSetMemoryAttributes, errno,
                      fmt::format("gpa 0x{:x} size 0x{:x} attributes 0x{:x}", a.address, a.size, a.attributes));
   }
   return api::ok();
@@ -497,27 +497,27 @@ api::Status KvmBackend::kvm_set_memory_attributes(api::Handle vm, const uapi_api
 
 api::Status KvmBackend::kvm_enable_cap(api::Handle vm, const uapi_api::kvm_enable_cap& c) {
   const int fd = fd_of(vm);
-  if (fd < 0) return bad_handle("KVM_ENABLE_CAP", vm);
+  if (fd < 0) return bad_handle(api::Op::KvmEnableCap, vm);
   const auto k = to_kernel<::kvm_enable_cap>(c);
   // uapi: KVM_ENABLE_CAP on a VM fd (api.rst 4.37, section 7): the kernel reads cap, flags
   // and args[]; writes nothing (e.g. KVM_CAP_EXIT_HYPERCALL with args[0] = 1 << 12, §8.5).
-  if (::ioctl(fd, KVM_ENABLE_CAP, &k) != 0) return sys_error("KVM_ENABLE_CAP", errno, fmt::format("cap {}", c.cap));
+  if (::ioctl(fd, KVM_ENABLE_CAP, &k) != 0) return sys_error(api::Op::KvmEnableCap, errno, fmt::format("cap {}", c.cap));
   return api::ok();
 }
 
 api::Result<api::Handle> KvmBackend::kvm_create_vcpu(api::Handle vm, unsigned long vcpu_id) {
   const int vm_fd = fd_of(vm);
-  if (vm_fd < 0) return bad_handle("KVM_CREATE_VCPU", vm);
+  if (vm_fd < 0) return bad_handle(api::Op::KvmCreateVcpu, vm);
   // uapi: KVM_CREATE_VCPU (api.rst 4.7): the argument is the vCPU id by value; returns the
   // vCPU fd, whose offset 0 maps struct kvm_run.
   const int fd = keep_off_zero(::ioctl(vm_fd, KVM_CREATE_VCPU, vcpu_id));
-  if (fd < 0) return sys_error("KVM_CREATE_VCPU", errno, fmt::format("vcpu_id {}", vcpu_id));
+  if (fd < 0) return sys_error(api::Op::KvmCreateVcpu, errno, fmt::format("vcpu_id {}", vcpu_id));
   return track(fd, Kind::Vcpu);
 }
 
 api::Status KvmBackend::kvm_memory_encrypt_op(api::Handle vm, uapi_api::kvm_sev_cmd& cmd) {
   const int fd = fd_of(vm);
-  if (fd < 0) return bad_handle("KVM_MEMORY_ENCRYPT_OP", vm);
+  if (fd < 0) return bad_handle(api::Op::KvmMemoryEncryptOp, vm);
   auto k = to_kernel<::kvm_sev_cmd>(cmd);
   k.error = kNoFwCallRaw;  // output only: preset so "not written" reads as NO_FW_CALL
   // uapi: KVM_MEMORY_ENCRYPT_OP (amd-memory-encryption.rst, facts §8.3): the kernel reads id,
@@ -528,7 +528,7 @@ api::Status KvmBackend::kvm_memory_encrypt_op(api::Handle vm, uapi_api::kvm_sev_
   const int saved = errno;
   std::memcpy(static_cast<void*>(&cmd), &k, sizeof(cmd));
   if (r != 0) {
-    return api::Error{"KVM_MEMORY_ENCRYPT_OP", saved, static_cast<api::FwStatus>(k.error),
+    return api::Error{api::Op::KvmMemoryEncryptOp, saved, static_cast<api::FwStatus>(k.error),
                       cmd_detail(sev_cmd_name(cmd.id), cmd.id)};
   }
   return api::ok();
@@ -538,11 +538,11 @@ api::Status KvmBackend::kvm_memory_encrypt_op(api::Handle vm, uapi_api::kvm_sev_
 
 api::Status KvmBackend::gmem_fallocate(api::Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) {
   const int fd = fd_of(gmem);
-  if (fd < 0) return bad_handle("fallocate", gmem);
+  if (fd < 0) return bad_handle(api::Op::Fallocate, gmem);
   // uapi: fallocate(2) on a guest_memfd: mode 0 allocates, PUNCH_HOLE|KEEP_SIZE discards;
   // offset and len must be page aligned. Offsets above INT64_MAX become negative (EINVAL).
   if (::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(len)) != 0) {
-    return sys_error("fallocate", errno, fmt::format("mode 0x{:x} offset 0x{:x} len 0x{:x}", mode, offset, len));
+    return sys_error(api::Op::Fallocate, errno, fmt::format("mode 0x{:x} offset 0x{:x} len 0x{:x}", mode, offset, len));
   }
   return api::ok();
 }
@@ -553,20 +553,20 @@ api::Result<void*> KvmBackend::run_area(api::Handle vcpu) {
   const int fd = static_cast<int>(vcpu);
   const std::lock_guard<std::mutex> lock(mu_);
   auto it = objects_.find(fd);
-  if (it == objects_.end()) return bad_handle("KVM_RUN", vcpu);
+  if (it == objects_.end()) return bad_handle(api::Op::KvmRun, vcpu);
   Object& o = it->second;
   if (o.run != nullptr) return o.run;
   // uapi: KVM_GET_VCPU_MMAP_SIZE (api.rst 4.5) on the system fd: returns the size of the
   // vCPU's mmap area (struct kvm_run plus the PIO/coalesced-MMIO pages).
   const int size = ::ioctl(sys_fd_, KVM_GET_VCPU_MMAP_SIZE, 0);
-  if (size < 0) return sys_error("KVM_GET_VCPU_MMAP_SIZE", errno);
+  if (size < 0) return sys_error(api::Op::KvmGetVcpuMmapSize, errno);
   if (static_cast<std::size_t>(size) < sizeof(::kvm_run)) {
-    return sys_error("KVM_GET_VCPU_MMAP_SIZE", EINVAL, fmt::format("size {} < sizeof(struct kvm_run)", size));
+    return sys_error(api::Op::KvmGetVcpuMmapSize, EINVAL, fmt::format("size {} < sizeof(struct kvm_run)", size));
   }
   // uapi: mmap of a vCPU fd at offset 0 (api.rst 5): the shared struct kvm_run that KVM_RUN
   // fills on every exit.
   void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return sys_error("mmap(kvm_run)", errno);
+  if (p == MAP_FAILED) return sys_error(api::Op::MmapKvmRun, errno);
   o.run = p;
   o.run_size = static_cast<std::size_t>(size);
   return p;
@@ -574,7 +574,7 @@ api::Result<void*> KvmBackend::run_area(api::Handle vcpu) {
 
 api::Result<api::RunExit> KvmBackend::kvm_run(api::Handle vcpu) {
   const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle("KVM_RUN", vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmRun, vcpu);
   bool is_vcpu = false;
   {
     const std::lock_guard<std::mutex> lock(mu_);
@@ -585,7 +585,7 @@ api::Result<api::RunExit> KvmBackend::kvm_run(api::Handle vcpu) {
     // uapi: KVM_RUN on a fd that is not a vCPU: the kernel's answer (ENOTTY/EINVAL) is the
     // result; there is no kvm_run to read.
     const int r = ::ioctl(fd, KVM_RUN, 0);
-    if (r != 0) return sys_error("KVM_RUN", errno, "not a vCPU handle");
+    if (r != 0) return sys_error(api::Op::KvmRun, errno, "not a vCPU handle");
     return api::RunExit{};
   }
   auto area = run_area(vcpu);
@@ -604,21 +604,21 @@ api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, cons
   const auto* run = static_cast<const ::kvm_run*>(run_area);
   if (ioctl_result != 0) {
     if (errno_value == EFAULT && run->exit_reason == KVM_EXIT_MEMORY_FAULT) return translate_exit(run_area);
-    return sys_error("KVM_RUN", errno_value);
+    return sys_error(api::Op::KvmRun, errno_value);
   }
   return translate_exit(run_area);
 }
 
 api::Status KvmBackend::kvm_run_complete(api::Handle vcpu, const api::RunCompletion& c) {
-  if (vcpu == 0 || vcpu > static_cast<api::Handle>(INT32_MAX)) return bad_handle("KVM_RUN", vcpu);
+  if (vcpu == 0 || vcpu > static_cast<api::Handle>(INT32_MAX)) return bad_handle(api::Op::KvmRun, vcpu);
   void* area = nullptr;
   {
     const std::lock_guard<std::mutex> lock(mu_);
     auto it = objects_.find(static_cast<int>(vcpu));
-    if (it == objects_.end() || it->second.kind != Kind::Vcpu) return bad_handle("KVM_RUN", vcpu);
+    if (it == objects_.end() || it->second.kind != Kind::Vcpu) return bad_handle(api::Op::KvmRun, vcpu);
     area = it->second.run;
   }
-  if (area == nullptr) return sys_error("KVM_RUN", EINVAL, "the vCPU has not run: no exit to answer");
+  if (area == nullptr) return sys_error(api::Op::KvmRun, EINVAL, "the vCPU has not run: no exit to answer");
   return encode_exit_ret(area, c);
 }
 
@@ -641,7 +641,7 @@ api::Status encode_exit_ret(void* run_area, const api::RunCompletion& c) {
       return api::ok();
     }
     default:
-      return sys_error("KVM_RUN", EINVAL, fmt::format("exit reason {} has no ret to set", run->exit_reason));
+      return sys_error(api::Op::KvmRun, EINVAL, fmt::format("exit reason {} has no ret to set", run->exit_reason));
   }
 }
 
@@ -657,10 +657,10 @@ static_assert(offsetof(uapi::kvm_segment, unusable) == offsetof(::kvm_segment, u
 
 api::Result<uapi::kvm_regs> KvmBackend::kvm_get_regs(api::Handle vcpu) {
   const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle("KVM_GET_REGS", vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmGetRegs, vcpu);
   ::kvm_regs k{};
   // uapi: KVM_GET_REGS (api.rst 4.11): the kernel writes struct kvm_regs.
-  if (::ioctl(fd, KVM_GET_REGS, &k) != 0) return sys_error("KVM_GET_REGS", errno);
+  if (::ioctl(fd, KVM_GET_REGS, &k) != 0) return sys_error(api::Op::KvmGetRegs, errno);
   uapi::kvm_regs r;
   std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
   return r;
@@ -668,20 +668,20 @@ api::Result<uapi::kvm_regs> KvmBackend::kvm_get_regs(api::Handle vcpu) {
 
 api::Status KvmBackend::kvm_set_regs(api::Handle vcpu, const uapi::kvm_regs& r) {
   const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle("KVM_SET_REGS", vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmSetRegs, vcpu);
   ::kvm_regs k{};
   std::memcpy(&k, &r, sizeof(k));
   // uapi: KVM_SET_REGS (api.rst 4.12): the kernel reads struct kvm_regs.
-  if (::ioctl(fd, KVM_SET_REGS, &k) != 0) return sys_error("KVM_SET_REGS", errno);
+  if (::ioctl(fd, KVM_SET_REGS, &k) != 0) return sys_error(api::Op::KvmSetRegs, errno);
   return api::ok();
 }
 
 api::Result<uapi::kvm_sregs> KvmBackend::kvm_get_sregs(api::Handle vcpu) {
   const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle("KVM_GET_SREGS", vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmGetSregs, vcpu);
   ::kvm_sregs k{};
   // uapi: KVM_GET_SREGS (api.rst 4.13): the kernel writes struct kvm_sregs.
-  if (::ioctl(fd, KVM_GET_SREGS, &k) != 0) return sys_error("KVM_GET_SREGS", errno);
+  if (::ioctl(fd, KVM_GET_SREGS, &k) != 0) return sys_error(api::Op::KvmGetSregs, errno);
   uapi::kvm_sregs r;
   std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
   return r;
@@ -689,34 +689,34 @@ api::Result<uapi::kvm_sregs> KvmBackend::kvm_get_sregs(api::Handle vcpu) {
 
 api::Status KvmBackend::kvm_set_sregs(api::Handle vcpu, const uapi::kvm_sregs& s) {
   const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle("KVM_SET_SREGS", vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmSetSregs, vcpu);
   ::kvm_sregs k{};
   std::memcpy(&k, &s, sizeof(k));
   // uapi: KVM_SET_SREGS (api.rst 4.14): the kernel reads struct kvm_sregs.
-  if (::ioctl(fd, KVM_SET_SREGS, &k) != 0) return sys_error("KVM_SET_SREGS", errno);
+  if (::ioctl(fd, KVM_SET_SREGS, &k) != 0) return sys_error(api::Op::KvmSetSregs, errno);
   return api::ok();
 }
 
 api::Status KvmBackend::set_real_mode_entry(api::Handle vcpu, std::uint64_t rip) {
   const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle("KVM_GET_SREGS", vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmGetSregs, vcpu);
   kvm_sregs sregs{};
   // uapi: KVM_GET_SREGS (api.rst 4.13): the kernel writes struct kvm_sregs (segments, control
   // registers, EFER, APIC base, pending-interrupt bitmap).
-  if (::ioctl(fd, KVM_GET_SREGS, &sregs) != 0) return sys_error("KVM_GET_SREGS", errno);
+  if (::ioctl(fd, KVM_GET_SREGS, &sregs) != 0) return sys_error(api::Op::KvmGetSregs, errno);
   for (kvm_segment* s : {&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss}) {
     s->base = 0;
     s->selector = 0;
   }
   // uapi: KVM_SET_SREGS (api.rst 4.14): the kernel reads the whole struct kvm_sregs; CR0.PE
   // stays clear from reset, so the vCPU is in real mode with flat 64 KiB segments at 0.
-  if (::ioctl(fd, KVM_SET_SREGS, &sregs) != 0) return sys_error("KVM_SET_SREGS", errno);
+  if (::ioctl(fd, KVM_SET_SREGS, &sregs) != 0) return sys_error(api::Op::KvmSetSregs, errno);
   kvm_regs regs{};
   regs.rip = rip;
   regs.rflags = 0x2;  // bit 1 is reserved-as-one
   // uapi: KVM_SET_REGS (api.rst 4.12): the kernel reads the general-purpose registers, RIP
   // and RFLAGS.
-  if (::ioctl(fd, KVM_SET_REGS, &regs) != 0) return sys_error("KVM_SET_REGS", errno);
+  if (::ioctl(fd, KVM_SET_REGS, &regs) != 0) return sys_error(api::Op::KvmSetRegs, errno);
   return api::ok();
 }
 
@@ -739,7 +739,7 @@ api::Result<api::Handle> KvmBackend::open_sev() {
   // uapi: open(2) of /dev/sev read-write: SNP_COMMIT / SNP_SET_CONFIG need a writable fd
   // (and CAP_SYS_ADMIN); the fd is also what kvm_sev_cmd.sev_fd names.
   const int fd = keep_off_zero(::open(options_.sev_path.c_str(), O_RDWR | O_CLOEXEC));
-  if (fd < 0) return sys_error("open(/dev/sev)", errno, options_.sev_path);
+  if (fd < 0) return sys_error(api::Op::OpenDevSev, errno, options_.sev_path);
   return track(fd, Kind::Sev);
 }
 
@@ -747,7 +747,7 @@ api::Status KvmBackend::sev_issue_cmd(api::Handle sev, std::uint32_t cmd, void* 
   const int fd = fd_of(sev);
   if (fd < 0) {
     if (fw_error != nullptr) *fw_error = kNoFwCallRaw;
-    return bad_handle("SEV_ISSUE_CMD", sev);
+    return bad_handle(api::Op::SevIssueCmd, sev);
   }
   if (auto refused = check_psp_command(cmd, options_.allow_destructive)) {
     if (fw_error != nullptr) *fw_error = kNoFwCallRaw;
@@ -764,7 +764,7 @@ api::Status KvmBackend::sev_issue_cmd(api::Handle sev, std::uint32_t cmd, void* 
   const int saved = errno;
   const std::uint32_t fw = k.error;
   if (fw_error != nullptr) *fw_error = fw;
-  if (r != 0) return api::Error{"SEV_ISSUE_CMD", saved, static_cast<api::FwStatus>(fw), cmd_detail(psp_cmd_name(cmd), cmd)};
+  if (r != 0) return api::Error{api::Op::SevIssueCmd, saved, static_cast<api::FwStatus>(fw), cmd_detail(psp_cmd_name(cmd), cmd)};
   return api::ok();
 }
 
@@ -773,7 +773,7 @@ api::Status KvmBackend::sev_issue_cmd(api::Handle sev, std::uint32_t cmd, void* 
 api::Result<std::uint64_t> KvmBackend::user_alloc(std::uint64_t size) {
   // mmap(2): anonymous, private, zero filled and page aligned; size 0 fails with EINVAL.
   void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return sys_error("mmap", errno, fmt::format("size 0x{:x}", size));
+  if (p == MAP_FAILED) return sys_error(api::Op::Mmap, errno, fmt::format("size 0x{:x}", size));
   const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
   const std::lock_guard<std::mutex> lock(mu_);
   user_maps_[addr] = size;
@@ -783,11 +783,11 @@ api::Result<std::uint64_t> KvmBackend::user_alloc(std::uint64_t size) {
 api::Status KvmBackend::user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) {
   const std::lock_guard<std::mutex> lock(mu_);
   auto it = user_maps_.upper_bound(uaddr);
-  if (it == user_maps_.begin()) return sys_error("user_write", EFAULT, "not in a user_alloc mapping");
+  if (it == user_maps_.begin()) return sys_error(api::Op::UserWrite, EFAULT, "not in a user_alloc mapping");
   --it;
   const std::uint64_t off = uaddr - it->first;
   if (off > it->second || bytes.size() > it->second - off) {
-    return sys_error("user_write", EFAULT, "past the end of the user_alloc mapping");
+    return sys_error(api::Op::UserWrite, EFAULT, "past the end of the user_alloc mapping");
   }
   if (!bytes.empty()) std::memcpy(to_ptr(uaddr), bytes.data(), bytes.size());
   return api::ok();
@@ -797,10 +797,10 @@ api::Status KvmBackend::user_free(std::uint64_t uaddr, std::uint64_t size) {
   const std::lock_guard<std::mutex> lock(mu_);
   auto it = user_maps_.find(uaddr);
   if (it == user_maps_.end() || it->second != size) {
-    return sys_error("munmap", EINVAL, "not a live user_alloc mapping of that size");
+    return sys_error(api::Op::Munmap, EINVAL, "not a live user_alloc mapping of that size");
   }
   // munmap(2) of exactly what user_alloc mapped.
-  if (::munmap(to_ptr(uaddr), static_cast<std::size_t>(size)) != 0) return sys_error("munmap", errno);
+  if (::munmap(to_ptr(uaddr), static_cast<std::size_t>(size)) != 0) return sys_error(api::Op::Munmap, errno);
   user_maps_.erase(it);
   return api::ok();
 }
@@ -810,7 +810,7 @@ api::Status KvmBackend::user_free(std::uint64_t uaddr, std::uint64_t size) {
 api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const KvmBackendOptions& options) {
   // uapi: open(2) of /dev/kvm; this fd stays private to the backend (KVM_GET_VCPU_MMAP_SIZE).
   const int fd = ::open(options.kvm_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return sys_error("open(/dev/kvm)", errno, options.kvm_path);
+  if (fd < 0) return sys_error(api::Op::OpenDevKvm, errno, options.kvm_path);
   return std::unique_ptr<api::Backend>(std::make_unique<KvmBackend>(fd, options));
 }
 
@@ -823,7 +823,7 @@ api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const char* kvm_path
 
 api::Status set_real_mode_entry(api::Vcpu& vcpu, std::uint64_t rip) {
   auto* hw = dynamic_cast<KvmBackend*>(&vcpu.backend());
-  if (hw == nullptr) return sys_error("KVM_GET_SREGS", EBADF, "not a vCPU of the hw backend");
+  if (hw == nullptr) return sys_error(api::Op::KvmGetSregs, EBADF, "not a vCPU of the hw backend");
   return hw->set_real_mode_entry(vcpu.handle(), rip);
 }
 

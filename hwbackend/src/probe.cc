@@ -57,7 +57,7 @@ void probe_sev(const char* sev_path, SevStatus& out) {
   // 32-byte sev_user_data_snp_status to `data` and the firmware status to `error`
   // (Documentation/virt/coco/sev-guest.rst, facts §8.7).
   if (::ioctl(sev.get(), SEV_ISSUE_CMD, &cmd) != 0) {
-    out.status_error = api::Error{"SEV_ISSUE_CMD(SNP_PLATFORM_STATUS)", errno, static_cast<api::FwStatus>(cmd.error), {}};
+    out.status_error = api::Error{api::Op::SevIssueCmd, errno, static_cast<api::FwStatus>(cmd.error), "SNP_PLATFORM_STATUS"};
     return;
   }
   compat::SnpPlatformStatus s{};
@@ -78,12 +78,12 @@ void probe_sev(const char* sev_path, SevStatus& out) {
 api::Result<ProbeReport> probe(const char* kvm_path, const char* sev_path) {
   Fd kvm(::open(kvm_path, O_RDWR | O_CLOEXEC));
   if (!kvm.valid()) {
-    return api::Error{"open(/dev/kvm)", errno, api::FwStatus::NoFwCall, kvm_path};
+    return api::Error{api::Op::OpenDevKvm, errno, api::FwStatus::NoFwCall, kvm_path};
   }
   ProbeReport r;
   // uapi: KVM_GET_API_VERSION takes no argument and returns 12 (KVM_API_VERSION).
   r.api_version = ::ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
-  if (r.api_version < 0) return api::Error{"KVM_GET_API_VERSION", errno, api::FwStatus::NoFwCall, {}};
+  if (r.api_version < 0) return api::Error{api::Op::KvmGetApiVersion, errno, api::FwStatus::NoFwCall, {}};
   for (const CapDef& c : kCaps) {
     // uapi: KVM_CHECK_EXTENSION on the system fd; the argument is the capability number,
     // the return 0 (absent) or a capability-specific positive value.

@@ -62,7 +62,7 @@ std::optional<api::Error> check_psp_command(std::uint32_t id, bool allow_destruc
   const std::string why =
       c == nullptr ? fmt::format("command {} is not one this backend knows, so it may change anything", id)
                    : fmt::format("{} ({}) {}", c->name, id, c->what);
-  return api::Error{"SEV_ISSUE_CMD", EPERM, api::FwStatus::NoFwCall,
+  return api::Error{api::Op::SevIssueCmd, EPERM, api::FwStatus::NoFwCall,
                     fmt::format("refused before the ioctl: {}; create the hw backend with "
                                 "KvmBackendOptions::allow_destructive to issue it",
                                 why)};

@@ -174,7 +174,7 @@ class KvmBackendTest : public ::testing::Test {
 TEST(KvmBackendFactory, MissingKvmDevice_FailsWithOpenErrno) {
   auto b = make_kvm_backend("/nonexistent/kvm", "/nonexistent/sev");
   ASSERT_FALSE(b.has_value());
-  EXPECT_EQ(b.error().op, "open(/dev/kvm)");
+  EXPECT_EQ(b.error().op, snplab::api::Op::OpenDevKvm);
   EXPECT_EQ(b.error().errno_value, ENOENT);
   EXPECT_EQ(b.error().fw, api::FwStatus::NoFwCall);
 }
@@ -209,9 +209,9 @@ TEST_F(KvmBackendTest, Handles_AreNonZeroFds) {
 }
 
 TEST_F(KvmBackendTest, UnknownHandle_FailsEbadfWithoutReachingTheKernel) {
-  expect_fails(backend_->kvm_get_api_version(0), "KVM_GET_API_VERSION", EBADF);
-  expect_fails(backend_->kvm_create_vm(1U << 20, 0), "KVM_CREATE_VM", EBADF);
-  expect_fails(backend_->kvm_run(1), "KVM_RUN", EBADF);  // stdout is not the backend's
+  expect_fails(backend_->kvm_get_api_version(0), api::Op::KvmGetApiVersion, EBADF);
+  expect_fails(backend_->kvm_create_vm(1U << 20, 0), api::Op::KvmCreateVm, EBADF);
+  expect_fails(backend_->kvm_run(1), api::Op::KvmRun, EBADF);  // stdout is not the backend's
   backend_->close(1);                                     // ignored: stdout stays open
   EXPECT_TRUE(std::filesystem::exists("/proc/self/fd/1"));
 }
@@ -228,7 +228,7 @@ TEST_F(KvmBackendTest, CreateVm_SnpType_FailsEinvalWithoutSnp) {
   ASSERT_TRUE(types.has_value());
   if ((*types & (1 << uapi::KVM_X86_SNP_VM)) != 0) GTEST_SKIP() << "hw: KVM_X86_SNP_VM is supported here";
   // kvm_arch_init_vm: a type outside KVM_CAP_VM_TYPES is EINVAL.
-  expect_fails(kvm_->create_vm(uapi::KVM_X86_SNP_VM), "KVM_CREATE_VM", EINVAL);
+  expect_fails(kvm_->create_vm(uapi::KVM_X86_SNP_VM), api::Op::KvmCreateVm, EINVAL);
 }
 
 TEST_F(KvmBackendTest, CreateVm_EveryTypeOutsideVmTypes_FailsEinval) {
@@ -237,7 +237,7 @@ TEST_F(KvmBackendTest, CreateVm_EveryTypeOutsideVmTypes_FailsEinval) {
   for (unsigned long type = 1; type < 32; ++type) {
     if ((static_cast<unsigned>(*types) & (1U << type)) != 0) continue;
     SCOPED_TRACE(testing::Message() << "type " << type);
-    expect_fails(kvm_->create_vm(type), "KVM_CREATE_VM", EINVAL);
+    expect_fails(kvm_->create_vm(type), api::Op::KvmCreateVm, EINVAL);
   }
 }
 
@@ -254,11 +254,11 @@ TEST_F(KvmBackendTest, Memslot_Misaligned_FailsEinval) {
   api::Vm vm = create_vm();
   api::UserMemory mem = alloc(4 * kPage);
   expect_fails(vm.set_user_memory_region2(region(0, 0x100000 + 0x800, 2 * kPage, mem.addr())),
-               "KVM_SET_USER_MEMORY_REGION2", EINVAL);
+               api::Op::KvmSetUserMemoryRegion2, EINVAL);
   expect_fails(vm.set_user_memory_region2(region(0, 0x100000, 2 * kPage + 0x800, mem.addr())),
-               "KVM_SET_USER_MEMORY_REGION2", EINVAL);
+               api::Op::KvmSetUserMemoryRegion2, EINVAL);
   expect_fails(vm.set_user_memory_region2(region(0, 0x100000, 2 * kPage, mem.addr() + 0x800)),
-               "KVM_SET_USER_MEMORY_REGION2", EINVAL);
+               api::Op::KvmSetUserMemoryRegion2, EINVAL);
 }
 
 TEST_F(KvmBackendTest, Memslot_OverlappingSlot_FailsEexist) {
@@ -266,7 +266,7 @@ TEST_F(KvmBackendTest, Memslot_OverlappingSlot_FailsEexist) {
   api::UserMemory mem = alloc(8 * kPage);
   ASSERT_TRUE(vm.set_user_memory_region2(region(0, 0x100000, 4 * kPage, mem.addr())).has_value());
   expect_fails(vm.set_user_memory_region2(region(1, 0x100000 + 2 * kPage, 4 * kPage, mem.addr() + 4 * kPage)),
-               "KVM_SET_USER_MEMORY_REGION2", EEXIST);
+               api::Op::KvmSetUserMemoryRegion2, EEXIST);
   // Adjacent is fine.
   EXPECT_TRUE(
       vm.set_user_memory_region2(region(1, 0x100000 + 4 * kPage, 4 * kPage, mem.addr() + 4 * kPage)).has_value());
@@ -295,7 +295,7 @@ TEST_F(KvmBackendTest, Memslot_FlagSweep_UndefinedBitsFailEinval) {
       ASSERT_TRUE(vm.set_user_memory_region2(region(0, 0x100000, 0, mem.addr(), flag)).has_value());
     } else {
       SCOPED_TRACE(testing::Message() << "flag bit " << bit);
-      expect_fails(st, "KVM_SET_USER_MEMORY_REGION2", EINVAL);
+      expect_fails(st, api::Op::KvmSetUserMemoryRegion2, EINVAL);
     }
   }
 }
@@ -335,15 +335,15 @@ TEST_F(KvmBackendTest, GuestMemfd_UndefinedFlags_FailEinval) {
     const std::uint64_t flag = std::uint64_t{1} << bit;
     if ((supported & flag) != 0) continue;
     SCOPED_TRACE(testing::Message() << "flag bit " << bit);
-    expect_fails(vm.create_guest_memfd(gmem_args(kPage, flag)), "KVM_CREATE_GUEST_MEMFD", EINVAL);
+    expect_fails(vm.create_guest_memfd(gmem_args(kPage, flag)), api::Op::KvmCreateGuestMemfd, EINVAL);
   }
 }
 
 TEST_F(KvmBackendTest, GuestMemfd_ZeroOrMisalignedSize_FailsEinval) {
   api::Vm vm = create_vm();
-  expect_fails(vm.create_guest_memfd(gmem_args(0, 0)), "KVM_CREATE_GUEST_MEMFD", EINVAL);
-  expect_fails(vm.create_guest_memfd(gmem_args(kPage + 1, 0)), "KVM_CREATE_GUEST_MEMFD", EINVAL);
-  expect_fails(vm.create_guest_memfd(gmem_args(kPage / 2, 0)), "KVM_CREATE_GUEST_MEMFD", EINVAL);
+  expect_fails(vm.create_guest_memfd(gmem_args(0, 0)), api::Op::KvmCreateGuestMemfd, EINVAL);
+  expect_fails(vm.create_guest_memfd(gmem_args(kPage + 1, 0)), api::Op::KvmCreateGuestMemfd, EINVAL);
+  expect_fails(vm.create_guest_memfd(gmem_args(kPage / 2, 0)), api::Op::KvmCreateGuestMemfd, EINVAL);
 }
 
 TEST_F(KvmBackendTest, GuestMemfd_PunchHole_SucceedsAlignedFailsMisaligned) {
@@ -355,14 +355,14 @@ TEST_F(KvmBackendTest, GuestMemfd_PunchHole_SucceedsAlignedFailsMisaligned) {
   EXPECT_TRUE(fill.has_value()) << fill.error().to_string();
   auto punch = g->punch_hole(2 * kPage, 2 * kPage);
   EXPECT_TRUE(punch.has_value()) << punch.error().to_string();
-  expect_fails(g->punch_hole(0x800, kPage), "fallocate", EINVAL);      // misaligned offset
-  expect_fails(g->punch_hole(0, kPage + 0x800), "fallocate", EINVAL);  // misaligned length
+  expect_fails(g->punch_hole(0x800, kPage), api::Op::Fallocate, EINVAL);      // misaligned offset
+  expect_fails(g->punch_hole(0, kPage + 0x800), api::Op::Fallocate, EINVAL);  // misaligned length
   // Past the end of the file: punching is accepted (nothing to discard), allocating is not.
   EXPECT_TRUE(g->punch_hole(8 * kPage, kPage).has_value());
-  expect_fails(backend_->gmem_fallocate(g->handle(), kFallocKeepSize, 8 * kPage, kPage), "fallocate", EINVAL);
+  expect_fails(backend_->gmem_fallocate(g->handle(), kFallocKeepSize, 8 * kPage, kPage), api::Op::Fallocate, EINVAL);
   // guest_memfd supports only KEEP_SIZE allocation and PUNCH_HOLE|KEEP_SIZE.
-  expect_fails(backend_->gmem_fallocate(g->handle(), 0, 0, kPage), "fallocate", EOPNOTSUPP);
-  expect_fails(backend_->gmem_fallocate(g->handle(), kFallocPunchHole, 0, kPage), "fallocate", EOPNOTSUPP);
+  expect_fails(backend_->gmem_fallocate(g->handle(), 0, 0, kPage), api::Op::Fallocate, EOPNOTSUPP);
+  expect_fails(backend_->gmem_fallocate(g->handle(), kFallocPunchHole, 0, kPage), api::Op::Fallocate, EOPNOTSUPP);
 }
 
 TEST_F(KvmBackendTest, GuestMemfd_BindsToAMemslot) {
@@ -378,11 +378,11 @@ TEST_F(KvmBackendTest, GuestMemfd_BindsToAMemslot) {
   auto past = region(1, 0x400000, 4 * kPage, mem.addr(), uapi::KVM_MEM_GUEST_MEMFD);
   past.guest_memfd = static_cast<std::uint32_t>(g->handle());
   past.guest_memfd_offset = 2 * kPage;
-  expect_fails(vm.set_user_memory_region2(past), "KVM_SET_USER_MEMORY_REGION2", EINVAL);
+  expect_fails(vm.set_user_memory_region2(past), api::Op::KvmSetUserMemoryRegion2, EINVAL);
   // guest_memfd naming a fd that is not a guest_memfd (the VM's own): EINVAL.
   auto wrong = region(1, 0x400000, 4 * kPage, mem.addr(), uapi::KVM_MEM_GUEST_MEMFD);
   wrong.guest_memfd = static_cast<std::uint32_t>(vm.handle());
-  expect_fails(vm.set_user_memory_region2(wrong), "KVM_SET_USER_MEMORY_REGION2", EINVAL);
+  expect_fails(vm.set_user_memory_region2(wrong), api::Op::KvmSetUserMemoryRegion2, EINVAL);
 }
 
 // ---- memory attributes --------------------------------------------------------------------
@@ -397,9 +397,9 @@ TEST_F(KvmBackendTest, SetMemoryAttributes_WithoutTheCapability_FailsAsObserved)
   a.size = kPage;
   a.attributes = uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
   // Observed on 6.18 (no CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES for a default VM): ENOTTY.
-  expect_fails(vm.set_memory_attributes(a), "KVM_SET_MEMORY_ATTRIBUTES", ENOTTY);
+  expect_fails(vm.set_memory_attributes(a), api::Op::KvmSetMemoryAttributes, ENOTTY);
   a.attributes = 0;
-  expect_fails(vm.set_memory_attributes(a), "KVM_SET_MEMORY_ATTRIBUTES", ENOTTY);
+  expect_fails(vm.set_memory_attributes(a), api::Op::KvmSetMemoryAttributes, ENOTTY);
 }
 
 // ---- vCPUs that run real code ---------------------------------------------------------------
@@ -493,7 +493,7 @@ TEST_F(KvmBackendTest, Run_UnbackedMemslot_ReportsTheFaultAsAnExit) {
   // KVM_EXIT_MEMORY_FAULT filled in where kvm_handle_error_pfn annotates it; the backend
   // returns the exit in that case and the plain EFAULT otherwise.
   if (!x.has_value()) {
-    expect_fails(x, "KVM_RUN", EFAULT);
+    expect_fails(x, api::Op::KvmRun, EFAULT);
     return;
   }
   ASSERT_EQ(x->exit_reason, uapi::KVM_EXIT_MEMORY_FAULT);
@@ -506,7 +506,7 @@ TEST_F(KvmBackendTest, Run_InterruptedBySignal_FailsEintr) {
   auto g = real_mode_guest({0xEB, 0xFE});  // jmp $ : spins until interrupted
   ASSERT_TRUE(g.has_value());
   auto x = run_bounded(g->vcpu, std::chrono::milliseconds(200));
-  expect_fails(x, "KVM_RUN", EINTR);
+  expect_fails(x, api::Op::KvmRun, EINTR);
 }
 
 // ---- the KVM_RUN outcome rule on synthetic kvm_run contents ---------------------------------
@@ -535,9 +535,9 @@ TEST(DecodeKvmRun, EfaultWithMemoryFaultExit_IsTheExitNotAnError) {
 TEST(DecodeKvmRun, OtherErrors_AreErrorsWhateverExitReasonSays) {
   FakeRun run;
   run.set32(8, uapi::KVM_EXIT_MEMORY_FAULT);
-  expect_fails(decode_kvm_run(-1, EINTR, run.bytes), "KVM_RUN", EINTR);
+  expect_fails(decode_kvm_run(-1, EINTR, run.bytes), api::Op::KvmRun, EINTR);
   run.set32(8, uapi::KVM_EXIT_HLT);
-  expect_fails(decode_kvm_run(-1, EFAULT, run.bytes), "KVM_RUN", EFAULT);
+  expect_fails(decode_kvm_run(-1, EFAULT, run.bytes), api::Op::KvmRun, EFAULT);
 }
 
 TEST(DecodeKvmRun, SnpReqCertsAndHypercallAndFailEntry_CopyTheirFields) {
@@ -606,20 +606,20 @@ TEST(EncodeExitRet, WritesTheRetOfHypercallAndCertificateExits) {
 TEST(EncodeExitRet, OtherExits_FailEinvalAndWriteNothing) {
   FakeRun run;
   run.set32(8, uapi::KVM_EXIT_HLT);
-  expect_fails(encode_exit_ret(run.bytes, api::RunCompletion{5, {}, 0}), "KVM_RUN", EINVAL);
+  expect_fails(encode_exit_ret(run.bytes, api::RunCompletion{5, {}, 0}), api::Op::KvmRun, EINVAL);
   run.set32(8, uapi::KVM_EXIT_VMGEXIT_SEED);  // 40 is KVM_EXIT_TDX on a real kernel
-  expect_fails(encode_exit_ret(run.bytes, api::RunCompletion{0, {}, 0}), "KVM_RUN", EINVAL);
+  expect_fails(encode_exit_ret(run.bytes, api::RunCompletion{0, {}, 0}), api::Op::KvmRun, EINVAL);
   for (std::size_t i = 12; i < sizeof(run.bytes); ++i) ASSERT_EQ(run.bytes[i], 0) << "byte " << i;  // nothing written
 }
 
 TEST_F(KvmBackendTest, SetExitRet_BeforeAnyRunAndAfterHlt_FailEinval) {
   auto g = real_mode_guest({0xF4}, 0);
   ASSERT_TRUE(g.has_value());
-  expect_fails(g->vcpu.set_exit_ret(0), "KVM_RUN", EINVAL);
+  expect_fails(g->vcpu.set_exit_ret(0), api::Op::KvmRun, EINVAL);
   auto x = run_bounded(g->vcpu);
   ASSERT_TRUE(x.has_value()) << x.error().to_string();
   ASSERT_EQ(x->exit_reason, uapi::KVM_EXIT_HLT);
-  expect_fails(g->vcpu.set_exit_ret(0), "KVM_RUN", EINVAL);
+  expect_fails(g->vcpu.set_exit_ret(0), api::Op::KvmRun, EINVAL);
 }
 
 TEST_F(KvmBackendTest, Registers_RoundTripThroughTheKernel) {
@@ -643,13 +643,13 @@ TEST_F(KvmBackendTest, Registers_RoundTripThroughTheKernel) {
   ASSERT_TRUE(sback);
   EXPECT_EQ(sback->ds.base, 0x2000U);
   EXPECT_EQ(sback->ds.selector, 0x200U);
-  expect_fails(backend_->kvm_get_regs(g->vm.handle()), "KVM_GET_REGS", ENOTTY);  // a VM fd
+  expect_fails(backend_->kvm_get_regs(g->vm.handle()), api::Op::KvmGetRegs, ENOTTY);  // a VM fd
 }
 
 TEST_F(KvmBackendTest, SimOnlyGuestPrograms_AreRefusedEopnotsupp) {
   auto g = real_mode_guest({0xF4}, 0);
   ASSERT_TRUE(g.has_value());
-  expect_fails(api::sim_load_guest(*backend_, g->vcpu.handle(), {}), "snplab_load_guest", EOPNOTSUPP);
+  expect_fails(api::sim_load_guest(*backend_, g->vcpu.handle(), {}), api::Op::SnplabLoadGuest, EOPNOTSUPP);
   EXPECT_EQ(api::sim_guest_log(*backend_, g->vcpu.handle()), nullptr);
   EXPECT_EQ(api::sim_host(*backend_), nullptr);
 }
@@ -657,20 +657,20 @@ TEST_F(KvmBackendTest, SimOnlyGuestPrograms_AreRefusedEopnotsupp) {
 TEST_F(KvmBackendTest, Run_OnAVmHandle_FailsWithTheKernelsErrno) {
   api::Vm vm = create_vm();
   // KVM_RUN is a vCPU ioctl; kvm_vm_ioctl falls through to kvm_arch_vm_ioctl: ENOTTY.
-  expect_fails(backend_->kvm_run(vm.handle()), "KVM_RUN", ENOTTY);
+  expect_fails(backend_->kvm_run(vm.handle()), api::Op::KvmRun, ENOTTY);
 }
 
 // ---- /dev/sev and KVM_MEMORY_ENCRYPT_OP ------------------------------------------------------
 
 TEST_F(KvmBackendTest, SevDevice_Missing_FailsOpenEnoent) {
   if (std::filesystem::exists("/dev/sev")) GTEST_SKIP() << "hw: /dev/sev exists here";
-  expect_fails(api::SevDevice::open(*backend_), "open(/dev/sev)", ENOENT);
+  expect_fails(api::SevDevice::open(*backend_), api::Op::OpenDevSev, ENOENT);
 }
 
 TEST(KvmBackendFactory, SevDevice_AtAMissingPath_FailsOpenEnoent) {
   auto b = make_kvm_backend("/dev/kvm", "/nonexistent/sev");
   if (!b) GTEST_SKIP() << "hw: open /dev/kvm: errno=" << b.error().errno_value;
-  expect_fails(api::SevDevice::open(**b), "open(/dev/sev)", ENOENT);
+  expect_fails(api::SevDevice::open(**b), api::Op::OpenDevSev, ENOENT);
 }
 
 TEST_F(KvmBackendTest, MemoryEncryptOp_Init2OnDefaultVm_FailsWithoutFirmware) {
@@ -680,7 +680,7 @@ TEST_F(KvmBackendTest, MemoryEncryptOp_Init2OnDefaultVm_FailsWithoutFirmware) {
   auto st = vm.memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, 0, &fw);
   // Observed: ENOTTY - the ioctl never reaches sev.c (no mem_enc_ioctl on this host), so the
   // error field stays at the NO_FW_CALL preset.
-  expect_fails(st, "KVM_MEMORY_ENCRYPT_OP", ENOTTY);
+  expect_fails(st, api::Op::KvmMemoryEncryptOp, ENOTTY);
   EXPECT_EQ(fw, 0xFFFFFFFFU);
 }
 
@@ -695,12 +695,12 @@ TEST_F(KvmBackendTest, UserMemory_IsPageAlignedZeroedAndBoundsChecked) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(static_cast<std::uintptr_t>(*a));
   EXPECT_EQ(p[0], 0);
   EXPECT_EQ(p[kPage + 2], 3);
-  expect_fails(backend_->user_write(*a + 3 * kPage - 1, bytes), "user_write", EFAULT);
-  expect_fails(backend_->user_write(*a - kPage, bytes), "user_write", EFAULT);
-  expect_fails(backend_->user_free(*a, kPage), "munmap", EINVAL);  // not the allocated size
+  expect_fails(backend_->user_write(*a + 3 * kPage - 1, bytes), api::Op::UserWrite, EFAULT);
+  expect_fails(backend_->user_write(*a - kPage, bytes), api::Op::UserWrite, EFAULT);
+  expect_fails(backend_->user_free(*a, kPage), api::Op::Munmap, EINVAL);  // not the allocated size
   EXPECT_TRUE(backend_->user_free(*a, 3 * kPage).has_value());
-  expect_fails(backend_->user_free(*a, 3 * kPage), "munmap", EINVAL);  // already freed
-  expect_fails(backend_->user_alloc(0), "mmap", EINVAL);
+  expect_fails(backend_->user_free(*a, 3 * kPage), api::Op::Munmap, EINVAL);  // already freed
+  expect_fails(backend_->user_alloc(0), api::Op::Mmap, EINVAL);
 }
 
 // ---- nothing leaks -------------------------------------------------------------------------------

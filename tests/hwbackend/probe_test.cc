@@ -52,7 +52,7 @@ TEST(Probe, SnpMissing_NamesTheFirstMissingPiece) {
 TEST(Probe, MissingKvmDevice_FailsWithOpenErrno) {
   auto r = probe("/nonexistent/kvm", "/nonexistent/sev");
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().op, "open(/dev/kvm)");
+  EXPECT_EQ(r.error().op, snplab::api::Op::OpenDevKvm);
   EXPECT_EQ(r.error().errno_value, ENOENT);
   EXPECT_EQ(r.error().fw, api::FwStatus::NoFwCall);
   EXPECT_NE(r.error().to_string().find("errno=2"), std::string::npos);

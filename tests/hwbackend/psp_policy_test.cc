@@ -61,7 +61,7 @@ TEST(PspPolicy, DestructiveSet_IsExactlyThePersistentAndPlatformWideCommands) {
 TEST(PspPolicy, Refusal_NamesTheCommandWhatItDoesAndTheOptIn) {
   const auto r = check_psp_command(10, false);
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->op, "SEV_ISSUE_CMD");
+  EXPECT_EQ(r->op, api::Op::SevIssueCmd);
   EXPECT_EQ(r->errno_value, EPERM);
   EXPECT_EQ(r->fw, api::FwStatus::NoFwCall);
   EXPECT_NE(r->detail.find("SNP_COMMIT (10)"), std::string::npos) << r->detail;

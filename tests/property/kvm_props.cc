@@ -58,7 +58,7 @@ TEST_P(BackendProperty, CreateVm_AcceptsExactlyTheAdvertisedTypes) {
       EXPECT_TRUE(vm.has_value()) << "type " << t << ": " << vm.error().to_string();
     } else {
       ASSERT_FALSE(vm.has_value()) << "type " << t;
-      EXPECT_EQ(vm.error().op, "KVM_CREATE_VM");
+      EXPECT_EQ(vm.error().op, snplab::api::Op::KvmCreateVm);
       EXPECT_EQ(vm.error().errno_value, EINVAL) << "type " << t;
     }
   }
@@ -137,7 +137,7 @@ TEST_P(BackendProperty, CreateVcpu_DuplicateIdIsEexist) {
   ASSERT_TRUE(a) << a.error().to_string();
   auto b = vm->create_vcpu(0);
   ASSERT_FALSE(b.has_value());
-  EXPECT_EQ(b.error().op, "KVM_CREATE_VCPU");
+  EXPECT_EQ(b.error().op, snplab::api::Op::KvmCreateVcpu);
   EXPECT_EQ(b.error().errno_value, EEXIST);
 }
 

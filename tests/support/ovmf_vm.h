@@ -74,7 +74,7 @@ class OvmfVm {
  private:
   explicit OvmfVm(api::Backend& b) : b_(b) {}
 
-  static api::Error bad(std::string what) { return api::Error{"ovmf_vm", EINVAL, api::FwStatus::NoFwCall, std::move(what)}; }
+  static api::Error bad(std::string what) { return api::Error{api::Op::Vmm, EINVAL, api::FwStatus::NoFwCall, std::move(what)}; }
 
   api::Status update(std::uint64_t gpa, std::uint64_t uaddr, std::uint64_t len, std::uint8_t type) {
     namespace u = uapi;

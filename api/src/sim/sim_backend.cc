@@ -64,27 +64,27 @@ class SimBackend final : public Backend {
   Result<Handle> open_kvm() override { return add(KvmObj{}); }
 
   Result<int> kvm_get_api_version(Handle kvm) override {
-    if (!is<KvmObj>(kvm)) return err("KVM_GET_API_VERSION", ENOTTY);
+    if (!is<KvmObj>(kvm)) return err(Op::KvmGetApiVersion, ENOTTY);
     return 12;  // KVM_API_VERSION
   }
 
   Result<int> kvm_check_extension(Handle h, long cap) override {
     if (is<KvmObj>(h)) return host_.check_extension(nullptr, cap);
     if (const VmObj* v = get<VmObj>(h)) return host_.check_extension(host_.vm(v->vm), cap);
-    return err("KVM_CHECK_EXTENSION", ENOTTY);
+    return err(Op::KvmCheckExtension, ENOTTY);
   }
 
   Result<Handle> kvm_create_vm(Handle kvm, unsigned long type) override {
-    if (!is<KvmObj>(kvm)) return err("KVM_CREATE_VM", ENOTTY);
+    if (!is<KvmObj>(kvm)) return err(Op::KvmCreateVm, ENOTTY);
     const long id = host_.create_vm(type);
-    if (id < 0) return err("KVM_CREATE_VM", static_cast<int>(-id));
+    if (id < 0) return err(Op::KvmCreateVm, static_cast<int>(-id));
     return add(VmObj{static_cast<std::uint64_t>(id)});
   }
 
   Status kvm_set_user_memory_region2(Handle vm, const uapi::kvm_userspace_memory_region2& r) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err("KVM_SET_USER_MEMORY_REGION2", ENOTTY);
-    if (v->vm_dead()) return err("KVM_SET_USER_MEMORY_REGION2", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
+    if (v == nullptr) return err(Op::KvmSetUserMemoryRegion2, ENOTTY);
+    if (v->vm_dead()) return err(Op::KvmSetUserMemoryRegion2, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     // The handle table is the fd table: the guest_memfd fd becomes the guest_memfd it names
     // (fget()); one that is not a guest_memfd of this VM names none, which kvm_gmem_bind()
     // refuses (EINVAL).
@@ -94,50 +94,50 @@ class SimBackend final : public Backend {
       const GmemObj* g = get<GmemObj>(r.guest_memfd);
       m.guest_memfd = g != nullptr && g->vm == v->id() ? static_cast<std::uint32_t>(g->gmem) : 0;
     }
-    if (const int e = v->set_user_memory_region2(m); e < 0) return err("KVM_SET_USER_MEMORY_REGION2", -e);
+    if (const int e = v->set_user_memory_region2(m); e < 0) return err(Op::KvmSetUserMemoryRegion2, -e);
     return ok();
   }
 
   Result<Handle> kvm_create_guest_memfd(Handle vm, const uapi::kvm_create_guest_memfd& g) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err("KVM_CREATE_GUEST_MEMFD", ENOTTY);
-    if (v->vm_dead()) return err("KVM_CREATE_GUEST_MEMFD", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
+    if (v == nullptr) return err(Op::KvmCreateGuestMemfd, ENOTTY);
+    if (v->vm_dead()) return err(Op::KvmCreateGuestMemfd, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     const long id = v->create_guest_memfd(g.size, g.flags);
-    if (id < 0) return err("KVM_CREATE_GUEST_MEMFD", static_cast<int>(-id));
+    if (id < 0) return err(Op::KvmCreateGuestMemfd, static_cast<int>(-id));
     host_.get_vm(v->id());  // the guest_memfd file holds the VM (kvm_gmem_create)
     return add(GmemObj{v->id(), static_cast<std::uint64_t>(id)});
   }
 
   Status kvm_set_memory_attributes(Handle vm, const uapi::kvm_memory_attributes& a) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err("KVM_SET_MEMORY_ATTRIBUTES", ENOTTY);
-    if (v->vm_dead()) return err("KVM_SET_MEMORY_ATTRIBUTES", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
+    if (v == nullptr) return err(Op::KvmSetMemoryAttributes, ENOTTY);
+    if (v->vm_dead()) return err(Op::KvmSetMemoryAttributes, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     if (const int e = v->set_memory_attributes(a.address, a.size, a.attributes, a.flags); e < 0) {
-      return err("KVM_SET_MEMORY_ATTRIBUTES", -e);
+      return err(Op::KvmSetMemoryAttributes, -e);
     }
     return ok();
   }
 
   Status kvm_enable_cap(Handle vm, const uapi::kvm_enable_cap& c) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err("KVM_ENABLE_CAP", ENOTTY);
-    if (v->vm_dead()) return err("KVM_ENABLE_CAP", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
-    if (const int e = v->enable_cap(c.cap, c.flags, c.args); e < 0) return err("KVM_ENABLE_CAP", -e);
+    if (v == nullptr) return err(Op::KvmEnableCap, ENOTTY);
+    if (v->vm_dead()) return err(Op::KvmEnableCap, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
+    if (const int e = v->enable_cap(c.cap, c.flags, c.args); e < 0) return err(Op::KvmEnableCap, -e);
     return ok();
   }
 
   Result<Handle> kvm_create_vcpu(Handle vm, unsigned long vcpu_id) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err("KVM_CREATE_VCPU", ENOTTY);
-    if (v->vm_dead()) return err("KVM_CREATE_VCPU", EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
-    if (const int e = v->create_vcpu(vcpu_id); e < 0) return err("KVM_CREATE_VCPU", -e);
+    if (v == nullptr) return err(Op::KvmCreateVcpu, ENOTTY);
+    if (v->vm_dead()) return err(Op::KvmCreateVcpu, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
+    if (const int e = v->create_vcpu(vcpu_id); e < 0) return err(Op::KvmCreateVcpu, -e);
     host_.get_vm(v->id());  // the vCPU file holds the VM (kvm_vm_ioctl_create_vcpu)
     return add(VcpuObj{v->id(), vcpu_id});
   }
 
   Status kvm_memory_encrypt_op(Handle vm, uapi::kvm_sev_cmd& cmd) override {
     model::kvm::Vm* v = vm_of(vm);
-    constexpr Op kOp = "KVM_MEMORY_ENCRYPT_OP";
+    constexpr Op kOp = Op::KvmMemoryEncryptOp;
     if (v == nullptr) return err(kOp, ENOTTY);
     if (v->vm_dead()) return err(kOp, EIO);
     std::string_view why;
@@ -147,22 +147,22 @@ class SimBackend final : public Backend {
 
   Status gmem_fallocate(Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) override {
     const GmemObj* g = get<GmemObj>(gmem);
-    if (g == nullptr) return err("fallocate", EBADF);
+    if (g == nullptr) return err(Op::Fallocate, EBADF);
     model::kvm::Vm* v = host_.vm(g->vm);
-    if (v == nullptr) return err("fallocate", EBADF);
-    if (const int e = v->gmem_fallocate(g->gmem, mode, offset, len); e < 0) return err("fallocate", -e);
+    if (v == nullptr) return err(Op::Fallocate, EBADF);
+    if (const int e = v->gmem_fallocate(g->gmem, mode, offset, len); e < 0) return err(Op::Fallocate, -e);
     return ok();
   }
 
   Result<RunExit> kvm_run(Handle vcpu) override {
     const VcpuObj* c = get<VcpuObj>(vcpu);
-    if (c == nullptr) return err("KVM_RUN", ENOTTY);
+    if (c == nullptr) return err(Op::KvmRun, ENOTTY);
     model::kvm::Vm* v = host_.vm(c->vm);
-    if (v == nullptr || v->vm_dead()) return err("KVM_RUN", EIO);  // kvm_vcpu_ioctl(): vm_dead
+    if (v == nullptr || v->vm_dead()) return err(Op::KvmRun, EIO);  // kvm_vcpu_ioctl(): vm_dead
     const model::kvm::Exit x = v->run_vcpu(c->vcpu_id);
     // KVM_RUN fails with EFAULT *and* leaves the memory-fault exit (facts §8.4): the caller
     // sees the exit, exactly as the hw backend reports it.
-    if (x.ret != 0 && !(x.ret == -EFAULT && x.reason == model::kvm::kExitMemoryFault)) return err("KVM_RUN", -x.ret);
+    if (x.ret != 0 && !(x.ret == -EFAULT && x.reason == model::kvm::kExitMemoryFault)) return err(Op::KvmRun, -x.ret);
     RunExit e;
     e.exit_reason = x.reason;
     e.hypercall.nr = x.hypercall_nr;
@@ -193,21 +193,21 @@ class SimBackend final : public Backend {
 
   Status kvm_run_complete(Handle vcpu, const RunCompletion& rc) override {
     const VcpuObj* c = get<VcpuObj>(vcpu);
-    if (c == nullptr) return err("KVM_RUN", ENOTTY);
+    if (c == nullptr) return err(Op::KvmRun, ENOTTY);
     auto it = last_exit_.find(vcpu);
     const std::uint32_t reason = it == last_exit_.end() ? 0 : it->second;
     if (reason != uapi::KVM_EXIT_HYPERCALL && reason != uapi::KVM_EXIT_SNP_REQ_CERTS &&
         reason != uapi::KVM_EXIT_VMGEXIT_SEED) {
-      return err("KVM_RUN", EINVAL, fmt::format("exit reason {} takes no answer", reason));
+      return err(Op::KvmRun, EINVAL, fmt::format("exit reason {} takes no answer", reason));
     }
     model::kvm::Vm* v = host_.vm(c->vm);
-    if (v == nullptr || v->vm_dead()) return err("KVM_RUN", EIO);  // kvm_vcpu_ioctl(): vm_dead
+    if (v == nullptr || v->vm_dead()) return err(Op::KvmRun, EIO);  // kvm_vcpu_ioctl(): vm_dead
     model::kvm::UserCompletion uc;
     uc.ret = reason == uapi::KVM_EXIT_VMGEXIT_SEED ? static_cast<std::uint32_t>(rc.ret) : rc.ret;  // __u32 there
     uc.set_npages = rc.npages.has_value();
     uc.npages = rc.npages.value_or(0);
     uc.flags = rc.flags;
-    if (const int r = v->complete_vcpu(c->vcpu_id, uc); r < 0) return err("KVM_RUN", -r);
+    if (const int r = v->complete_vcpu(c->vcpu_id, uc); r < 0) return err(Op::KvmRun, -r);
     return ok();
   }
 
@@ -277,21 +277,21 @@ class SimBackend final : public Backend {
     return ok();
   }
   Result<uapi::kvm_regs> kvm_get_regs(Handle vcpu) override {
-    return get_arch<uapi::kvm_regs>(vcpu, false, "KVM_GET_REGS");
+    return get_arch<uapi::kvm_regs>(vcpu, false, Op::KvmGetRegs);
   }
-  Status kvm_set_regs(Handle vcpu, const uapi::kvm_regs& r) override { return set_arch(vcpu, r, false, "KVM_SET_REGS"); }
+  Status kvm_set_regs(Handle vcpu, const uapi::kvm_regs& r) override { return set_arch(vcpu, r, false, Op::KvmSetRegs); }
   Result<uapi::kvm_sregs> kvm_get_sregs(Handle vcpu) override {
-    return get_arch<uapi::kvm_sregs>(vcpu, true, "KVM_GET_SREGS");
+    return get_arch<uapi::kvm_sregs>(vcpu, true, Op::KvmGetSregs);
   }
-  Status kvm_set_sregs(Handle vcpu, const uapi::kvm_sregs& s) override { return set_arch(vcpu, s, true, "KVM_SET_SREGS"); }
+  Status kvm_set_sregs(Handle vcpu, const uapi::kvm_sregs& s) override { return set_arch(vcpu, s, true, Op::KvmSetSregs); }
 
   /// The simulated guest program of a vCPU handle (sim_backend.h).
   Status load_guest(Handle vcpu, std::vector<model::kvm::GuestOp> ops) {
     const VcpuObj* c = get<VcpuObj>(vcpu);
-    if (c == nullptr) return err("snplab_load_guest", EBADF);
+    if (c == nullptr) return err(Op::SnplabLoadGuest, EBADF);
     model::kvm::Vm* v = host_.vm(c->vm);
-    if (v == nullptr) return err("snplab_load_guest", EBADF);
-    if (const int r = v->set_guest_program(c->vcpu_id, std::move(ops)); r < 0) return err("snplab_load_guest", -r);
+    if (v == nullptr) return err(Op::SnplabLoadGuest, EBADF);
+    if (const int r = v->set_guest_program(c->vcpu_id, std::move(ops)); r < 0) return err(Op::SnplabLoadGuest, -r);
     return ok();
   }
 
@@ -322,7 +322,7 @@ class SimBackend final : public Backend {
   }
 
   Status restore(const SimSnapshot& s) {
-    if (s.from != this) return err("snplab_restore", EINVAL, "the snapshot was taken of another backend");
+    if (s.from != this) return err(Op::SnplabRestore, EINVAL, "the snapshot was taken of another backend");
     host_.restore(*s.host);
     objs_ = s.objs;
     last_exit_ = s.last_exit;
@@ -331,12 +331,12 @@ class SimBackend final : public Backend {
   }
 
   Result<Handle> open_sev() override {
-    if (host_.sev() == nullptr) return err("open(/dev/sev)", ENOENT, "SEV is not enabled on this host");
+    if (host_.sev() == nullptr) return err(Op::OpenDevSev, ENOENT, "SEV is not enabled on this host");
     return add(SevObj{});
   }
 
   Status sev_issue_cmd(Handle sev, std::uint32_t cmd, void* data, std::uint32_t* fw_error) override {
-    constexpr Op kOp = "SEV_ISSUE_CMD";
+    constexpr Op kOp = Op::SevIssueCmd;
     if (fw_error != nullptr) *fw_error = 0;
     if (!is<SevObj>(sev)) return err(kOp, EBADF);
     std::uint32_t fw = 0;
@@ -348,17 +348,17 @@ class SimBackend final : public Backend {
 
   Result<std::uint64_t> user_alloc(std::uint64_t size) override {
     const std::uint64_t addr = host_.user().map(size);
-    if (addr == 0) return err("mmap", EINVAL);
+    if (addr == 0) return err(Op::Mmap, EINVAL);
     return addr;
   }
 
   Status user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) override {
-    if (!host_.user().copy_to(uaddr, bytes)) return err("user_write", EFAULT);
+    if (!host_.user().copy_to(uaddr, bytes)) return err(Op::UserWrite, EFAULT);
     return ok();
   }
 
   Status user_free(std::uint64_t uaddr, std::uint64_t) override {
-    if (!host_.user().unmap(uaddr)) return err("munmap", EINVAL);
+    if (!host_.user().unmap(uaddr)) return err(Op::Munmap, EINVAL);
     return ok();
   }
 
@@ -406,7 +406,7 @@ class SimBackend final : public Backend {
 
 Status sim_load_guest(Backend& b, Handle vcpu, std::vector<model::kvm::GuestOp> ops) {
   auto* sim = dynamic_cast<SimBackend*>(&b);
-  if (sim == nullptr) return err("snplab_load_guest", EOPNOTSUPP, "simulated guests run on the sim backend only");
+  if (sim == nullptr) return err(Op::SnplabLoadGuest, EOPNOTSUPP, "simulated guests run on the sim backend only");
   return sim->load_guest(vcpu, std::move(ops));
 }
 
@@ -427,7 +427,7 @@ std::shared_ptr<const SimSnapshot> sim_snapshot(Backend& b) {
 
 Status sim_restore(Backend& b, const SimSnapshot& snap) {
   auto* sim = dynamic_cast<SimBackend*>(&b);
-  if (sim == nullptr) return err("snplab_restore", EOPNOTSUPP, "snapshots are a simulator facility");
+  if (sim == nullptr) return err(Op::SnplabRestore, EOPNOTSUPP, "snapshots are a simulator facility");
   return sim->restore(snap);
 }
 

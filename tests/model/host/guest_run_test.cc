@@ -260,7 +260,7 @@ TEST_F(GuestRun, RunBeforeLaunchFinish_Einval) {
   auto e = vcpu->run();
   ASSERT_FALSE(e.has_value());
   EXPECT_EQ(e.error().errno_value, EINVAL);
-  EXPECT_EQ(e.error().op, "KVM_RUN");
+  EXPECT_EQ(e.error().op, snplab::api::Op::KvmRun);
 }
 
 TEST_F(GuestRun, DefaultVmGuest_SharedAccessesWork) {

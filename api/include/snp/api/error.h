@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,12 +18,42 @@ namespace snplab::api {
 
 using model::FwStatus;
 
-/// The operation that failed, by its ABI name ("KVM_CREATE_VM", "SEV_ISSUE_CMD",
-/// "open(/dev/sev)"). A view of static storage.
-using Op = std::string_view;
+/// The operation that failed: an ioctl, a system call, or one of snplab's own entry points
+/// (`Vmm`: a VMM-side helper). `to_string` gives its ABI name ("KVM_CREATE_VM",
+/// "SEV_ISSUE_CMD", "open(/dev/sev)"), which is what errors print.
+enum class Op : std::uint8_t {
+  KvmGetApiVersion,
+  KvmCheckExtension,
+  KvmCreateVm,
+  KvmGetVcpuMmapSize,
+  KvmSetUserMemoryRegion2,
+  KvmCreateGuestMemfd,
+  KvmSetMemoryAttributes,
+  KvmEnableCap,
+  KvmCreateVcpu,
+  KvmMemoryEncryptOp,
+  KvmRun,
+  KvmGetRegs,
+  KvmSetRegs,
+  KvmGetSregs,
+  KvmSetSregs,
+  SevIssueCmd,
+  OpenDevKvm,
+  OpenDevSev,
+  Mmap,
+  MmapKvmRun,
+  Munmap,
+  Fallocate,
+  UserWrite,
+  SnplabLoadGuest,
+  SnplabRestore,
+  Vmm,
+};
+std::string_view to_string(Op op);
+std::ostream& operator<<(std::ostream& os, Op op);
 
 struct Error {
-  Op op;
+  Op op = Op::Vmm;
   int errno_value = 0;                ///< 0 if the kernel itself accepted the call
   FwStatus fw = FwStatus::NoFwCall;   ///< NO_FW_CALL if the firmware was never reached
   /// Free text for the human reader (which flag, which bound). Not compared across
@@ -45,6 +76,14 @@ using Status = Result<std::monostate>;
 inline Status ok() { return Status(std::monostate{}); }
 
 }  // namespace snplab::api
+
+template <>
+struct fmt::formatter<snplab::api::Op> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(snplab::api::Op op, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(snplab::api::to_string(op), ctx);
+  }
+};
 
 template <>
 struct fmt::formatter<snplab::api::Error> : fmt::formatter<std::string_view> {
