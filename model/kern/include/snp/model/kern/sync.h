@@ -99,6 +99,8 @@ class Mutex {
   void unlock();
   bool try_lock();
   bool held() const { return owner_ != 0; }
+  /// A spinlock (Spinlock): holders must not sleep.
+  bool spinning() const { return spin_; }
   AgentId owner() const { return owner_; }
   std::string_view name() const { return name_; }
   Sched& sched() const { return *sched_; }
