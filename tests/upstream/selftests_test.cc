@@ -408,6 +408,69 @@ TEST_P(Upstream, PrivateMemConversionsTest_ExplicitConversionAndPunchHole) {
                                              "read 0x100000000 (private): 0xbb", "read 0x100000000 (private): 0x00"}));
 }
 
+// ---- x86/sev_smoke_test.c and lib/x86/sev.c (upstream, newer than 6.12): the SNP parts --------
+
+// test_sev_smoke(guest_snp_code, KVM_X86_SNP_VM, snp_default_policy()), its test_sev() with
+// the policy and with SNP_POLICY_DBG: vm_sev_launch() of an SNP VM - KVM_CAP_EXIT_HYPERCALL,
+// SNP_LAUNCH_START {policy}, SNP_LAUNCH_UPDATE of the private memory as NORMAL pages,
+// SNP_LAUNCH_FINISH {0}, each ioctl succeeding - then the guest's GHCB MSR termination request
+// exits KVM_EXIT_SYSTEM_EVENT {SEV_TERM, ndata 1, data[0] GHCB_MSR_TERM_REQ}. The launch runs on
+// both backends where SNP is offered; the guest (a guest program) on the sim only.
+TEST_P(Upstream, SevSmokeTest_SnpLaunchAndTermination) {
+  if (!offers(uapi::KVM_X86_SNP_VM)) {
+    GTEST_SKIP() << GetParam().name << ": KVM_X86_SNP_VM (4) not in KVM_CAP_VM_TYPES (0x" << fmt_hex(vm_types()) << ")";
+  }
+  auto sev = api::SevDevice::open(*backend_);
+  if (!sev) GTEST_SKIP() << GetParam().name << ": " << sev.error().to_string();
+  const auto sev_fd = static_cast<std::uint32_t>(sev->handle());
+  constexpr std::uint64_t kSnpPolicySmt = 1ULL << 16, kSnpPolicyRsvdMbo = 1ULL << 17, kSnpPolicyDbg = 1ULL << 19;
+  constexpr std::uint64_t kGhcbMsrTermReq = 0x100;
+  for (const std::uint64_t policy : {kSnpPolicySmt | kSnpPolicyRsvdMbo | kSnpPolicyDbg, kSnpPolicySmt | kSnpPolicyRsvdMbo}) {
+    SCOPED_TRACE(fmt_hex(static_cast<int>(policy)));
+    auto vm = kvm_->create_vm(uapi::KVM_X86_SNP_VM);
+    ASSERT_TRUE(vm) << vm.error().to_string();
+    uapi::kvm_sev_init init;
+    ASSERT_EQ(errno_of(vm->memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, sev_fd)), 0);
+    auto g = gmem(*vm, kPage);
+    auto mem = api::UserMemory::alloc(*backend_, kPage);
+    ASSERT_TRUE(g && mem);
+    uapi::kvm_userspace_memory_region2 r =
+        region2(kRegionSlot, uapi::KVM_MEM_GUEST_MEMFD, 0, kPage, static_cast<std::uint64_t>(g->handle()), 0);
+    r.userspace_addr = mem->addr();
+    ASSERT_EQ(errno_of(vm->set_user_memory_region2(r)), 0);
+    uapi::kvm_memory_attributes a;
+    a.size = kPage;
+    a.attributes = uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE;
+    ASSERT_EQ(errno_of(vm->set_memory_attributes(a)), 0);
+    auto vcpu = vm->create_vcpu(0);
+    ASSERT_TRUE(vcpu) << vcpu.error().to_string();
+    uapi::kvm_enable_cap cap;
+    cap.cap = uapi::KVM_CAP_EXIT_HYPERCALL;
+    cap.args[0] = 1ULL << uapi::KVM_HC_MAP_GPA_RANGE;
+    ASSERT_EQ(errno_of(vm->enable_cap(cap)), 0);
+    uapi::kvm_sev_snp_launch_start start;
+    start.policy = policy;
+    ASSERT_EQ(errno_of(vm->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &start, sev_fd)), 0);
+    uapi::kvm_sev_snp_launch_update update;
+    update.gfn_start = 0;
+    update.uaddr = mem->addr();
+    update.len = kPage;
+    update.type = uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+    ASSERT_EQ(errno_of(vm->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &update, sev_fd)), 0);
+    EXPECT_EQ(update.len, 0U);  // every page was measured
+    uapi::kvm_sev_snp_launch_finish finish;
+    ASSERT_EQ(errno_of(vm->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &finish, sev_fd)), 0);
+    if (GetParam().name != "sim") continue;  // the guest needs a guest program
+    ASSERT_TRUE(api::sim_load_guest(*backend_, vcpu->handle(), {model::kvm::GuestOp::terminate()}));
+    auto x = vcpu->run();
+    ASSERT_TRUE(x) << x.error().to_string();
+    EXPECT_EQ(x->exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+    EXPECT_EQ(x->system_event.type, uapi::KVM_SYSTEM_EVENT_SEV_TERM);
+    EXPECT_EQ(x->system_event.ndata, 1U);
+    EXPECT_EQ(x->system_event.data0, kGhcbMsrTermReq);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, Upstream, all_backends(), [](const auto& p) { return p.param.name; });
 
 }  // namespace

@@ -59,17 +59,18 @@ const std::vector<std::uint8_t>* Vm::guest_report(unsigned long vcpu_id) const {
   return it == runs_.end() ? nullptr : &it->second.report;
 }
 
-Exit Vm::terminate(VcpuRun& v, std::string why) {
+Exit Vm::terminate(VcpuRun& v, std::string why, std::uint64_t ghcb_msr) {
   // The guest gives up: GHCB termination request, KVM_EXIT_SYSTEM_EVENT(SEV_TERM).
   v.log.push_back(std::move(why));
   v.terminated = true;
   Exit e;
   e.reason = kExitSystemEvent;
   e.system_event_type = kSystemEventSevTerm;
-  // The GHCB MSR protocol's termination request (GHCBInfo 0x100) with reason set 0, code 0
-  // ("general termination"): snplab's guests always give the general reason and say the
-  // specific one in their log (documented in docs/kvm.md).
-  e.system_event_data0 = 0x100;
+  // The GHCB MSR protocol's termination request (GHCBInfo 0x100): a guest program's own
+  // GuestOp::terminate names its reason set and code; a guest that gives up on a failed
+  // operation gives the general reason (set 0, code 0) and says the specific one in its log
+  // (docs/kvm.md).
+  e.system_event_data0 = ghcb_msr;
   return e;
 }
 
@@ -132,7 +133,8 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
     case GuestOpKind::GuestRequest:
     case GuestOpKind::ExtGuestRequest:
     case GuestOpKind::GhcbPsc:
-    case GuestOpKind::ApCreate: leave_guest(v); break;
+    case GuestOpKind::ApCreate:
+    case GuestOpKind::Terminate: leave_guest(v); break;
     case GuestOpKind::Pvalidate:
     case GuestOpKind::Read:
     case GuestOpKind::Write:
@@ -171,6 +173,14 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
       return step_psc(v, op);
     case GuestOpKind::ApCreate:
       return step_ap_create(v, op);
+    case GuestOpKind::Terminate: {
+      // sev_handle_vmgexit_msr_protocol(GHCB_MSR_TERM_REQ): KVM_EXIT_SYSTEM_EVENT(SEV_TERM) with
+      // the GHCB MSR value as data[0].
+      ++v.pc;
+      const std::uint64_t ghcb = 0x100 | (std::uint64_t{op.reason_set} & 0xF) << 12 | std::uint64_t{op.reason_code} << 16;
+      return terminate(v, fmt::format("GHCB termination request: reason set {}, code {}", op.reason_set, op.reason_code),
+                       ghcb);
+    }
     case GuestOpKind::Rmpadjust: {
       if (!snp) return terminate(v, fmt::format("RMPADJUST 0x{:x} in a VM without private memory", gpa));
       if ((attributes(gfn) & kAttrPrivate) == 0) {

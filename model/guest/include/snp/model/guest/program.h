@@ -23,6 +23,7 @@ enum class GuestOpKind : std::uint8_t {
   GhcbPsc,          ///< Page State Change NAE (VMGEXIT 0x80000010) with a descriptor of entries
   Rmpadjust,        ///< RMPADJUST at VMPL0 (target VMPL 1, or the VMSA bit with `vmsa`)
   ApCreate,         ///< AP Creation NAE (VMGEXIT 0x80000013)
+  Terminate,        ///< GHCB MSR protocol termination request (GHCBInfo 0x100) and VMGEXIT
 };
 
 /// The operation's name in traces ("PVALIDATE", "VMGEXIT(GUEST_REQUEST)", ...).
@@ -38,6 +39,7 @@ constexpr std::string_view to_string(GuestOpKind k) {
     case GuestOpKind::GhcbPsc: return "VMGEXIT(PSC)";
     case GuestOpKind::Rmpadjust: return "RMPADJUST";
     case GuestOpKind::ApCreate: return "VMGEXIT(AP_CREATION)";
+    case GuestOpKind::Terminate: return "VMGEXIT(GHCB_MSR_TERM_REQ)";
   }
   return "invalid";
 }
@@ -82,6 +84,8 @@ struct GuestOp {
   std::uint32_t ap_request = kApCreate;  ///< ApCreate: EXITINFO1[31:0]
   std::uint32_t apic_id = 0;             ///< ApCreate: EXITINFO1[63:32], the target vCPU id
   std::uint64_t sev_features = 1;        ///< ApCreate: RAX, the new VMSA's SEV_FEATURES
+  std::uint8_t reason_set = 0;           ///< Terminate: GHCBData[15:12], the reason code set
+  std::uint8_t reason_code = 0;          ///< Terminate: GHCBData[23:16], the reason
 
   static GuestOp halt() { return GuestOp{}; }
   static GuestOp pvalidate(Gpa gpa, bool validate = true, bool huge = false) {
@@ -120,6 +124,13 @@ struct GuestOp {
     GuestOp o;
     o.kind = GuestOpKind::ApCreate, o.apic_id = apic_id, o.gpa = vmsa_gpa, o.ap_request = request;
     o.sev_features = sev_features;
+    return o;
+  }
+  /// The guest asks to be terminated, as the selftests' SEV-ES/SNP guests do: the GHCB MSR
+  /// holds 0x100 | set << 12 | code << 16 (GHCB spec, MSR protocol), then VMGEXIT.
+  static GuestOp terminate(std::uint8_t reason_set = 0, std::uint8_t reason_code = 0) {
+    GuestOp o;
+    o.kind = GuestOpKind::Terminate, o.reason_set = reason_set, o.reason_code = reason_code;
     return o;
   }
   static GuestOp guest_request(const GuestRequestPages& pages, std::uint8_t report_data) {

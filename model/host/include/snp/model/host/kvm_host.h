@@ -396,7 +396,9 @@ class Vm {
   std::optional<Exit> step(VcpuRun& v);
   /// Guest-private page behind `gpa`, assigned to the guest on first use (sev_gmem_prepare).
   std::optional<Pfn> private_pfn(Gpa gpa);
-  Exit terminate(VcpuRun& v, std::string why);
+  /// The guest gives up: KVM_EXIT_SYSTEM_EVENT(SEV_TERM), data[0] the GHCB MSR termination
+  /// request (`ghcb_msr`; 0x100, the general reason, unless the guest named one).
+  Exit terminate(VcpuRun& v, std::string why, std::uint64_t ghcb_msr = 0x100);
 
   std::vector<unsigned long> vcpu_ids_;
   std::map<unsigned long, VcpuRun> runs_;
