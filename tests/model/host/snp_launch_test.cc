@@ -153,8 +153,9 @@ TEST_F(SnpLaunch, LaunchUpdate_ConvertsPagesAndHandsBackProgress) {
   ASSERT_TRUE(launch_update(0, 4, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, &u));
   EXPECT_EQ(u.gfn_start, 4U);
   EXPECT_EQ(u.len, 0U);
-  // The same GFNs again: the pages are already private in the RMP (facts §9(b)).
-  EXPECT_EQ(errno_of(launch_update(0, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, &u)), EEXIST);
+  // The same GFNs again: the pages are already private in the RMP (facts §9(b)):
+  // sev_gmem_post_populate()'s -EEXIST, which snp_launch_update() reports as EIO.
+  EXPECT_EQ(errno_of(launch_update(0, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, &u)), EIO);
 }
 
 TEST_F(SnpLaunch, LaunchUpdate_Preconditions) {
@@ -169,7 +170,7 @@ TEST_F(SnpLaunch, LaunchUpdate_Preconditions) {
   u.type = 1;
   EXPECT_EQ(errno_of(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0)), EINVAL);  // len
   set_private(0x10000, 0x1000, false);
-  EXPECT_EQ(errno_of(launch_update(0x10, 1, 1, &u)), EINVAL);  // not private
+  EXPECT_EQ(errno_of(launch_update(0x10, 1, 1, &u)), EIO);  // not private: kvm_gmem_populate's EINVAL, as EIO
   EXPECT_EQ(errno_of(launch_update(0x1000, 1, 1, &u)), EINVAL);  // no memslot
 }
 

@@ -1,5 +1,6 @@
 // virt/kvm/guest_memfd.c: guest_memfd files - creation, fallocate (allocate, punch hole),
 // release, the page behind a gfn (kvm_gmem_get_pfn) and the arch invalidate hook on free.
+#include <algorithm>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -130,6 +131,37 @@ std::vector<Pfn> Vm::gmem_pages() const {
     for (const auto& [idx, pfn] : g.pages) all.push_back(pfn);
   }
   return all;
+}
+
+long Vm::kvm_gmem_populate(Gpa start_gfn, std::optional<std::uint64_t> src, long npages,
+                           const std::function<int(Gpa, Pfn, std::optional<std::uint64_t>, int)>& post_populate) {
+  kern::lockdep_assert_held(slots_lock_, "kvm_gmem_populate");
+  if (npages < 0) return -EINVAL;
+  const auto slot = gfn_to_memslot(start_gfn);
+  if (!slot || (slot->flags & kMemGuestMemfd) == 0) return -EINVAL;  // kvm_slot_can_be_private
+  if (!is_gmem(slot->gmem_id)) return -EFAULT;                        // kvm_gmem_get_file
+  const kern::Guard invalidate(gmem_invalidate_lock(slot->gmem_id));  // filemap_invalidate_lock
+  const auto left = static_cast<long>(slot->npages - (start_gfn - slot->base_gfn));
+  npages = std::min(left, npages);
+  int ret = 0;
+  long i = 0;
+  for (; i < npages; ++i) {
+    const Gpa gfn = start_gfn + static_cast<std::uint64_t>(i);
+    const auto pfn = gmem_pfn(*slot, gfn);  // __kvm_gmem_get_pfn()
+    if (!pfn) {
+      ret = -EFAULT;
+      break;
+    }
+    if ((attributes(gfn) & kAttrPrivate) == 0) {  // kvm_range_has_memory_attributes(PRIVATE)
+      ret = -EINVAL;
+      break;
+    }
+    const auto page_src = src ? std::optional<std::uint64_t>(*src + (static_cast<std::uint64_t>(i) << kPageShift))
+                              : std::nullopt;
+    ret = post_populate(gfn, *pfn, page_src, 0);
+    if (ret != 0) break;
+  }
+  return ret != 0 && i == 0 ? ret : i;
 }
 
 }  // namespace snplab::model::kvm

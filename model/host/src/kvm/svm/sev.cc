@@ -29,7 +29,8 @@ constexpr std::uint64_t kDebugSwap = 1ULL << 5;  // SEV_FEATURES bit 5 (DebugSwa
 constexpr std::uint64_t kPolicyMaskValid = 0x3FFFFULL | (1ULL << 19) | (1ULL << 20);
 constexpr std::uint64_t kPolicyRsvdMbo = 1ULL << 17;
 constexpr Gpa kInitialVmsaGpa = 0xFFFFFFFFF000ULL;  // facts §5.3
-constexpr std::uint8_t kPageTypeVmsa = 2;
+constexpr std::uint8_t kPageTypeNormal = 1, kPageTypeVmsa = 2, kPageTypeZero = 3, kPageTypeUnmeasured = 4,
+                        kPageTypeSecrets = 5, kPageTypeCpuid = 6;
 /// Below this many NORMAL pages per call the parallel pre-hash is not worth starting.
 constexpr std::uint64_t kHintMinPages = 64;
 
@@ -195,101 +196,195 @@ int snp_issue_guest_req(Vm& vm, Gpa req_gpa, Gpa resp_gpa, std::uint32_t* fw_err
 // ---------------------------------------------------------------------------------------
 // KVM_SEV_SNP_LAUNCH_UPDATE (snp_launch_update / kvm_gmem_populate / sev_gmem_post_populate)
 
-int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
-  if (fw_error != nullptr) *fw_error = 0;
+namespace {
+
+/// struct sev_gmem_populate_args: what sev_gmem_post_populate() needs besides the page.
+struct SevGmemPopulateArgs {
+  std::uint8_t type = 0;
+  std::uint32_t fw_error = 0;
+  OpContext ctx;
+  OpContext err_ctx;  ///< the error path: may undo only this call's conversions
+  // Not kernel state: the simulator's parallel pre-hash of the NORMAL source pages (below).
+  std::uint64_t uaddr = 0;
+  std::vector<Sha384Digest> hints;
+  std::vector<std::uint64_t> src_gens;
+};
+
+/// The parallel pre-hash - not kernel behaviour, a simulator speed-up: the firmware will
+/// SHA-384 every NORMAL page a call copies in; the source pages are hashed here on all cores
+/// first, and each digest goes to the firmware as a hint it uses only if neither the source
+/// page (before the copy) nor the guest page (after it) was written in between. Same result.
+void prehash_sources(Vm& vm, std::uint64_t uaddr, std::uint64_t npages, SevGmemPopulateArgs& args) {
+  if (npages < kHintMinPages) return;
+  std::vector<std::uint8_t> src(npages << kPageShift);
+  if (!vm.host().user().copy_from(uaddr, src)) return;
+  args.uaddr = uaddr;
+  args.src_gens.resize(npages);
+  for (std::uint64_t i = 0; i < npages; ++i) args.src_gens[i] = vm.host().user().generation(uaddr + (i << kPageShift));
+  args.hints.resize(npages);
+  sha384_pages_parallel(src, args.hints);
+}
+
+/// The failing page of a firmware LAUNCH_UPDATE: reclaimed and made shared (or leaked). A
+/// CPUID page the firmware refused holds the values it expected: handed back to userspace
+/// once it is the hypervisor's again.
+void launch_update_fw_failed(Vm& vm, Pfn pfn, std::uint8_t type, FwStatus st, std::uint64_t src,
+                             const OpContext& err_ctx) {
+  if (snp_page_reclaim(vm, pfn, err_ctx) == 0 && type == kPageTypeCpuid && st == FwStatus::InvalidParam) {
+    std::array<std::uint8_t, kPageSize> buf{};
+    vm.host().sev()->mem().read(pfn_to_spa(pfn), buf);
+    (void)vm.host().user().copy_to(src, buf);
+  }
+}
+
+/// SNP_LAUNCH_UPDATE of one page already private at `gfn`: the firmware command, with the
+/// pre-hash hint when it is still good. FwStatus::Success or the firmware's failure.
+FwStatus launch_update_page(Vm& vm, Pfn pfn, std::uint8_t type, const Sha384Digest* hint, std::uint64_t hint_gen,
+                            const OpContext& ctx) {
+  SnpLaunchUpdateCmd cmd;
+  cmd.gctx_paddr = pfn_to_spa(vm.sev().gctx);
+  cmd.page_type = type;
+  cmd.address = pfn_to_spa(pfn);
+  if (hint != nullptr && hint_gen != 0) {
+    cmd.contents_hint = hint;
+    cmd.hint_generation = hint_gen;
+  }
+  return vm.host().sev()->fw().snp_launch_update(cmd, ctx);
+}
+
+/// sev_gmem_post_populate(): kvm_gmem_populate()'s callback for the 2^order pages at
+/// gfn_start (pfn...): each must still be shared in the RMP (snp_lookup_rmpentry, -EEXIST),
+/// gets the source page copied in (a host write; ZERO: cleared), becomes private
+/// (rmp_make_private, immutable) and is measured by SNP_LAUNCH_UPDATE. On a failure the
+/// pages this call made private go back to the hypervisor; a page the firmware failed is
+/// reclaimed first (or leaked).
+int sev_gmem_post_populate(Vm& vm, Gpa gfn_start, Pfn pfn, std::optional<std::uint64_t> src, int order,
+                           SevGmemPopulateArgs& args) {
   SevPlatform* sev = vm.host().sev();
-  SevVmState& s = vm.sev();
-  if (sev == nullptr || !is_snp(vm) || s.gctx == 0) return -EINVAL;
-  const bool zero = a.type == 3;
-  if (a.type != 1 && !zero && a.type != 4 && a.type != 5 && a.type != 6) return -EINVAL;
-  if (a.len == 0 || (a.len & (kPageSize - 1)) != 0 || a.flags != 0 || a.pad_nonzero) return -EINVAL;
-  if (!zero && (a.uaddr & (kPageSize - 1)) != 0) return -EINVAL;
-  OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
-  ctx.call = vm.host().new_call_id();
-  OpContext err_ctx = ctx;  // the error path: may undo only this call's conversions
-  err_ctx.error_path = true;
-  Firmware& f = sev->fw();
   Rmp& rmp = sev->rmp();
   const KernelProfile& prof = vm.host().config().profile;
-  // sev_mem_enc_ioctl() holds kvm->lock; upstream's snp_launch_update() also takes
-  // kvm->slots_lock for kvm_gmem_populate(). RFC v4 took only kvm->lock, so a memslot update
-  // (under slots_lock) could run beside its hva->gpa lookup.
-  std::optional<kern::Guard> slots_lock;
-  if (!prof.launch_update_hva_lookup) slots_lock.emplace(vm.slots_lock());
+  const bool zero = args.type == kPageTypeZero;
+  if (!zero && !src) return -EINVAL;
+  const std::uint64_t npages = 1ULL << order;
+  std::uint64_t n_private = 0;
+  int ret = 0;
+  for (std::uint64_t i = 0; i < npages; ++i) {
+    const Gpa gfn = gfn_start + i;
+    // snp_lookup_rmpentry(): the page must still be in its initial shared state.
+    if (!prof.launch_update_no_assigned_check && rmp.inspect(pfn + i).assigned()) {
+      ret = -EEXIST;
+      break;
+    }
+    std::uint64_t hint_gen = 0;
+    const Sha384Digest* hint = nullptr;
+    if (zero) {
+      if (!sev->host_write(vm.host().sched(), pfn + i, {}, "sev_gmem_post_populate")) {
+        ret = -EFAULT;
+        break;
+      }
+    } else {
+      // copy_from_user() into the guest_memfd page (kmap_local_pfn): a host write.
+      std::array<std::uint8_t, kPageSize> buf{};
+      const std::uint64_t src_addr = *src + (i << kPageShift);
+      const std::uint64_t hint_index = (src_addr - args.uaddr) >> kPageShift;
+      const bool hint_ok = !args.hints.empty() && src_addr >= args.uaddr && hint_index < args.hints.size() &&
+                           vm.host().user().generation(src_addr) == args.src_gens[hint_index];
+      if (!vm.host().user().copy_from(src_addr, buf) ||
+          !sev->host_write(vm.host().sched(), pfn + i, buf, "sev_gmem_post_populate")) {
+        ret = -EFAULT;
+        break;
+      }
+      if (hint_ok) {
+        hint = &args.hints[hint_index];
+        hint_gen = sev->mem().generation(pfn + i);
+      }
+    }
+    if (rmp_make_private(rmp, pfn + i, pfn_to_spa(gfn), PageSize::Size4K, vm.sev().asid, true, args.ctx) !=
+        RmpStatus::Success) {
+      ret = -EIO;
+      break;
+    }
+    ++n_private;
+    if (const FwStatus st = launch_update_page(vm, pfn + i, args.type, hint, hint_gen, args.ctx);
+        st != FwStatus::Success) {
+      args.fw_error = static_cast<std::uint32_t>(st);
+      launch_update_fw_failed(vm, pfn + i, args.type, st, src ? *src + (i << kPageShift) : 0, args.err_ctx);
+      --n_private;  // pfn + i is the hypervisor's again (or leaked)
+      ret = -EIO;
+      break;
+    }
+  }
+  if (ret != 0) {
+    // Only the pages this call made private go back.
+    for (std::uint64_t i = 0; i < n_private; ++i) (void)rmp_make_shared(rmp, pfn + i, PageSize::Size4K, args.err_ctx);
+  }
+  return ret;
+}
+
+/// SNP_LAUNCH_UPDATE as the RFC v4 series had it (profiles launch-update-revert-all,
+/// launch-update-hva-lookup, rfc-v4-pinned*): one loop over the range under kvm->lock only,
+/// the GPA from an hva->gpa memslot lookup or the page pinned behind `uaddr`, and an error
+/// path that reverts the range (facts §9(b)). Errors are the loop's own: -EINVAL, -EEXIST
+/// (with the review's already-assigned check), -EFAULT, -EIO for the firmware's.
+int snp_launch_update_rfc_v4(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
+  SevPlatform* sev = vm.host().sev();
+  SevVmState& s = vm.sev();
+  const bool zero = a.type == kPageTypeZero;
+  if (a.len == 0 || a.pad_nonzero || (!zero && (a.uaddr & (kPageSize - 1)) != 0)) return -EINVAL;
+  OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
+  ctx.call = vm.host().new_call_id();
+  OpContext err_ctx = ctx;
+  err_ctx.error_path = true;
+  Rmp& rmp = sev->rmp();
+  const KernelProfile& prof = vm.host().config().profile;
+  kern::lockdep_assert_held(vm.kvm_lock(), "sev_mem_enc_ioctl");
   if (prof.launch_update_hva_lookup && !zero) {
-    // RFC v4: the guest page is found from the source address through the memslots
-    // (hva->gpa), with plain loads of kvm->memslots outside SRCU (facts §9(b)).
+    // The guest page is found from the source address through the memslots (hva->gpa),
+    // with plain loads of kvm->memslots outside SRCU (facts §9(b)).
     const auto gfn = vm.hva_to_gfn_unlocked(a.uaddr);
     if (!gfn) return -EINVAL;
     a.gfn_start = *gfn;
   }
-  kern::lockdep_assert_held(vm.kvm_lock(), "sev_mem_enc_ioctl");
-  // kvm_gmem_populate() asserts kvm->slots_lock; RFC v4 had no such path (it took kvm->lock only).
-  if (!prof.launch_update_hva_lookup) kern::lockdep_assert_held(vm.slots_lock(), "kvm_gmem_populate");
   const auto slot = vm.gfn_to_memslot(a.gfn_start);
   const bool pinned = prof.launch_update_pins_uaddr && !zero;
-  if (!slot || (!pinned && (slot->flags & kMemGuestMemfd) == 0)) return -EINVAL;  // kvm_slot_can_be_private
-  // kvm_gmem_populate(): the guest_memfd's filemap_invalidate_lock around the per-page loop.
+  if (!slot || (!pinned && (slot->flags & kMemGuestMemfd) == 0)) return -EINVAL;
   std::optional<kern::Guard> invalidate;
   if (!pinned && vm.is_gmem(slot->gmem_id)) invalidate.emplace(vm.gmem_invalidate_lock(slot->gmem_id));
   const std::uint64_t npages = a.len >> kPageShift;
-  // Not kernel behaviour: a simulator speed-up. The firmware will SHA-384 every NORMAL page
-  // this call copies in; the source pages are hashed here on all cores first, and each
-  // digest goes to the firmware as a hint that it uses only if neither the source page
-  // (before the copy) nor the guest page (after it) was written in between. Same result.
-  std::vector<Sha384Digest> hints;
-  std::vector<std::uint64_t> src_gens;
-  if (a.type == 1 && npages >= kHintMinPages) {
-    std::vector<std::uint8_t> src(npages << kPageShift);
-    if (vm.host().user().copy_from(a.uaddr, src)) {
-      src_gens.resize(npages);
-      for (std::uint64_t i = 0; i < npages; ++i) src_gens[i] = vm.host().user().generation(a.uaddr + (i << kPageShift));
-      hints.resize(npages);
-      sha384_pages_parallel(src, hints);
-    }
-  }
+  SevGmemPopulateArgs hints;
+  if (a.type == kPageTypeNormal) prehash_sources(vm, a.uaddr, npages, hints);
   std::uint64_t done = 0;
   int err = 0;
-  std::vector<Pfn> converted;  // n_private: pages this call made private
+  std::vector<Pfn> converted;
   for (; done < npages; ++done) {
     const Gpa gfn = a.gfn_start + done;
-    std::uint64_t hint_gen = 0;
-    if (gfn >= slot->base_gfn + slot->npages) {
+    if (gfn >= slot->base_gfn + slot->npages || (!pinned && (vm.attributes(gfn) & kAttrPrivate) == 0)) {
       err = -EINVAL;
       break;
     }
-    if (!pinned && (vm.attributes(gfn) & kAttrPrivate) == 0) {  // must be private beforehand
-      err = -EINVAL;
-      break;
-    }
-    // RFC v4: the page behind the source address itself, pinned (sev_pin_memory), encrypted
-    // in place; upstream: the guest_memfd page the source is copied into.
+    // The page behind the source address itself, pinned (sev_pin_memory) and encrypted in
+    // place; or (revert-all, hva lookup) the guest_memfd page the source is copied into.
     const auto pfn = pinned ? vm.host().pin_user_page(a.uaddr + pfn_to_spa(done)) : vm.gmem_pfn(*slot, gfn);
     if (!pfn) {
       err = -EINVAL;
       break;
     }
-    if (!prof.launch_update_no_assigned_check && rmp.inspect(*pfn).assigned()) {  // snp_lookup_rmpentry(): already private
+    if (!prof.launch_update_no_assigned_check && rmp.inspect(*pfn).assigned()) {
       err = -EEXIST;
       break;
     }
-    // Copy the source page into the guest page (the firmware encrypts it in place).
+    std::uint64_t hint_gen = 0;
+    const std::uint64_t src_addr = a.uaddr + pfn_to_spa(done);
     if (zero) {
-      if (!sev->host_write(vm.host().sched(), *pfn, {}, "sev_gmem_post_populate")) {
+      if (!sev->host_write(vm.host().sched(), *pfn, {}, "snp_launch_update")) {
         err = -EFAULT;
         break;
       }
-    } else if (pinned) {
-      // In place: the pinned page already holds the source bytes.
-    } else {
+    } else if (!pinned) {
       std::array<std::uint8_t, kPageSize> buf{};
-      const std::uint64_t src_addr = a.uaddr + pfn_to_spa(done);
-      const bool hint_ok = !hints.empty() && vm.host().user().generation(src_addr) == src_gens[done];
-      if (!vm.host().user().copy_from(src_addr, buf)) {
-        err = -EFAULT;
-        break;
-      }
-      if (!sev->host_write(vm.host().sched(), *pfn, buf, "sev_gmem_post_populate")) {
+      const bool hint_ok = !hints.hints.empty() && vm.host().user().generation(src_addr) == hints.src_gens[done];
+      if (!vm.host().user().copy_from(src_addr, buf) ||
+          !sev->host_write(vm.host().sched(), *pfn, buf, "snp_launch_update")) {
         err = -EFAULT;
         break;
       }
@@ -299,27 +394,13 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
       err = -EIO;
       break;
     }
-    SnpLaunchUpdateCmd cmd;
-    cmd.gctx_paddr = pfn_to_spa(s.gctx);
-    cmd.page_type = a.type;
-    cmd.address = pfn_to_spa(*pfn);
-    if (hint_gen != 0) {
-      cmd.contents_hint = &hints[done];
-      cmd.hint_generation = hint_gen;
-    }
-    if (FwStatus st = f.snp_launch_update(cmd, ctx); st != FwStatus::Success) {
+    const Sha384Digest* hint = hint_gen != 0 ? &hints.hints[done] : nullptr;
+    if (const FwStatus st = launch_update_page(vm, *pfn, a.type, hint, hint_gen, ctx); st != FwStatus::Success) {
       fw(fw_error, st);
-      // The failing page: reclaimed and made shared (or leaked); then only what this call
-      // converted is reverted. A CPUID page the firmware refused holds the values it expected:
-      // handed back to userspace once it is the hypervisor's again.
-      if (snp_page_reclaim(vm, *pfn, err_ctx) == 0 && a.type == 6 && st == FwStatus::InvalidParam) {
-        std::array<std::uint8_t, kPageSize> buf{};
-        sev->mem().read(pfn_to_spa(*pfn), buf);
-        (void)vm.host().user().copy_to(a.uaddr + pfn_to_spa(done), buf);
-      }
+      launch_update_fw_failed(vm, *pfn, a.type, st, src_addr, err_ctx);
       if (prof.launch_update_revert_all) {
-        // RFC v4: RMPUPDATE to the zero state over every page of the range, whoever made it
-        // private (facts §9(b)); the erroneous-revert detector sees the ones it never assigned.
+        // RMPUPDATE to the zero state over every page of the range, whoever made it private
+        // (facts §9(b)); the erroneous-revert detector sees the ones it never assigned.
         for (std::uint64_t i = 0; i < npages; ++i) {
           const Gpa g = a.gfn_start + i;
           if (g >= slot->base_gfn + slot->npages || g == gfn) continue;
@@ -328,15 +409,57 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
       } else {
         for (Pfn p : converted) (void)rmp_make_shared(rmp, p, PageSize::Size4K, err_ctx);
       }
-      converted.clear();
-      err = -EIO;
-      break;
+      return -EIO;
     }
     converted.push_back(*pfn);
   }
   if (err != 0 && done == 0) return err;
-  if (err == -EIO) return err;
+  a.gfn_start += done;
+  a.len -= done << kPageShift;
+  if (!zero) a.uaddr += done << kPageShift;
+  return 0;
+}
+
+}  // namespace
+
+int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
+  if (fw_error != nullptr) *fw_error = 0;
+  SevPlatform* sev = vm.host().sev();
+  if (sev == nullptr || !is_snp(vm) || vm.sev().gctx == 0) return -EINVAL;
+  const bool zero = a.type == kPageTypeZero;
+  if ((a.len & (kPageSize - 1)) != 0 || a.flags != 0 ||
+      (a.type != kPageTypeNormal && !zero && a.type != kPageTypeUnmeasured && a.type != kPageTypeSecrets &&
+       a.type != kPageTypeCpuid)) {
+    return -EINVAL;
+  }
+  const KernelProfile& prof = vm.host().config().profile;
+  if (prof.launch_update_pins_uaddr || prof.launch_update_revert_all || prof.launch_update_hva_lookup) {
+    return snp_launch_update_rfc_v4(vm, a, fw_error);
+  }
+  // kvm->slots_lock guards the attribute and memslot checks against concurrent updates.
+  const kern::Guard slots_lock(vm.slots_lock());
+  const auto slot = vm.gfn_to_memslot(a.gfn_start);
+  if (!slot || (slot->flags & kMemGuestMemfd) == 0) return -EINVAL;  // kvm_slot_can_be_private
+  SevGmemPopulateArgs args;
+  args.type = a.type;
+  args.ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
+  args.ctx.call = vm.host().new_call_id();
+  args.err_ctx = args.ctx;
+  args.err_ctx.error_path = true;
+  const std::optional<std::uint64_t> src = zero ? std::nullopt : std::optional<std::uint64_t>(a.uaddr);
+  const auto npages = static_cast<long>(a.len >> kPageShift);
+  if (a.type == kPageTypeNormal) prehash_sources(vm, a.uaddr, static_cast<std::uint64_t>(npages), args);
+  const long count = vm.kvm_gmem_populate(
+      a.gfn_start, src, npages,
+      [&](Gpa gfn, Pfn pfn, std::optional<std::uint64_t> page_src, int order) {
+        return sev_gmem_post_populate(vm, gfn, pfn, page_src, order, args);
+      });
+  if (count < 0) {
+    if (fw_error != nullptr) *fw_error = args.fw_error;
+    return -EIO;  // whatever failed: the kernel reports every populate failure as EIO
+  }
   // Partial progress is handed back (facts §8.3): the remainder is what is left to do.
+  const auto done = static_cast<std::uint64_t>(count);
   a.gfn_start += done;
   a.len -= done << kPageShift;
   if (!zero) a.uaddr += done << kPageShift;
@@ -348,9 +471,6 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
 
 namespace {
 
-/// sev_es_sync_vmsa(): the vCPU's register state written into its VMSA page by the kernel,
-/// a host write (an RMP #PF if the page is no longer the hypervisor's). -EINVAL once the
-/// vCPU's state is protected.
 /// kvm_lock_all_vcpus() for a scope, kvm_unlock_all_vcpus() at its end (`lock` false: neither).
 class AllVcpusLocked {
  public:
@@ -366,6 +486,9 @@ class AllVcpusLocked {
   bool locked_;
 };
 
+/// sev_es_sync_vmsa(): the vCPU's register state written into its VMSA page by the kernel,
+/// a host write (an RMP #PF if the page is no longer the hypervisor's). -EINVAL once the
+/// vCPU's state is protected.
 int sev_es_sync_vmsa(Vm& vm, std::size_t index) {
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();

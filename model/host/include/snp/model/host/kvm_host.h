@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -234,6 +235,13 @@ class Vm {
   /// allocation, populate and release take it. Shared takers (allocation) are modelled as
   /// exclusive.
   kern::Mutex& gmem_invalidate_lock(std::uint64_t gmem) const;
+  /// kvm_gmem_populate(): under kvm->slots_lock (asserted) and the guest_memfd's invalidate
+  /// lock, for each page from `start_gfn` (at most to the slot's end): its guest_memfd page,
+  /// which must be private by attribute (-EINVAL otherwise), handed to `post_populate` with
+  /// its source address (nullopt: none) and order 0. Returns the pages done, or -errno when
+  /// the first one failed. Pages are 4K folios (order 0) even with 2 MiB folios.
+  long kvm_gmem_populate(Gpa start_gfn, std::optional<std::uint64_t> src, long npages,
+                         const std::function<int(Gpa, Pfn, std::optional<std::uint64_t>, int)>& post_populate);
   /// fallocate(2) on a guest_memfd: 0 or -errno.
   int gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len);
   void close_gmem(std::uint64_t gmem);
