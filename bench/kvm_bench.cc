@@ -1,4 +1,4 @@
-// The simulated KVM host at scale (issue: 1 GiB launch target under 2 s on this machine):
+// The simulated KVM host at scale (target: a 1 GiB launch under 2 s on this machine):
 //   launch   - a 1 GiB SNP guest (4 KiB pages) end to end through the KVM-shaped API on the
 //              sim backend: INIT2, LAUNCH_START, guest_memfd + attributes, LAUNCH_UPDATE of
 //              every page (2 MiB per ioctl, as a VMM loops), a vCPU, LAUNCH_FINISH, teardown;

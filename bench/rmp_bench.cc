@@ -1,6 +1,6 @@
 // RMP model benchmarks: time per instruction and model memory per touched page.
 //
-// Targets (issue "Foundation"): an RMPUPDATE+PVALIDATE pair <= 50 ns single-threaded;
+// Targets: an RMPUPDATE+PVALIDATE pair <= 50 ns single-threaded;
 // <= 24 bytes of model memory per touched 4 KiB page (hardware spends 16); a 64 TiB host
 // with one million touched pages in <= 64 MiB. The memory figures are printed as counters
 // (bytes_per_page, model_MiB) of the Memory* benchmarks.
