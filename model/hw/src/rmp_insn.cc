@@ -1,5 +1,7 @@
 #include "snp/model/hw/rmp_insn.h"
 
+#include <optional>
+
 #include "snp/model/base/assert.h"
 
 namespace snplab::model {
@@ -199,6 +201,23 @@ bool aligned_for(PageSize size, Gpa gpa, Spa spa) {
   return ((gpa | spa) & mask) == 0 && spa < kMaxPhysAddr;
 }
 
+/// The target checks PVALIDATE and RMPADJUST share: a fault or a failing status ends the
+/// instruction with that result (returned); nullopt: go on with `*eff` and `*rmp_size`.
+std::optional<GuestInsnResult> check_target_or_end(Rmp& rmp, Rmp::Frame& frame, const GuestCpu& cpu, Gpa gpa, Spa spa,
+                                                   PageSize size, RmpEntryRaw* eff, PageSize* rmp_size) {
+  const TargetCheck t = check_guest_target(rmp, cpu, gpa, spa, size, eff, rmp_size);
+  GuestInsnResult r;
+  if (t.fault.raised()) {
+    r.fault = frame.raise(t.fault);
+    return r;
+  }
+  if (t.status != RmpStatus::Success) {
+    r.status = frame.done(t.status);
+    return r;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 GuestInsnResult pvalidate(Rmp& rmp, const GuestCpu& cpu, Gpa gpa, Spa spa, std::uint64_t rcx,
@@ -216,15 +235,7 @@ GuestInsnResult pvalidate(Rmp& rmp, const GuestCpu& cpu, Gpa gpa, Spa spa, std::
   }
   RmpEntryRaw eff;
   PageSize rmp_size = PageSize::Size4K;
-  const TargetCheck t = check_guest_target(rmp, cpu, gpa, spa, size, &eff, &rmp_size);
-  if (t.fault.raised()) {
-    r.fault = frame.raise(t.fault);
-    return r;
-  }
-  if (t.status != RmpStatus::Success) {
-    r.status = frame.done(t.status);
-    return r;
-  }
+  if (auto end = check_target_or_end(rmp, frame, cpu, gpa, spa, size, &eff, &rmp_size)) return *end;
   const bool want = rdx == 1;
   if (eff.validated() == want) {  // CF=1: nothing to change (facts §2.4)
     r.cf = true;
@@ -258,15 +269,7 @@ GuestInsnResult rmpadjust(Rmp& rmp, const GuestCpu& cpu, Gpa gpa, Spa spa, std::
   }
   RmpEntryRaw eff;
   PageSize rmp_size = PageSize::Size4K;
-  const TargetCheck t = check_guest_target(rmp, cpu, gpa, spa, size, &eff, &rmp_size);
-  if (t.fault.raised()) {
-    r.fault = frame.raise(t.fault);
-    return r;
-  }
-  if (t.status != RmpStatus::Success) {
-    r.status = frame.done(t.status);
-    return r;
-  }
+  if (auto end = check_target_or_end(rmp, frame, cpu, gpa, spa, size, &eff, &rmp_size)) return *end;
   if (target_vmpl <= cpu.vmpl || (mask & ~eff.vmpl_perms(cpu.vmpl)) != 0 || (vmsa && cpu.vmpl != 0)) {
     r.status = frame.done(RmpStatus::FailPermission);
     return r;
