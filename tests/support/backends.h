@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "snp/api/kvm.h"
@@ -21,6 +22,9 @@ struct BackendCase {
   std::function<api::Result<std::unique_ptr<api::Backend>>()> make;
   int max_success;  // real hardware is slow: fewer cases per property
 };
+
+/// GoogleTest prints a case by its backend's name ("sim", "hw"), not its bytes.
+inline void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
 
 /// sim and hw, in that order (the same list for every suite).
 inline auto all_backends() {
