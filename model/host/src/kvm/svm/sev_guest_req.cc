@@ -1,7 +1,7 @@
-// Guest requests on the simulated host, both halves: the guest driver (sev-guest: seal a
-// MSG_REPORT_REQ under VMPCK0 from the secrets page, VMGEXIT, open the response, check the
-// report and its certificates) and KVM's handling of VMGEXIT 0x80000011/0x80000012 with the
-// certificate paths of the kernel profile (facts §7.3, §7.4, §8.6, §9(a), §9(c)).
+// Guest requests on the simulated host: KVM's handling of VMGEXIT 0x80000011/0x80000012 with
+// the certificate paths of the kernel profile (facts §7.3, §7.4, §8.6, §9(a), §9(c)), and the
+// guest's steps around it, which call its sev-guest driver (snp/model/guest/sev_guest.h: seal
+// MSG_REPORT_REQ under VMPCK0, open the response, check the report and its certificates).
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -9,28 +9,18 @@
 
 #include <fmt/format.h>
 
-#include "snp/model/hw/access.h"
-#include "snp/model/attest/attestation.h"
 #include "snp/model/attest/cert_table.h"
-#include "snp/model/psp/guest_msg.h"
+#include "snp/model/guest/sev_guest.h"
 #include "snp/model/host/kvm_host.h"
-#include "snp/model/attest/report_verify.h"
-#include "snp/model/psp/sim_chip.h"
-#include "snp/model/attest/x509.h"
-
-#include "snp/model/crypto/memo.h"
+#include "snp/model/hw/access.h"
+#include "snp/model/psp/guest_msg.h"
 
 namespace snplab::model::kvm {
 
 namespace {
 
 constexpr std::uint64_t kPageMask = kPageSize - 1;
-constexpr std::size_t kSecretsVmpck0 = 0x20;   // facts §6.5
 constexpr std::size_t kMsgTypeOffset = 0x34;   // facts §6.1
-constexpr std::size_t kReportRspReport = 0x20;  // MSG_REPORT_RSP: status, size, rsvd, report
-/// The instant the guest checks certificate validity at: inside the simulated chain's window
-/// and fixed, so that a run never depends on the wall clock (2025-01-01T00:00:00Z).
-constexpr UnixTime kGuestNow = 1735689600;
 constexpr std::uint64_t kEnospc = ENOSPC, kEagain = EAGAIN, kEio = EIO;
 
 std::string hex_err(std::uint64_t exitinfo2) {
@@ -60,16 +50,10 @@ std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
         return terminate(v, fmt::format("{}: secrets page 0x{:x}: {} 0x{:x}", what, op.req.secrets,
                                         to_string(f.kind), f.code));
       }
-      const auto page = sev->mem().page(*pfn);
-      std::copy_n(page.begin() + kSecretsVmpck0, key.size(), key.begin());
+      key = snp_vmpck0(sev->mem().page(*pfn));
     }
-    ReportReq rr;
-    rr.report_data.fill(op.value);
-    const auto payload = rr.encode();
     v.req_seqno = guest_seqno_ + 1;
-    const auto msg = seal_guest_msg(key, 0, v.req_seqno, MsgType::ReportReq, 1, payload);
-    std::vector<std::uint8_t> page(kPageSize, 0);
-    std::copy(msg.begin(), msg.end(), page.begin());
+    const std::vector<std::uint8_t> page = snp_seal_report_req(key, v.req_seqno, op.value);
     if (!write_guest(op.req.req, page)) {
       return terminate(v, fmt::format("{}: request page 0x{:x} is not mapped", what, op.req.req));
     }
@@ -244,35 +228,6 @@ std::optional<Exit> Vm::complete_cert_exit(VcpuRun& v) {
   return std::nullopt;
 }
 
-namespace {
-
-/// What the guest driver takes from verify_report(): the verdict, the failure and the leaf.
-struct GuestVerdict {
-  bool ok = false;
-  std::string failure_summary;
-  LeafKind leaf_kind = LeafKind::Unknown;
-};
-
-/// verify_report() at the guest's clock, anchored in the platform chip's root (the guest
-/// owner of a simulated platform trusts that chip's ARK as a real one trusts AMD's),
-/// memoized by the report, the root and the certificates' bytes (memo.h): every exploration
-/// schedule checks the same report with the same chain.
-GuestVerdict guest_check_report(std::span<const std::uint8_t> report, const Certificate& leaf,
-                                const std::vector<Certificate>& chain, const SimChip& chip) {
-  thread_local memo::Cache<GuestVerdict> cache;
-  std::string k = memo::key(report, leaf.der(), chip.ark_key_sha256());
-  for (const Certificate& c : chain) k += memo::key(c.der());
-  if (const GuestVerdict* hit = cache.find(k)) return *hit;
-  VerifyOptions options;
-  options.roots = {TrustedRoot{"the platform's simulated ARK", chip.ark_key_sha256(),
-                               "the root of the simulated chip this guest runs on"}};
-  const VerifyResult vr = verify_report(report, leaf, chain, kGuestNow, options);
-  GuestVerdict v{vr.ok(), vr.ok() ? std::string() : vr.failure_summary(), vr.leaf_kind};
-  cache.put(std::move(k), v);
-  return v;
-}
-
-}  // namespace
 
 void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
   const bool ext = op.kind == GuestOpKind::ExtGuestRequest;
@@ -306,34 +261,20 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
   SevPlatform* sev = host_->sev();
   Aes256Key key{};
   if (sev != nullptr && is_snp() && op.req.secrets != 0) {
-    if (const auto pfn = private_pfn(op.req.secrets)) {
-      const auto page = sev->mem().page(*pfn);
-      std::copy_n(page.begin() + kSecretsVmpck0, key.size(), key.begin());
-    }
+    if (const auto pfn = private_pfn(op.req.secrets)) key = snp_vmpck0(sev->mem().page(*pfn));
   }
   std::vector<std::uint8_t> rsp(kPageSize);
   if (!read_guest(op.req.resp, rsp)) {
     v.log.push_back(fmt::format("{}: response page 0x{:x} unreadable", what, op.req.resp));
     return;
   }
-  const auto opened = open_guest_msg(key, rsp);
-  if (const auto* e = std::get_if<MsgError>(&opened)) {
-    v.log.push_back(fmt::format("{}: response does not open ({})", what, to_string(*e)));
+  ReportResponse r = snp_open_report_rsp(key, rsp, v.req_seqno);
+  if (r.seqno != 0) guest_seqno_ = r.seqno;  // the driver advances by two per request
+  if (!r.error.empty()) {
+    v.log.push_back(fmt::format("{}: {}", what, r.error));
     return;
   }
-  const OpenedMsg& m = std::get<OpenedMsg>(opened);
-  if (m.hdr.seqno != v.req_seqno + 1 || m.hdr.msg_type != static_cast<std::uint8_t>(MsgType::ReportRsp)) {
-    v.log.push_back(fmt::format("{}: unexpected response (seqno {}, type {})", what, m.hdr.seqno, m.hdr.msg_type));
-    return;
-  }
-  guest_seqno_ = m.hdr.seqno;  // the driver advances by two per request
-  std::uint32_t status = 0;
-  std::memcpy(&status, m.payload.data(), sizeof(status));
-  if (status != 0 || m.payload.size() < kReportRspReport + kReportSize) {
-    v.log.push_back(fmt::format("{}: report request refused (status 0x{:x})", what, status));
-    return;
-  }
-  v.report.assign(m.payload.begin() + kReportRspReport, m.payload.begin() + kReportRspReport + kReportSize);
+  v.report = std::move(r.report);
   if (!ext || op.req.cert_pages == 0) {
     v.log.push_back(fmt::format("{}: report received", what));
     return;
@@ -343,45 +284,15 @@ void Vm::finish_guest_request(VcpuRun& v, const GuestOp& op) {
     v.log.push_back(fmt::format("{}: report received; certificate buffer unreadable", what));
     return;
   }
-  const auto table = decode_cert_table(buf);
-  if (!table) {
-    v.log.push_back(fmt::format("{}: report received; certificate table invalid ({})", what, table.error().message));
-    return;
-  }
-  if (table->entries.empty()) {
-    v.log.push_back(fmt::format("{}: report received; no certificates", what));
-    return;
-  }
-  // The guest checks the report with the certificates it was given, as `snplab report verify`.
-  const std::vector<std::uint8_t>* leaf = table->find(kGuidVcek);
-  if (leaf == nullptr) leaf = table->find(kGuidVlek);
-  std::vector<Certificate> chain;
-  for (const Guid& g : {kGuidAsk, kGuidArk}) {
-    if (const auto* der = table->find(g)) {
-      if (auto c = Certificate::from_der(*der)) chain.push_back(std::move(*c));
-    }
-  }
-  if (leaf == nullptr) {
-    v.log.push_back(fmt::format("{}: report received; no VCEK or VLEK in the certificates", what));
-    return;
-  }
-  auto leaf_cert = Certificate::from_der(*leaf);
-  if (!leaf_cert) {
-    v.log.push_back(fmt::format("{}: report received; leaf certificate invalid", what));
-    return;
-  }
-  const GuestVerdict vr = guest_check_report(v.report, *leaf_cert, chain, sev->fw().chip());
-  if (vr.ok) {
-    v.log.push_back(fmt::format("{}: report verified ({} certificates, {})", what, table->entries.size(),
-                                to_string(vr.leaf_kind)));
-  } else {
-    v.log.push_back(fmt::format("{}: report does not verify: {}", what, vr.failure_summary));
+  const CertsCheck check = snp_check_report_certs(v.report, buf, sev->fw().chip());
+  v.log.push_back(fmt::format("{}: {}", what, check.outcome));
+  if (check.out_of_sync) {
     // Detector (DESIGN.md): the certificates the guest was given do not match the key/TCB
     // that signed its report, e.g. a SNP_SET_CONFIG between the certificate fetch and the
     // firmware's signature.
     host_->sched().report(FindingKind::CertsOutOfSync,
                          fmt::format("the guest's report does not verify with the certificates it was given: {}",
-                                     vr.failure_summary));
+                                     check.failure));
   }
 }
 
