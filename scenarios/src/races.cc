@@ -232,7 +232,7 @@ void add_steps(model::engine::RunResult& run, model::FindingKind kind,
 
 /// Sets `found`: the RMP detectors report into the host's scheduler as they fire, so the run's
 /// findings hold theirs too, at the step of the instruction that raised them.
-void conclude(RaceRun& out, model::kvm::Host& /*host*/, model::FindingKind kind) {
+void conclude(RaceRun& out, model::FindingKind kind) {
   out.found = std::any_of(out.run.findings.begin(), out.run.findings.end(),
                           [&](const model::kern::KernelFinding& f) { return f.kind == kind; });
 }
@@ -284,7 +284,7 @@ Schedule certs_toctou(Setup& setup, std::string_view, std::string* error) {
       if (f.kind == model::FindingKind::KrefLeak && first_get) f.steps = {*first_get};
       if (f.kind == model::FindingKind::KrefFreedWhilePublished && last_put) f.steps = {*last_put};
     }
-    conclude(out, host, model::FindingKind::KrefReloadedPointer);
+    conclude(out, model::FindingKind::KrefReloadedPointer);
   };
 }
 
@@ -318,7 +318,7 @@ Schedule launch_update_revert(Setup& setup, std::string_view, std::string* error
     };
     out.run = run_agents(host, opts, {{"vmm-a", [&] { update(5, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, a->addr()); }},
                           {"vmm-b", [&] { update(3, 3, uapi::KVM_SEV_SNP_PAGE_TYPE_CPUID, c->addr()); }}});
-    conclude(out, host, model::FindingKind::ErroneousRevert);
+    conclude(out, model::FindingKind::ErroneousRevert);
   };
 }
 
@@ -364,7 +364,7 @@ Schedule nonsnp_guest_req(Setup& setup, std::string_view, std::string* error) {
   auto objs = std::make_shared<Objects>(Objects{std::move(*kvm), std::move(*vm), std::move(*mem), std::move(*vcpu)});
   return [&host, objs](RaceRun& out, const model::engine::Options& opts) {
     out.run = run_agents(host, opts, {{"vcpu0", [&] { (void)objs->vcpu.run(); }}});
-    conclude(out, host, model::FindingKind::GuestRequestFalseSuccess);
+    conclude(out, model::FindingKind::GuestRequestFalseSuccess);
   };
 }
 
@@ -404,7 +404,7 @@ Schedule vmsa_features(Setup& setup, std::string_view, std::string*) {
                              }
                            }}});
     if (!out.error.empty()) return;
-    conclude(out, host, model::FindingKind::MeasurementMismatch);
+    conclude(out, model::FindingKind::MeasurementMismatch);
   };
 }
 
@@ -440,7 +440,7 @@ Schedule memslot_change(Setup& setup, std::string_view, std::string* error) {
                              r.userspace_addr = x->addr();
                              (void)guest->vm().set_user_memory_region2(r);
                            }}});
-    conclude(out, host, model::FindingKind::DataRace);
+    conclude(out, model::FindingKind::DataRace);
   };
 }
 
@@ -515,7 +515,7 @@ Schedule certs_sync(Setup& setup, std::string_view profile, std::string* error) 
               {{"vmm:certs-file", model::kern::PointKind::MarkedLoad},
                {"SNP_CONFIG", model::kern::PointKind::FirmwareCall},
                {"SNP_GUEST_REQUEST", model::kern::PointKind::FirmwareCall}});
-    conclude(out, host, model::FindingKind::CertsOutOfSync);
+    conclude(out, model::FindingKind::CertsOutOfSync);
   };
 }
 
@@ -566,7 +566,7 @@ Schedule gmem_punch(Setup& setup, std::string_view, std::string* error) {
     if (const auto* log = api::sim_guest_log(b, guest->vcpu().handle())) {
       for (const auto& line : *log) out.notes.push_back("guest: " + line);
     }
-    conclude(out, host, model::FindingKind::FreedPrivatePage);
+    conclude(out, model::FindingKind::FreedPrivatePage);
   };
 }
 
@@ -609,7 +609,7 @@ Schedule double_assignment(Setup& setup, std::string_view profile, std::string* 
                              if (ordered) a_done.wait();
                              out.notes.push_back("vmm-b: LAUNCH_UPDATE " + update(*vc));
                            }}});
-    conclude(out, host, model::FindingKind::DoubleAssignment);
+    conclude(out, model::FindingKind::DoubleAssignment);
   };
 }
 

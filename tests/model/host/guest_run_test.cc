@@ -154,6 +154,20 @@ TEST_F(GuestRun, MapGpaRange_ExitCarriesTheHypercallAndRetCompletesIt) {
   EXPECT_EQ(log().front(), "page-state change 0x50000+4 to shared: done");
 }
 
+// GuestOp::terminate(set, code): the GHCB MSR value KVM hands to userspace carries the reason
+// set in bits 15:12 and the code in bits 23:16 (GHCB spec, MSR protocol), and the guest is done.
+TEST_F(GuestRun, Terminate_CarriesReasonSetAndCode) {
+  launch();
+  load({GuestOp::terminate(2, 0x31), GuestOp::halt()});
+  const RunExit e = run();
+  ASSERT_EQ(e.exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);
+  EXPECT_EQ(e.system_event.type, uapi::KVM_SYSTEM_EVENT_SEV_TERM);
+  EXPECT_EQ(e.system_event.ndata, 1u);
+  EXPECT_EQ(e.system_event.data0, 0x100u | (2u << 12) | (0x31u << 16));
+  EXPECT_EQ(log().back(), "GHCB termination request: reason set 2, code 49");
+  EXPECT_EQ(run().exit_reason, uapi::KVM_EXIT_SYSTEM_EVENT);  // a terminated guest stays terminated
+}
+
 TEST_F(GuestRun, MapGpaRange_NonzeroRetFailsTheGuest) {
   launch();
   load({GuestOp::map_gpa_range(0x50000, 1, true), GuestOp::halt()});

@@ -198,31 +198,61 @@ int snp_issue_guest_req(Vm& vm, Gpa req_gpa, Gpa resp_gpa, std::uint32_t* fw_err
 
 namespace {
 
+/// The parallel pre-hash - not kernel behaviour, a simulator speed-up: the firmware will
+/// SHA-384 every NORMAL page a call copies in; the source pages are hashed here on all cores
+/// first, and each digest goes to the firmware as a hint it uses only if neither the source
+/// page (before the copy) nor the guest page (after it) was written in between. Same result.
+struct SourceHints {
+  std::uint64_t uaddr = 0;
+  std::vector<Sha384Digest> digests;
+  std::vector<std::uint64_t> src_gens;  ///< each source page's generation when hashed
+
+  void prehash(Vm& vm, std::uint64_t src, std::uint64_t npages) {
+    if (npages < kHintMinPages) return;
+    std::vector<std::uint8_t> bytes(npages << kPageShift);
+    if (!vm.host().user().copy_from(src, bytes)) return;
+    uaddr = src;
+    src_gens.resize(npages);
+    for (std::uint64_t i = 0; i < npages; ++i) src_gens[i] = vm.host().user().generation(src + (i << kPageShift));
+    digests.resize(npages);
+    sha384_pages_parallel(bytes, digests);
+  }
+  /// The digest of the source page at `src_addr` if it was hashed and not written since.
+  const Sha384Digest* find(Vm& vm, std::uint64_t src_addr) const {
+    if (digests.empty() || src_addr < uaddr) return nullptr;
+    const std::uint64_t i = (src_addr - uaddr) >> kPageShift;
+    if (i >= digests.size() || vm.host().user().generation(src_addr) != src_gens[i]) return nullptr;
+    return &digests[i];
+  }
+};
+
 /// struct sev_gmem_populate_args: what sev_gmem_post_populate() needs besides the page.
 struct SevGmemPopulateArgs {
   std::uint8_t type = 0;
   std::uint32_t fw_error = 0;
   OpContext ctx;
   OpContext err_ctx;  ///< the error path: may undo only this call's conversions
-  // Not kernel state: the simulator's parallel pre-hash of the NORMAL source pages (below).
-  std::uint64_t uaddr = 0;
-  std::vector<Sha384Digest> hints;
-  std::vector<std::uint64_t> src_gens;
+  SourceHints hints;  ///< not kernel state (above)
 };
 
-/// The parallel pre-hash - not kernel behaviour, a simulator speed-up: the firmware will
-/// SHA-384 every NORMAL page a call copies in; the source pages are hashed here on all cores
-/// first, and each digest goes to the firmware as a hint it uses only if neither the source
-/// page (before the copy) nor the guest page (after it) was written in between. Same result.
-void prehash_sources(Vm& vm, std::uint64_t uaddr, std::uint64_t npages, SevGmemPopulateArgs& args) {
-  if (npages < kHintMinPages) return;
-  std::vector<std::uint8_t> src(npages << kPageShift);
-  if (!vm.host().user().copy_from(uaddr, src)) return;
-  args.uaddr = uaddr;
-  args.src_gens.resize(npages);
-  for (std::uint64_t i = 0; i < npages; ++i) args.src_gens[i] = vm.host().user().generation(uaddr + (i << kPageShift));
-  args.hints.resize(npages);
-  sha384_pages_parallel(src, args.hints);
+/// What SNP_LAUNCH_UPDATE puts into guest page `pfn` before the firmware measures it: the
+/// source page at `src_addr` (copy_from_user through the kernel's mapping), or zeroes for a
+/// ZERO page - an RMP-checked host write by `fn`. On success `*hint`/`*hint_gen` are the
+/// pre-hash to pass on (nullptr/0: none). false: the source is unreadable or the write faulted.
+bool fill_launch_page(Vm& vm, Pfn pfn, bool zero, std::uint64_t src_addr, const SourceHints& hints,
+                      std::string_view fn, const Sha384Digest** hint, std::uint64_t* hint_gen) {
+  SevPlatform* sev = vm.host().sev();
+  *hint = nullptr;
+  *hint_gen = 0;
+  if (zero) return sev->host_write(vm.host().sched(), pfn, {}, fn);
+  const Sha384Digest* found = hints.find(vm, src_addr);
+  std::array<std::uint8_t, kPageSize> buf{};
+  if (!vm.host().user().copy_from(src_addr, buf) || !sev->host_write(vm.host().sched(), pfn, buf, fn)) return false;
+  if (found != nullptr) {
+    *hint = found;
+    *hint_gen = sev->mem().generation(pfn);
+  }
+  return true;
 }
 
 /// The failing page of a firmware LAUNCH_UPDATE: reclaimed and made shared (or leaked). A
@@ -275,29 +305,13 @@ int sev_gmem_post_populate(Vm& vm, Gpa gfn_start, Pfn pfn, std::optional<std::ui
       ret = -EEXIST;
       break;
     }
-    std::uint64_t hint_gen = 0;
+    // copy_from_user() into the guest_memfd page (kmap_local_pfn), or clear it: a host write.
     const Sha384Digest* hint = nullptr;
-    if (zero) {
-      if (!sev->host_write(vm.host().sched(), pfn + i, {}, "sev_gmem_post_populate")) {
-        ret = -EFAULT;
-        break;
-      }
-    } else {
-      // copy_from_user() into the guest_memfd page (kmap_local_pfn): a host write.
-      std::array<std::uint8_t, kPageSize> buf{};
-      const std::uint64_t src_addr = *src + (i << kPageShift);
-      const std::uint64_t hint_index = (src_addr - args.uaddr) >> kPageShift;
-      const bool hint_ok = !args.hints.empty() && src_addr >= args.uaddr && hint_index < args.hints.size() &&
-                           vm.host().user().generation(src_addr) == args.src_gens[hint_index];
-      if (!vm.host().user().copy_from(src_addr, buf) ||
-          !sev->host_write(vm.host().sched(), pfn + i, buf, "sev_gmem_post_populate")) {
-        ret = -EFAULT;
-        break;
-      }
-      if (hint_ok) {
-        hint = &args.hints[hint_index];
-        hint_gen = sev->mem().generation(pfn + i);
-      }
+    std::uint64_t hint_gen = 0;
+    if (!fill_launch_page(vm, pfn + i, zero, zero ? 0 : *src + (i << kPageShift), args.hints,
+                          "sev_gmem_post_populate", &hint, &hint_gen)) {
+      ret = -EFAULT;
+      break;
     }
     if (rmp_make_private(rmp, pfn + i, pfn_to_spa(gfn), PageSize::Size4K, vm.sev().asid, true, args.ctx) !=
         RmpStatus::Success) {
@@ -351,8 +365,8 @@ int snp_launch_update_rfc_v4(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_e
   std::optional<kern::Guard> invalidate;
   if (!pinned && vm.is_gmem(slot->gmem_id)) invalidate.emplace(vm.gmem_invalidate_lock(slot->gmem_id));
   const std::uint64_t npages = a.len >> kPageShift;
-  SevGmemPopulateArgs hints;
-  if (a.type == kPageTypeNormal) prehash_sources(vm, a.uaddr, npages, hints);
+  SourceHints hints;
+  if (a.type == kPageTypeNormal) hints.prehash(vm, a.uaddr, npages);
   std::uint64_t done = 0;
   int err = 0;
   std::vector<Pfn> converted;
@@ -373,28 +387,18 @@ int snp_launch_update_rfc_v4(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_e
       err = -EEXIST;
       break;
     }
-    std::uint64_t hint_gen = 0;
+    // Pinned: in place, the page already holds the source bytes; else copied in or cleared.
     const std::uint64_t src_addr = a.uaddr + pfn_to_spa(done);
-    if (zero) {
-      if (!sev->host_write(vm.host().sched(), *pfn, {}, "snp_launch_update")) {
-        err = -EFAULT;
-        break;
-      }
-    } else if (!pinned) {
-      std::array<std::uint8_t, kPageSize> buf{};
-      const bool hint_ok = !hints.hints.empty() && vm.host().user().generation(src_addr) == hints.src_gens[done];
-      if (!vm.host().user().copy_from(src_addr, buf) ||
-          !sev->host_write(vm.host().sched(), *pfn, buf, "snp_launch_update")) {
-        err = -EFAULT;
-        break;
-      }
-      hint_gen = hint_ok ? sev->mem().generation(*pfn) : 0;
+    const Sha384Digest* hint = nullptr;
+    std::uint64_t hint_gen = 0;
+    if (!pinned && !fill_launch_page(vm, *pfn, zero, src_addr, hints, "snp_launch_update", &hint, &hint_gen)) {
+      err = -EFAULT;
+      break;
     }
     if (rmp_make_private(rmp, *pfn, pfn_to_spa(gfn), PageSize::Size4K, s.asid, true, ctx) != RmpStatus::Success) {
       err = -EIO;
       break;
     }
-    const Sha384Digest* hint = hint_gen != 0 ? &hints.hints[done] : nullptr;
     if (const FwStatus st = launch_update_page(vm, *pfn, a.type, hint, hint_gen, ctx); st != FwStatus::Success) {
       fw(fw_error, st);
       launch_update_fw_failed(vm, *pfn, a.type, st, src_addr, err_ctx);
@@ -448,7 +452,7 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
   args.err_ctx.error_path = true;
   const std::optional<std::uint64_t> src = zero ? std::nullopt : std::optional<std::uint64_t>(a.uaddr);
   const auto npages = static_cast<long>(a.len >> kPageShift);
-  if (a.type == kPageTypeNormal) prehash_sources(vm, a.uaddr, static_cast<std::uint64_t>(npages), args);
+  if (a.type == kPageTypeNormal) args.hints.prehash(vm, a.uaddr, static_cast<std::uint64_t>(npages));
   const long count = vm.kvm_gmem_populate(
       a.gfn_start, src, npages,
       [&](Gpa gfn, Pfn pfn, std::optional<std::uint64_t> page_src, int order) {
