@@ -31,6 +31,10 @@ Status Vm::memory_encrypt_op(std::uint32_t id, void* data, std::uint32_t sev_fd,
   return st;
 }
 
+Status Vm::sev_init2(uapi::kvm_sev_init& init, const SevDevice& sev, std::uint32_t* fw_error) {
+  return memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev.handle()), fw_error);
+}
+
 Result<SevDevice> SevDevice::open(Backend& b) {
   auto h = b.open_sev();
   if (!h) return h.error();

@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "snp/scenarios/races.h"
+#include "snp/scenarios/explore.h"
 
 namespace snplab::scenarios {
 
@@ -101,7 +101,7 @@ model::engine::Options schedule_options(const ExploreOptions& o, std::uint64_t i
 }
 
 /// The finding once more from its replay string: the same trace, or nondeterminism.
-bool reproduces(const RaceScenario& s, std::string_view profile, const RaceRun& r) {
+bool reproduces(const Scenario& s, std::string_view profile, const RaceRun& r) {
   model::engine::Options rep;
   rep.strategy = Strategy::Replay;
   rep.replay = r.run.replay;
@@ -111,12 +111,12 @@ bool reproduces(const RaceScenario& s, std::string_view profile, const RaceRun& 
 
 }  // namespace
 
-ExploreResult explore(const RaceScenario& s, std::string_view profile, const ExploreOptions& o) {
+ExploreResult explore(const Scenario& s, std::string_view profile, const ExploreOptions& o) {
   ExploreResult res;
   const auto t0 = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   Checkpoint cp;
-  cp.scenario = std::string(s.name);
+  cp.scenario = s.info().name;
   cp.profile = std::string(profile);
   cp.strategy = std::string(model::engine::to_string(o.strategy));
   cp.seed = o.seed;

@@ -1,4 +1,6 @@
-// `snplab scenario`: list, explain, run (one scenario or --all), replay. See docs/engine.md.
+// `snplab scenario` over a catalogue: list, explain, run (one scenario or --all), replay. The
+// snplab tool runs it over the built-in catalogue; scenario_main() gives a program of one's own
+// the same command line over its catalogue. See docs/engine.md and docs/write-a-race.md.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -9,7 +11,8 @@
 #include <fmt/format.h>
 
 #include "snp/model/host/profile.h"
-#include "snp/scenarios/races.h"
+#include "snp/scenarios/catalogue.h"
+#include "snp/scenarios/explore.h"
 #include "snp/scenarios/trace_out.h"
 
 namespace snplab::scenarios {
@@ -21,19 +24,35 @@ using model::engine::Strategy;
 std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int /*sig*/) { g_stop.store(true); }
 
-int usage(std::FILE* err, const std::string& msg) {
-  fmt::print(err,
-             "snplab scenario: {}\n\n"
-             "usage: snplab scenario list\n"
-             "       snplab scenario explain NAME\n"
-             "       snplab scenario run NAME [--profile P] [--strategy random|pct|dfs] [--seed N] [--budget N]\n"
-             "                               [--depth D] [--bound B] [--jobs N] [--keep-going]\n"
-             "                               [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
-             "       snplab scenario run --all [--jobs N]\n"
-             "       snplab scenario replay NAME/PROFILE/CHOICES [--trace] [--trace-out FILE]...\n"
-             "\n--trace-out writes the run as text, or by the file's extension as .json (Chrome/Perfetto\n"
-             "trace), .svg (timeline) or .html (timeline page).\n",
-             msg);
+/// Where the command line's output goes and what it is called ("snplab scenario", or a
+/// program of one's own).
+struct Cli {
+  std::string_view prog;
+  std::FILE* out;
+  std::FILE* err;
+  template <class... A>
+  void error(fmt::format_string<A...> f, A&&... a) const {
+    fmt::print(err, "{}: {}\n", prog, fmt::format(f, std::forward<A>(a)...));
+  }
+};
+
+int usage(const Cli& c, const std::string& msg) {
+  const std::string pad(c.prog.size(), ' ');
+  fmt::print(c.err,
+             "{0}: {1}\n\n"
+             "usage: {0} list\n"
+             "       {0} explain NAME\n"
+             "       {0} run NAME [--profile P] [--strategy random|pct|dfs] [--seed N] [--budget N]\n"
+             "       {2}          [--depth D] [--bound B] [--jobs N] [--keep-going] [--progress]\n"
+             "       {2}          [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
+             "       {0} run --all [--jobs N]\n"
+             "       {0} replay NAME/PROFILE/CHOICES [--trace] [--trace-out FILE]...\n"
+             "\nA profile is a kernel profile (`snplab profiles`) with the scenario's VMM switches after '+'\n"
+             "(`{0} list`). --trace-out writes the run as text, or by the file's extension as .json\n"
+             "(Chrome/Perfetto trace), .svg (timeline) or .html (timeline page).\n"
+             "Exit status: 0 as the scenario expects (its buggy profile found, its fixed profile clean),\n"
+             "1 otherwise or on an error, 2 for a usage error, 3 when a replay did not reproduce its run.\n",
+             c.prog, msg, pad);
   return 2;
 }
 
@@ -49,7 +68,7 @@ bool ends_with(std::string_view s, std::string_view suf) {
 }
 
 /// Writes the run to `path` in the format its extension names; false (with a message) on error.
-bool write_trace(const std::string& path, const model::engine::RunResult& run, const TraceInfo& info, std::FILE* err) {
+bool write_trace(const std::string& path, const model::engine::RunResult& run, const TraceInfo& info, const Cli& c) {
   std::string body;
   if (ends_with(path, ".json")) {
     body = chrome_trace_json(run, info);
@@ -62,7 +81,7 @@ bool write_trace(const std::string& path, const model::engine::RunResult& run, c
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out || !out.write(body.data(), static_cast<std::streamsize>(body.size()))) {
-    fmt::print(err, "snplab scenario: cannot write '{}'\n", path);
+    c.error("cannot write '{}'", path);
     return false;
   }
   return true;
@@ -93,7 +112,7 @@ void print_findings(std::FILE* out, const RaceRun& r) {
   }
 }
 
-void print_run(std::FILE* out, const RaceScenario& s, std::string_view profile, const RaceRun& r, bool trace) {
+void print_run(std::FILE* out, const Scenario& s, std::string_view profile, const RaceRun& r, bool trace) {
   if (trace) fmt::print(out, "{}", r.run.text());
   for (const auto& n : r.notes) fmt::print(out, "{}\n", n);
   print_findings(out, r);
@@ -101,30 +120,36 @@ void print_run(std::FILE* out, const RaceScenario& s, std::string_view profile, 
   fmt::print(out, "steps {}, simulated cycles {}, trace hash {:016x}\n", r.run.steps, r.run.cycles, r.run.hash());
 }
 
-ExploreOptions default_explore(const RaceScenario& s, bool buggy) {
+ExploreOptions default_explore(const Scenario& s, bool buggy) {
   ExploreOptions o;
-  o.budget = buggy ? s.buggy_budget : s.fixed_bound;
+  o.budget = buggy ? s.info().buggy_budget : s.info().fixed_bound;
   return o;
 }
 
-int cmd_list(std::FILE* out) {
-  for (const RaceScenario& s : race_scenarios()) {
+int cmd_list(const Catalogue& cat, std::FILE* out) {
+  for (const Scenario* sc : cat.all()) {
+    const ScenarioInfo& s = sc->info();
     fmt::print(out, "{}\n  {}\n  agents: {}\n  from: {}\n  buggy: {} (must raise {} within {} PCT schedules)\n"
                "  fixed: {} (clean over {} PCT schedules)\n",
                s.name, s.summary, s.agents, s.source, s.buggy_profile, s.finding, s.buggy_budget, s.fixed_profile,
                s.fixed_bound);
+    for (const VmmSwitch& v : s.vmm_switches) fmt::print(out, "  +{}: {}\n", v.name, v.summary);
   }
   return 0;
 }
 
-int cmd_explain(const RaceScenario& s, std::FILE* out, std::FILE* err) {
+int cmd_explain(const Scenario& sc, const Cli& c) {
+  const ScenarioInfo& s = sc.info();
+  std::FILE* out = c.out;
   fmt::print(out, "{}\n\n{}\n\nFrom: {}\nAgents: {}\nBuggy profile: {} - the engine must raise '{}' within {} PCT "
              "schedules (depth 2).\nFixed profile: {} - explored clean over {} PCT schedules.\n\n",
              s.name, s.summary, s.source, s.agents, s.buggy_profile, s.finding, s.buggy_budget, s.fixed_profile,
              s.fixed_bound);
-  const ExploreResult r = explore(s, s.buggy_profile, default_explore(s, true));
+  for (const VmmSwitch& v : s.vmm_switches) fmt::print(out, "VMM switch +{}: {}\n", v.name, v.summary);
+  if (!s.vmm_switches.empty()) fmt::print(out, "\n");
+  const ExploreResult r = explore(sc, s.buggy_profile, default_explore(sc, true));
   if (!r.error.empty()) {
-    fmt::print(err, "snplab scenario: {}\n", r.error);
+    c.error("{}", r.error);
     return 1;
   }
   if (!r.first) {
@@ -143,46 +168,48 @@ int cmd_explain(const RaceScenario& s, std::FILE* out, std::FILE* err) {
   }
   fmt::print(out, "\n");
   print_findings(out, *r.first);
-  fmt::print(out, "replay: {}\n", replay_string(s, s.buggy_profile, run.replay));
+  fmt::print(out, "replay: {}\n", replay_string(sc, s.buggy_profile, run.replay));
   return 0;
 }
 
-int cmd_all(unsigned jobs, std::FILE* out, std::FILE* err) {
+int cmd_all(const Catalogue& cat, unsigned jobs, const Cli& c) {
+  std::FILE* out = c.out;
   fmt::print(out, "{:<29} {:<24} {:>8} {:>8} {:>6}  {:<32} {:>6} {:>8} {:>8}  {}\n", "scenario", "buggy profile",
              "found at", "seconds", "replay", "fixed profile", "pct", "dfs<=2", "seconds", "result");
   bool all_ok = true;
-  for (const RaceScenario& s : race_scenarios()) {
-    ExploreOptions b = default_explore(s, true);
+  for (const Scenario* sc : cat.all()) {
+    const ScenarioInfo& s = sc->info();
+    ExploreOptions b = default_explore(*sc, true);
     b.jobs = jobs;
-    const ExploreResult rb = explore(s, s.buggy_profile, b);
+    const ExploreResult rb = explore(*sc, s.buggy_profile, b);
     // The fixed profile: PCT over its stated bound, and every schedule up to two preemptions.
-    ExploreOptions f = default_explore(s, false);
+    ExploreOptions f = default_explore(*sc, false);
     f.jobs = jobs;
     f.keep_going = true;
-    const ExploreResult rf = explore(s, s.fixed_profile, f);
+    const ExploreResult rf = explore(*sc, s.fixed_profile, f);
     ExploreOptions d;
     d.strategy = Strategy::Dfs;
     d.preemption_bound = 2;
     d.budget = 1'000'000;
     d.keep_going = true;
-    const ExploreResult rd = explore(s, s.fixed_profile, d);
+    const ExploreResult rd = explore(*sc, s.fixed_profile, d);
     for (const ExploreResult* r : {&rb, &rf, &rd}) {
       if (!r->error.empty()) {
-        fmt::print(err, "snplab scenario: {}: {}\n", s.name, r->error);
+        c.error("{}: {}", s.name, r->error);
         return 1;
       }
     }
     const bool fixed_clean = rf.findings == 0 && rd.findings == 0 && rd.exhausted;
     const bool ok = rb.first && rb.reproduced && fixed_clean;
     all_ok = all_ok && ok;
-    const std::size_t len = rb.first ? replay_string(s, s.buggy_profile, rb.first->run.replay).size() : 0;
+    const std::size_t len = rb.first ? replay_string(*sc, s.buggy_profile, rb.first->run.replay).size() : 0;
     fmt::print(out, "{:<29} {:<24} {:>8} {:>8.3f} {:>6}  {:<32} {:>6} {:>8} {:>8.3f}  {}\n", s.name, s.buggy_profile,
                rb.first ? fmt::format("{}", rb.first_index) : "-", rb.seconds_to_first, len, s.fixed_profile,
                rf.findings == 0 ? fmt::format("{}", rf.schedules) : "HIT",
                rd.findings == 0 && rd.exhausted ? fmt::format("{}", rd.schedules) : rd.findings != 0 ? "HIT" : "open",
                rf.seconds + rd.seconds,
                ok ? "ok" : (!rb.first ? "BUGGY NOT FOUND" : !rb.reproduced ? "NONDETERMINISTIC" : "FIXED NOT CLEAN"));
-    if (rb.first) fmt::print(out, "    replay: {}\n", replay_string(s, s.buggy_profile, rb.first->run.replay));
+    if (rb.first) fmt::print(out, "    replay: {}\n", replay_string(*sc, s.buggy_profile, rb.first->run.replay));
   }
   fmt::print(out, "\nfound at: the first PCT (depth 2) schedule that raised the scenario's finding, re-run from its "
                   "replay string to the same trace; pct: fixed-profile PCT schedules, all clean; dfs<=2: every "
@@ -192,18 +219,22 @@ int cmd_all(unsigned jobs, std::FILE* out, std::FILE* err) {
 
 }  // namespace
 
-int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  if (argc < 1) return usage(err, "no subcommand");
+int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err) {
+  const Cli c{prog, out, err};
+  if (argc < 1) return usage(c, "no subcommand");
   const std::string_view sub = argv[0];
-  if (sub == "list") return cmd_list(out);
-  if (sub == "explain") {
-    if (argc != 2) return usage(err, "explain takes one scenario name");
-    const RaceScenario* s = find_race(argv[1]);
-    if (s == nullptr) return usage(err, fmt::format("no scenario '{}' (see `snplab scenario list`)", argv[1]));
-    return cmd_explain(*s, out, err);
+  if (sub == "list") {
+    if (argc != 1) return usage(c, "list takes no arguments");
+    return cmd_list(cat, out);
   }
-  if (sub != "run" && sub != "replay") return usage(err, fmt::format("unknown subcommand '{}'", sub));
-  if (argc < 2) return usage(err, sub == "run" ? "run needs a scenario name or --all" : "replay needs NAME/PROFILE/CHOICES");
+  if (sub == "explain") {
+    if (argc != 2) return usage(c, "explain takes one scenario name");
+    const Scenario* s = cat.find(argv[1]);
+    if (s == nullptr) return usage(c, fmt::format("no scenario '{}' (see `{} list`)", argv[1], prog));
+    return cmd_explain(*s, c);
+  }
+  if (sub != "run" && sub != "replay") return usage(c, fmt::format("unknown subcommand '{}'", sub));
+  if (argc < 2) return usage(c, sub == "run" ? "run needs a scenario name or --all" : "replay needs NAME/PROFILE/CHOICES");
 
   // Options shared by run and replay.
   ExploreOptions o;
@@ -225,7 +256,7 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
         need(v != nullptr, "takes a file name");
         trace_out.emplace_back(v);
       } else if (sub == "replay") {
-        return usage(err, fmt::format("unknown argument '{}' for replay", a));
+        return usage(c, fmt::format("unknown argument '{}' for replay", a));
       } else if (a == "--profile") {
         need(v != nullptr, "takes a profile name");
         profile = v;
@@ -239,7 +270,7 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
         } else if (st == "dfs") {
           o.strategy = Strategy::Dfs;
         } else {
-          return usage(err, fmt::format("--strategy '{}': use random, pct or dfs", st));
+          return usage(c, fmt::format("--strategy '{}': use random, pct or dfs", st));
         }
       } else if (a == "--seed") {
         need(parse_u64(v, &o.seed), "takes a number");
@@ -265,48 +296,46 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
       } else if (a == "--progress") {
         progress = true;
       } else {
-        return usage(err, fmt::format("unknown argument '{}'", a));
+        return usage(c, fmt::format("unknown argument '{}'", a));
       }
     } catch (const std::invalid_argument& e) {
-      return usage(err, e.what());
+      return usage(c, e.what());
     }
   }
 
   if (sub == "replay") {
     std::string why;
-    const auto p = parse_replay(argv[1], &why);
-    if (!p) return usage(err, why);
+    const auto p = parse_replay(cat, argv[1], &why);
+    if (!p) return usage(c, why);
     model::engine::Options e;
     e.strategy = Strategy::Replay;
     e.replay = p->choices;
     const RaceRun r = run_race(*p->scenario, p->profile, e);
     if (!r.error.empty()) {
-      fmt::print(err, "snplab scenario: {}\n", r.error);
+      c.error("{}", r.error);
       return 1;
     }
-    if (r.run.replay_diverged) fmt::print(err, "snplab scenario: the choices do not fit this run (diverged)\n");
+    if (r.run.replay_diverged) c.error("the choices do not fit this run (diverged)");
     print_run(out, *p->scenario, p->profile, r, trace);
-    const TraceInfo info{fmt::format("{} under {}", p->scenario->name, p->profile), argv[1]};
+    const TraceInfo info{fmt::format("{} under {}", p->scenario->info().name, p->profile), argv[1]};
     for (const std::string& path : trace_out) {
-      if (!write_trace(path, r.run, info, err)) return 1;
+      if (!write_trace(path, r.run, info, c)) return 1;
     }
     return r.run.replay_diverged ? 1 : 0;
   }
 
   if (std::string_view(argv[1]) == "--all") {
     if (argc != 2 && !(argc == 4 && std::string_view(argv[2]) == "--jobs")) {
-      return usage(err, "run --all takes only --jobs N");
+      return usage(c, "run --all takes only --jobs N");
     }
-    return cmd_all(o.jobs, out, err);
+    return cmd_all(cat, o.jobs, c);
   }
-  const RaceScenario* s = find_race(argv[1]);
-  if (s == nullptr) return usage(err, fmt::format("no scenario '{}' (see `snplab scenario list`)", argv[1]));
-  if (profile.empty()) profile = std::string(s->buggy_profile);
-  if (!valid_profile(profile)) {
-    return usage(err, fmt::format("no kernel profile '{}' (see `snplab profiles`; a VMM switch is '+vmm-cert-lock')",
-                                  profile));
-  }
-  if (o.resume && o.checkpoint.empty()) return usage(err, "--resume needs --checkpoint FILE");
+  const Scenario* sc = cat.find(argv[1]);
+  if (sc == nullptr) return usage(c, fmt::format("no scenario '{}' (see `{} list`)", argv[1], prog));
+  const ScenarioInfo* s = &sc->info();
+  if (profile.empty()) profile = s->buggy_profile;
+  if (std::string why; !parse_profile(*s, profile, &why)) return usage(c, why);
+  if (o.resume && o.checkpoint.empty()) return usage(c, "--resume needs --checkpoint FILE");
   if (!budget_set) o.budget = profile == s->fixed_profile ? s->fixed_bound : s->buggy_budget;
   if (progress) {
     o.progress = [err](const ExploreProgress& p) {
@@ -317,10 +346,10 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
   g_stop.store(false);
   o.stop = &g_stop;
   const auto previous = std::signal(SIGINT, on_sigint);
-  const ExploreResult r = explore(*s, profile, o);
+  const ExploreResult r = explore(*sc, profile, o);
   std::signal(SIGINT, previous);
   if (!r.error.empty()) {
-    fmt::print(err, "snplab scenario: {}\n", r.error);
+    c.error("{}", r.error);
     return 1;
   }
   const std::string how = o.strategy == Strategy::Dfs
@@ -337,22 +366,28 @@ int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
     fmt::print(out, "{} under {}: {} found after {} schedules ({:.3f} s; {})\n", s->name, profile, s->finding,
                r.first_index, r.seconds_to_first, how);
     if (o.keep_going) fmt::print(out, "{} of {} schedules raised it ({:.3f} s)\n", r.findings, r.schedules, r.seconds);
-    print_run(out, *s, profile, *r.first, trace);
+    print_run(out, *sc, profile, *r.first, trace);
     if (!r.reproduced) {
       fmt::print(out, "NONDETERMINISM: the replay string did not reproduce the same trace (a bug in the model)\n");
       return 3;
     }
     fmt::print(out, "re-run from the replay string: same trace\n");
-    const TraceInfo info{fmt::format("{} under {}", s->name, profile), replay_string(*s, profile, r.first->run.replay)};
+    const TraceInfo info{fmt::format("{} under {}", s->name, profile), replay_string(*sc, profile, r.first->run.replay)};
     for (const std::string& path : trace_out) {
-      if (!write_trace(path, r.first->run, info, err)) return 1;
+      if (!write_trace(path, r.first->run, info, c)) return 1;
     }
     return profile == s->fixed_profile ? 1 : 0;
   }
   fmt::print(out, "{} under {}: clean over {} schedules ({:.3f} s; {}){}\n", s->name, profile, r.schedules, r.seconds,
              how, r.exhausted ? ", the bounded space exhausted" : "");
-  if (!trace_out.empty()) fmt::print(err, "snplab scenario: no finding, so no trace written\n");
+  if (!trace_out.empty()) c.error("no finding, so no trace written");
   return profile == s->buggy_profile && !r.stopped ? 1 : 0;
+}
+
+int scenario_main(const Catalogue& cat, int argc, char** argv) {
+  std::string_view prog = argc > 0 && argv[0] != nullptr ? argv[0] : "scenario";
+  if (const auto slash = prog.rfind('/'); slash != std::string_view::npos) prog = prog.substr(slash + 1);
+  return scenario_cli(cat, prog, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv, stdout, stderr);
 }
 
 }  // namespace snplab::scenarios

@@ -1,5 +1,5 @@
-// snplab: the command-line tool. Until the scenario catalogue exists it offers the RMP
-// walk-through (the README's main job) and the hw probe.
+// snplab: the command-line tool - the RMP walk-through (the README's main job), the hw probe,
+// the kernel profiles, the scenario catalogue, launch measurement and report verification.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -10,7 +10,7 @@
 #include "snp/hw/probe.h"
 #include "snp/model/host/profile.h"
 #include "snp/scenarios/measure_cli.h"
-#include "snp/scenarios/races.h"
+#include "snp/scenarios/catalogue.h"
 #include "snp/scenarios/report_cli.h"
 #include "snp/scenarios/rmp_walkthrough.h"
 
@@ -123,7 +123,10 @@ int main(int argc, char** argv) {
   if (cmd == "demo") return cmd_demo(argc - 2, argv + 2);
   if (cmd == "probe") return cmd_probe(argc - 2, argv + 2);
   if (cmd == "profiles") return cmd_profiles(argc - 2, argv + 2);
-  if (cmd == "scenario") return snplab::scenarios::scenario_main(argc - 2, argv + 2, stdout, stderr);
+  if (cmd == "scenario") {
+    return snplab::scenarios::scenario_cli(snplab::scenarios::Catalogue::builtin(), "snplab scenario", argc - 2,
+                                           argv + 2, stdout, stderr);
+  }
   if (cmd == "measure") return snplab::scenarios::measure_main(argc - 2, argv + 2, stdout, stderr);
   if (cmd == "report") return snplab::scenarios::report_main(argc - 2, argv + 2, stdout, stderr);
   return usage_error(fmt::format("unknown command '{}'", cmd));

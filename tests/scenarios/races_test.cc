@@ -9,10 +9,17 @@
 #include <string>
 
 #include "snp/model/host/profile.h"
-#include "snp/scenarios/races.h"
+#include "snp/scenarios/catalogue.h"
+#include "snp/scenarios/explore.h"
 
 namespace snplab::scenarios {
 namespace {
+
+const Catalogue& cat() {
+  static const Catalogue c = Catalogue::builtin();
+  return c;
+}
+const Scenario* find_race(std::string_view name) { return cat().find(name); }
 
 model::engine::Options pct(std::uint64_t seed, std::uint64_t steps) {
   model::engine::Options o;
@@ -26,20 +33,21 @@ model::engine::Options pct(std::uint64_t seed, std::uint64_t steps) {
 class EveryRace : public ::testing::TestWithParam<std::string_view> {};
 
 TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
-  const RaceScenario* s = find_race(GetParam());
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race(GetParam());
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   // The buggy profile: found by the default strategy (PCT depth 2) within its stated budget.
   ExploreOptions b;
   b.budget = s->buggy_budget;
-  const ExploreResult found = explore(*s, s->buggy_profile, b);
+  const ExploreResult found = explore(*sc, s->buggy_profile, b);
   ASSERT_TRUE(found.error.empty()) << found.error;
   ASSERT_TRUE(found.first) << s->finding << " not found within " << s->buggy_budget << " schedules";
   EXPECT_TRUE(found.reproduced);
   const RaceRun& hit = *found.first;
-  const std::string text = replay_string(*s, s->buggy_profile, hit.run.replay);
+  const std::string text = replay_string(*sc, s->buggy_profile, hit.run.replay);
   EXPECT_LE(text.size(), 256u);
   std::string why;
-  const auto parsed = parse_replay(text, &why);
+  const auto parsed = parse_replay(cat(), text, &why);
   ASSERT_TRUE(parsed) << why;
   model::engine::Options rep;
   rep.strategy = model::engine::Strategy::Replay;
@@ -58,13 +66,13 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
   ExploreOptions f;
   f.budget = s->fixed_bound;
   f.keep_going = true;
-  const ExploreResult clean = explore(*s, s->fixed_profile, f);
+  const ExploreResult clean = explore(*sc, s->fixed_profile, f);
   ASSERT_TRUE(clean.error.empty()) << clean.error;
   EXPECT_EQ(clean.schedules, s->fixed_bound);
-  EXPECT_EQ(clean.findings, 0u) << replay_string(*s, s->fixed_profile, clean.first ? clean.first->run.replay : "");
+  EXPECT_EQ(clean.findings, 0u) << replay_string(*sc, s->fixed_profile, clean.first ? clean.first->run.replay : "");
   // Nothing at all fires on the fixed profile: no data race, no kref problem, no RMP finding.
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
-    const RaceRun r = run_race(*s, s->fixed_profile, pct(seed, 60));
+    const RaceRun r = run_race(*sc, s->fixed_profile, pct(seed, 60));
     ASSERT_TRUE(r.error.empty()) << r.error;
     for (const auto& fnd : r.run.findings) ADD_FAILURE() << "seed " << seed << ": " << fnd.kind << ": " << fnd.message;
   }
@@ -74,26 +82,27 @@ TEST_P(EveryRace, BuggyFoundFixedCleanReplayExact) {
   d.preemption_bound = 2;
   d.budget = 100000;
   d.keep_going = true;
-  const ExploreResult dfs = explore(*s, s->fixed_profile, d);
+  const ExploreResult dfs = explore(*sc, s->fixed_profile, d);
   ASSERT_TRUE(dfs.error.empty()) << dfs.error;
   EXPECT_TRUE(dfs.exhausted);
-  EXPECT_EQ(dfs.findings, 0u) << replay_string(*s, s->fixed_profile, dfs.first ? dfs.first->run.replay : "");
+  EXPECT_EQ(dfs.findings, 0u) << replay_string(*sc, s->fixed_profile, dfs.first ? dfs.first->run.replay : "");
 }
 
 // Exploration runs every schedule after a core's first from a snapshot of the set-up
 // (PreparedRace): each must be the run a fresh set-up gives - trace, findings, notes - under
 // both profiles, for random and PCT schedules, buggy or not.
 TEST_P(EveryRace, FromTheSnapshot_SameRunAsFromAFreshSetUp) {
-  const RaceScenario* s = find_race(GetParam());
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race(GetParam());
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   for (const std::string_view profile : {s->buggy_profile, s->fixed_profile}) {
     std::string why;
-    auto prepared = PreparedRace::prepare(*s, profile, &why);
+    auto prepared = PreparedRace::prepare(*sc, profile, &why);
     ASSERT_NE(prepared, nullptr) << why;
     for (std::uint64_t seed = 1; seed <= 12; ++seed) {
       model::engine::Options o = seed % 2 == 0 ? pct(seed, 40) : model::engine::Options{};
       o.seed = seed;
-      const RaceRun fresh = run_race(*s, profile, o);
+      const RaceRun fresh = run_race(*sc, profile, o);
       const RaceRun again = prepared->run(o);
       ASSERT_TRUE(fresh.error.empty()) << fresh.error;
       ASSERT_TRUE(again.error.empty()) << again.error;
@@ -122,61 +131,68 @@ INSTANTIATE_TEST_SUITE_P(Catalogue, EveryRace,
                          });
 
 TEST(Races, CatalogueEntriesAreComplete) {
-  for (const RaceScenario& s : race_scenarios()) {
+  ASSERT_EQ(cat().all().size(), 9u);
+  for (const Scenario* sc : cat().all()) {
+    const ScenarioInfo& s = sc->info();
+    std::string why;
     EXPECT_FALSE(s.summary.empty()) << s.name;
     EXPECT_FALSE(s.source.empty()) << s.name;
     EXPECT_FALSE(s.agents.empty()) << s.name;
-    EXPECT_TRUE(valid_profile(s.buggy_profile)) << s.name;
-    EXPECT_TRUE(valid_profile(s.fixed_profile)) << s.name;
+    EXPECT_TRUE(parse_profile(s, s.buggy_profile, &why)) << s.name << ": " << why;
+    EXPECT_TRUE(parse_profile(s, s.fixed_profile, &why)) << s.name << ": " << why;
+    EXPECT_NE(s.buggy_profile, s.fixed_profile) << s.name;
     EXPECT_GT(s.buggy_budget, 0u) << s.name;
     EXPECT_GT(s.fixed_bound, 0u) << s.name;
   }
 }
 
 TEST(Races, SameSeed_SameTraceHash) {
-  const RaceScenario* s = find_race("certs-toctou");
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race("certs-toctou");
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    EXPECT_EQ(run_race(*s, s->buggy_profile, pct(seed, 46)).run.hash(),
-              run_race(*s, s->buggy_profile, pct(seed, 46)).run.hash());
+    EXPECT_EQ(run_race(*sc, s->buggy_profile, pct(seed, 46)).run.hash(),
+              run_race(*sc, s->buggy_profile, pct(seed, 46)).run.hash());
   }
 }
 
 TEST(Explore, JobsDoNotChangeTheAnswer) {
-  const RaceScenario* s = find_race("certs-toctou");
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race("certs-toctou");
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   ExploreOptions one;
   one.budget = s->buggy_budget;
   ExploreOptions two = one;
   two.jobs = 2;
-  const ExploreResult a = explore(*s, s->buggy_profile, one);
-  const ExploreResult b = explore(*s, s->buggy_profile, two);
+  const ExploreResult a = explore(*sc, s->buggy_profile, one);
+  const ExploreResult b = explore(*sc, s->buggy_profile, two);
   ASSERT_TRUE(a.first && b.first);
   EXPECT_EQ(a.first_index, b.first_index);
   EXPECT_EQ(a.first->run.text(), b.first->run.text());
 }
 
 TEST(Explore, CheckpointThenResume_SameAsOneRun) {
-  const RaceScenario* s = find_race("certs-toctou");
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race("certs-toctou");
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   const std::string path = ::testing::TempDir() + "/snplab_explore_checkpoint";
   std::remove(path.c_str());
   ExploreOptions whole;
   whole.budget = s->buggy_budget;
-  const ExploreResult ref = explore(*s, s->buggy_profile, whole);
+  const ExploreResult ref = explore(*sc, s->buggy_profile, whole);
   ASSERT_TRUE(ref.first);
   ASSERT_GT(ref.first_index, 10u);
   // Stop after 10 schedules, then resume from the file.
   ExploreOptions part = whole;
   part.budget = 10;
   part.checkpoint = path;
-  const ExploreResult p1 = explore(*s, s->buggy_profile, part);
+  const ExploreResult p1 = explore(*sc, s->buggy_profile, part);
   EXPECT_FALSE(p1.first);
   EXPECT_EQ(p1.schedules, 10u);
   ExploreOptions rest = whole;
   rest.checkpoint = path;
   rest.resume = true;
-  const ExploreResult p2 = explore(*s, s->buggy_profile, rest);
+  const ExploreResult p2 = explore(*sc, s->buggy_profile, rest);
   ASSERT_TRUE(p2.error.empty()) << p2.error;
   ASSERT_TRUE(p2.first);
   EXPECT_EQ(p2.first_index, ref.first_index);
@@ -184,37 +200,38 @@ TEST(Explore, CheckpointThenResume_SameAsOneRun) {
   // A checkpoint of another run is refused, naming what it is for.
   ExploreOptions other = rest;
   other.seed = 99;
-  const ExploreResult bad = explore(*s, s->buggy_profile, other);
+  const ExploreResult bad = explore(*sc, s->buggy_profile, other);
   EXPECT_NE(bad.error.find("not this run"), std::string::npos) << bad.error;
   std::remove(path.c_str());
 }
 
 TEST(Explore, Dfs_FindsTheReloadRaceWithinPreemptionBoundTwo_AndNotWithZero) {
-  const RaceScenario* s = find_race("certs-toctou");
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race("certs-toctou");
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   ExploreOptions o;
   o.strategy = model::engine::Strategy::Dfs;
   o.budget = 100000;
   o.preemption_bound = 0;
-  const ExploreResult none = explore(*s, s->buggy_profile, o);
+  const ExploreResult none = explore(*sc, s->buggy_profile, o);
   ASSERT_TRUE(none.error.empty()) << none.error;
   EXPECT_FALSE(none.first);
   EXPECT_TRUE(none.exhausted);
   o.preemption_bound = 2;
-  const ExploreResult two = explore(*s, s->buggy_profile, o);
+  const ExploreResult two = explore(*sc, s->buggy_profile, o);
   ASSERT_TRUE(two.first);
   EXPECT_TRUE(two.reproduced);
 }
 
 TEST(Races, GmemPunch_Upstream_GuestSeesVcOrMemoryFault_NeverAFreedPrivatePage) {
-  const RaceScenario* s = find_race("gmem-punch");
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race("gmem-punch");
+  ASSERT_NE(sc, nullptr);
   bool vc = false, fault = false;
   for (std::uint64_t seed = 1; seed <= 200 && !(vc && fault); ++seed) {
     model::engine::Options o;
     o.seed = seed;
     o.switch_one_in = 3;
-    const RaceRun r = run_race(*s, "upstream", o);
+    const RaceRun r = run_race(*sc, "upstream", o);
     ASSERT_TRUE(r.error.empty()) << r.error;
     EXPECT_FALSE(r.found);
     for (const std::string& n : r.notes) {
@@ -230,11 +247,12 @@ TEST(Races, GmemPunch_Upstream_GuestSeesVcOrMemoryFault_NeverAFreedPrivatePage) 
 }
 
 TEST(Races, CertsToctou_BuggyRunAlsoLeaksOneReferenceAndFreesThePublishedBlob) {
-  const RaceScenario* s = find_race("certs-toctou");
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race("certs-toctou");
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   ExploreOptions o;
   o.budget = s->buggy_budget;
-  const ExploreResult r = explore(*s, s->buggy_profile, o);
+  const ExploreResult r = explore(*sc, s->buggy_profile, o);
   ASSERT_TRUE(r.first);
   std::set<std::string> kinds;
   for (const auto& f : r.first->run.findings) kinds.insert(std::string(model::to_string(f.kind)));
@@ -248,14 +266,15 @@ TEST(Races, RmpFinding_PlacedAtTheInstructionsOwnStep_EvenWhenAnotherAgentRanSin
   // Two VMMs assign the same page concurrently: the finding sits at the RMPUPDATE that
   // reassigned it, by the VMM that made it, whatever the other VMM did between that
   // instruction's scheduling point and its execution.
-  const RaceScenario* s = find_race("double-assignment-concurrent");
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race("double-assignment-concurrent");
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   int hits = 0;
   for (std::uint64_t seed = 1; seed <= 60; ++seed) {
     model::engine::Options rnd;
     rnd.seed = seed;
     rnd.switch_one_in = 2;
-    const RaceRun b = run_race(*s, s->buggy_profile, rnd);
+    const RaceRun b = run_race(*sc, s->buggy_profile, rnd);
     ASSERT_TRUE(b.error.empty()) << b.error;
     for (const auto& f : b.run.findings) {
       if (f.kind != snplab::model::FindingKind::DoubleAssignment) continue;
@@ -271,16 +290,17 @@ TEST(Races, RmpFinding_PlacedAtTheInstructionsOwnStep_EvenWhenAnotherAgentRanSin
 }
 
 TEST(Races, DoubleAssignment_FixedKernelRefusesTheSecondGuestWithEexist) {
-  const RaceScenario* s = find_race("double-assignment");
-  ASSERT_NE(s, nullptr);
-  const RaceRun r = run_race(*s, s->fixed_profile, model::engine::Options{});
+  const Scenario* sc = find_race("double-assignment");
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
+  const RaceRun r = run_race(*sc, s->fixed_profile, model::engine::Options{});
   ASSERT_TRUE(r.error.empty()) << r.error;
   EXPECT_FALSE(r.found);
   ASSERT_EQ(r.notes.size(), 2u);
   EXPECT_EQ(r.notes[0], "vmm-a: LAUNCH_UPDATE ok");
   EXPECT_NE(r.notes[1].find("errno=17 (File exists)"), std::string::npos) << r.notes[1];  // EEXIST
   // Without pinned memory the scenario says why it cannot run.
-  const RaceRun gmem = run_race(*s, "upstream", model::engine::Options{});
+  const RaceRun gmem = run_race(*sc, "upstream", model::engine::Options{});
   EXPECT_NE(gmem.error.find("pinned-memory profile"), std::string::npos) << gmem.error;
 }
 
@@ -292,12 +312,13 @@ TEST(Races, PspCommands_StartAndCompletionArePoints_OnEveryPath) {
   // launch-update-revert: one LAUNCH_UPDATE is refused; the two guests of
   // double-assignment-concurrent hold no lock in common.
   for (const char* name : {"launch-update-revert", "double-assignment-concurrent"}) {
-  const RaceScenario* s = find_race(name);
-  ASSERT_NE(s, nullptr);
+  const Scenario* sc = find_race(name);
+  ASSERT_NE(sc, nullptr);
+  const ScenarioInfo* s = &sc->info();
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     model::engine::Options random;  // switches at any point with probability 1/4
     random.seed = seed;
-    const RaceRun r = run_race(*s, s->buggy_profile, random);
+    const RaceRun r = run_race(*sc, s->buggy_profile, random);
     ASSERT_TRUE(r.error.empty()) << r.error;
     std::map<std::uint32_t, std::vector<std::string>> open;  // per agent: commands started, not done
     std::size_t done = 0;
@@ -323,11 +344,11 @@ TEST(Races, PspCommands_StartAndCompletionArePoints_OnEveryPath) {
 
 TEST(Races, BadReplayStrings_SayWhatIsWrong) {
   std::string why;
-  EXPECT_FALSE(parse_replay("certs-toctou", &why));
+  EXPECT_FALSE(parse_replay(cat(), "certs-toctou", &why));
   EXPECT_NE(why.find("NAME/PROFILE/CHOICES"), std::string::npos);
-  EXPECT_FALSE(parse_replay("nope/upstream/a", &why));
+  EXPECT_FALSE(parse_replay(cat(), "nope/upstream/a", &why));
   EXPECT_NE(why.find("no scenario 'nope'"), std::string::npos);
-  EXPECT_FALSE(parse_replay("certs-toctou/nope/a", &why));
+  EXPECT_FALSE(parse_replay(cat(), "certs-toctou/nope/a", &why));
   EXPECT_NE(why.find("no kernel profile 'nope'"), std::string::npos);
 }
 

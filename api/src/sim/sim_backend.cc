@@ -295,6 +295,7 @@ class SimBackend final : public Backend {
     return ok();
   }
 
+  model::kvm::Vm* vm_named(Handle h) { return vm_of(h); }
   const model::kvm::GuestLog* guest_log(Handle vcpu) {
     const VcpuObj* c = get<VcpuObj>(vcpu);
     if (c == nullptr) return nullptr;
@@ -434,6 +435,11 @@ Status sim_restore(Backend& b, const SimSnapshot& snap) {
 model::kvm::Host* sim_host(Backend& b) {
   auto* sim = dynamic_cast<SimBackend*>(&b);
   return sim == nullptr ? nullptr : &sim->host();
+}
+
+const model::kvm::Vm* sim_vm(Backend& b, Handle vm) {
+  auto* sim = dynamic_cast<SimBackend*>(&b);
+  return sim == nullptr ? nullptr : sim->vm_named(vm);
 }
 
 Result<std::unique_ptr<Backend>> make_sim_backend(model::kvm::HostConfig cfg) {

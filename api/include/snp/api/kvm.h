@@ -40,6 +40,8 @@ class Owned {
   Handle handle_;
 };
 
+class SevDevice;
+
 class GuestMemfd : public Owned {
  public:
   using Owned::Owned;
@@ -79,6 +81,24 @@ class Vm : public Owned {
   /// KVM_MEMORY_ENCRYPT_OP with `id` and a pointer to `data`; `*fw_error` gets the firmware
   /// status the kernel reports in kvm_sev_cmd.error.
   Status memory_encrypt_op(std::uint32_t id, void* data, std::uint32_t sev_fd, std::uint32_t* fw_error = nullptr);
+
+  // The SEV commands of KVM_MEMORY_ENCRYPT_OP, typed: each is memory_encrypt_op() with its
+  // kvm_sev_* struct. The kernel writes some back (LAUNCH_UPDATE's progress), so they are
+  // taken by reference; `fw_error` gets kvm_sev_cmd.error.
+  /// KVM_SEV_INIT2; `sev` is the /dev/sev file the kernel checks (sev_guest_init2()).
+  Status sev_init2(uapi::kvm_sev_init& init, const SevDevice& sev, std::uint32_t* fw_error = nullptr);
+  Status snp_launch_start(uapi::kvm_sev_snp_launch_start& start, std::uint32_t* fw_error = nullptr) {
+    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &start, 0, fw_error);
+  }
+  /// Returns with `up.gfn_start`, `up.uaddr` and `up.len` advanced past what was done.
+  Status snp_launch_update(uapi::kvm_sev_snp_launch_update& up, std::uint32_t* fw_error = nullptr) {
+    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0, fw_error);
+  }
+  Status snp_launch_finish(uapi::kvm_sev_snp_launch_finish& fin, std::uint32_t* fw_error = nullptr) {
+    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &fin, 0, fw_error);
+  }
+  /// KVM_SEV_SNP_ENABLE_REQ_CERTS (no data).
+  Status snp_enable_req_certs() { return memory_encrypt_op(uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS, nullptr, 0); }
 };
 
 class SevDevice : public Owned {
@@ -87,6 +107,18 @@ class SevDevice : public Owned {
   static Result<SevDevice> open(Backend& b);
   Status issue_cmd(std::uint32_t cmd, void* data, std::uint32_t* fw_error = nullptr) {
     return backend().sev_issue_cmd(handle(), cmd, data, fw_error);
+  }
+  // SEV_ISSUE_CMD's SNP commands, typed.
+  Status snp_platform_status(uapi::sev_user_data_snp_status& st, std::uint32_t* fw_error = nullptr) {
+    return issue_cmd(uapi::SNP_PLATFORM_STATUS, &st, fw_error);
+  }
+  /// SNP_SET_CONFIG (6.11 numbering; the hw backend refuses it without the destructive opt-in).
+  Status snp_set_config(uapi::sev_user_data_snp_config& c, std::uint32_t* fw_error = nullptr) {
+    return issue_cmd(uapi::SNP_SET_CONFIG, &c, fw_error);
+  }
+  /// The v10 series' SNP_SET_EXT_CONFIG (a kernel that has it: profiles v10-*).
+  Status snp_set_ext_config_v10(uapi::sev_user_data_ext_snp_config& c, std::uint32_t* fw_error = nullptr) {
+    return issue_cmd(uapi::SNP_SET_EXT_CONFIG_V10, &c, fw_error);
   }
 };
 

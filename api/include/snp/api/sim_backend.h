@@ -32,5 +32,8 @@ std::shared_ptr<const SimSnapshot> sim_snapshot(Backend& b);
 Status sim_restore(Backend& b, const SimSnapshot& snap);
 /// The simulated host behind a sim backend (RMP, firmware, detectors); nullptr off the sim.
 model::kvm::Host* sim_host(Backend& b);
+/// The simulated VM a VM handle names (its vCPU and guest_memfd handles do not); nullptr off
+/// the sim or for another handle.
+const model::kvm::Vm* sim_vm(Backend& b, Handle vm);
 
 }  // namespace snplab::api

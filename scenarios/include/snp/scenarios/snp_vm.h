@@ -86,12 +86,10 @@ class SnpVm {
     }
     u::kvm_sev_init init;
     init.vmsa_features = cfg.vmsa_features;
-    if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev->handle())); !s) {
-      return s;
-    }
+    if (auto s = vm_->sev_init2(init, *sev); !s) return s;
     u::kvm_sev_snp_launch_start start;
     start.policy = cfg.policy;
-    if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_START, &start, 0); !s) return s;
+    if (auto s = vm_->snp_launch_start(start); !s) return s;
     u::kvm_create_guest_memfd g;
     g.size = cfg.mem;
     auto gm = vm_->create_guest_memfd(g);
@@ -121,7 +119,7 @@ class SnpVm {
       up.uaddr = src_->addr();
       up.len = cfg.launched * model::kPageSize;
       up.type = u::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
-      if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0); !s) return s;
+      if (auto s = vm_->snp_launch_update(up); !s) return s;
     }
     if (cfg.secrets_gpa != 0) {
       // The firmware writes the page (VMPCKs); the source is only a placeholder.
@@ -132,10 +130,10 @@ class SnpVm {
       up.uaddr = src->addr();
       up.len = model::kPageSize;
       up.type = u::KVM_SEV_SNP_PAGE_TYPE_SECRETS;
-      if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0); !s) return s;
+      if (auto s = vm_->snp_launch_update(up); !s) return s;
     }
     if (cfg.req_certs) {
-      if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_ENABLE_REQ_CERTS, nullptr, 0); !s) return s;
+      if (auto s = vm_->snp_enable_req_certs(); !s) return s;
     }
     for (unsigned i = 0; i < cfg.vcpus; ++i) {
       auto v = vm_->create_vcpu(i);
@@ -144,7 +142,7 @@ class SnpVm {
     }
     if (!cfg.finish) return api::ok();
     u::kvm_sev_snp_launch_finish fin;
-    return vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_FINISH, &fin, 0);
+    return vm_->snp_launch_finish(fin);
   }
 
   api::Backend& b_;

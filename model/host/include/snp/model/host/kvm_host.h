@@ -208,6 +208,7 @@ class Vm {
   ~Vm();
   Host& host() { return *host_; }
   SevVmState& sev() { return sev_; }
+  const SevVmState& sev() const { return sev_; }
   kern::Mutex& slots_lock() { return slots_lock_; }
   /// KVM_BUG() / KVM_BUG_ON(): the kernel gives up on the VM (kvm_vm_bugged: vm_bugged and
   /// vm_dead); every later VM and vCPU ioctl fails EIO. Reported as a "kvm-bug" finding naming

@@ -1,50 +1,33 @@
-// The race catalogue: each scenario sets up a simulated host under a
-// kernel profile, hands the racing agents to the engine, and says which finding the buggy
-// profile must produce and the fixed one must not. `snplab scenario` runs them.
+// Running a Scenario (scenario.h): one schedule (run_race), a set-up reused across schedules
+// (PreparedRace), replay strings, and exploration - many schedules under one strategy, in
+// parallel, with checkpoints (docs/engine.md).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "snp/model/engine/engine.h"
+#include "snp/scenarios/scenario.h"
 
 namespace snplab::scenarios {
 
-struct RaceScenario {
-  std::string_view name;
-  std::string_view summary;
-  std::string_view source;         ///< the thread or commit it comes from
-  std::string_view agents;         ///< what runs on which agent
-  std::string_view buggy_profile;
-  std::string_view fixed_profile;
-  model::FindingKind finding{};     ///< the finding kind the buggy profile must raise
-  std::uint64_t buggy_budget = 0;  ///< PCT schedules within which the buggy profile must be found
-  std::uint64_t fixed_bound = 0;   ///< PCT schedules the fixed profile is explored clean over
-};
+class Catalogue;
 
-std::span<const RaceScenario> race_scenarios();
-/// A scenario profile: a kernel profile name (`snplab profiles`), optionally followed by the
-/// VMM switch "+vmm-cert-lock" (the VMM holds its certificate-file lock from the certificate
-/// exit to the NOTIFY_DONE exit).
-bool valid_profile(std::string_view profile);
-const RaceScenario* find_race(std::string_view name);
-
-/// One schedule of `s` under `profile` with the engine options (fresh host each run).
+/// One schedule of a scenario under a profile with the engine options.
 struct RaceRun {
   model::engine::RunResult run;
   bool found = false;   ///< the scenario's finding was raised (run.findings, RMP detectors included)
   std::vector<std::string> notes;         ///< what the guest and the VMM saw (exits, guest log)
   std::string error;    ///< set-up failed (then `run` is empty)
 };
-RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::engine::Options& opts);
+/// A fresh set-up and one schedule.
+RaceRun run_race(const Scenario& s, std::string_view profile, const model::engine::Options& opts);
 
 /// A scenario under one profile, set up once (host built, guest launched, certificate blobs
 /// made). Each run() is one schedule; every run after the first starts from a snapshot of
@@ -54,7 +37,7 @@ RaceRun run_race(const RaceScenario& s, std::string_view profile, const model::e
 class PreparedRace {
  public:
   /// nullptr with `*error` set when the profile does not fit or the set-up fails.
-  static std::unique_ptr<PreparedRace> prepare(const RaceScenario& s, std::string_view profile, std::string* error);
+  static std::unique_ptr<PreparedRace> prepare(const Scenario& s, std::string_view profile, std::string* error);
   ~PreparedRace();
   PreparedRace(const PreparedRace&) = delete;
   PreparedRace& operator=(const PreparedRace&) = delete;
@@ -67,13 +50,13 @@ class PreparedRace {
 };
 
 /// "NAME/PROFILE/CHOICES": what `snplab scenario replay` takes.
-std::string replay_string(const RaceScenario& s, std::string_view profile, const std::string& choices);
+std::string replay_string(const Scenario& s, std::string_view profile, const std::string& choices);
 struct ParsedReplay {
-  const RaceScenario* scenario = nullptr;
+  const Scenario* scenario = nullptr;
   std::string profile;
   std::string choices;
 };
-std::optional<ParsedReplay> parse_replay(std::string_view text, std::string* why);
+std::optional<ParsedReplay> parse_replay(const Catalogue& cat, std::string_view text, std::string* why);
 
 /// Exploration of one scenario under one profile: many schedules, stop at the first finding.
 struct ExploreProgress {
@@ -108,9 +91,6 @@ struct ExploreResult {
   bool reproduced = true;
   std::string error;
 };
-ExploreResult explore(const RaceScenario& s, std::string_view profile, const ExploreOptions& o);
-
-/// `snplab scenario ...`; returns the exit code.
-int scenario_main(int argc, char** argv, std::FILE* out, std::FILE* err);
+ExploreResult explore(const Scenario& s, std::string_view profile, const ExploreOptions& o);
 
 }  // namespace snplab::scenarios

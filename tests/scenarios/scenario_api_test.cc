@@ -1,0 +1,228 @@
+// The scenario API from outside the catalogue: a scenario written in this file, added to a
+// catalogue beside the built-in ones, run through scenario_main()/scenario_cli() - list, run
+// under its buggy and fixed profiles, replay - with the exit codes a script reads.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snp/model/kern/sync.h"
+#include "snp/scenarios/catalogue.h"
+#include "snp/scenarios/explore.h"
+#include "snp/scenarios/vmm.h"
+
+namespace snplab::scenarios {
+namespace {
+
+/// A VMM whose two threads count the guest's launched pages into one counter with plain
+/// loads and stores; "+vmm-lock" puts a mutex around the update. The set-up launches a real
+/// (simulated) guest, and the oracle reads its RMP entry through the view.
+ScenarioInfo lost_update_info() {
+  ScenarioInfo i;
+  i.name = "lost-update";
+  i.summary = "two VMM threads update one counter without a lock";
+  i.source = "this test";
+  i.agents = "t1, t2: counter = counter + 1";
+  i.buggy_profile = "upstream";
+  i.fixed_profile = "upstream+vmm-lock";
+  i.finding = model::FindingKind::DataRace;
+  i.buggy_budget = 50;
+  i.fixed_bound = 30;
+  i.vmm_switches = {{"vmm-lock", "the threads take a mutex around the update"}};
+  return i;
+}
+
+std::unique_ptr<Scenario> lost_update() {
+  return make_scenario(lost_update_info(), [](Lab& lab, std::string* error) -> ScheduleBody {
+    auto vm = SnpVm::launch(lab.backend(), SnpVmConfig{});
+    if (!vm) {
+      *error = vm.error().to_string();
+      return {};
+    }
+    std::shared_ptr<SnpVm> guest = std::move(*vm);
+    const bool locked = lab.profile().has("vmm-lock");
+    return [guest, locked](ScheduleContext& ctx) {
+      model::kern::Shared<int> counter(ctx.sched(), "vmm:counter");
+      model::kern::Mutex lock(ctx.sched(), "vmm:counter-lock");
+      auto bump = [&] {
+        if (locked) lock.lock();
+        counter.store(counter.load() + 1);
+        if (locked) lock.unlock();
+      };
+      ctx.run({{"t1", bump}, {"t2", bump}});
+      ctx.note(fmt::format("counter {}", counter.peek()));
+    };
+  });
+}
+
+/// A scenario whose set-up fails: the run is an error (exit 1), named.
+std::unique_ptr<Scenario> broken() {
+  ScenarioInfo i = lost_update_info();
+  i.name = "broken";
+  return make_scenario(i, [](Lab&, std::string* error) -> ScheduleBody {
+    *error = "the set-up cannot go on";
+    return {};
+  });
+}
+
+Catalogue catalogue() {
+  Catalogue c = Catalogue::builtin();
+  c.add(lost_update());
+  c.add(broken());
+  return c;
+}
+
+struct Cli {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(std::FILE* f) {
+  std::string s;
+  std::rewind(f);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+Cli cli(const Catalogue& cat, std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  Cli r;
+  r.code = scenario_cli(cat, "racer", static_cast<int>(argv.size()), argv.data(), out, err);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+std::string replay_line(const std::string& out) {
+  const auto at = out.find("replay: ");
+  if (at == std::string::npos) return {};
+  return out.substr(at + 8, out.find('\n', at) - at - 8);
+}
+
+TEST(ScenarioApi, OwnScenario_ListedBesideTheBuiltInOnes) {
+  const Catalogue cat = catalogue();
+  EXPECT_EQ(cat.all().size(), 11u);
+  const Cli r = cli(cat, {"list"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("certs-toctou\n"), std::string::npos);
+  EXPECT_NE(r.out.find("lost-update\n  two VMM threads"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  +vmm-lock: the threads take a mutex"), std::string::npos) << r.out;
+}
+
+TEST(ScenarioApi, BuggyProfile_FoundAndReplayed_ThroughScenarioMain) {
+  const Catalogue cat = catalogue();
+  std::vector<std::string> args = {"/usr/local/bin/racer", "run", "lost-update"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  ::testing::internal::CaptureStdout();
+  const int code = scenario_main(cat, static_cast<int>(argv.size()), argv.data());
+  std::fflush(stdout);
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("lost-update under upstream: data-race found after"), std::string::npos) << out;
+  EXPECT_NE(out.find("re-run from the replay string: same trace"), std::string::npos) << out;
+  const std::string replay = replay_line(out);
+  ASSERT_EQ(replay.rfind("lost-update/upstream/", 0), 0u) << out;
+
+  // The replay string alone gives the same finding and the same trace hash.
+  const Cli again = cli(cat, {"replay", replay});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("finding data-race"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("counter 1"), std::string::npos) << "the lost update: " << again.out;
+  const auto hash = [](const std::string& s) {
+    const auto at = s.find("trace hash ");
+    return at == std::string::npos ? std::string() : s.substr(at, 27);
+  };
+  EXPECT_FALSE(hash(out).empty()) << out;
+  EXPECT_EQ(hash(again.out), hash(out));
+}
+
+TEST(ScenarioApi, FixedProfile_CleanWithEveryStrategy) {
+  const Catalogue cat = catalogue();
+  for (const char* strategy : {"pct", "random", "dfs"}) {
+    const Cli r = cli(cat, {"run", "lost-update", "--profile", "upstream+vmm-lock", "--strategy", strategy});
+    EXPECT_EQ(r.code, 0) << strategy << ": " << r.out << r.err;
+    EXPECT_NE(r.out.find("lost-update under upstream+vmm-lock: clean over"), std::string::npos) << r.out;
+  }
+  // The buggy profile left clean by too small a budget is a failure for a script.
+  const Cli tiny = cli(cat, {"run", "lost-update", "--strategy", "dfs", "--bound", "0"});
+  EXPECT_EQ(tiny.code, 1) << tiny.out;
+}
+
+TEST(ScenarioApi, ParallelJobsAndCheckpoint_WorkForOwnScenarios) {
+  const Catalogue cat = catalogue();
+  const std::string cp = ::testing::TempDir() + "/snplab_api_checkpoint";
+  std::remove(cp.c_str());
+  const Cli r = cli(cat, {"run", "lost-update", "--jobs", "2", "--checkpoint", cp, "--keep-going", "--budget", "20"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  std::FILE* f = std::fopen(cp.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(slurp(f).find("scenario lost-update\n"), std::string::npos);
+  std::remove(cp.c_str());
+}
+
+TEST(ScenarioApi, BadProfilesAndFailingSetUps_SayWhat) {
+  const Catalogue cat = catalogue();
+  const Cli sw = cli(cat, {"run", "lost-update", "--profile", "upstream+vmm-nope"});
+  EXPECT_EQ(sw.code, 2);
+  EXPECT_NE(sw.err.find("scenario lost-update has no VMM switch '+vmm-nope' (it has +vmm-lock)"), std::string::npos)
+      << sw.err;
+  EXPECT_NE(sw.err.find("usage: racer list"), std::string::npos) << sw.err;
+  const Cli other = cli(cat, {"run", "certs-toctou", "--profile", "v10-kernel-certs+vmm-lock"});
+  EXPECT_EQ(other.code, 2) << "a switch belongs to its scenario";
+  const Cli bad = cli(cat, {"replay", "lost-update/nope/0"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("no kernel profile 'nope'"), std::string::npos) << bad.err;
+  const Cli br = cli(cat, {"run", "broken"});
+  EXPECT_EQ(br.code, 1);
+  EXPECT_NE(br.err.find("racer: the set-up cannot go on"), std::string::npos) << br.err;
+}
+
+TEST(ScenarioApi, CatalogueRefusesDuplicatesAndBadInformation) {
+  Catalogue cat = Catalogue::builtin();
+  ScenarioInfo dup = lost_update_info();
+  dup.name = "certs-toctou";
+  EXPECT_THROW(cat.add(make_scenario(dup, [](Lab&, std::string*) { return ScheduleBody{}; })), std::invalid_argument);
+  ScenarioInfo bad = lost_update_info();
+  bad.buggy_profile = "no-such-kernel";
+  EXPECT_THROW(cat.add(make_scenario(bad, [](Lab&, std::string*) { return ScheduleBody{}; })), std::invalid_argument);
+  ScenarioInfo name = lost_update_info();
+  name.name = "has/slash";  // it would break the replay string
+  EXPECT_THROW(cat.add(make_scenario(name, [](Lab&, std::string*) { return ScheduleBody{}; })), std::invalid_argument);
+  EXPECT_EQ(cat.all().size(), 9u);
+}
+
+TEST(ScenarioApi, ViewReadsTheSimulatedHost) {
+  // The oracle view: the guest's RMP entries and measurement after a launch.
+  const auto s = make_scenario(lost_update_info(), [](Lab& lab, std::string* error) -> ScheduleBody {
+    auto vm = SnpVm::launch(lab.backend(), SnpVmConfig{});
+    if (!vm) {
+      *error = vm.error().to_string();
+      return {};
+    }
+    std::shared_ptr<SnpVm> guest = std::move(*vm);
+    return [guest](ScheduleContext& ctx) {
+      const auto digest = ctx.view().launch_digest(guest->vm());
+      ctx.note(digest ? "digest" : "no digest");
+      ctx.note(fmt::format("features {}", ctx.view().vmsa_features(guest->vm()).value_or(99)));
+      ctx.note(ctx.view().vcek_cert(ctx.view().reported_tcb()).empty() ? "no vcek" : "vcek");
+      ctx.run({});
+    };
+  });
+  const RaceRun r = run_race(*s, "upstream", model::engine::Options{});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.notes, (std::vector<std::string>{"digest", "features 1", "vcek"}));
+  EXPECT_FALSE(r.found);
+}
+
+}  // namespace
+}  // namespace snplab::scenarios
