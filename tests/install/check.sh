@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build tree BUILD into a fresh prefix, builds tests/install/consumer against it
-# with find_package(snplab) and again with pkg-config alone, and runs both.
+# with find_package(snplab) and again with pkg-config alone, and runs both; then builds
+# examples/out-of-tree-race against it and runs its race: the buggy profile found (exit 0) and
+# replayed from the printed replay string, the fixed profile clean (exit 0).
 set -euo pipefail
 build="$1"
 src="$2"
@@ -22,4 +24,26 @@ done
 c++ -std=c++20 -o "$work/pc_consumer" "$src/tests/install/consumer/main.cc" \
   $(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs snplab)
 "$work/pc_consumer"
-echo "install check: ok"
+
+# The example: a race of its own through the public scenario API.
+cmake -S "$src/examples/out-of-tree-race" -B "$work/example" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$work/example" >/dev/null
+race="$work/example/out-of-tree-race"
+"$race" list >"$work/list.txt"
+grep -qx 'launch-finish-set-regs' "$work/list.txt" || { echo "example: its scenario is not listed" >&2; exit 1; }
+grep -qx 'certs-toctou' "$work/list.txt" || { echo "example: the built-in scenarios are not listed" >&2; exit 1; }
+"$race" run launch-finish-set-regs >"$work/buggy.txt" || { cat "$work/buggy.txt" >&2; exit 1; }
+grep -q '^launch-finish-set-regs under launch-finish-unlocked-vcpus: data-race found after' "$work/buggy.txt" \
+  || { cat "$work/buggy.txt" >&2; exit 1; }
+replay="$(sed -n 's/^replay: //p' "$work/buggy.txt" | head -n 1)"
+"$race" replay "$replay" >"$work/replay.txt" || { cat "$work/replay.txt" >&2; exit 1; }
+grep -q '^finding data-race' "$work/replay.txt" || { cat "$work/replay.txt" >&2; exit 1; }
+test "$(grep 'trace hash' "$work/buggy.txt")" = "$(grep 'trace hash' "$work/replay.txt")"
+"$race" run launch-finish-set-regs --profile upstream >"$work/fixed.txt" || { cat "$work/fixed.txt" >&2; exit 1; }
+grep -q '^launch-finish-set-regs under upstream: clean over 200 schedules' "$work/fixed.txt" \
+  || { cat "$work/fixed.txt" >&2; exit 1; }
+"$race" run launch-finish-set-regs --profile upstream --strategy dfs --budget 100000 >"$work/dfs.txt" \
+  || { cat "$work/dfs.txt" >&2; exit 1; }
+grep -q 'the bounded space exhausted' "$work/dfs.txt" || { cat "$work/dfs.txt" >&2; exit 1; }
+echo "install check: ok (example: $(head -n 1 "$work/buggy.txt"))"
