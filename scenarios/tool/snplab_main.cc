@@ -104,9 +104,15 @@ int cmd_profiles(int argc, char** argv) {
     fmt::print("{}", snplab::model::kvm::profiles_markdown());
     return 0;
   }
-  for (const auto& p : snplab::model::kvm::kernel_profiles()) {
-    fmt::print("{:<34} {}\n{:<34} certificates: {}; from: {}\n", p.name, p.summary, "",
-               snplab::model::kvm::to_string(p.cert_exit), p.source);
+  namespace k = snplab::model::kvm;
+  for (const auto& p : k::kernel_profiles()) {
+    const std::string on = k::switches_of(p);
+    fmt::print("{:<34} {}\n{:<34} switches: {}; certificates: {}\n{:<34} from: {}\n", p.name, p.summary, "",
+               on.empty() ? "none" : on, k::to_string(p.cert_exit), "", p.source);
+  }
+  fmt::print("\nswitches (a profile is a set of them; docs/write-a-race.md adds one):\n");
+  for (const auto& s : k::kernel_switches()) {
+    fmt::print("{:<34} {} - {} in {}\n", s.name, s.effect, s.kernel_function, s.model_file);
   }
   return 0;
 }

@@ -643,5 +643,36 @@ TEST(KernelProfiles, DocsEmbedTheGeneratedTable) {
   EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), model::kvm::profiles_markdown())
       << "docs/kvm.md is out of date: paste `snplab profiles --markdown`";
 }
+
+// Each switch says where its kernel function is modelled: that file must name the function
+// and test the flag. Every switch is used by a profile, and every profile but upstream turns
+// on one at least.
+TEST(KernelProfiles, EverySwitchIsTestedWhereItsFunctionIsModelled) {
+  std::set<std::string_view> names, used;
+  for (const model::kvm::KernelSwitch& s : model::kvm::kernel_switches()) {
+    EXPECT_TRUE(names.insert(s.name).second) << s.name;
+    std::ifstream in(std::string(SNPLAB_SOURCE_DIR "/") + std::string(s.model_file));
+    ASSERT_TRUE(in) << s.name << ": no file " << s.model_file;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    std::string fn(s.kernel_function);
+    if (fn.ends_with("()")) fn.resize(fn.size() - 2);
+    EXPECT_NE(text.find(fn), std::string::npos) << s.model_file << " does not name " << fn;
+    EXPECT_NE(text.find(std::string(s.member)), std::string::npos) << s.model_file << " never tests " << s.member;
+  }
+  for (const model::kvm::KernelProfile& p : model::kvm::kernel_profiles()) {
+    const std::string on = model::kvm::switches_of(p);
+    if (p.name == "upstream") {
+      EXPECT_TRUE(on.empty()) << on;
+      continue;
+    }
+    EXPECT_TRUE(!on.empty() || p.cert_exit != model::kvm::CertExit::SnpReqCerts) << p.name << " switches nothing";
+    for (const model::kvm::KernelSwitch& s : model::kvm::kernel_switches()) {
+      if (on.find(s.name) != std::string::npos) used.insert(s.name);
+    }
+  }
+  EXPECT_EQ(used, names) << "a switch no profile turns on";
+}
 }  // namespace
 }  // namespace snplab::api

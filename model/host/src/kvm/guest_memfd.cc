@@ -56,6 +56,8 @@ int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::
   return 0;
 }
 
+/// kvm_gmem_free_folio(): the freed folios go through kvm_arch_gmem_invalidate() (SNP:
+/// sev_gmem_invalidate(), back to shared) before the page allocator has them again.
 void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
   SevPlatform* sev = host_->sev();
   if (sev == nullptr || !host_->config().profile.gmem_no_invalidate_hook) {

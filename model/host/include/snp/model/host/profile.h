@@ -60,12 +60,29 @@ struct KernelProfile {
   bool v10_sev_ioctls() const { return cert_exit == CertExit::KernelCerts; }
 };
 
+/// One switch: a flag of KernelProfile that selects the old code path of one kernel function,
+/// tested where that function is modelled. docs/write-a-race.md adds one.
+struct KernelSwitch {
+  std::string_view name;             ///< as `snplab profiles` prints it: "launch-update-revert-all"
+  bool KernelProfile::*flag;         ///< the flag (nullptr: derived from cert_exit, see `member`)
+  std::string_view member;           ///< its member name ("launch_update_revert_all")
+  std::string_view kernel_function;  ///< the kernel function whose behaviour it changes
+  std::string_view model_file;       ///< the model file where that function is, and the flag tested
+  std::string_view effect;           ///< what the old code path does
+};
+/// Every switch, in KernelProfile's order. A test checks that each model_file names its
+/// function and tests its flag.
+std::span<const KernelSwitch> kernel_switches();
+
 /// Every profile, the default ("upstream") first.
 std::span<const KernelProfile> kernel_profiles();
 const KernelProfile& default_profile();
 /// The profile called `name`; nullptr when there is none.
 const KernelProfile* find_profile(std::string_view name);
-/// The profiles as a Markdown table (docs/kvm.md embeds it; a test keeps the copy current).
+/// The names of the switches `p` turns on, in kernel_switches() order.
+std::string switches_of(const KernelProfile& p);
+/// The profiles and the switches as Markdown tables (docs/kvm.md embeds them; a test keeps
+/// the copy current).
 std::string profiles_markdown();
 
 }  // namespace snplab::model::kvm
