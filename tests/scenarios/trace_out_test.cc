@@ -31,13 +31,13 @@ RunResult sample_run() {
   RunResult r;
   r.agent_names = {"vcpu0", "sev-ioctl", "psp<0>"};
   r.trace = {
-      TraceEvent{0, 40, 0, PointKind::Lock, "sev->guest_req_mutex", ""},
-      TraceEvent{1, 44, 0, PointKind::PlainLoad, "snp_certs", ""},
-      TraceEvent{2, 84, 1, PointKind::Lock, "sev_cmd_mutex", ""},
-      TraceEvent{3, 60084, 1, PointKind::FirmwareCall, "SNP_SET_CONFIG", "cmd 0x81 -> status 0"},
-      TraceEvent{4, 60088, 1, PointKind::PlainStore, "snp_certs", "snp_certs = new & \"fresh\""},
-      TraceEvent{5, 60288, 2, PointKind::RmpInsn, "RMPUPDATE", std::string(kRmpDetail)},
-      TraceEvent{6, 60292, 0, PointKind::Reload, "snp_certs", "reloaded: 0x7e00 -> 0x7f00"},
+      TraceEvent{0, 40, 0, PointKind::Lock, "sev->guest_req_mutex", "", "snp_handle_ext_guest_req"},
+      TraceEvent{1, 44, 0, PointKind::PlainLoad, "snp_certs", "", "sev_snp_global_certs_get"},
+      TraceEvent{2, 84, 1, PointKind::Lock, "sev_cmd_mutex", "", "sev_ioctl"},
+      TraceEvent{3, 60084, 1, PointKind::FirmwareCall, "SNP_SET_CONFIG", "cmd 0x81 -> status 0", "sev_ioctl_do_snp_set_config"},
+      TraceEvent{4, 60088, 1, PointKind::PlainStore, "snp_certs", "snp_certs = new & \"fresh\"", "sev_snp_set_global_certs"},
+      TraceEvent{5, 60288, 2, PointKind::RmpInsn, "RMPUPDATE", std::string(kRmpDetail), "sev_ioctl_do_snp_set_config"},
+      TraceEvent{6, 60292, 0, PointKind::Reload, "snp_certs", "reloaded: 0x7e00 -> 0x7f00", "sev_snp_global_certs_get"},
   };
   r.findings.push_back({snplab::model::FindingKind::DataRace, "plain load of 'snp_certs' races with a plain store <no lock>", 2, {1, 4}});
   r.replay = "a2b3c1a1";
@@ -103,7 +103,7 @@ TEST(ChromeTraceJson, CompleteEvent_EndsAtItsCycleAndLastsItsCost) {
 TEST(ChromeTraceJson, CostBeyondCycle_StartClampedAtZero) {
   RunResult r;
   r.agent_names = {"vcpu0"};
-  r.trace = {TraceEvent{0, 7, 0, PointKind::FirmwareCall, "SNP_INIT", ""}};  // 7 < a PSP command's cost
+  r.trace = {TraceEvent{0, 7, 0, PointKind::FirmwareCall, "SNP_INIT", "", ""}};  // 7 < a PSP command's cost
   const auto xs = events_with_ph(parse_trace(r), "X");
   ASSERT_EQ(xs.size(), 1u);
   EXPECT_EQ(xs[0].at("ts"), 0);

@@ -60,7 +60,8 @@ std::string RunResult::text() const {
   std::string out;
   for (const TraceEvent& e : trace) {
     const std::string& who = e.agent < agent_names.size() ? agent_names[e.agent] : "?";
-    out += fmt::format("{:>12}  [{:>9}]  {:<16} {}", who, e.cycle, kern::to_string(e.kind), e.object);
+    out += fmt::format("{:>4} {:>12}  [{:>9}]  {:<28} {:<16} {}", e.step, who, e.cycle,
+                       e.function.empty() ? std::string_view("-") : e.function, kern::to_string(e.kind), e.object);
     if (!e.detail.empty()) out += fmt::format("  {}", e.detail);
     out += '\n';
   }
@@ -274,7 +275,7 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
     sched.set_step(step);
     if (detail.empty()) detail = std::exchange(next_detail, std::string{});
     result.trace.push_back(TraceEvent{step, result.cycles, static_cast<std::uint32_t>(*current), kind,
-                                      std::string(name), std::move(detail)});
+                                      std::string(name), std::move(detail), sched.function()});
     if (opts.data_races) check_race(kind, obj, name);
     Fiber& f = agents[*current];
     f.pending_obj = obj;
@@ -307,14 +308,33 @@ struct Engine::Impl final : model::RmpAccessHook, model::RmpObserver {
       const std::pair<const void*, const void*> key{obj, reinterpret_cast<const void*>(i)};
       if (std::find(raced.begin(), raced.end(), key) != raced.end()) continue;
       raced.push_back(key);
-      sched.report(FindingKind::DataRace,
-                   fmt::format("{} of '{}' by {} while {}'s {} of it is in flight (KCSAN-style: {} access, no "
-                               "ordering between them)",
-                               kern::to_string(kind), name, agents[*current].name, o.name,
-                               kern::to_string(o.pending_kind),
-                               is_plain(kind) && is_plain(o.pending_kind) ? "plain/plain" : "plain/marked"),
-                   {o.pending_step});
+      sched.report(FindingKind::DataRace, kcsan_report(name, i, o.pending_kind, o.pending_step, kind), {o.pending_step});
     }
+  }
+
+  /// The report as KCSAN words it: the title names both functions (in lexical order, so it
+  /// does not depend on who came first), then each access with its agent, step and
+  /// functions, the other one's first (it was in flight).
+  std::string kcsan_report(std::string_view name, std::size_t other, kern::PointKind other_kind,
+                           std::uint64_t other_step, kern::PointKind kind) const {
+    const auto agent_of = [](std::size_t i) { return static_cast<kern::AgentId>(i + 1); };
+    auto fn = [&](std::size_t i) {
+      const std::string_view f = sched.function(agent_of(i));
+      return f.empty() ? std::string_view("<vmm>") : f;
+    };
+    auto access = [&](kern::PointKind k) {
+      return fmt::format("{}{}", is_write(k) ? "write" : "read", is_plain(k) ? "" : " (marked)");
+    };
+    auto stack = [&](std::size_t i) {
+      const std::string bt = sched.backtrace(agent_of(i));
+      return bt.empty() ? std::string("<vmm>") : bt;
+    };
+    std::string_view a = fn(other), b = fn(*current);
+    if (b < a) std::swap(a, b);
+    return fmt::format(
+        "BUG: KCSAN: data-race in {} / {}: {} to '{}' by {} at step {}: {}; {} to '{}' by {} at step {}: {}", a, b,
+        access(other_kind), name, agents[other].name, other_step, stack(other), access(kind), name,
+        agents[*current].name, result.steps - 1, stack(*current));
   }
 
   bool runnable(const Fiber& f) const { return !f.done && (f.ready == nullptr || f.ready(f.arg)); }

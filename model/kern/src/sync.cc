@@ -39,14 +39,18 @@ bool Sched::block_until(PointKind k, const void* obj, std::string_view name, boo
                         const void* arg) {
   if (ready(arg)) return true;
   if (hook_ != nullptr && hook_->block_until(Point{k, obj, name, current_}, ready, arg)) return true;
-  report(FindingKind::WouldBlock, fmt::format("agent {} waits on {} '{}' that nothing can release", current_, to_string(k), name));
+  report(FindingKind::WouldBlock,
+         fmt::format("agent {} waits on {} '{}'{} that nothing can release", current_, to_string(k), name, at()));
   return false;
 }
 
 void Mutex::lock() {
   sched_->point(PointKind::Lock, this, name_);
   if (owner_ == sched_->current()) {
-    sched_->report(FindingKind::RecursiveLock, fmt::format("agent {} locks '{}' it already holds", owner_, name_));
+    sched_->report(FindingKind::RecursiveLock,
+                   fmt::format("WARNING: possible recursive locking detected: agent {} is trying to acquire '{}'{} "
+                               "but already holds it; *** DEADLOCK ***",
+                               owner_, name_, sched_->at()));
     return;
   }
   const bool ok = sched_->block_until(PointKind::Lock, this, name_,
@@ -69,7 +73,9 @@ void Mutex::unlock() {
   sched_->point(PointKind::Unlock, this, name_);
   if (owner_ != sched_->current()) {
     sched_->report(FindingKind::UnlockNotOwner,
-                   fmt::format("agent {} unlocks '{}' held by agent {}", sched_->current(), name_, owner_));
+                   fmt::format("WARNING: bad unlock balance detected! agent {} is trying to release '{}'{} but {}",
+                               sched_->current(), name_, sched_->at(),
+                               owner_ == 0 ? std::string("no one holds it") : fmt::format("agent {} holds it", owner_)));
   }
   sched_->lock_released(owner_, name_);
   owner_ = 0;
@@ -93,10 +99,10 @@ void Sched::lock_acquired(std::string_view name) {
     if (seen != lock_order_.end()) {
       report(FindingKind::LockdepCircularDependency,
              fmt::format("WARNING: possible circular locking dependency detected: agent {} is trying to acquire "
-                         "'{}' while holding '{}'; the existing dependency chain is '{}' -> '{}' (agent {}). "
+                         "'{}'{} while holding '{}'; the existing dependency chain is '{}' -> '{}' (agent {}). "
                          "Possible unsafe locking scenario: CPU0 lock({}); CPU1 lock({}); CPU0 lock({}); "
                          "CPU1 lock({}); *** DEADLOCK ***",
-                         current_, name, h.name, name, h.name, seen->agent, h.name, name, name, h.name));
+                         current_, name, at(), h.name, name, h.name, seen->agent, h.name, name, name, h.name));
     }
     lock_order_.push_back(edge);
   }
@@ -110,6 +116,18 @@ void Sched::lock_released(AgentId owner, std::string_view name) {
       return;
     }
   }
+}
+
+std::string Sched::at() const {
+  const std::string bt = backtrace(current_);
+  return bt.empty() ? std::string() : fmt::format(" in {}", bt);
+}
+
+std::string Sched::backtrace(AgentId a) const {
+  std::string out;
+  if (a >= fns_.size()) return out;
+  for (auto it = fns_[a].rbegin(); it != fns_[a].rend(); ++it) out += fmt::format("{}{}", out.empty() ? "" : " <- ", *it);
+  return out;
 }
 
 bool Sched::holds(std::string_view name) const {

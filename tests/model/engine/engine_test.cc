@@ -7,6 +7,8 @@
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "snp/model/engine/engine.h"
 #include "snp/model/kern/sync.h"
 
@@ -79,6 +81,48 @@ TEST(Engine, TraceCarriesCyclesAndNames) {
   EXPECT_EQ(r.cycles, r.trace.back().cycle);
   EXPECT_NE(r.text().find("load"), std::string::npos) << r.text();
   EXPECT_NE(r.text().find("counter"), std::string::npos);
+}
+
+// A data race reads the way KCSAN reports one: the title names both functions in lexical
+// order, then each access with its agent, step and backtrace. Trace events carry the function
+// they happened in, and the text trace prints the step numbers the finding cites.
+TEST(Engine, DataRace_ReportedLikeKcsan_WithFunctionsAndSteps) {
+  kern::Sched sched;
+  kern::Shared<int> x(sched, "vcpu->arch.regs", 0);
+  bool found = false;
+  for (std::uint64_t seed = 1; seed <= 64 && !found; ++seed) {
+    Options o;
+    o.seed = seed;
+    o.switch_one_in = 2;
+    Engine e(sched, o);
+    const RunResult r = e.run({{"writer",
+                                [&] {
+                                  const kern::FunctionScope outer(sched, "kvm_vcpu_ioctl");
+                                  const kern::FunctionScope inner(sched, "kvm_arch_vcpu_ioctl_set_regs");
+                                  x.store(1);
+                                }},
+                               {"reader", [&] {
+                                  const kern::FunctionScope fs(sched, "sev_es_sync_vmsa");
+                                  (void)x.load();
+                                }}});
+    for (const TraceEvent& ev : r.trace) {
+      EXPECT_EQ(ev.function, r.agent_names[ev.agent] == "writer" ? "kvm_arch_vcpu_ioctl_set_regs" : "sev_es_sync_vmsa");
+    }
+    for (const kern::KernelFinding& f : r.findings) {
+      if (f.kind != FindingKind::DataRace) continue;
+      found = true;
+      EXPECT_EQ(f.message.rfind("BUG: KCSAN: data-race in kvm_arch_vcpu_ioctl_set_regs / sev_es_sync_vmsa: ", 0), 0u)
+          << f.message;
+      EXPECT_NE(f.message.find("write to 'vcpu->arch.regs' by writer at step"), std::string::npos) << f.message;
+      EXPECT_NE(f.message.find("kvm_arch_vcpu_ioctl_set_regs <- kvm_vcpu_ioctl"), std::string::npos) << f.message;
+      EXPECT_NE(f.message.find("read to 'vcpu->arch.regs' by reader at step"), std::string::npos) << f.message;
+      ASSERT_EQ(f.steps.size(), 2u);
+      for (const std::uint64_t st : f.steps) {
+        EXPECT_NE(r.text().find(fmt::format("{:>4} ", st)), std::string::npos) << r.text();
+      }
+    }
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(Engine, LockOrderInversion_DeadlockReportedAndUnwound) {

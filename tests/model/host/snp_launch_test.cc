@@ -244,6 +244,18 @@ TEST_F(SnpLaunch, VmsaNotTheHypervisorsAtSync_HostRmpFaultNamesTheFunctionAndPfn
   EXPECT_NE(found[0].message.find("sev_es_sync_vmsa()"), std::string::npos) << found[0].message;
   EXPECT_NE(found[0].message.find(fmt::format("PFN 0x{:x}", vmsa)), std::string::npos) << found[0].message;
   EXPECT_NE(found[0].message.find("RMP violation"), std::string::npos) << found[0].message;
+  // As the kernel reports it: the oops line, the raw entry as dump_rmpentry() prints it, and
+  // the call chain from the ioctl.
+  EXPECT_EQ(found[0].message.rfind("BUG: unable to handle page fault for address: PFN", 0), 0u) << found[0].message;
+  const model::RmpEntryRaw e = host.sev()->rmp().inspect(vmsa);
+  EXPECT_NE(found[0].message.find(fmt::format("RMP entry for PFN 0x{:x}: [high=0x{:016x} low=0x{:016x}]", vmsa, e.hi,
+                                              e.lo)),
+            std::string::npos)
+      << found[0].message;
+  EXPECT_NE(found[0].message.find("call trace: sev_es_sync_vmsa <- snp_launch_update_vmsa <- snp_launch_finish <- "
+                                  "sev_mem_enc_ioctl"),
+            std::string::npos)
+      << found[0].message;
   EXPECT_EQ(host.sev()->mem().generation(vmsa), 0u) << "nothing was written";
   // Hand the page back so teardown is clean.
   ASSERT_EQ(model::rmp_make_shared(host.sev()->rmp(), vmsa, model::PageSize::Size4K, model::OpContext{"test", 0}),

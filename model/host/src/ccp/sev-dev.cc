@@ -34,6 +34,7 @@ void SevPlatform::free_firmware_page(Pfn pfn, const OpContext& ctx) {
 }
 
 void SevPlatform::set_global_certs(kern::Sched& sched, std::vector<std::uint8_t> blob, bool locked) {
+  const kern::FunctionScope fs(sched, "sev_snp_set_global_certs");
   if (!global_certs_) {
     global_certs_ = std::make_unique<kern::Shared<SnpCerts*>>(sched, "sev->snp_certs", nullptr);
     certs_lock_ = std::make_unique<kern::Mutex>(sched, "sev->snp_certs_lock");
@@ -55,6 +56,7 @@ void SevPlatform::set_global_certs(kern::Sched& sched, std::vector<std::uint8_t>
 }
 
 SnpCerts* SevPlatform::global_certs_get(kern::Sched& sched, bool reload) {
+  const kern::FunctionScope fs(sched, "sev_snp_global_certs_get");
   if (!global_certs_) return nullptr;
   if (!reload) {
     // The fixed getter: the load and the reference under the lock the update takes.
@@ -137,6 +139,7 @@ constexpr std::uint32_t kMaxCertsLen = 64U << 10;  ///< v10's SEV_FW_BLOB_MAX_SI
 }  // namespace
 
 int sev_ioctl_do_snp_platform_status(Host& host, void* data, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(host.sched(), "sev_ioctl_do_snp_platform_status");
   if (data == nullptr) return -EFAULT;
   SnpPlatformStatus status;
   const FwStatus st = host.sev()->fw().snp_platform_status(&status);
@@ -148,12 +151,14 @@ int sev_ioctl_do_snp_platform_status(Host& host, void* data, std::uint32_t* fw_e
 }
 
 int sev_ioctl_do_snp_set_config(Host& host, void* data, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(host.sched(), "sev_ioctl_do_snp_set_config");
   if (data == nullptr) return -EFAULT;
   return fw_ret(host.sev()->fw().snp_config(snp_config_cmd(*static_cast<const uapi::sev_user_data_snp_config*>(data))),
                 fw_error);
 }
 
 int sev_ioctl_do_snp_vlek_load(Host& host, void* data, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(host.sched(), "sev_ioctl_do_snp_vlek_load");
   if (data == nullptr) return -EFAULT;
   const auto* d = static_cast<const uapi::sev_user_data_snp_vlek_load*>(data);
   WrappedVlek blob{};
@@ -162,6 +167,7 @@ int sev_ioctl_do_snp_vlek_load(Host& host, void* data, std::uint32_t* fw_error) 
 }
 
 int sev_ioctl_do_snp_set_ext_config_v10(Host& host, void* data, std::uint32_t* fw_error, std::string_view* why) {
+  const kern::FunctionScope fs(host.sched(), "sev_ioctl_do_snp_set_ext_config");
   if (data == nullptr) return -EFAULT;
   const auto* d = static_cast<const uapi::sev_user_data_ext_snp_config*>(data);
   SevPlatform* sev = host.sev();
@@ -185,6 +191,7 @@ int sev_ioctl_do_snp_set_ext_config_v10(Host& host, void* data, std::uint32_t* f
 }
 
 int sev_ioctl(Host& host, std::uint32_t cmd, void* data, std::uint32_t* fw_error, std::string_view* why) {
+  const kern::FunctionScope fs(host.sched(), "sev_ioctl");
   auto fail = [why](int e, std::string_view reason) {
     if (why != nullptr) *why = reason;
     return e;

@@ -29,6 +29,7 @@ long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {
 }
 
 int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_gmem_fallocate");
   auto it = gmems_.find(gmem);
   if (it == gmems_.end()) return -EBADF;
   // vfs_fallocate(): a negative offset or a length <= 0 is EINVAL, a range past the largest
@@ -59,6 +60,7 @@ int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::
 /// kvm_gmem_free_folio(): the freed folios go through kvm_arch_gmem_invalidate() (SNP:
 /// sev_gmem_invalidate(), back to shared) before the page allocator has them again.
 void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_gmem_free_folio");
   SevPlatform* sev = host_->sev();
   if (sev == nullptr || !host_->config().profile.gmem_no_invalidate_hook) {
     sev_gmem_invalidate(*this, freed);
@@ -80,6 +82,7 @@ void Vm::free_gmem_pages(const std::vector<Pfn>& freed) {
 }
 
 void Vm::close_gmem(std::uint64_t gmem) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_gmem_release");
   auto it = gmems_.find(gmem);
   if (it == gmems_.end()) return;
   {
@@ -137,6 +140,7 @@ std::vector<Pfn> Vm::gmem_pages() const {
 
 long Vm::kvm_gmem_populate(Gpa start_gfn, std::optional<std::uint64_t> src, long npages,
                            const std::function<int(Gpa, Pfn, std::optional<std::uint64_t>, int)>& post_populate) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_gmem_populate");
   kern::lockdep_assert_held(slots_lock_, "kvm_gmem_populate");
   if (npages < 0) return -EINVAL;
   const auto slot = gfn_to_memslot(start_gfn);

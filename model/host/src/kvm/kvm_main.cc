@@ -219,6 +219,7 @@ std::uint32_t Vm::address_spaces() const {
 }
 
 int Vm::set_user_memory_region2(const MemoryRegion2& r) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_set_memory_region");
   // kvm_vm_ioctl_set_memory_region(): userspace names slot ids below KVM_USER_MEM_SLOTS only
   // (the ones above are KVM's internal memslots).
   if ((r.slot & 0xFFFF) >= host_->config().user_mem_slots) return -EINVAL;
@@ -335,6 +336,7 @@ std::optional<Pfn> Host::pin_user_page(std::uint64_t uaddr) {
 
 int Vm::set_memory_attributes(std::uint64_t address, std::uint64_t size, std::uint64_t attributes,
                               std::uint64_t flags) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_vm_set_mem_attributes");
   const std::uint64_t supported = static_cast<std::uint64_t>(host_->check_extension(this, 233));
   if (supported == 0) return -ENOTTY;  // the ioctl is not offered for this VM (docs/kvm.md)
   if (flags != 0 || (attributes & ~supported) != 0) return -EINVAL;
@@ -418,6 +420,7 @@ kern::Mutex& Vm::vcpu_mutex(unsigned long vcpu_id) const {
 }
 
 int Vm::vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* out) const {
+  const kern::FunctionScope fs(host_->sched(), sregs ? "kvm_arch_vcpu_ioctl_get_sregs" : "kvm_arch_vcpu_ioctl_get_regs");
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
   const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));  // kvm_vcpu_ioctl(KVM_GET_REGS/SREGS)
   if (guest_state_protected(vcpu_id)) return -EINVAL;
@@ -428,6 +431,7 @@ int Vm::vcpu_regs(unsigned long vcpu_id, bool sregs, std::vector<std::uint8_t>* 
 }
 
 int Vm::set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::uint8_t> bytes, std::uint64_t entry) {
+  const kern::FunctionScope fs(host_->sched(), sregs ? "kvm_arch_vcpu_ioctl_set_sregs" : "kvm_arch_vcpu_ioctl_set_regs");
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
   const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));  // kvm_vcpu_ioctl(KVM_SET_REGS/SREGS)
   if (guest_state_protected(vcpu_id)) return -EINVAL;
@@ -440,6 +444,7 @@ int Vm::set_vcpu_regs(unsigned long vcpu_id, bool sregs, std::span<const std::ui
 std::uint64_t Vm::vcpu_entry(unsigned long vcpu_id) const { return arch_.at(vcpu_id).entry.load(); }
 
 int Vm::kvm_lock_all_vcpus() {
+  const kern::FunctionScope fs(host_->sched(), "kvm_lock_all_vcpus");
   for (const unsigned long id : vcpu_ids_) vcpu_mutex(id).lock();
   return 0;
 }
@@ -449,6 +454,7 @@ void Vm::kvm_unlock_all_vcpus() {
 }
 
 int Vm::create_vcpu(unsigned long vcpu_id) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_vm_ioctl_create_vcpu");
   if (vcpu_id >= host_->config().max_vcpus) return -EINVAL;
   if (vcpu_ids_.size() >= host_->config().max_vcpus) return -EINVAL;
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) != vcpu_ids_.end()) return -EEXIST;

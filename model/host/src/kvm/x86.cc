@@ -280,6 +280,7 @@ std::optional<Exit> Vm::step(VcpuRun& v) {
 }
 
 Exit Vm::run_vcpu(unsigned long vcpu_id) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_arch_vcpu_ioctl_run");
   auto it = runs_.find(vcpu_id);
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return Exit{-EINVAL};
   const kern::Guard vcpu_lock(vcpu_mutex(vcpu_id));

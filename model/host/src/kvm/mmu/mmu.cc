@@ -17,6 +17,7 @@ std::optional<Pfn> Vm::private_pfn(Gpa gpa) {
 }
 
 std::optional<Pfn> Vm::guest_private_pfn(VcpuRun& v, Gpa gpa, bool* retry) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_mmu_faultin_pfn_private");
   *retry = false;
   const Gpa gfn = gpa >> kPageShift;
   const auto slot = gfn_to_memslot(gfn);

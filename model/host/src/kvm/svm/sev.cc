@@ -42,6 +42,7 @@ OpContext ctx_for(const Vm& vm, std::string_view op) { return OpContext{op, stat
 /// hypervisor; a page for which either fails is leaked (snp_leak_pages), the VM is killed
 /// (KVM_BUG) and -EIO returned.
 int snp_page_reclaim(Vm& vm, Pfn pfn, const OpContext& ctx) {
+  const kern::FunctionScope fs(vm.host().sched(), "snp_page_reclaim");
   SevPlatform* sev = vm.host().sev();
   const FwStatus st = sev->fw().snp_page_reclaim(pfn_to_spa(pfn), PageSize::Size4K, ctx);
   const RmpStatus shared = st == FwStatus::Success ? rmp_make_shared(sev->rmp(), pfn, PageSize::Size4K, ctx)
@@ -90,6 +91,7 @@ void SevPlatform::asid_free(std::uint32_t asid) {
 // KVM_SEV_INIT2 (sev_guest_init2 / __sev_guest_init)
 
 int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(vm.host().sched(), "sev_guest_init2");
   if (fw_error != nullptr) *fw_error = 0;
   SevPlatform* sev = vm.host().sev();
   if (sev == nullptr) return -ENOTTY;
@@ -128,6 +130,7 @@ int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
 // KVM_SEV_SNP_LAUNCH_START (snp_launch_start / snp_context_create / snp_bind_asid)
 
 int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(vm.host().sched(), "snp_launch_start");
   if (fw_error != nullptr) *fw_error = 0;
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
@@ -174,6 +177,7 @@ int snp_enable_req_certs(Vm& vm) {
 }
 
 int snp_issue_guest_req(Vm& vm, Gpa req_gpa, Gpa resp_gpa, std::uint32_t* fw_err) {
+  const kern::FunctionScope fs(vm.host().sched(), "snp_issue_guest_req");
   *fw_err = 0;
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
@@ -290,6 +294,7 @@ FwStatus launch_update_page(Vm& vm, Pfn pfn, std::uint8_t type, const Sha384Dige
 /// reclaimed first (or leaked).
 int sev_gmem_post_populate(Vm& vm, Gpa gfn_start, Pfn pfn, std::optional<std::uint64_t> src, int order,
                            SevGmemPopulateArgs& args) {
+  const kern::FunctionScope fs(vm.host().sched(), "sev_gmem_post_populate");
   SevPlatform* sev = vm.host().sev();
   Rmp& rmp = sev->rmp();
   const KernelProfile& prof = vm.host().config().profile;
@@ -341,6 +346,7 @@ int sev_gmem_post_populate(Vm& vm, Gpa gfn_start, Pfn pfn, std::optional<std::ui
 /// path that reverts the range (facts §9(b)). Errors are the loop's own: -EINVAL, -EEXIST
 /// (with the review's already-assigned check), -EFAULT, -EIO for the firmware's.
 int snp_launch_update_rfc_v4(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(vm.host().sched(), "snp_launch_update");
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
   const bool zero = a.type == kPageTypeZero;
@@ -427,6 +433,7 @@ int snp_launch_update_rfc_v4(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_e
 }  // namespace
 
 int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(vm.host().sched(), "snp_launch_update");
   if (fw_error != nullptr) *fw_error = 0;
   SevPlatform* sev = vm.host().sev();
   if (sev == nullptr || !is_snp(vm) || vm.sev().gctx == 0) return -EINVAL;
@@ -494,6 +501,7 @@ class AllVcpusLocked {
 /// a host write (an RMP #PF if the page is no longer the hypervisor's). -EINVAL once the
 /// vCPU's state is protected.
 int sev_es_sync_vmsa(Vm& vm, std::size_t index) {
+  const kern::FunctionScope fs(vm.host().sched(), "sev_es_sync_vmsa");
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
   const unsigned long vcpu_id = vm.vcpu_ids()[index];
@@ -513,6 +521,7 @@ int sev_es_sync_vmsa(Vm& vm, std::size_t index) {
 /// INITIAL_VMSA_GPA (facts §5.3), measured by SNP_LAUNCH_UPDATE as a VMSA page; a failed
 /// LAUNCH_UPDATE reclaims the page. Then the vCPU's state is protected.
 int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(vm.host().sched(), "snp_launch_update_vmsa");
   const AllVcpusLocked vcpus(vm, !vm.host().config().profile.launch_finish_unlocked_vcpus);
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
@@ -542,6 +551,7 @@ int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error) {
 }  // namespace
 
 int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_error) {
+  const kern::FunctionScope fs(vm.host().sched(), "snp_launch_finish");
   if (fw_error != nullptr) *fw_error = 0;
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
@@ -587,6 +597,7 @@ int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_er
 // Teardown
 
 void sev_gmem_prepare(Vm& vm, const Memslot& slot, Gpa gfn, Pfn pfn) {
+  const kern::FunctionScope fs(vm.host().sched(), "sev_gmem_prepare");
   SevPlatform* sev = vm.host().sev();
   Rmp& rmp = sev->rmp();
   const OpContext ctx{"sev_gmem_prepare", static_cast<VmId>(vm.id())};
@@ -607,6 +618,7 @@ void sev_gmem_prepare(Vm& vm, const Memslot& slot, Gpa gfn, Pfn pfn) {
 }
 
 void sev_gmem_invalidate(Vm& vm, const std::vector<Pfn>& pfns) {
+  const kern::FunctionScope fs(vm.host().sched(), "sev_gmem_invalidate");
   SevPlatform* sev = vm.host().sev();
   if (sev == nullptr) return;
   const OpContext ctx = ctx_for(vm, "kvm_gmem_invalidate");
@@ -642,6 +654,7 @@ void sev_gmem_invalidate(Vm& vm, const std::vector<Pfn>& pfns) {
 }
 
 void sev_vm_destroy(Vm& vm) {
+  const kern::FunctionScope fs(vm.host().sched(), "sev_vm_destroy");
   SevPlatform* sev = vm.host().sev();
   SevVmState& s = vm.sev();
   if (sev == nullptr || !s.active) return;
@@ -666,6 +679,7 @@ void sev_vm_destroy(Vm& vm) {
 // KVM_MEMORY_ENCRYPT_OP (sev_mem_enc_ioctl)
 
 int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why) {
+  const kern::FunctionScope fs(vm.host().sched(), "sev_mem_enc_ioctl");
   auto fail = [why](int e, std::string_view reason) {
     if (why != nullptr) *why = reason;
     return e;

@@ -30,6 +30,7 @@ std::string hex_err(std::uint64_t exitinfo2) {
 }  // namespace
 
 std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
+  const kern::FunctionScope fs(host_->sched(), op.kind == GuestOpKind::ExtGuestRequest ? "snp_handle_ext_guest_req" : "snp_handle_guest_req");
   const bool ext = op.kind == GuestOpKind::ExtGuestRequest;
   const char* what = ext ? "extended guest request" : "guest request";
   SevPlatform* sev = host_->sev();
@@ -174,6 +175,7 @@ std::optional<Exit> Vm::step_guest_request(VcpuRun& v, const GuestOp& op) {
 }
 
 std::optional<Exit> Vm::complete_cert_exit(VcpuRun& v) {
+  const kern::FunctionScope fs(host_->sched(), "snp_complete_req_certs");
   const GuestOp& op = v.program[v.pc];
   const Pending was = v.pending;
   v.pending = Pending::None;

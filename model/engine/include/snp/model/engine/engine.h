@@ -73,6 +73,7 @@ struct TraceEvent {
   kern::PointKind kind{};
   std::string object;            ///< the kernel name of the variable/lock/kref
   std::string detail;            ///< what the access did: RMP entries before/after, a reload, ...
+  std::string_view function;     ///< the kernel function it happened in (kern::FunctionScope); "" outside
 };
 
 struct RunResult {
@@ -96,7 +97,8 @@ struct RunResult {
     return n;
   }
 
-  /// ftrace-like lines: "  <agent>  [cycle]  <event> <object>".
+  /// ftrace-like lines: "<step> <agent> [cycle] <function> <event> <object>  <detail>" - the
+  /// step numbers findings cite.
   std::string text() const;
   /// FNV-1a over the trace text: equal hashes, equal traces.
   std::uint64_t hash() const;

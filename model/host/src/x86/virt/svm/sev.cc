@@ -16,10 +16,15 @@ void SevPlatform::snp_leak_pages(Pfn first, std::uint64_t npages, const OpContex
 bool SevPlatform::host_write(kern::Sched& sched, Pfn pfn, std::span<const std::uint8_t> bytes, std::string_view fn) {
   const Fault f = check_host_access(rmp_, pfn_to_spa(pfn), AccessKind::Write, MapLevel::Size4K);
   if (f.raised()) {
+    // As the kernel's oops and dump_rmpentry() print it: the fault, then the raw entry.
+    const RmpEntryRaw e = rmp_.inspect(pfn);
     sched.report(FindingKind::HostRmpFault,
-                 fmt::format("BUG: unable to handle page fault in {}(): write to PFN 0x{:x}, #PF error_code(0x{:x}) "
-                             "- RMP violation ({} check): RMP entry {}",
-                             fn, pfn, f.code, f.check, describe(rmp_.inspect(pfn))));
+                 fmt::format("BUG: unable to handle page fault for address: PFN 0x{:x} in {}(); #PF: supervisor "
+                             "write access in kernel mode; #PF: error_code(0x{:x}) - RMP violation ({} check); "
+                             "RMP entry for PFN 0x{:x}: [high=0x{:016x} low=0x{:016x}] ({}){}",
+                             pfn, fn, f.code, f.check, pfn, e.hi, e.lo, describe(e),
+                             sched.function().empty() ? std::string()
+                                                      : "; call trace: " + sched.backtrace(sched.current())));
     return false;
   }
   if (bytes.empty()) {

@@ -111,7 +111,27 @@ class Sched final : public FindingSink {
     findings_ = snap.findings_;
     held_ = snap.held_;
     lock_order_ = snap.lock_order_;
+    fns_ = snap.fns_;
   }
+
+  /// The kernel functions each agent is in (FunctionScope), outermost first: the trace
+  /// events and the findings name them. The names must outlive the scheduler (literals).
+  void enter(std::string_view fn) {
+    if (fns_.size() <= current_) fns_.resize(current_ + 1);
+    fns_[current_].push_back(fn);
+  }
+  void leave() {
+    if (current_ < fns_.size() && !fns_[current_].empty()) fns_[current_].pop_back();
+  }
+  /// The innermost function agent `a` (the current agent by default) is in; "" outside any.
+  std::string_view function(AgentId a) const {
+    return a < fns_.size() && !fns_[a].empty() ? fns_[a].back() : std::string_view{};
+  }
+  std::string_view function() const { return function(current_); }
+  /// Agent `a`'s functions, innermost first, as a backtrace lists them ("f <- g <- h").
+  std::string backtrace(AgentId a) const;
+  /// " in f <- g" for the current agent (what a report appends); "" outside any function.
+  std::string at() const;
 
   /// Lock dependency tracking, as lockdep keys it: by lock class (the lock's name). The
   /// current agent acquired `name`: every class it already holds now precedes `name`; if
@@ -139,6 +159,24 @@ class Sched final : public FindingSink {
   std::vector<KernelFinding> findings_;
   std::vector<HeldLock> held_;     ///< every agent's held locks, in acquisition order
   std::vector<Order> lock_order_;  ///< the dependencies seen so far (lockdep's graph edges)
+  std::vector<std::vector<std::string_view>> fns_;  ///< by agent: the FunctionScope stack
+};
+
+/// Marks the code from here to the end of the scope as the kernel function `fn` (a literal):
+/// `const kern::FunctionScope fs(sched, "sev_es_sync_vmsa");`.
+class FunctionScope {
+ public:
+  FunctionScope(Sched& s, std::string_view fn) : s_(s), agent_(s.current()) { s_.enter(fn); }
+  ~FunctionScope() {
+    // Destructors of an unwound fiber run as their agent (the engine sees to it).
+    if (s_.current() == agent_) s_.leave();
+  }
+  FunctionScope(const FunctionScope&) = delete;
+  FunctionScope& operator=(const FunctionScope&) = delete;
+
+ private:
+  Sched& s_;
+  AgentId agent_;
 };
 
 }  // namespace snplab::model::kern
