@@ -109,9 +109,8 @@ bool reproduces(const Scenario& s, std::string_view profile, const RaceRun& r) {
   return again.error.empty() && !again.run.replay_diverged && again.found && again.run.text() == r.run.text();
 }
 
-}  // namespace
-
-ExploreResult explore(const Scenario& s, std::string_view profile, const ExploreOptions& o) {
+/// One strategy's exploration (explore() adds the exhaustive pass after it).
+ExploreResult explore_one(const Scenario& s, std::string_view profile, const ExploreOptions& o) {
   ExploreResult res;
   const auto t0 = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
@@ -267,6 +266,36 @@ ExploreResult explore(const Scenario& s, std::string_view profile, const Explore
   res.seconds = elapsed();
   if (res.first) res.reproduced = reproduces(s, profile, *res.first);
   tick(true);
+  return res;
+}
+
+}  // namespace
+
+ExploreResult explore(const Scenario& s, std::string_view profile, const ExploreOptions& o) {
+  ExploreResult res = explore_one(s, profile, o);
+  const bool more = o.then_dfs && o.strategy != Strategy::Dfs && o.checkpoint.empty();
+  if (!more || !res.error.empty() || res.stopped || (res.first && !o.keep_going)) return res;
+  ExploreOptions d = o;
+  d.strategy = Strategy::Dfs;
+  d.budget = o.dfs_budget;
+  d.then_dfs = false;
+  ExploreResult r = explore_one(s, profile, d);
+  if (!r.error.empty()) {
+    res.error = r.error;
+    return res;
+  }
+  if (r.first && !res.first) {
+    res.first = std::move(r.first);
+    res.first_index = res.schedules + r.first_index;
+    res.seconds_to_first = res.seconds + r.seconds_to_first;
+    res.reproduced = r.reproduced;
+  }
+  res.findings += r.findings;
+  res.dfs_schedules = r.schedules;
+  res.schedules += r.schedules;
+  res.seconds += r.seconds;
+  res.exhausted = r.exhausted;
+  res.stopped = r.stopped;
   return res;
 }
 

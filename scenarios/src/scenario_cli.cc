@@ -47,7 +47,9 @@ int usage(const Cli& c, const std::string& msg) {
              "       {2}          [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
              "       {0} run --all [--jobs N]\n"
              "       {0} replay NAME/PROFILE/CHOICES [--trace] [--trace-out FILE]...\n"
-             "\nA profile is a kernel profile (`snplab profiles`) with the scenario's VMM switches after '+'\n"
+             "\nWithout --strategy, run explores with PCT (depth 2, the scenario's budget) and, when that\n"
+             "finds nothing, every schedule up to the preemption bound (--bound, 2).\n"
+             "A profile is a kernel profile (`snplab profiles`) with the scenario's VMM switches after '+'\n"
              "(`{0} list`). --trace-out writes the run as text, or by the file's extension as .json\n"
              "(Chrome/Perfetto trace), .svg (timeline) or .html (timeline page).\n"
              "Exit status: 0 as the scenario expects (its buggy profile found, its fixed profile clean),\n"
@@ -123,6 +125,7 @@ void print_run(std::FILE* out, const Scenario& s, std::string_view profile, cons
 ExploreOptions default_explore(const Scenario& s, bool buggy) {
   ExploreOptions o;
   o.budget = buggy ? s.info().buggy_budget : s.info().fixed_bound;
+  o.then_dfs = true;
   return o;
 }
 
@@ -184,6 +187,7 @@ int cmd_all(const Catalogue& cat, unsigned jobs, const Cli& c) {
     const ExploreResult rb = explore(*sc, s.buggy_profile, b);
     // The fixed profile: PCT over its stated bound, and every schedule up to two preemptions.
     ExploreOptions f = default_explore(*sc, false);
+    f.then_dfs = false;  // the dfs<=2 column is its own pass
     f.jobs = jobs;
     f.keep_going = true;
     const ExploreResult rf = explore(*sc, s.fixed_profile, f);
@@ -239,7 +243,7 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   // Options shared by run and replay.
   ExploreOptions o;
   std::string profile;
-  bool trace = false, budget_set = false, progress = false;
+  bool trace = false, budget_set = false, progress = false, strategy_set = false;
   std::vector<std::string> trace_out;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -263,6 +267,7 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
       } else if (a == "--strategy") {
         need(v != nullptr, "takes random, pct or dfs");
         const std::string_view st = v;
+        strategy_set = true;
         if (st == "random") {
           o.strategy = Strategy::Random;
         } else if (st == "pct") {
@@ -337,6 +342,9 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   if (std::string why; !parse_profile(*s, profile, &why)) return usage(c, why);
   if (o.resume && o.checkpoint.empty()) return usage(c, "--resume needs --checkpoint FILE");
   if (!budget_set) o.budget = profile == s->fixed_profile ? s->fixed_bound : s->buggy_budget;
+  // The default needs no tuning: PCT, and when it finds nothing, every schedule up to the
+  // preemption bound (a checkpointed run is one strategy).
+  o.then_dfs = !strategy_set && o.checkpoint.empty();
   if (progress) {
     o.progress = [err](const ExploreProgress& p) {
       fmt::print(err, "  {} schedules, {} findings, {:.1f} s, {:.0f} schedules/s\n", p.schedules, p.findings,
@@ -357,7 +365,11 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
                               : fmt::format("{}{}, seed {}, {} job{}", model::engine::to_string(o.strategy),
                                             o.strategy == Strategy::Pct ? fmt::format(" depth {}", o.pct_depth) : "",
                                             o.seed, o.jobs == 0 ? "all" : fmt::format("{}", o.jobs),
-                                            o.jobs == 1 ? "" : "s");
+                                            o.jobs == 1 ? "" : "s") +
+                                    (r.dfs_schedules == 0
+                                         ? std::string()
+                                         : fmt::format("; then dfs, preemption bound {}: {} schedules",
+                                                       o.preemption_bound, r.dfs_schedules));
   if (r.stopped) {
     fmt::print(out, "stopped after {} schedules{}\n", r.schedules,
                o.checkpoint.empty() ? "" : fmt::format("; resume with --checkpoint {} --resume", o.checkpoint));

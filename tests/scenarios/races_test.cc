@@ -205,6 +205,34 @@ TEST(Explore, CheckpointThenResume_SameAsOneRun) {
   std::remove(path.c_str());
 }
 
+// The default needs no tuning: PCT, and after a clean PCT budget every schedule up to the
+// preemption bound - which finds what too small a PCT budget missed, and covers the bounded
+// space when there is nothing to find.
+TEST(Explore, ThenDfs_FindsWhatPctMissed_AndCoversTheBoundedSpaceWhenClean) {
+  const Scenario* sc = find_race("certs-toctou");
+  ASSERT_NE(sc, nullptr);
+  ExploreOptions o;
+  o.budget = 3;
+  const ExploreResult pct_only = explore(*sc, sc->info().buggy_profile, o);
+  ASSERT_TRUE(pct_only.error.empty()) << pct_only.error;
+  ASSERT_FALSE(pct_only.first) << "PCT should need more than 3 schedules here";
+  o.then_dfs = true;
+  const ExploreResult both = explore(*sc, sc->info().buggy_profile, o);
+  ASSERT_TRUE(both.error.empty()) << both.error;
+  ASSERT_TRUE(both.first);
+  EXPECT_GT(both.first_index, 3u);
+  EXPECT_GT(both.dfs_schedules, 0u);
+  EXPECT_TRUE(both.reproduced);
+  EXPECT_TRUE(both.first->found);
+
+  const ExploreResult clean = explore(*sc, sc->info().fixed_profile, o);
+  ASSERT_TRUE(clean.error.empty()) << clean.error;
+  EXPECT_FALSE(clean.first);
+  EXPECT_TRUE(clean.exhausted);
+  EXPECT_EQ(clean.schedules, 3 + clean.dfs_schedules);
+  EXPECT_GT(clean.dfs_schedules, 1u);
+}
+
 TEST(Explore, Dfs_FindsTheReloadRaceWithinPreemptionBoundTwo_AndNotWithZero) {
   const Scenario* sc = find_race("certs-toctou");
   ASSERT_NE(sc, nullptr);

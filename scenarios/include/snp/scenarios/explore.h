@@ -76,6 +76,11 @@ struct ExploreOptions {
   bool resume = false;             ///< continue from `checkpoint`
   std::function<void(const ExploreProgress&)> progress;  ///< about once a second
   const std::atomic<bool>* stop = nullptr;               ///< set (e.g. by SIGINT) to stop early
+  /// random/pct: when the schedules found nothing (or keep_going), an exhaustive pass after
+  /// them - every schedule with at most `preemption_bound` preemptions, up to `dfs_budget`
+  /// schedules - so a clean answer covers the bounded space too. Not with a checkpoint.
+  bool then_dfs = false;
+  std::uint64_t dfs_budget = 100000;
 };
 struct ExploreResult {
   std::uint64_t schedules = 0;     ///< run in all (a resumed run counts what it had)
@@ -84,7 +89,8 @@ struct ExploreResult {
   std::optional<RaceRun> first;    ///< the lowest-numbered schedule that raised it
   std::uint64_t first_index = 0;   ///< its number (1-based)
   double seconds_to_first = 0;
-  bool exhausted = false;          ///< dfs: the bounded space is covered
+  bool exhausted = false;          ///< dfs (or then_dfs): the bounded space is covered
+  std::uint64_t dfs_schedules = 0; ///< then_dfs: the exhaustive pass's share of `schedules`
   bool stopped = false;            ///< the stop flag ended it
   /// The finding was run once more from its replay string and gave the same trace; false
   /// is nondeterminism in the model (reported, never expected).
