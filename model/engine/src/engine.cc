@@ -172,26 +172,33 @@ static std::string compact(const model::RmpEntryRaw& e) {
 class StackPool {
  public:
   ~StackPool() {
-    for (ctx::stack_context& sc : free_) alloc_.deallocate(sc);
+    for (Kept& k : free_) alloc_.deallocate(k.sc);
   }
   ctx::stack_context take() {
     if (free_.empty()) return alloc_.allocate();
-    const ctx::stack_context sc = free_.back();
+    const ctx::stack_context sc = free_.back().sc;
     free_.pop_back();
     return sc;
   }
   void give(ctx::stack_context& sc) {
     if (free_.size() < kKeep) {
-      free_.push_back(sc);
+      free_.push_back(Kept{sc, static_cast<char*>(sc.sp) - sc.size});
     } else {
       alloc_.deallocate(sc);
     }
   }
 
  private:
+  /// A kept stack. `sc.sp` is one past its end (stacks grow down), which a leak checker does
+  /// not count as a reference; `base` is its start, so a pool a worker thread never destroys
+  /// (TBB's threads outlive main) still holds its stacks visibly.
+  struct Kept {
+    ctx::stack_context sc;
+    void* base;
+  };
   static constexpr std::size_t kKeep = 16;
   ctx::fixedsize_stack alloc_;
-  std::vector<ctx::stack_context> free_;
+  std::vector<Kept> free_;
 };
 
 StackPool& stack_pool() {

@@ -322,7 +322,7 @@ TEST_F(V10Certs, NewerSevIoctls_AreNotThere) {
   auto sev = SevDevice::open(*backend_);
   ASSERT_TRUE(sev);
   uapi::sev_user_data_snp_vlek_load v;
-  const Status s = sev->issue_cmd(uapi::SNP_VLEK_LOAD, &v, nullptr);
+  const Status s = sev->snp_vlek_load(v);
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().errno_value, EINVAL);
 }

@@ -359,15 +359,15 @@ TEST_F(Sweep, DevSev_SetConfigReservedBitsAndVlekLoad) {
     uapi::sev_user_data_snp_vlek_load v;
     v.len = len;
     v.vlek_wrapped_address = blob->addr();
-    EXPECT_EQ(of(sev_->issue_cmd(uapi::SNP_VLEK_LOAD, &v, nullptr)), (Outcome{EIO, FwStatus::InvalidLen})) << "len " << len;
+    EXPECT_EQ(of(sev_->snp_vlek_load(v)), (Outcome{EIO, FwStatus::InvalidLen})) << "len " << len;
   }
   uapi::sev_user_data_snp_vlek_load ver;
   ver.vlek_wrapped_version = 1;
   ver.vlek_wrapped_address = blob->addr();
-  EXPECT_EQ(of(sev_->issue_cmd(uapi::SNP_VLEK_LOAD, &ver, nullptr)), (Outcome{EIO, FwStatus::InvalidParam}));
+  EXPECT_EQ(of(sev_->snp_vlek_load(ver)), (Outcome{EIO, FwStatus::InvalidParam}));
   uapi::sev_user_data_snp_vlek_load bad;
   bad.vlek_wrapped_address = blob->addr();  // zeros: not wrapped for this chip
-  EXPECT_EQ(of(sev_->issue_cmd(uapi::SNP_VLEK_LOAD, &bad, nullptr)), (Outcome{EIO, FwStatus::BadMeasurement}));
+  EXPECT_EQ(of(sev_->snp_vlek_load(bad)), (Outcome{EIO, FwStatus::BadMeasurement}));
   EXPECT_EQ(of(sev_->issue_cmd(99, &st, nullptr)), kEinval);
 }
 

@@ -303,7 +303,7 @@ TEST_F(SnpLaunch, SevDevice_PlatformStatusAndConfig) {
   EXPECT_EQ(bad.error().fw, FwStatus::InvalidParam);
   c.reported_tcb = st.current_tcb_version;
   EXPECT_TRUE(sev_->issue_cmd(uapi::SNP_SET_CONFIG, &c, &fw));
-  EXPECT_TRUE(sev_->issue_cmd(uapi::SNP_COMMIT, nullptr, &fw));
+  EXPECT_TRUE(sev_->snp_commit(&fw));
 }
 
 }  // namespace

@@ -116,6 +116,13 @@ class SevDevice : public Owned {
   Status snp_set_config(uapi::sev_user_data_snp_config& c, std::uint32_t* fw_error = nullptr) {
     return issue_cmd(uapi::SNP_SET_CONFIG, &c, fw_error);
   }
+  /// SNP_COMMIT (no data: the firmware commits its current TCB; the hw backend refuses it
+  /// without the destructive opt-in).
+  Status snp_commit(std::uint32_t* fw_error = nullptr) { return issue_cmd(uapi::SNP_COMMIT, nullptr, fw_error); }
+  /// SNP_VLEK_LOAD (the hw backend refuses it without the destructive opt-in).
+  Status snp_vlek_load(uapi::sev_user_data_snp_vlek_load& v, std::uint32_t* fw_error = nullptr) {
+    return issue_cmd(uapi::SNP_VLEK_LOAD, &v, fw_error);
+  }
   /// The v10 series' SNP_SET_EXT_CONFIG (a kernel that has it: profiles v10-*).
   Status snp_set_ext_config_v10(uapi::sev_user_data_ext_snp_config& c, std::uint32_t* fw_error = nullptr) {
     return issue_cmd(uapi::SNP_SET_EXT_CONFIG_V10, &c, fw_error);
