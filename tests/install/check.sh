@@ -3,12 +3,27 @@
 # with find_package(snplab) and again with pkg-config alone, and runs both; then builds
 # examples/out-of-tree-race against it and runs its race: the buggy profile found (exit 0) and
 # replayed from the printed replay string, the fixed profile clean (exit 0).
+#
+# With --shared as the third argument it first builds SRC itself with shared libraries
+# (BUILD_SHARED_LIBS=ON, release, no tests) and checks that installed tree the same way.
 set -euo pipefail
 build="$1"
 src="$2"
+mode="${3:-static}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+if [ "$mode" = "--shared" ]; then
+  cmake -S "$src" -B "$work/shared-build" -G Ninja -DBUILD_SHARED_LIBS=ON -DSNPLAB_BUILD_TESTS=OFF \
+    -DSNPLAB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$work/shared-build" >/dev/null
+  build="$work/shared-build"
+fi
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+if [ "$mode" = "--shared" ]; then
+  test -f "$work/prefix/lib/libsnplab_scenarios.so"
+  # The installed tool finds its libraries through its RPATH, with nothing in LD_LIBRARY_PATH.
+  env -u LD_LIBRARY_PATH "$work/prefix/bin/snplab" profiles >/dev/null
+fi
 test -x "$work/prefix/bin/snplab"
 test -f "$work/prefix/lib/cmake/snplab/snplabConfig.cmake"
 test -f "$work/prefix/include/snp/uapi/uapi.h"
@@ -18,7 +33,8 @@ cmake --build "$work/build" >/dev/null
 "$work/build/consumer"
 PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --exists snplab
 for lib in $(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --libs-only-l snplab | tr ' ' '\n' | grep -- '-lsnplab'); do
-  test -f "$work/prefix/lib/lib${lib#-l}.a" || { echo "pkg-config names ${lib#-l}, not installed" >&2; exit 1; }
+  test -f "$work/prefix/lib/lib${lib#-l}.a" || test -f "$work/prefix/lib/lib${lib#-l}.so" \
+    || { echo "pkg-config names ${lib#-l}, not installed" >&2; exit 1; }
 done
 # The same program built with nothing but pkg-config's flags.
 c++ -std=c++20 -o "$work/pc_consumer" "$src/tests/install/consumer/main.cc" \
@@ -46,4 +62,4 @@ grep -q '^launch-finish-set-regs under upstream: clean over [0-9]* schedules.*th
 "$race" run launch-finish-set-regs --profile upstream --strategy dfs --budget 100000 >"$work/dfs.txt" \
   || { cat "$work/dfs.txt" >&2; exit 1; }
 grep -q 'the bounded space exhausted' "$work/dfs.txt" || { cat "$work/dfs.txt" >&2; exit 1; }
-echo "install check: ok (example: $(head -n 1 "$work/buggy.txt"))"
+echo "install check ($mode): ok (example: $(head -n 1 "$work/buggy.txt"))"
