@@ -67,6 +67,14 @@ api::Result<std::unique_ptr<SnpVm>> launch_requester(Lab& lab, std::uint8_t repo
   return vm;
 }
 
+api::Result<Requester> launch_requester_with_sev(Lab& lab, std::uint8_t report_data) {
+  auto vm = launch_requester(lab, report_data);
+  if (!vm) return vm.error();
+  auto sev = api::SevDevice::open(lab.backend());
+  if (!sev) return sev.error();
+  return Requester{std::shared_ptr<SnpVm>(std::move(*vm)), std::make_shared<api::SevDevice>(std::move(*sev))};
+}
+
 api::Result<api::RunExit> run_converting(SnpVm& vm, ScheduleContext& ctx, unsigned vcpu, unsigned max_exits) {
   api::Result<api::RunExit> e = api::RunExit{};
   for (unsigned i = 0; i < max_exits; ++i) {

@@ -370,6 +370,38 @@ TEST(Races, PspCommands_StartAndCompletionArePoints_OnEveryPath) {
   EXPECT_TRUE(interleaved) << "no schedule ran another agent right after a PSP command completed";
 }
 
+// The replay strings the README and docs/engine.md show still fit their run and raise the
+// finding (a model change that moves a scheduling point changes them).
+TEST(Races, DocumentedReplayStrings_StillReproduce) {
+  int seen = 0;
+  for (const char* doc : {"/README.md", "/docs/engine.md", "/docs/write-a-race.md"}) {
+    std::ifstream in(std::string(SNPLAB_SOURCE_DIR) + doc);
+    ASSERT_TRUE(in) << doc;
+    std::string line;
+    while (std::getline(in, line)) {
+      for (const Scenario* sc : cat().all()) {
+        const std::string prefix = sc->info().name + "/" + sc->info().buggy_profile + "/";
+        const auto at = line.find(prefix);
+        if (at == std::string::npos) continue;
+        const auto end = line.find_first_of(" `", at);
+        const std::string text = line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        std::string why;
+        const auto parsed = parse_replay(cat(), text, &why);
+        ASSERT_TRUE(parsed) << doc << ": " << text << ": " << why;
+        model::engine::Options rep;
+        rep.strategy = model::engine::Strategy::Replay;
+        rep.replay = parsed->choices;
+        const RaceRun r = run_race(*parsed->scenario, parsed->profile, rep);
+        EXPECT_TRUE(r.error.empty()) << r.error;
+        EXPECT_FALSE(r.run.replay_diverged) << doc << ": " << text << " no longer fits its run";
+        EXPECT_TRUE(r.found) << doc << ": " << text;
+        ++seen;
+      }
+    }
+  }
+  EXPECT_GE(seen, 2);
+}
+
 TEST(Races, BadReplayStrings_SayWhatIsWrong) {
   std::string why;
   EXPECT_FALSE(parse_replay(cat(), "certs-toctou", &why));

@@ -19,6 +19,7 @@
 #include "snp/api/kvm.h"
 #include "snp/model/measure/guest_measure.h"
 #include "snp/model/measure/ovmf.h"
+#include "snp/scenarios/snp_vm.h"
 
 namespace snplab::testsupport {
 
@@ -51,15 +52,9 @@ class OvmfVm {
   std::uint64_t secrets_gpa() const { return secrets_gpa_; }
   const LaunchCounts& counts() const { return counts_; }
 
-  /// QEMU's conversion: the attribute, and the guest_memfd range discarded when going shared.
+  /// QEMU's conversion (scenarios::qemu_convert): RAM's guest_memfd is at GPA 0.
   api::Status convert(std::uint64_t gpa, std::uint64_t size, bool to_private) {
-    uapi::kvm_memory_attributes a;
-    a.address = gpa;
-    a.size = size;
-    a.attributes = to_private ? uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
-    if (auto s = vm_->set_memory_attributes(a); !s) return s;
-    if (!to_private) return ram_gmem_->punch_hole(gpa, size);
-    return api::ok();
+    return scenarios::qemu_convert(*vm_, *ram_gmem_, gpa, gpa, size, to_private);
   }
 
   void close() {

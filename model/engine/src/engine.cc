@@ -472,6 +472,7 @@ RunResult Engine::run(std::vector<Agent> agents) {
   m.aborting = false;
   m.raced.clear();
   m.sched_choices = 0;
+  m.sched.clear_functions(1);  // agents start outside any kernel function (ids from 1)
   m.script.clear();
   m.script_pos = 0;
   if (m.opts.strategy == Strategy::Replay || m.opts.strategy == Strategy::Dfs) {

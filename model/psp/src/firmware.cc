@@ -52,17 +52,17 @@ bool tcb_le(TcbVersion a, TcbVersion b) {
 
 }  // namespace
 
-std::array<std::uint8_t, 32> SnpPlatformStatus::to_bytes() const {
+std::array<std::uint8_t, 32> to_bytes(const SnpPlatformStatus& s) {
   std::array<std::uint8_t, 32> b{};
-  b[0] = api_major;
-  b[1] = api_minor;
-  b[2] = state;
-  b[3] = is_rmp_initialized;
-  put_le(&b[4], build_id);
-  put_le(&b[8], flags);
-  put_le(&b[12], guest_count);
-  put_le(&b[16], current_tcb_version);
-  put_le(&b[24], reported_tcb_version);
+  b[0] = s.api_major;
+  b[1] = s.api_minor;
+  b[2] = s.state;
+  b[3] = s.is_rmp_initialized;
+  put_le(&b[4], s.build_id);
+  put_le(&b[8], s.flags);
+  put_le(&b[12], s.guest_count);
+  put_le(&b[16], s.current_tcb_version);
+  put_le(&b[24], s.reported_tcb_version);
   return b;
 }
 

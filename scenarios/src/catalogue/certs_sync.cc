@@ -25,14 +25,9 @@ class CertsSync final : public Scenario {
                            lab.profile().text);
       return {};
     }
-    auto launched = launch_requester(lab);
-    if (!launched) {
-      *error = launched.error().to_string();
-      return {};
-    }
-    auto sev = api::SevDevice::open(lab.backend());
-    if (!sev) {
-      *error = sev.error().to_string();
+    auto req = launch_requester_with_sev(lab);
+    if (!req) {
+      *error = req.error().to_string();
       return {};
     }
     // The VMM's certificate file: the table for the current TCB, then the updater's, for a
@@ -41,8 +36,8 @@ class CertsSync final : public Scenario {
     const std::uint64_t new_tcb = (tcb & ~0xFFULL) | ((tcb & 0xFF) - 1);
     auto tables = std::make_shared<const std::pair<std::vector<std::uint8_t>, std::vector<std::uint8_t>>>(
         cert_table(lab.view(), tcb), cert_table(lab.view(), new_tcb));
-    std::shared_ptr<SnpVm> vm = std::move(*launched);
-    auto dev = std::make_shared<api::SevDevice>(std::move(*sev));
+    std::shared_ptr<SnpVm> vm = req->vm;
+    std::shared_ptr<api::SevDevice> dev = req->sev;
     const bool locked = lab.profile().has(kCertLock);
     return [vm, dev, tables, locked, new_tcb](ScheduleContext& ctx) {
       namespace u = uapi;

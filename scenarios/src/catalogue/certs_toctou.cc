@@ -14,14 +14,9 @@ class CertsToctou final : public Scenario {
   const ScenarioInfo& info() const override { return info_; }
 
   ScheduleBody set_up(Lab& lab, std::string* error) const override {
-    auto launched = launch_requester(lab);
-    if (!launched) {
-      *error = launched.error().to_string();
-      return {};
-    }
-    auto sev = api::SevDevice::open(lab.backend());
-    if (!sev) {
-      *error = sev.error().to_string();
+    auto req = launch_requester_with_sev(lab);
+    if (!req) {
+      *error = req.error().to_string();
       return {};
     }
     const std::uint64_t tcb = lab.view().reported_tcb();
@@ -29,12 +24,12 @@ class CertsToctou final : public Scenario {
     auto table = [&](std::uint8_t tag) {
       return cert_table(lab.view(), tcb, {{model::kGuidCrl, std::vector<std::uint8_t>(16, tag)}});
     };
-    if (auto s = set_ext_config(lab.backend(), *sev, table(1)); !s) {
+    if (auto s = set_ext_config(lab.backend(), *req->sev, table(1)); !s) {
       *error = "SNP_SET_EXT_CONFIG in the set-up: " + s.error().to_string();
       return {};
     }
-    std::shared_ptr<SnpVm> vm = std::move(*launched);
-    auto dev = std::make_shared<api::SevDevice>(std::move(*sev));
+    std::shared_ptr<SnpVm> vm = req->vm;
+    std::shared_ptr<api::SevDevice> dev = req->sev;
     auto next = std::make_shared<const std::vector<std::uint8_t>>(table(2));
     return [vm, dev, next](ScheduleContext& ctx) {
       ctx.run({{"vcpu0",

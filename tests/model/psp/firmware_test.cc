@@ -123,7 +123,7 @@ TEST_F(FirmwareTest, PlatformStatus_BytesFollowTheUapiLayout) {
   ASSERT_EQ(fw_.snp_init(), FwStatus::Success);
   SnpPlatformStatus st;
   ASSERT_EQ(fw_.snp_platform_status(&st), FwStatus::Success);
-  const auto b = st.to_bytes();
+  const auto b = to_bytes(st);
   EXPECT_EQ(b[0], fw_.config().api_major);
   EXPECT_EQ(b[1], fw_.config().api_minor);
   EXPECT_EQ(b[2], 1);  // INIT

@@ -144,7 +144,7 @@ int sev_ioctl_do_snp_platform_status(Host& host, void* data, std::uint32_t* fw_e
   SnpPlatformStatus status;
   const FwStatus st = host.sev()->fw().snp_platform_status(&status);
   if (st == FwStatus::Success) {
-    const auto bytes = status.to_bytes();
+    const auto bytes = to_bytes(status);
     std::memcpy(data, bytes.data(), bytes.size());
   }
   return fw_ret(st, fw_error);

@@ -38,6 +38,7 @@ Host::Host(HostConfig cfg) : cfg_(cfg) {
       if (!done) {
         const bool take = sev_cmd_mutex_.owner() != sched_.current();
         taken.push_back(take);
+        sched_.enter(take ? "sev_do_cmd" : "__sev_do_cmd_locked");  // left when the command is done
         if (take) sev_cmd_mutex_.lock();
         sched_.point(kern::PointKind::FirmwareCall, &sev_->fw(), to_string(c));
         return;
@@ -46,6 +47,7 @@ Host::Host(HostConfig cfg) : cfg_(cfg) {
       const bool took = !taken.empty() && taken.back();
       if (!taken.empty()) taken.pop_back();
       if (took) sev_cmd_mutex_.unlock();
+      sched_.leave();
     });
   }
 }

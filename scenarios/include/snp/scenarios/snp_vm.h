@@ -27,6 +27,20 @@ struct SnpVmConfig {
   bool finish = true;               ///< issue LAUNCH_FINISH (false: stop after the memory set-up)
 };
 
+/// What QEMU does for a conversion of [gpa, gpa + size): the memory attribute, and for a
+/// conversion to shared the guest_memfd range discarded too (the private page goes back
+/// through the RMP). `gmem_offset` is where `gpa` is in `gmem`.
+inline api::Status qemu_convert(api::Vm& vm, api::GuestMemfd& gmem, std::uint64_t gpa, std::uint64_t gmem_offset,
+                                std::uint64_t size, bool to_private) {
+  uapi::kvm_memory_attributes a;
+  a.address = gpa;
+  a.size = size;
+  a.attributes = to_private ? uapi::KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+  if (auto s = vm.set_memory_attributes(a); !s) return s;
+  if (!to_private) return gmem.punch_hole(gmem_offset, size);
+  return api::ok();
+}
+
 class SnpVm {
  public:
   /// Launches the guest on `b`; the error of the first step that fails.
@@ -49,12 +63,9 @@ class SnpVm {
     return vm_->set_memory_attributes(a);
   }
 
-  /// What QEMU does for a conversion: private -> the attribute, shared -> the attribute and
-  /// the guest_memfd range discarded (the private page goes back through the RMP).
+  /// A conversion as QEMU makes it (qemu_convert; the guest_memfd is at GPA 0).
   api::Status convert(std::uint64_t gpa, std::uint64_t size, bool to_private) {
-    if (auto s = set_attributes(gpa, size, to_private); !s) return s;
-    if (!to_private) return gmem_->punch_hole(gpa, size);
-    return api::ok();
+    return qemu_convert(*vm_, *gmem_, gpa, gpa, size, to_private);
   }
 
   /// Closes everything in the order a VMM exits: vCPUs, the guest_memfd, the VM.

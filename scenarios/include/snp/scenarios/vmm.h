@@ -43,6 +43,14 @@ model::kvm::GuestRequestPages requester_pages();
 /// with report data `report_data` and halts.
 api::Result<std::unique_ptr<SnpVm>> launch_requester(Lab& lab, std::uint8_t report_data = 1);
 
+/// What a certificate race starts from: launch_requester()'s guest and /dev/sev opened beside
+/// it (SNP_SET_EXT_CONFIG, SNP_SET_CONFIG), both ready to be shared with the schedule body.
+struct Requester {
+  std::shared_ptr<SnpVm> vm;
+  std::shared_ptr<api::SevDevice> sev;
+};
+api::Result<Requester> launch_requester_with_sev(Lab& lab, std::uint8_t report_data = 1);
+
 /// KVM_RUN on vCPU `vcpu` of `vm` until an exit other than KVM_EXIT_MEMORY_FAULT (converted
 /// the way QEMU converts, noted on `ctx`; a failed conversion is noted and the vCPU run again,
 /// so the guest's next access shows what it left) or `max_exits` exits; the last exit or the

@@ -128,6 +128,10 @@ class Sched final : public FindingSink {
     return a < fns_.size() && !fns_[a].empty() ? fns_[a].back() : std::string_view{};
   }
   std::string_view function() const { return function(current_); }
+  /// Forgets the function stacks of agents `from` and up (a run's agents start outside any).
+  void clear_functions(AgentId from) {
+    if (fns_.size() > from) fns_.resize(from);
+  }
   /// Agent `a`'s functions, innermost first, as a backtrace lists them ("f <- g <- h").
   std::string backtrace(AgentId a) const;
   /// " in f <- g" for the current agent (what a report appends); "" outside any function.

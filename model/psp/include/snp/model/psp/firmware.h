@@ -23,6 +23,7 @@
 #include "snp/model/hw/memory.h"
 #include "snp/model/hw/rmp.h"
 #include "snp/model/psp/sim_chip.h"
+#include "snp/uapi/uapi.h"
 
 namespace snplab::model {
 
@@ -124,19 +125,11 @@ struct SnpConfigCmd {  // sev_user_data_snp_config
   std::uint32_t rsvd = 0;      ///< bits 31:2 and the 52 reserved bytes, folded: must be zero
 };
 
-/// SNP_PLATFORM_STATUS output, `struct sev_user_data_snp_status` (facts §4.2), 32 bytes.
-struct SnpPlatformStatus {
-  std::uint8_t api_major = 0;
-  std::uint8_t api_minor = 0;
-  std::uint8_t state = 0;
-  std::uint8_t is_rmp_initialized = 0;  ///< bit 0
-  std::uint32_t build_id = 0;
-  std::uint32_t flags = 0;              ///< bit 0 mask_chip_id, 1 mask_chip_key, 2 vlek_en
-  std::uint32_t guest_count = 0;
-  std::uint64_t current_tcb_version = 0;
-  std::uint64_t reported_tcb_version = 0;
-  std::array<std::uint8_t, 32> to_bytes() const;
-};
+/// SNP_PLATFORM_STATUS output: the firmware writes the layout the kernel copies out verbatim,
+/// `struct sev_user_data_snp_status` (facts §4.2), 32 bytes - the uAPI struct itself.
+using SnpPlatformStatus = uapi::sev_user_data_snp_status;
+/// Its 32 bytes, little-endian field by field.
+std::array<std::uint8_t, 32> to_bytes(const SnpPlatformStatus& s);
 
 /// SNP_GUEST_STATUS output page (facts §4.1).
 struct SnpGuestStatus {
