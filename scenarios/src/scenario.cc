@@ -337,6 +337,16 @@ std::optional<ParsedReplay> parse_replay(const Catalogue& cat, std::string_view 
   p.profile = std::string(text.substr(a + 1, b - a - 1));
   if (!parse_profile(p.scenario->info(), p.profile, why)) return std::nullopt;
   p.choices = std::string(text.substr(b + 1));
+  if (!model::engine::decode_choices(p.choices)) {
+    *why = p.choices.size() > model::engine::kMaxReplayText
+               ? fmt::format("the choices are {} characters; a replay string holds at most {}", p.choices.size(),
+                             model::engine::kMaxReplayText)
+               : fmt::format("'{}' is not a list of choices: letters a-z, each with an optional run length, "
+                             "{} choices at most",
+                             p.choices.size() > 40 ? p.choices.substr(0, 40) + "..." : p.choices,
+                             model::engine::kMaxReplayChoices);
+    return std::nullopt;
+  }
   return p;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,16 +45,19 @@ int usage(const Cli& c, const std::string& msg) {
              "       {0} explain NAME\n"
              "       {0} run NAME [--profile P] [--strategy random|pct|dfs] [--seed N] [--budget N]\n"
              "       {2}          [--depth D] [--bound B] [--jobs N] [--keep-going] [--progress]\n"
+             "       {2}          [--expect finding|clean]\n"
              "       {2}          [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
              "       {0} run --all [--jobs N]\n"
-             "       {0} replay NAME/PROFILE/CHOICES [--trace] [--trace-out FILE]...\n"
+             "       {0} replay NAME/PROFILE/CHOICES [--expect finding|clean] [--trace] [--trace-out FILE]...\n"
              "\nWithout --strategy, run explores with PCT (depth 2, the scenario's budget) and, when that\n"
              "finds nothing, every schedule up to the preemption bound (--bound, 2).\n"
              "A profile is a kernel profile (`snplab profiles`) with the scenario's VMM switches after '+'\n"
              "(`{0} list`). --trace-out writes the run as text, or by the file's extension as .json\n"
              "(Chrome/Perfetto trace), .svg (timeline) or .html (timeline page).\n"
-             "Exit status: 0 as the scenario expects (its buggy profile found, its fixed profile clean),\n"
-             "1 otherwise or on an error, 2 for a usage error, 3 when a replay did not reproduce its run.\n",
+             "Exit status: 0 when the expectation held - by default the finding under the scenario's\n"
+             "buggy profile and a clean run under any other (--expect finding|clean says otherwise) -\n"
+             "1 when it did not, the run diverged or stopped early, or on an error, 2 for a usage or\n"
+             "input error, 3 when a finding did not reproduce from its replay string.\n",
              c.prog, msg, pad);
   return 2;
 }
@@ -245,6 +249,7 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   std::string profile;
   bool trace = false, budget_set = false, progress = false, strategy_set = false;
   std::vector<std::string> trace_out;
+  std::optional<bool> expect_finding;  // --expect; by default a finding under the buggy profile only
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -259,6 +264,10 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
       } else if (a == "--trace-out") {
         need(v != nullptr, "takes a file name");
         trace_out.emplace_back(v);
+      } else if (a == "--expect") {
+        need(v != nullptr && (std::string_view(v) == "finding" || std::string_view(v) == "clean"),
+             "takes finding or clean");
+        expect_finding = std::string_view(v) == "finding";
       } else if (sub == "replay") {
         return usage(c, fmt::format("unknown argument '{}' for replay", a));
       } else if (a == "--profile") {
@@ -326,7 +335,14 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
     for (const std::string& path : trace_out) {
       if (!write_trace(path, r.run, info, c)) return 1;
     }
-    return r.run.replay_diverged ? 1 : 0;
+    if (r.run.replay_diverged) return 1;
+    const bool want = expect_finding.value_or(p->profile == p->scenario->info().buggy_profile);
+    if (r.found != want) {
+      c.error("expected {}, the replay {}", want ? "the finding" : "a clean run",
+              r.found ? fmt::format("raised {}", p->scenario->info().finding) : "ran clean");
+      return 1;
+    }
+    return 0;
   }
 
   if (std::string_view(argv[1]) == "--all") {
@@ -342,6 +358,7 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   if (std::string why; !parse_profile(*s, profile, &why)) return usage(c, why);
   if (o.resume && o.checkpoint.empty()) return usage(c, "--resume needs --checkpoint FILE");
   if (!budget_set) o.budget = profile == s->fixed_profile ? s->fixed_bound : s->buggy_budget;
+  const bool want_finding = expect_finding.value_or(profile == s->buggy_profile);
   // The default needs no tuning: PCT, and when it finds nothing, every schedule up to the
   // preemption bound (a checkpointed run is one strategy).
   o.then_dfs = !strategy_set && o.checkpoint.empty();
@@ -388,12 +405,13 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
     for (const std::string& path : trace_out) {
       if (!write_trace(path, r.first->run, info, c)) return 1;
     }
-    return profile == s->fixed_profile ? 1 : 0;
+    return want_finding ? 0 : 1;
   }
   fmt::print(out, "{} under {}: clean over {} schedules ({:.3f} s; {}){}\n", s->name, profile, r.schedules, r.seconds,
              how, r.exhausted ? ", the bounded space exhausted" : "");
   if (!trace_out.empty()) c.error("no finding, so no trace written");
-  return profile == s->buggy_profile && !r.stopped ? 1 : 0;
+  // Stopped early, a clean answer is not one: exit 1 either way.
+  return want_finding || r.stopped ? 1 : 0;
 }
 
 int scenario_main(const Catalogue& cat, int argc, char** argv) {

@@ -187,6 +187,54 @@ TEST(ScenarioApi, BadProfilesAndFailingSetUps_SayWhat) {
   EXPECT_NE(br.err.find("racer: the set-up cannot go on"), std::string::npos) << br.err;
 }
 
+// Exit codes a script can rely on: a replay exits by whether the expectation held (the finding
+// under the buggy profile, clean under any other, or --expect), a diverging replay is 1, a
+// choices string that is not one (or past the bounds) is an input error before anything runs.
+TEST(ScenarioApi, ReplayAndRun_ExitByTheExpectation) {
+  const Catalogue cat = catalogue();
+  // A schedule that runs t1 to the end first: no race.
+  std::string clean_choices;
+  for (std::uint64_t seed = 1; seed <= 64 && clean_choices.empty(); ++seed) {
+    model::engine::Options o;
+    o.seed = seed;
+    const RaceRun r = run_race(*cat.find("lost-update"), "upstream", o);
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    if (!r.found) clean_choices = r.run.replay;
+  }
+  ASSERT_FALSE(clean_choices.empty());
+  const Cli clean = cli(cat, {"replay", "lost-update/upstream/" + clean_choices});
+  EXPECT_EQ(clean.code, 1) << clean.out << clean.err;
+  EXPECT_NE(clean.err.find("expected the finding, the replay ran clean"), std::string::npos) << clean.err;
+  EXPECT_EQ(cli(cat, {"replay", "lost-update/upstream/" + clean_choices, "--expect", "clean"}).code, 0);
+  const Cli found = cli(cat, {"run", "lost-update"});
+  ASSERT_EQ(found.code, 0);
+  const std::string replay = replay_line(found.out);
+  EXPECT_EQ(cli(cat, {"replay", replay, "--expect", "clean"}).code, 1);
+  EXPECT_EQ(cli(cat, {"replay", replay, "--expect", "sometimes"}).code, 2);
+  // Under a profile that is not the buggy one, a finding is unexpected.
+  const std::string other = "lost-update/launch-update-revert-all/" + replay.substr(replay.rfind('/') + 1);
+  EXPECT_EQ(cli(cat, {"replay", other}).code, 1);
+  const Cli run_other = cli(cat, {"run", "lost-update", "--profile", "launch-update-revert-all"});
+  EXPECT_EQ(run_other.code, 1) << run_other.out;
+  EXPECT_EQ(cli(cat, {"run", "lost-update", "--profile", "launch-update-revert-all", "--expect", "finding"}).code, 0);
+  // Not choices at all, or too many of them: an input error.
+  const Cli bad = cli(cat, {"replay", "lost-update/upstream/A!"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("'A!' is not a list of choices"), std::string::npos) << bad.err;
+  std::string huge = "lost-update/upstream/";
+  for (int i = 0; i < 700; ++i) huge += "a9999999";
+  const Cli big = cli(cat, {"replay", huge});
+  EXPECT_EQ(big.code, 2);
+  EXPECT_NE(big.err.find("choices at most"), std::string::npos) << big.err;
+  const Cli long_text = cli(cat, {"replay", "lost-update/upstream/" + std::string(70000, 'a')});
+  EXPECT_EQ(long_text.code, 2);
+  EXPECT_NE(long_text.err.find("a replay string holds at most 65536"), std::string::npos) << long_text.err;
+  // Choices that do not fit the run: divergence, exit 1.
+  const Cli diverged = cli(cat, {"replay", "lost-update/upstream/z"});
+  EXPECT_EQ(diverged.code, 1);
+  EXPECT_NE(diverged.err.find("diverged"), std::string::npos) << diverged.err;
+}
+
 TEST(ScenarioApi, CatalogueRefusesDuplicatesAndBadInformation) {
   Catalogue cat = Catalogue::builtin();
   ScenarioInfo dup = lost_update_info();

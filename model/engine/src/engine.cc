@@ -105,6 +105,7 @@ std::string encode_choices(const std::vector<std::uint8_t>& choices) {
 }
 
 std::optional<std::vector<std::uint8_t>> decode_choices(std::string_view s) {
+  if (s.size() > kMaxReplayText) return std::nullopt;
   std::vector<std::uint8_t> out;
   for (std::size_t i = 0; i < s.size();) {
     const char c = s[i++];
@@ -113,9 +114,10 @@ std::optional<std::vector<std::uint8_t>> decode_choices(std::string_view s) {
     if (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) != 0) {
       const auto* first = s.data() + i;
       const auto r = std::from_chars(first, s.data() + s.size(), n);
-      if (r.ec != std::errc{} || n == 0 || n > 10'000'000) return std::nullopt;
+      if (r.ec != std::errc{} || n == 0) return std::nullopt;
       i += static_cast<std::size_t>(r.ptr - first);
     }
+    if (n > kMaxReplayChoices - out.size()) return std::nullopt;  // checked before it is allocated
     out.insert(out.end(), n, static_cast<std::uint8_t>(c - 'a'));
   }
   return out;

@@ -426,3 +426,30 @@ TEST(Lockdep, SameOrderEverywhere_Silent_AssertHeld) {
 
 }  // namespace
 }  // namespace snplab::model::kern
+
+namespace snplab::model::engine {
+namespace {
+
+// A replay string is bounded before anything is allocated: at most kMaxReplayText characters
+// and kMaxReplayChoices choices, however the run lengths add up.
+TEST(ReplayCodec, DecodeIsBounded_AndRoundTrips) {
+  const std::vector<std::uint8_t> c = {0, 0, 0, 1, 0, 2, 2};
+  ASSERT_TRUE(decode_choices(encode_choices(c)));
+  EXPECT_EQ(*decode_choices(encode_choices(c)), c);
+  const auto full = decode_choices(fmt::format("a{}", kMaxReplayChoices));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->size(), kMaxReplayChoices);
+  EXPECT_FALSE(decode_choices(fmt::format("a{}", kMaxReplayChoices + 1)));
+  EXPECT_FALSE(decode_choices(fmt::format("a{}b1", kMaxReplayChoices)));
+  std::string many;
+  for (int i = 0; i < 700; ++i) many += "a9999999";  // 5.6 KB asking for 7 billion choices
+  EXPECT_FALSE(decode_choices(many));
+  EXPECT_FALSE(decode_choices(std::string(kMaxReplayText + 1, 'a')));
+  EXPECT_TRUE(decode_choices(std::string(kMaxReplayText, 'a')));
+  EXPECT_FALSE(decode_choices("a0"));
+  EXPECT_FALSE(decode_choices("A"));
+  EXPECT_FALSE(decode_choices("a99999999999999999999999"));  // past 2^64
+}
+
+}  // namespace
+}  // namespace snplab::model::engine

@@ -37,9 +37,10 @@ class Catalogue {
 };
 
 /// The `snplab scenario` command line over `cat`, for a program of one's own: argv[0] is the
-/// program, argv[1] the subcommand (list, explain, run, replay). Returns the exit code:
-/// 0 as expected (the buggy profile found, the fixed one clean), 1 otherwise or on an
-/// error, 2 for a usage error, 3 for nondeterminism.
+/// program, argv[1] the subcommand (list, explain, run, replay). Returns the exit code: 0 when
+/// the expectation held (by default the finding under the scenario's buggy profile, a clean
+/// run under any other; `--expect finding|clean`), 1 when it did not (or the run diverged,
+/// stopped early or failed), 2 for a usage or input error, 3 for nondeterminism.
 int scenario_main(const Catalogue& cat, int argc, char** argv);
 /// The same with the subcommand at argv[0], output to `out`/`err`, usage naming `prog`.
 int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err);

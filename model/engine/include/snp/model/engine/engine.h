@@ -128,6 +128,12 @@ class Explorer {
 
 /// The replay-string codec (run-length encoded choices: "a12b1a3").
 std::string encode_choices(const std::vector<std::uint8_t>& choices);
+/// Bounds on what a replay string may ask for: its length, and the choices it expands to (a
+/// run of the catalogue makes a few hundred; a string of long run lengths must not allocate
+/// gigabytes).
+inline constexpr std::size_t kMaxReplayText = 64 * 1024;
+inline constexpr std::size_t kMaxReplayChoices = 1 << 20;
+/// nullopt for a string that is not letters with optional run lengths, or past the bounds.
 std::optional<std::vector<std::uint8_t>> decode_choices(std::string_view s);
 
 }  // namespace snplab::model::engine
