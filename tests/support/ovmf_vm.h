@@ -130,19 +130,16 @@ class OvmfVm {
         return bad(fmt::format("section at {:#x}+{:#x} is outside guest RAM [0, {:#x})", s.gpa, s.size, cfg.ram));
       }
     }
-    auto kvm = api::Kvm::open(b_);
-    if (!kvm) return kvm.error();
-    auto vm = kvm->create_vm(u::KVM_X86_SNP_VM);
-    if (!vm) return vm.error();
-    vm_.emplace(std::move(*vm));
-    auto sev = api::SevDevice::open(b_);
-    if (!sev) return sev.error();
+    auto files = scenarios::open_snp_vm(b_);
+    if (!files) return files.error();
+    vm_.emplace(std::move(files->vm));
+    api::SevDevice& sev = files->sev;
     u::kvm_enable_cap c;
     c.cap = u::KVM_CAP_EXIT_HYPERCALL;
     c.args[0] = 1ULL << u::KVM_HC_MAP_GPA_RANGE;
     if (auto s = vm_->enable_cap(c); !s) return s;
     u::kvm_sev_init init;  // vmsa_features 0: the measured SEV_FEATURES is SNP_ACTIVE alone
-    if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev->handle())); !s) {
+    if (auto s = vm_->sev_init2(init, sev); !s) {
       return s;
     }
     u::kvm_sev_snp_launch_start start;

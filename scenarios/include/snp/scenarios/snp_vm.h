@@ -41,6 +41,22 @@ inline api::Status qemu_convert(api::Vm& vm, api::GuestMemfd& gmem, std::uint64_
   return api::ok();
 }
 
+/// What a VMM opens before KVM_SEV_INIT2: an SNP VM (KVM_CREATE_VM with KVM_X86_SNP_VM) and
+/// /dev/sev, whose fd INIT2 names.
+struct SnpVmFiles {
+  api::Vm vm;
+  api::SevDevice sev;
+};
+inline api::Result<SnpVmFiles> open_snp_vm(api::Backend& b) {
+  auto kvm = api::Kvm::open(b);
+  if (!kvm) return kvm.error();
+  auto vm = kvm->create_vm(uapi::KVM_X86_SNP_VM);
+  if (!vm) return vm.error();
+  auto sev = api::SevDevice::open(b);
+  if (!sev) return sev.error();
+  return SnpVmFiles{std::move(*vm), std::move(*sev)};
+}
+
 class SnpVm {
  public:
   /// Launches the guest on `b`; the error of the first step that fails.
@@ -82,13 +98,10 @@ class SnpVm {
 
   api::Status launch_(const SnpVmConfig& cfg) {
     namespace u = uapi;
-    auto kvm = api::Kvm::open(b_);
-    if (!kvm) return kvm.error();
-    auto vm = kvm->create_vm(u::KVM_X86_SNP_VM);
-    if (!vm) return vm.error();
-    vm_.emplace(std::move(*vm));
-    auto sev = api::SevDevice::open(b_);
-    if (!sev) return sev.error();
+    auto files = open_snp_vm(b_);
+    if (!files) return files.error();
+    vm_.emplace(std::move(files->vm));
+    api::SevDevice& sev = files->sev;
     if (cfg.exit_hypercall) {
       u::kvm_enable_cap c;
       c.cap = u::KVM_CAP_EXIT_HYPERCALL;
@@ -97,7 +110,7 @@ class SnpVm {
     }
     u::kvm_sev_init init;
     init.vmsa_features = cfg.vmsa_features;
-    if (auto s = vm_->sev_init2(init, *sev); !s) return s;
+    if (auto s = vm_->sev_init2(init, sev); !s) return s;
     u::kvm_sev_snp_launch_start start;
     start.policy = cfg.policy;
     if (auto s = vm_->snp_launch_start(start); !s) return s;
