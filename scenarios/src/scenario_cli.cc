@@ -1,6 +1,8 @@
 // `snplab scenario` over a catalogue: list, explain, run (one scenario or --all), replay. The
 // snplab tool runs it over the built-in catalogue; scenario_main() gives a program of one's own
 // the same command line over its catalogue. See docs/engine.md and docs/write-a-race.md.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -52,8 +54,9 @@ int usage(const Cli& c, const std::string& msg) {
              "\nWithout --strategy, run explores with PCT (depth 2, the scenario's budget) and, when that\n"
              "finds nothing, every schedule up to the preemption bound (--bound, 2).\n"
              "A profile is a kernel profile (`snplab profiles`) with the scenario's VMM switches after '+'\n"
-             "(`{0} list`). --trace-out writes the run as text, or by the file's extension as .json\n"
-             "(Chrome/Perfetto trace), .svg (timeline) or .html (timeline page).\n"
+             "(`{0} list`). --trace-out writes the run as text (`-`: standard output), or by the file's\n"
+             "extension as .json (Chrome/Perfetto trace), .svg (timeline) or .html (timeline page).\n"
+             "--progress prints schedules and rate about once a second (on a terminal, after 2 s anyway).\n"
              "Exit status: 0 when the expectation held - by default the finding under the scenario's\n"
              "buggy profile and a clean run under any other (--expect finding|clean says otherwise) -\n"
              "1 when it did not, the run diverged or stopped early, or on an error, 2 for a usage or\n"
@@ -75,6 +78,10 @@ bool ends_with(std::string_view s, std::string_view suf) {
 
 /// Writes the run to `path` in the format its extension names; false (with a message) on error.
 bool write_trace(const std::string& path, const model::engine::RunResult& run, const TraceInfo& info, const Cli& c) {
+  if (path == "-") {  // the text trace on standard output
+    fmt::print(c.out, "{}", run.text());
+    return true;
+  }
   std::string body;
   if (ends_with(path, ".json")) {
     body = chrome_trace_json(run, info);
@@ -231,6 +238,11 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   const Cli c{prog, out, err};
   if (argc < 1) return usage(c, "no subcommand");
   const std::string_view sub = argv[0];
+  if (sub == "--help" || sub == "-h" || sub == "help") {
+    const Cli to_out{prog, out, out};
+    (void)usage(to_out, "race scenarios on the simulation engine");
+    return 0;
+  }
   if (sub == "list") {
     if (argc != 1) return usage(c, "list takes no arguments");
     return cmd_list(cat, out);
@@ -362,8 +374,10 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   // The default needs no tuning: PCT, and when it finds nothing, every schedule up to the
   // preemption bound (a checkpointed run is one strategy).
   o.then_dfs = !strategy_set && o.checkpoint.empty();
-  if (progress) {
-    o.progress = [err](const ExploreProgress& p) {
+  // --progress always; on a terminal, by itself once a run has taken two seconds.
+  if (progress || isatty(fileno(err)) != 0) {
+    o.progress = [err, progress](const ExploreProgress& p) {
+      if (!progress && p.seconds < 2) return;
       fmt::print(err, "  {} schedules, {} findings, {:.1f} s, {:.0f} schedules/s\n", p.schedules, p.findings,
                  p.seconds, p.seconds > 0 ? static_cast<double>(p.schedules) / p.seconds : 0.0);
     };

@@ -30,11 +30,12 @@ constexpr const char* kUsage =
     "        compute the expected launch measurement offline (`snplab measure --help`)\n"
     "  report show FILE | report verify FILE --cert CERT --chain PEM [--ark FILE] [--trust-simulated]\n"
     "        print an attestation report's fields, or verify it against a chain rooted in AMD's keys\n"
-    "  scenario list | run NAME [--profile P] [--seed N] [--budget N] [--trace] | replay STRING\n"
-    "        race scenarios on the simulation engine (`snplab scenario list`)\n"
+    "  scenario list | explain NAME | run NAME [options] | run --all | replay NAME/PROFILE/CHOICES\n"
+    "        race scenarios on the simulation engine (`snplab scenario --help`); a race of\n"
+    "        one's own: docs/write-a-race.md\n"
     "  profiles [--markdown]\n"
     "        list the simulated host's kernel profiles and what each switches\n"
-    "  help  this text\n";
+    "  help  this text; --version: the version\n";
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "snplab: %s\n\n%s", msg.c_str(), kUsage);
@@ -124,6 +125,10 @@ int main(int argc, char** argv) {
   const std::string_view cmd = argv[1];
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("snplab %s\n", SNPLAB_VERSION);
     return 0;
   }
   if (cmd == "demo") return cmd_demo(argc - 2, argv + 2);
