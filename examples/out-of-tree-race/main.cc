@@ -65,7 +65,7 @@ class LaunchFinishSetRegs final : public sc::Scenario {
       .summary = "KVM_SEV_SNP_LAUNCH_FINISH syncs and measures vCPU 0's VMSA while another VMM thread is in "
                  "KVM_SET_REGS on that vCPU: without the vCPU mutexes the sync reads registers the ioctl is writing",
       .source = "cb923ee6a80f KVM: SEV: Lock all vCPUs when synchronzing VMSAs for SNP launch finish, "
-                "https://patch.msgid.link/20260310234829.2608037-6-seanjc@google.com",
+                "https://lore.kernel.org/r/20260310234829.2608037-6-seanjc@google.com",
       .agents = "vmm-finish: KVM_SEV_SNP_LAUNCH_FINISH; vmm-set-regs: KVM_SET_REGS on vCPU 0",
       .buggy_profile = "launch-finish-unlocked-vcpus",
       .fixed_profile = "upstream",

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -81,14 +82,16 @@ bool read_checkpoint(const std::string& path, Checkpoint* c, std::string* why) {
   return true;
 }
 
-void write_checkpoint(const std::string& path, const Checkpoint& c) {
-  if (path.empty()) return;
+/// False when the file could not be written (a directory, no permission, a full disk).
+bool write_checkpoint(const std::string& path, const Checkpoint& c) {
+  if (path.empty()) return true;
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << to_text(c);
+    if (!out || !(out << to_text(c)) || !out.flush()) return false;
   }
-  std::rename(tmp.c_str(), path.c_str());  // a stop mid-write leaves the previous checkpoint
+  // A stop mid-write leaves the previous checkpoint.
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 model::engine::Options schedule_options(const ExploreOptions& o, std::uint64_t index, std::uint64_t k) {
@@ -123,24 +126,35 @@ ExploreResult explore_one(const Scenario& s, std::string_view profile, const Exp
   cp.bound = o.preemption_bound;
   if (o.resume) {
     Checkpoint old;
-    if (!read_checkpoint(o.checkpoint, &old, &res.error)) return res;
+    if (!read_checkpoint(o.checkpoint, &old, &res.error)) {
+      res.input_error = true;
+      return res;
+    }
     if (old.scenario != cp.scenario || old.profile != cp.profile || old.strategy != cp.strategy ||
         old.seed != cp.seed || old.depth != cp.depth || old.bound != cp.bound) {
       res.error = fmt::format("checkpoint '{}' is for {} under {} ({}, seed {}, depth {}, bound {}), not this run",
                               o.checkpoint, old.scenario, old.profile, old.strategy, old.seed, old.depth, old.bound);
+      res.input_error = true;
       return res;
     }
     cp = old;
   }
+  // The checkpoint file must be writable before any work depends on it.
+  if (!write_checkpoint(o.checkpoint, cp)) {
+    res.error = fmt::format("cannot write checkpoint '{}'", o.checkpoint);
+    res.input_error = true;
+    return res;
+  }
   res.schedules = cp.next;
   res.findings = cp.findings;
   auto last_tick = Clock::now();
+  bool checkpoint_failed = false;
   auto tick = [&](bool force) {
     if (!force && Clock::now() - last_tick < std::chrono::seconds(1)) return;
     last_tick = Clock::now();
     cp.next = res.schedules;
     cp.findings = res.findings;
-    write_checkpoint(o.checkpoint, cp);
+    if (!write_checkpoint(o.checkpoint, cp)) checkpoint_failed = true;
     if (o.progress) o.progress(ExploreProgress{res.schedules, res.findings, elapsed()});
   };
   auto stop_requested = [&] { return o.stop != nullptr && o.stop->load(std::memory_order_relaxed); };
@@ -226,7 +240,10 @@ ExploreResult explore_one(const Scenario& s, std::string_view profile, const Exp
     const unsigned jobs = o.jobs == 0 ? std::max(1U, std::thread::hardware_concurrency()) : o.jobs;
     tbb::task_arena arena(static_cast<int>(jobs));
     const std::uint64_t round = jobs == 1 ? 1 : jobs * 8ULL;
-    const std::uint64_t end = res.schedules + o.budget;
+    // Saturating: a resumed run with a huge budget must not wrap around to no work.
+    const std::uint64_t end =
+        o.budget > std::numeric_limits<std::uint64_t>::max() - res.schedules ? std::numeric_limits<std::uint64_t>::max()
+                                                                               : res.schedules + o.budget;
     while (res.schedules < end && !stop_requested()) {
       const std::uint64_t base = res.schedules;
       const std::uint64_t n = std::min(round, end - base);
@@ -266,6 +283,9 @@ ExploreResult explore_one(const Scenario& s, std::string_view profile, const Exp
   res.seconds = elapsed();
   if (res.first) res.reproduced = reproduces(s, profile, *res.first);
   tick(true);
+  if (checkpoint_failed && res.error.empty()) {
+    res.error = fmt::format("cannot write checkpoint '{}' (the run went on without it)", o.checkpoint);
+  }
   return res;
 }
 

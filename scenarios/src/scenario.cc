@@ -132,6 +132,17 @@ ScheduleContext::ScheduleContext(api::Backend& b, const Profile& p, const model:
     : b_(b), profile_(p), view_(b), opts_(opts), run_(run), notes_(notes), error_(error) {}
 
 void ScheduleContext::run(std::vector<model::engine::Agent> agents) {
+  // An exception must not leave an agent's fiber (that is std::terminate): it ends the agent
+  // and makes the schedule an error naming it.
+  for (model::engine::Agent& a : agents) {
+    a.body = [this, name = a.name, body = std::move(a.body)] {
+      try {
+        body();
+      } catch (const std::exception& e) {
+        fail(fmt::format("agent {} threw: {}", name, e.what()));
+      }
+    };
+  }
   model::kvm::Host& host = host_of(b_);
   model::engine::Engine engine(host.sched(), opts_);
   engine.watch(host.sev()->rmp());
@@ -275,7 +286,12 @@ std::unique_ptr<PreparedRace> PreparedRace::prepare(const Scenario& s, std::stri
   }
   impl->backend = std::move(*backend);
   Lab lab(*impl->backend, impl->profile);
-  impl->body = s.set_up(lab, error);
+  try {
+    impl->body = s.set_up(lab, error);
+  } catch (const std::exception& e) {
+    *error = fmt::format("{}: the set-up threw: {}", s.info().name, e.what());
+    return nullptr;
+  }
   if (!impl->body) {
     if (error->empty()) *error = fmt::format("{}: the set-up returned no schedule", s.info().name);
     return nullptr;
@@ -299,7 +315,11 @@ RaceRun PreparedRace::run(const model::engine::Options& opts) {
   }
   impl_->ran = true;
   ScheduleContext ctx(*impl_->backend, impl_->profile, opts, out.run, out.notes, out.error);
-  impl_->body(ctx);
+  try {
+    impl_->body(ctx);
+  } catch (const std::exception& e) {
+    ctx.fail(fmt::format("{}: the schedule body threw: {}", impl_->scenario->info().name, e.what()));
+  }
   const model::FindingKind kind = impl_->scenario->info().finding;
   out.found = out.error.empty() && std::any_of(out.run.findings.begin(), out.run.findings.end(),
                                                [&](const model::kern::KernelFinding& f) { return f.kind == kind; });

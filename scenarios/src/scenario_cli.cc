@@ -183,6 +183,10 @@ int cmd_explain(const Scenario& sc, const Cli& c) {
   fmt::print(out, "\n");
   print_findings(out, *r.first);
   fmt::print(out, "replay: {}\n", replay_string(sc, s.buggy_profile, run.replay));
+  if (!r.reproduced) {
+    fmt::print(out, "NONDETERMINISM: the replay string did not reproduce the same trace (a bug in the model)\n");
+    return 3;
+  }
   return 0;
 }
 
@@ -190,7 +194,7 @@ int cmd_all(const Catalogue& cat, unsigned jobs, const Cli& c) {
   std::FILE* out = c.out;
   fmt::print(out, "{:<29} {:<24} {:>8} {:>8} {:>6}  {:<32} {:>6} {:>8} {:>8}  {}\n", "scenario", "buggy profile",
              "found at", "seconds", "replay", "fixed profile", "pct", "dfs<=2", "seconds", "result");
-  bool all_ok = true;
+  bool all_ok = true, deterministic = true;
   for (const Scenario* sc : cat.all()) {
     const ScenarioInfo& s = sc->info();
     ExploreOptions b = default_explore(*sc, true);
@@ -216,6 +220,7 @@ int cmd_all(const Catalogue& cat, unsigned jobs, const Cli& c) {
     }
     const bool fixed_clean = rf.findings == 0 && rd.findings == 0 && rd.exhausted;
     const bool ok = rb.first && rb.reproduced && fixed_clean;
+    deterministic = deterministic && (!rb.first || rb.reproduced);
     all_ok = all_ok && ok;
     const std::size_t len = rb.first ? replay_string(*sc, s.buggy_profile, rb.first->run.replay).size() : 0;
     fmt::print(out, "{:<29} {:<24} {:>8} {:>8.3f} {:>6}  {:<32} {:>6} {:>8} {:>8.3f}  {}\n", s.name, s.buggy_profile,
@@ -229,7 +234,7 @@ int cmd_all(const Catalogue& cat, unsigned jobs, const Cli& c) {
   fmt::print(out, "\nfound at: the first PCT (depth 2) schedule that raised the scenario's finding, re-run from its "
                   "replay string to the same trace; pct: fixed-profile PCT schedules, all clean; dfs<=2: every "
                   "schedule with at most two preemptions (and reloads), all clean.\n");
-  return all_ok ? 0 : 1;
+  return !deterministic ? 3 : all_ok ? 0 : 1;
 }
 
 }  // namespace
@@ -389,7 +394,7 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   std::signal(SIGINT, previous);
   if (!r.error.empty()) {
     c.error("{}", r.error);
-    return 1;
+    return r.input_error ? 2 : 1;
   }
   const std::string how = o.strategy == Strategy::Dfs
                               ? fmt::format("dfs, preemption bound {}", o.preemption_bound)

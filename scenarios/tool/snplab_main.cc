@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#if SNPLAB_HAVE_HW
 #include "snp/hw/probe.h"
+#endif
 #include "snp/model/host/profile.h"
 #include "snp/scenarios/measure_cli.h"
 #include "snp/scenarios/catalogue.h"
@@ -83,6 +85,7 @@ int cmd_demo(int argc, char** argv) {
 
 int cmd_probe(int argc, char** /*argv*/) {
   if (argc != 0) return usage_error("probe takes no arguments");
+#if SNPLAB_HAVE_HW
   auto r = snplab::hw::probe();
   if (!r) {
     fmt::print(stderr, "snplab probe: {}\n", r.error().to_string());
@@ -90,6 +93,10 @@ int cmd_probe(int argc, char** /*argv*/) {
   }
   fmt::print("{}", r->describe());
   return 0;
+#else
+  fmt::print(stderr, "snplab probe: this snplab was built without the hw backend (SNPLAB_BUILD_HWBACKEND=OFF)\n");
+  return 1;
+#endif
 }
 
 int cmd_profiles(int argc, char** argv) {

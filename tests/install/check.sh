@@ -53,6 +53,9 @@ grep -qx 'certs-toctou' "$work/list.txt" || { echo "example: the built-in scenar
 grep -q '^launch-finish-set-regs under launch-finish-unlocked-vcpus: data-race found after' "$work/buggy.txt" \
   || { cat "$work/buggy.txt" >&2; exit 1; }
 replay="$(sed -n 's/^replay: //p' "$work/buggy.txt" | head -n 1)"
+# docs/write-a-race.md quotes this run: its replay string must still be the one the run prints.
+grep -qF "$replay" "$src/docs/write-a-race.md" \
+  || { echo "docs/write-a-race.md does not show the example's replay string $replay" >&2; exit 1; }
 "$race" replay "$replay" >"$work/replay.txt" || { cat "$work/replay.txt" >&2; exit 1; }
 grep -q '^finding data-race' "$work/replay.txt" || { cat "$work/replay.txt" >&2; exit 1; }
 test "$(grep 'trace hash' "$work/buggy.txt")" = "$(grep 'trace hash' "$work/replay.txt")"

@@ -69,10 +69,29 @@ std::unique_ptr<Scenario> broken() {
   });
 }
 
+/// Scenarios that throw - in an agent (a vCPU that is not there: std::out_of_range), or in the
+/// set-up: an error naming where, never std::terminate.
+std::unique_ptr<Scenario> thrower(bool in_agent) {
+  ScenarioInfo i = lost_update_info();
+  i.name = in_agent ? "throws-in-agent" : "throws-in-set-up";
+  return make_scenario(i, [in_agent](Lab& lab, std::string* error) -> ScheduleBody {
+    if (!in_agent) throw std::runtime_error("no such thing");
+    auto vm = SnpVm::launch(lab.backend(), launch_started());
+    if (!vm) {
+      *error = vm.error().to_string();
+      return {};
+    }
+    std::shared_ptr<SnpVm> guest = std::move(*vm);
+    return [guest](ScheduleContext& ctx) { ctx.run({{"vcpu0", [&] { (void)guest->vcpu(0).run(); }}}); };
+  });
+}
+
 Catalogue catalogue() {
   Catalogue c = Catalogue::builtin();
   c.add(lost_update());
   c.add(broken());
+  c.add(thrower(true));
+  c.add(thrower(false));
   return c;
 }
 
@@ -110,7 +129,7 @@ std::string replay_line(const std::string& out) {
 
 TEST(ScenarioApi, OwnScenario_ListedBesideTheBuiltInOnes) {
   const Catalogue cat = catalogue();
-  EXPECT_EQ(cat.all().size(), 11u);
+  EXPECT_EQ(cat.all().size(), 13u);
   const Cli r = cli(cat, {"list"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("certs-toctou\n"), std::string::npos);
@@ -185,6 +204,18 @@ TEST(ScenarioApi, BadProfilesAndFailingSetUps_SayWhat) {
   const Cli br = cli(cat, {"run", "broken"});
   EXPECT_EQ(br.code, 1);
   EXPECT_NE(br.err.find("racer: the set-up cannot go on"), std::string::npos) << br.err;
+  for (const char* jobs : {"1", "2"}) {
+    const Cli agent = cli(cat, {"run", "throws-in-agent", "--jobs", jobs});
+    EXPECT_EQ(agent.code, 1);
+    EXPECT_NE(agent.err.find("agent vcpu0 threw"), std::string::npos) << agent.err;
+    const Cli set_up = cli(cat, {"run", "throws-in-set-up", "--jobs", jobs});
+    EXPECT_EQ(set_up.code, 1);
+    EXPECT_NE(set_up.err.find("throws-in-set-up: the set-up threw: no such thing"), std::string::npos) << set_up.err;
+  }
+  // A checkpoint that cannot be written is an input error before any schedule runs.
+  const Cli cp = cli(cat, {"run", "lost-update", "--checkpoint", "/nonexistent-dir/cp"});
+  EXPECT_EQ(cp.code, 2);
+  EXPECT_NE(cp.err.find("cannot write checkpoint '/nonexistent-dir/cp'"), std::string::npos) << cp.err;
 }
 
 // Exit codes a script can rely on: a replay exits by whether the expectation held (the finding
@@ -263,12 +294,21 @@ TEST(ScenarioApi, ViewReadsTheSimulatedHost) {
       ctx.note(digest ? "digest" : "no digest");
       ctx.note(fmt::format("features {}", ctx.view().vmsa_features(guest->vm()).value_or(99)));
       ctx.note(ctx.view().vcek_cert(ctx.view().reported_tcb()).empty() ? "no vcek" : "vcek");
+      // The guest's pages in the RMP: its launched pages, the secrets page and the VMSA are
+      // assigned to its ASID; an address past the RMP has no entry.
+      unsigned assigned = 0;
+      for (std::uint64_t pfn = 0x100000; pfn < 0x100000 + 4096; ++pfn) {
+        const auto e = ctx.view().rmp_entry(pfn);
+        if (e && e->assigned && e->asid != 0) ++assigned;
+      }
+      ctx.note(fmt::format("assigned {}", assigned >= 6 ? "6+" : std::to_string(assigned)));
+      ctx.note(ctx.view().rmp_entry(1ULL << 40) ? "entry past the RMP" : "none past the RMP");
       ctx.run({});
     };
   });
   const RaceRun r = run_race(*s, "upstream", model::engine::Options{});
   ASSERT_TRUE(r.error.empty()) << r.error;
-  EXPECT_EQ(r.notes, (std::vector<std::string>{"digest", "features 1", "vcek"}));
+  EXPECT_EQ(r.notes, (std::vector<std::string>{"digest", "features 1", "vcek", "assigned 6+", "none past the RMP"}));
   EXPECT_FALSE(r.found);
 }
 

@@ -1,5 +1,6 @@
-// double-assignment and double-assignment-concurrent: one user buffer, two guests' LAUNCH_UPDATE
-// (the RFC v4 command pins the page behind the buffer).
+// double-assignment: one user buffer, two guests' LAUNCH_UPDATE one after the other (the RFC v4
+// command pins the page behind the buffer). double_assignment_concurrent.cc runs the same set-up
+// with both calls at once.
 #include <memory>
 #include <string>
 #include <vector>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "builtin.h"
+#include "double_assignment.h"
 #include "snp/model/kern/sync.h"
 #include "snp/scenarios/vmm.h"
 
@@ -65,8 +67,12 @@ class DoubleAssignment final : public Scenario {
 
 }  // namespace
 
+std::unique_ptr<Scenario> make_double_assignment(ScenarioInfo info, bool ordered) {
+  return std::make_unique<DoubleAssignment>(std::move(info), ordered);
+}
+
 std::unique_ptr<Scenario> double_assignment() {
-  return std::make_unique<DoubleAssignment>(
+  return make_double_assignment(
       ScenarioInfo{
           .name = "double-assignment",
           .summary = "the VMM hands the same user buffer to SNP_LAUNCH_UPDATE of two guests; the RFC v4 command pins "
@@ -85,28 +91,6 @@ std::unique_ptr<Scenario> double_assignment() {
           .vmm_switches = {},
       },
       true);
-}
-
-std::unique_ptr<Scenario> double_assignment_concurrent() {
-  return std::make_unique<DoubleAssignment>(
-      ScenarioInfo{
-          .name = "double-assignment-concurrent",
-          .summary = "the same user buffer to two guests' SNP_LAUNCH_UPDATE at the same time: the already-assigned "
-                     "check and the RMPUPDATE are two steps, so both calls can pass the check before either "
-                     "assigns - the check is a TOCTOU across VMs; guest_memfd (upstream) gives each guest pages of "
-                     "its own",
-          .source = "found by this engine on top of the RFC v4 24/40 review's fix (facts §9(b)); upstream: "
-                    "guest_memfd, sev_gmem_post_populate() (SNP_LAUNCH_UPDATE, "
-                    "https://lore.kernel.org/r/20240501085210.2213060-7-michael.roth@amd.com)",
-          .agents = "vmm-a and vmm-b: LAUNCH_UPDATE of their guest's gfn 2 from the same buffer X, concurrently",
-          .buggy_profile = "rfc-v4-pinned",
-          .fixed_profile = "upstream",
-          .finding = model::FindingKind::DoubleAssignment,
-          .buggy_budget = 200,
-          .fixed_bound = 200,
-          .vmm_switches = {},
-      },
-      false);
 }
 
 }  // namespace snplab::scenarios::builtin

@@ -24,8 +24,8 @@ class Catalogue {
   /// The nine built-in races (`snplab scenario list`).
   static Catalogue builtin();
   /// Adds a scenario the caller keeps alive, or one the catalogue keeps. Throws
-  /// std::invalid_argument for a name already listed, a name that is not letters, digits and
-  /// '-', or profiles the scenario's own information does not parse.
+  /// std::invalid_argument for a name already listed, a name that is not letters, digits, '-',
+  /// '_' and '.', or profiles the scenario's own information does not parse.
   void add(const Scenario& s);
   void add(std::unique_ptr<Scenario> s);
   const Scenario* find(std::string_view name) const;

@@ -96,6 +96,7 @@ struct ExploreResult {
   /// is nondeterminism in the model (reported, never expected).
   bool reproduced = true;
   std::string error;
+  bool input_error = false;        ///< `error` is about what the caller gave (a checkpoint file)
 };
 ExploreResult explore(const Scenario& s, std::string_view profile, const ExploreOptions& o);
 

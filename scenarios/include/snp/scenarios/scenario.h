@@ -29,12 +29,12 @@ namespace snplab::scenarios {
 /// A switch of the scenario's own VMM (userspace) behaviour, named in a profile after the
 /// kernel profile: "v15-vmgexit-certs+vmm-cert-lock".
 struct VmmSwitch {
-  std::string name;     ///< without the '+'; letters, digits and '-'
+  std::string name;     ///< without the '+'; letters, digits, '-', '_' and '.'
   std::string summary;  ///< what the VMM does differently
 };
 
 struct ScenarioInfo {
-  std::string name;     ///< letters, digits and '-' (it begins the replay string)
+  std::string name;     ///< letters, digits, '-', '_' and '.' (it begins the replay string)
   std::string summary;  ///< the race in a few sentences
   std::string source;   ///< where it comes from: lore link (https://lore.kernel.org/r/<id>) or commit
   std::string agents;   ///< what runs on which agent
@@ -116,7 +116,8 @@ class ScheduleContext {
   /// Runs `agents` under the engine (call it once per schedule): every lock, firmware call,
   /// RMP instruction and marked access of theirs is a scheduling point.
   void run(std::vector<model::engine::Agent> agents);
-  /// For the VMM's own kern:: objects (kern::Mutex, kern::Completion, kern::Shared).
+  /// For the VMM's own kern:: objects (kern::Mutex, kern::Completion, kern::Shared), made in
+  /// the body; their names are string literals (kept as std::string_view).
   model::kern::Sched& sched();
   const SimView& view() const { return view_; }
   api::Backend& backend() { return b_; }
@@ -158,7 +159,9 @@ class Scenario {
   virtual ~Scenario() = default;
   virtual const ScenarioInfo& info() const = 0;
   /// Builds the starting state on `lab` and returns the body of one schedule; an empty body
-  /// with `*error` set when the profile does not fit or a step fails.
+  /// with `*error` set when the profile does not fit or a step fails. Exploration calls it on
+  /// several threads at once (one set-up per core), so it must not change shared state; `lab`
+  /// lives only during the call - the body must not capture it. An exception is an error.
   virtual ScheduleBody set_up(Lab& lab, std::string* error) const = 0;
 };
 

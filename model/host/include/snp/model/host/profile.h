@@ -60,11 +60,12 @@ struct KernelProfile {
   bool v10_sev_ioctls() const { return cert_exit == CertExit::KernelCerts; }
 };
 
-/// One switch: a flag of KernelProfile that selects the old code path of one kernel function,
-/// tested where that function is modelled. docs/write-a-race.md adds one.
+/// One switch: a flag of KernelProfile (or a value of its cert_exit) that selects the old code
+/// path of one kernel function, tested where that function is modelled. docs/write-a-race.md
+/// adds one.
 struct KernelSwitch {
   std::string_view name;             ///< as `snplab profiles` prints it: "launch-update-revert-all"
-  bool KernelProfile::*flag;         ///< the flag (nullptr: derived from cert_exit, see `member`)
+  bool (*on)(const KernelProfile&);  ///< whether a profile turns it on (its flag, or its cert_exit)
   std::string_view member;           ///< its member name ("launch_update_revert_all")
   std::string_view kernel_function;  ///< the kernel function whose behaviour it changes
   std::string_view model_file;       ///< the model file where that function is, and the flag tested
