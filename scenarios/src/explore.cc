@@ -14,11 +14,13 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "snp/scenarios/explore.h"
+#include "snp/scenarios/input_file.h"
 
 namespace snplab::scenarios {
 
@@ -45,11 +47,9 @@ std::string to_text(const Checkpoint& c) {
 }
 
 bool read_checkpoint(const std::string& path, Checkpoint* c, std::string* why) {
-  std::ifstream in(path);
-  if (!in) {
-    *why = fmt::format("cannot read checkpoint '{}'", path);
-    return false;
-  }
+  const auto bytes = read_input_file(path, kMaxCheckpointFile, "the checkpoint", why);
+  if (!bytes) return false;
+  std::istringstream in(std::string(bytes->begin(), bytes->end()));
   std::string line;
   if (!std::getline(in, line) || line != "snplab-explore 1") {
     *why = fmt::format("'{}' is not an snplab exploration checkpoint", path);

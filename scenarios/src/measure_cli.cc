@@ -4,6 +4,7 @@
 // odd are listed in docs/measure.md.
 #include "snp/scenarios/measure_cli.h"
 
+
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include "snp/model/measure/guest_measure.h"
 #include "snp/model/measure/ovmf.h"
 #include "snp/model/measure/vmsa.h"
+#include "snp/scenarios/input_file.h"
 
 namespace snplab::scenarios {
 
@@ -303,22 +305,13 @@ std::string base64(std::span<const std::uint8_t> data) {
 // ---- files --------------------------------------------------------------------------------
 
 std::variant<std::vector<std::uint8_t>, CliError> read_file(std::string_view option, const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return input(fmt::format("cannot open the {} file '{}': {}", option, path, std::strerror(errno)));
-  }
-  std::vector<std::uint8_t> data;
-  std::array<std::uint8_t, 1 << 16> buf{};
-  for (;;) {
-    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
-    data.insert(data.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-    if (n < buf.size()) break;
-  }
-  const bool failed = std::ferror(f) != 0;
-  const int saved = errno;
-  std::fclose(f);
-  if (failed) return input(fmt::format("cannot read the {} file '{}': {}", option, path, std::strerror(saved)));
-  return data;
+  const std::uint64_t limit = option == "--initrd"   ? kMaxInitrdFile
+                              : option == "--kernel" ? kMaxKernelFile
+                                                     : kMaxFirmwareFile;
+  std::string why;
+  auto data = read_input_file(path, limit, fmt::format("the {} file", option), &why);
+  if (!data) return input(why);
+  return std::move(*data);
 }
 
 // ---- the command --------------------------------------------------------------------------

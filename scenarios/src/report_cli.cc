@@ -3,6 +3,8 @@
 // files, the clock and the arguments, and prints.
 #include "snp/scenarios/report_cli.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -23,6 +25,7 @@
 #include "snp/model/attest/report_verify.h"
 #include "snp/model/psp/sim_chip.h"
 #include "snp/model/attest/x509.h"
+#include "snp/scenarios/input_file.h"
 #include "snp/scenarios/sim_report.h"
 
 namespace snplab::scenarios {
@@ -57,15 +60,10 @@ int usage(std::FILE* err, const std::string& msg) {
   return 2;
 }
 
-std::optional<std::vector<std::uint8_t>> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return std::nullopt;
-  return data;
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
 }
-
-bool file_exists(const std::string& path) { return static_cast<bool>(std::ifstream(path, std::ios::binary)); }
 
 /// "path@123" / "path@0x20" -> (path, offset). A path that exists as typed wins over the
 /// split, so file names containing '@' still work.
@@ -107,9 +105,10 @@ std::optional<std::array<std::uint8_t, m::kReportSize>> load_report(const std::s
     fmt::print(err, "snplab report: '{}': the part after '@' is not a byte offset\n", arg);
     return std::nullopt;
   }
-  const auto data = read_file(spec->path);
+  std::string why;
+  const auto data = read_input_file(spec->path, kMaxReportFile, "the report", &why);
   if (!data) {
-    fmt::print(err, "snplab report: cannot read '{}'\n", spec->path);
+    fmt::print(err, "snplab report: {}\n", why);
     return std::nullopt;
   }
   auto bytes = m::extract_report_bytes(*data, spec->offset);
@@ -121,9 +120,10 @@ std::optional<std::array<std::uint8_t, m::kReportSize>> load_report(const std::s
 }
 
 std::optional<std::vector<m::Certificate>> load_certs(const std::string& path, std::FILE* err) {
-  const auto data = read_file(path);
+  std::string why;
+  const auto data = read_input_file(path, kMaxCertFile, "the certificate file", &why);
   if (!data) {
-    fmt::print(err, "snplab report: cannot read '{}'\n", path);
+    fmt::print(err, "snplab report: {}\n", why);
     return std::nullopt;
   }
   auto certs = m::Certificate::parse_all(*data);

@@ -1,0 +1,112 @@
+// Bad input files never crash, hang or allocate without bound: a directory, a device such as
+// /dev/zero, a FIFO and a file larger than the format allows are refused before reading, by
+// every command that reads files, with the exit code of an input error and a message that
+// names the file and the problem.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "snp/scenarios/input_file.h"
+#include "snp/scenarios/measure_cli.h"
+#include "snp/scenarios/report_cli.h"
+
+namespace snplab::scenarios {
+namespace {
+
+struct Out {
+  int rc = -1;
+  std::string err;
+};
+
+std::string slurp(std::FILE* f) {
+  std::string s;
+  std::rewind(f);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+template <class Main>
+Out call(Main m, std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  Out r;
+  r.rc = m(static_cast<int>(argv.size()), argv.data(), out, err);
+  (void)slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+class BadInput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("snplab-bad-input-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    fifo_ = (dir_ / "fifo").string();
+    ASSERT_EQ(::mkfifo(fifo_.c_str(), 0600), 0);
+    big_ = (dir_ / "big.bin").string();
+    std::ofstream(big_).close();
+    std::filesystem::resize_file(big_, kMaxReportFile + 1);  // sparse: no disk used
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+  std::string fifo_, big_;
+};
+
+TEST_F(BadInput, ReadInputFile_RefusesWhatIsNotAFileAndWhatIsTooLarge) {
+  std::string why;
+  EXPECT_FALSE(read_input_file(dir_.string(), 100, "the report", &why));
+  EXPECT_NE(why.find("is a directory, not a file"), std::string::npos) << why;
+  EXPECT_FALSE(read_input_file("/dev/zero", 100, "the report", &why));
+  EXPECT_NE(why.find("'/dev/zero' is a character device"), std::string::npos) << why;
+  EXPECT_FALSE(read_input_file(fifo_, 100, "the report", &why));  // returns: never waits for a writer
+  EXPECT_NE(why.find("is a FIFO"), std::string::npos) << why;
+  EXPECT_FALSE(read_input_file(big_, kMaxReportFile, "the report", &why));
+  EXPECT_NE(why.find("at most 1048576 are accepted"), std::string::npos) << why;
+  EXPECT_FALSE(read_input_file((dir_ / "missing").string(), 100, "the report", &why));
+  EXPECT_NE(why.find("No such file"), std::string::npos) << why;
+  const std::string ok = (dir_ / "ok.bin").string();
+  std::ofstream(ok) << "abc";
+  const auto data = read_input_file(ok, 3, "the report", &why);
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->size(), 3u);
+}
+
+TEST_F(BadInput, ReportShowAndVerify_SayWhatIsWrong) {
+  for (const std::string& bad : {dir_.string(), std::string("/dev/zero"), fifo_, big_}) {
+    const Out show = call(report_main, {"show", bad});
+    EXPECT_NE(show.rc, 0) << bad;
+    EXPECT_NE(show.err.find("'" + bad + "'"), std::string::npos) << show.err;
+    const Out verify = call(report_main, {"verify", bad, "--cert", bad, "--chain", bad});
+    EXPECT_NE(verify.rc, 0) << bad;
+    EXPECT_NE(verify.err.find("'" + bad + "'"), std::string::npos) << verify.err;
+  }
+}
+
+TEST_F(BadInput, Measure_RefusesDevicesDirectoriesAndFifos) {
+  for (const std::string& bad : {dir_.string(), std::string("/dev/zero"), fifo_}) {
+    for (const char* option : {"--ovmf", "--kernel"}) {
+      std::vector<std::string> args = {"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf",
+                                       bad};
+      if (std::string_view(option) == "--kernel") {
+        args = {"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf", big_, "--kernel", bad};
+      }
+      const Out r = call(measure_main, args);
+      EXPECT_NE(r.rc, 0) << option << " " << bad;
+      EXPECT_NE(r.err.find("'" + bad + "'"), std::string::npos) << r.err;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace snplab::scenarios
