@@ -3,6 +3,8 @@
 // the same command line over its catalogue. See docs/engine.md and docs/write-a-race.md.
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -65,11 +67,15 @@ int usage(const Cli& c, const std::string& msg) {
   return 2;
 }
 
+/// A decimal or 0x number below 2^64; false for anything else (strtoull would saturate).
 bool parse_u64(const char* s, std::uint64_t* v) {
-  if (s == nullptr || *s == '\0' || *s == '-') return false;
+  if (s == nullptr || *s == '\0' || *s == '-' || *s == '+' || std::isspace(static_cast<unsigned char>(*s)) != 0) {
+    return false;
+  }
   char* end = nullptr;
+  errno = 0;
   *v = std::strtoull(s, &end, 0);
-  return end != nullptr && *end == '\0';
+  return errno == 0 && end != nullptr && *end == '\0';
 }
 
 bool ends_with(std::string_view s, std::string_view suf) {
@@ -304,9 +310,9 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
           return usage(c, fmt::format("--strategy '{}': use random, pct or dfs", st));
         }
       } else if (a == "--seed") {
-        need(parse_u64(v, &o.seed), "takes a number");
+        need(parse_u64(v, &o.seed), "takes a number from 0 to 2^64-1");
       } else if (a == "--budget") {
-        need(parse_u64(v, &o.budget) && o.budget > 0, "takes a positive number of schedules");
+        need(parse_u64(v, &o.budget) && o.budget > 0, "takes a number of schedules from 1 to 2^64-1");
         budget_set = true;
       } else if (a == "--depth") {
         need(parse_u64(v, &n) && n >= 1 && n <= 16, "takes a PCT depth from 1 to 16");
