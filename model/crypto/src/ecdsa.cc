@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <cstring>
 #include <vector>
 
 #include "snp/model/base/assert.h"
@@ -90,11 +91,12 @@ static P384PrivateKey p384_derive_key_uncached(std::span<const std::uint8_t> sec
                                                std::span<const std::uint8_t> context) {
   const Curve& c = curve();
   for (std::uint32_t counter = 1;; ++counter) {
-    std::vector<std::uint8_t> msg;
-    for (unsigned i = 0; i < 4; ++i) msg.push_back(static_cast<std::uint8_t>(counter >> (24 - 8 * i)));
-    msg.insert(msg.end(), label.begin(), label.end());
-    msg.push_back(0);
-    msg.insert(msg.end(), context.begin(), context.end());
+    // counter (big-endian) || label || 0 || context, laid out in place (sized once: GCC 12's
+    // LTO misreads push_back-then-insert as a write past an empty buffer).
+    std::vector<std::uint8_t> msg(4 + label.size() + 1 + context.size(), 0);
+    for (unsigned i = 0; i < 4; ++i) msg[i] = static_cast<std::uint8_t>(counter >> (24 - 8 * i));
+    if (!label.empty()) std::memcpy(msg.data() + 4, label.data(), label.size());
+    if (!context.empty()) std::memcpy(msg.data() + 4 + label.size() + 1, context.data(), context.size());
     const Sha384Digest cand = hmac_sha384(secret, msg);
     Bn d = bn_from(cand);
     // Accept only 1 <= d < n (rejection sampling keeps the key uniform).

@@ -67,8 +67,11 @@ std::vector<std::uint8_t> seal_guest_msg(const Aes256Key& vmpck, std::uint8_t vm
   auto hdr = h.encode();
   const Sealed s = aes256gcm_seal(vmpck, iv_for(seqno), std::span(hdr).subspan(kMsgAadOffset, kMsgAadSize), payload);
   std::memcpy(hdr.data(), s.tag.data(), s.tag.size());
-  std::vector<std::uint8_t> out(hdr.begin(), hdr.end());
-  out.insert(out.end(), s.ciphertext.begin(), s.ciphertext.end());
+  // Header then ciphertext, sized once (GCC 12's LTO misreads an insert after the header copy
+  // as a write past an empty buffer).
+  std::vector<std::uint8_t> out(hdr.size() + s.ciphertext.size());
+  std::memcpy(out.data(), hdr.data(), hdr.size());
+  if (!s.ciphertext.empty()) std::memcpy(out.data() + hdr.size(), s.ciphertext.data(), s.ciphertext.size());
   return out;
 }
 
