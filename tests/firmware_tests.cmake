@@ -31,6 +31,7 @@ add_executable(snplab_engine_tests model/engine/engine_test.cc)
 target_link_libraries(snplab_engine_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_engine_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 add_executable(snplab_race_tests scenarios/races_test.cc scenarios/trace_out_test.cc scenarios/scenario_api_test.cc)
-target_link_libraries(snplab_race_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
+target_link_libraries(snplab_race_tests PRIVATE snplab::scenarios nlohmann_json::nlohmann_json GTest::gtest
+                      GTest::gtest_main snplab_warnings)
 target_compile_definitions(snplab_race_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 gtest_discover_tests(snplab_race_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)

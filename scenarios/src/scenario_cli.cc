@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "snp/model/host/profile.h"
 #include "snp/scenarios/catalogue.h"
@@ -45,20 +46,21 @@ int usage(const Cli& c, const std::string& msg) {
   const std::string pad(c.prog.size(), ' ');
   fmt::print(c.err,
              "{0}: {1}\n\n"
-             "usage: {0} list\n"
+             "usage: {0} list [--json]\n"
              "       {0} explain NAME\n"
              "       {0} run NAME [--profile P] [--strategy random|pct|dfs] [--seed N] [--budget N]\n"
              "       {2}          [--depth D] [--bound B] [--jobs N] [--keep-going] [--progress]\n"
-             "       {2}          [--expect finding|clean]\n"
+             "       {2}          [--expect finding|clean] [--json]\n"
              "       {2}          [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
              "       {0} run --all [--jobs N]\n"
-             "       {0} replay NAME/PROFILE/CHOICES [--expect finding|clean] [--trace] [--trace-out FILE]...\n"
+             "       {0} replay NAME/PROFILE/CHOICES [--expect finding|clean] [--json] [--trace] [--trace-out FILE]...\n"
              "\nWithout --strategy, run explores with PCT (depth 2, the scenario's budget) and, when that\n"
              "finds nothing, every schedule up to the preemption bound (--bound, 2).\n"
              "A profile is a kernel profile (`snplab profiles`) with the scenario's VMM switches after '+'\n"
              "(`{0} list`). --trace-out writes the run as text (`-`: standard output), or by the file's\n"
              "extension as .json (Chrome/Perfetto trace), .svg (timeline) or .html (timeline page).\n"
              "--progress prints schedules and rate about once a second (on a terminal, after 2 s anyway).\n"
+             "--json prints one JSON document instead of the text (schema snplab.scenario.<command>/1).\n"
              "Exit status: 0 when the expectation held - by default the finding under the scenario's\n"
              "buggy profile and a clean run under any other (--expect finding|clean says otherwise) -\n"
              "1 when it did not, the run diverged or stopped early, or on an error, 2 for a usage or\n"
@@ -139,6 +141,32 @@ void print_run(std::FILE* out, const Scenario& s, std::string_view profile, cons
   fmt::print(out, "steps {}, simulated cycles {}, trace hash {:016x}\n", r.run.steps, r.run.cycles, r.run.hash());
 }
 
+// ---- --json (docs/engine.md, "Machine-readable results") ---------------------------------
+
+nlohmann::json findings_json(const RaceRun& r) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : r.run.findings) {
+    out.push_back({{"kind", std::string(model::to_string(f.kind))},
+                   {"message", f.message},
+                   {"steps", f.steps},
+                   {"window_cycles", window_cycles(r.run, f)}});
+  }
+  return out;
+}
+
+/// One schedule: what print_run prints.
+nlohmann::json run_json(const Scenario& s, std::string_view profile, const RaceRun& r) {
+  return {{"replay", replay_string(s, profile, r.run.replay)},
+          {"found", r.found},
+          {"steps", r.run.steps},
+          {"cycles", r.run.cycles},
+          {"trace_hash", fmt::format("{:016x}", r.run.hash())},
+          {"findings", findings_json(r)},
+          {"notes", r.notes}};
+}
+
+void print_json(std::FILE* out, const nlohmann::json& j) { fmt::print(out, "{}\n", j.dump(2)); }
+
 ExploreOptions default_explore(const Scenario& s, bool buggy) {
   ExploreOptions o;
   o.budget = buggy ? s.info().buggy_budget : s.info().fixed_bound;
@@ -146,7 +174,27 @@ ExploreOptions default_explore(const Scenario& s, bool buggy) {
   return o;
 }
 
-int cmd_list(const Catalogue& cat, std::FILE* out) {
+int cmd_list(const Catalogue& cat, std::FILE* out, bool json) {
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const Scenario* sc : cat.all()) {
+      const ScenarioInfo& i = sc->info();
+      nlohmann::json sw = nlohmann::json::array();
+      for (const VmmSwitch& v : i.vmm_switches) sw.push_back({{"name", v.name}, {"summary", v.summary}});
+      list.push_back({{"name", i.name},
+                      {"summary", i.summary},
+                      {"source", i.source},
+                      {"agents", i.agents},
+                      {"buggy_profile", i.buggy_profile},
+                      {"fixed_profile", i.fixed_profile},
+                      {"finding", std::string(model::to_string(i.finding))},
+                      {"buggy_budget", i.buggy_budget},
+                      {"fixed_bound", i.fixed_bound},
+                      {"vmm_switches", sw}});
+    }
+    print_json(out, {{"schema", "snplab.scenario.list/1"}, {"scenarios", list}});
+    return 0;
+  }
   for (const Scenario* sc : cat.all()) {
     const ScenarioInfo& s = sc->info();
     fmt::print(out, "{}\n  {}\n  agents: {}\n  from: {}\n  buggy: {} (must raise {} within {} PCT schedules)\n"
@@ -255,8 +303,9 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
     return 0;
   }
   if (sub == "list") {
-    if (argc != 1) return usage(c, "list takes no arguments");
-    return cmd_list(cat, out);
+    const bool json = argc == 2 && std::string_view(argv[1]) == "--json";
+    if (argc != 1 && !json) return usage(c, "list takes only --json");
+    return cmd_list(cat, out, json);
   }
   if (sub == "explain") {
     if (argc != 2) return usage(c, "explain takes one scenario name");
@@ -273,6 +322,7 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   bool trace = false, budget_set = false, progress = false, strategy_set = false;
   std::vector<std::string> trace_out;
   std::optional<bool> expect_finding;  // --expect; by default a finding under the buggy profile only
+  bool json = false;
   for (int i = 2; i < argc; ++i) {
     const std::string_view a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -287,6 +337,8 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
       } else if (a == "--trace-out") {
         need(v != nullptr, "takes a file name");
         trace_out.emplace_back(v);
+      } else if (a == "--json") {
+        json = true;
       } else if (a == "--expect") {
         need(v != nullptr && (std::string_view(v) == "finding" || std::string_view(v) == "clean"),
              "takes finding or clean");
@@ -353,13 +405,25 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
       return 1;
     }
     if (r.run.replay_diverged) c.error("the choices do not fit this run (diverged)");
-    print_run(out, *p->scenario, p->profile, r, trace);
+    const bool want = expect_finding.value_or(p->profile == p->scenario->info().buggy_profile);
+    const int code = r.run.replay_diverged || r.found != want ? 1 : 0;
+    if (json) {
+      nlohmann::json j = run_json(*p->scenario, p->profile, r);
+      j.update({{"schema", "snplab.scenario.replay/1"},
+                {"scenario", p->scenario->info().name},
+                {"profile", p->profile},
+                {"diverged", r.run.replay_diverged},
+                {"expect", want ? "finding" : "clean"},
+                {"exit_code", code}});
+      print_json(out, j);
+    } else {
+      print_run(out, *p->scenario, p->profile, r, trace);
+    }
     const TraceInfo info{fmt::format("{} under {}", p->scenario->info().name, p->profile), argv[1]};
     for (const std::string& path : trace_out) {
       if (!write_trace(path, r.run, info, c)) return 1;
     }
     if (r.run.replay_diverged) return 1;
-    const bool want = expect_finding.value_or(p->profile == p->scenario->info().buggy_profile);
     if (r.found != want) {
       c.error("expected {}, the replay {}", want ? "the finding" : "a clean run",
               r.found ? fmt::format("raised {}", p->scenario->info().finding) : "ran clean");
@@ -412,6 +476,36 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
                                          ? std::string()
                                          : fmt::format("; then dfs, preemption bound {}: {} schedules",
                                                        o.preemption_bound, r.dfs_schedules));
+  if (json) {
+    const int code = r.first ? (!r.reproduced ? 3 : want_finding ? 0 : 1) : (want_finding || r.stopped ? 1 : 0);
+    nlohmann::json j = {{"schema", "snplab.scenario.run/1"},
+                        {"scenario", s->name},
+                        {"profile", profile},
+                        {"strategy", std::string(model::engine::to_string(o.strategy))},
+                        {"seed", o.seed},
+                        {"jobs", o.jobs},
+                        {"expect", want_finding ? "finding" : "clean"},
+                        {"result", r.first ? "found" : r.stopped ? "stopped" : "clean"},
+                        {"schedules", r.schedules},
+                        {"dfs_schedules", r.dfs_schedules},
+                        {"exhausted", r.exhausted},
+                        {"seconds", r.seconds},
+                        {"findings", r.findings},
+                        {"first", nullptr},
+                        {"exit_code", code}};
+    if (r.first) {
+      nlohmann::json f = run_json(*sc, profile, *r.first);
+      f.update({{"index", r.first_index}, {"seconds", r.seconds_to_first}, {"reproduced", r.reproduced}});
+      j["first"] = f;
+      const TraceInfo info{fmt::format("{} under {}", s->name, profile),
+                           replay_string(*sc, profile, r.first->run.replay)};
+      for (const std::string& path : trace_out) {
+        if (!write_trace(path, r.first->run, info, c)) return 1;
+      }
+    }
+    print_json(out, j);
+    return code;
+  }
   if (r.stopped) {
     fmt::print(out, "stopped after {} schedules{}\n", r.schedules,
                o.checkpoint.empty() ? "" : fmt::format("; resume with --checkpoint {} --resume", o.checkpoint));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "snp/model/kern/sync.h"
 #include "snp/scenarios/catalogue.h"
@@ -264,6 +265,63 @@ TEST(ScenarioApi, ReplayAndRun_ExitByTheExpectation) {
   const Cli diverged = cli(cat, {"replay", "lost-update/upstream/z"});
   EXPECT_EQ(diverged.code, 1);
   EXPECT_NE(diverged.err.find("diverged"), std::string::npos) << diverged.err;
+}
+
+// --json: one document per command, with its schema name; what a script needs is in it and
+// agrees with the exit code and with the replay it names.
+TEST(ScenarioApi, Json_ListRunReplay_DocumentedShape) {
+  const Catalogue cat = catalogue();
+  const Cli list = cli(cat, {"list", "--json"});
+  ASSERT_EQ(list.code, 0);
+  const auto l = nlohmann::json::parse(list.out);
+  EXPECT_EQ(l.at("schema"), "snplab.scenario.list/1");
+  ASSERT_EQ(l.at("scenarios").size(), cat.all().size());
+  bool seen = false;
+  for (const auto& e : l.at("scenarios")) {
+    for (const char* k : {"name", "summary", "source", "agents", "buggy_profile", "fixed_profile", "finding"}) {
+      EXPECT_TRUE(e.at(k).is_string()) << k;
+    }
+    EXPECT_TRUE(e.at("buggy_budget").is_number_unsigned());
+    EXPECT_TRUE(e.at("vmm_switches").is_array());
+    if (e.at("name") == "lost-update") {
+      seen = true;
+      EXPECT_EQ(e.at("vmm_switches").at(0).at("name"), "vmm-lock");
+      EXPECT_EQ(e.at("finding"), "data-race");
+    }
+  }
+  EXPECT_TRUE(seen);
+
+  const Cli run = cli(cat, {"run", "lost-update", "--json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const auto r = nlohmann::json::parse(run.out);
+  EXPECT_EQ(r.at("schema"), "snplab.scenario.run/1");
+  EXPECT_EQ(r.at("result"), "found");
+  EXPECT_EQ(r.at("expect"), "finding");
+  EXPECT_EQ(r.at("exit_code"), 0);
+  const auto& first = r.at("first");
+  EXPECT_TRUE(first.at("reproduced").get<bool>());
+  EXPECT_GE(first.at("index").get<std::uint64_t>(), 1u);
+  ASSERT_FALSE(first.at("findings").empty());
+  EXPECT_EQ(first.at("findings").at(0).at("kind"), "data-race");
+  EXPECT_TRUE(first.at("findings").at(0).at("steps").is_array());
+  EXPECT_EQ(first.at("trace_hash").get<std::string>().size(), 16u);
+
+  const Cli rep = cli(cat, {"replay", first.at("replay").get<std::string>(), "--json"});
+  ASSERT_EQ(rep.code, 0) << rep.err;
+  const auto p = nlohmann::json::parse(rep.out);
+  EXPECT_EQ(p.at("schema"), "snplab.scenario.replay/1");
+  EXPECT_FALSE(p.at("diverged").get<bool>());
+  EXPECT_TRUE(p.at("found").get<bool>());
+  EXPECT_EQ(p.at("trace_hash"), first.at("trace_hash"));
+  EXPECT_EQ(p.at("exit_code"), 0);
+
+  const Cli clean = cli(cat, {"run", "lost-update", "--profile", "upstream+vmm-lock", "--json"});
+  ASSERT_EQ(clean.code, 0);
+  const auto c = nlohmann::json::parse(clean.out);
+  EXPECT_EQ(c.at("result"), "clean");
+  EXPECT_TRUE(c.at("first").is_null());
+  EXPECT_TRUE(c.at("exhausted").get<bool>());
+  EXPECT_GT(c.at("dfs_schedules").get<std::uint64_t>(), 0u);
 }
 
 TEST(ScenarioApi, CatalogueRefusesDuplicatesAndBadInformation) {
