@@ -52,7 +52,7 @@ int usage(const Cli& c, const std::string& msg) {
              "       {2}          [--depth D] [--bound B] [--jobs N] [--keep-going] [--progress]\n"
              "       {2}          [--expect finding|clean] [--json]\n"
              "       {2}          [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
-             "       {0} run --all [--jobs N]\n"
+             "       {0} run --all [--jobs N] [--json]\n"
              "       {0} replay NAME/PROFILE/CHOICES [--expect finding|clean] [--json] [--trace] [--trace-out FILE]...\n"
              "\nWithout --strategy, run explores with PCT (depth 2, the scenario's budget) and, when that\n"
              "finds nothing, every schedule up to the preemption bound (--bound, 2).\n"
@@ -244,10 +244,13 @@ int cmd_explain(const Scenario& sc, const Cli& c) {
   return 0;
 }
 
-int cmd_all(const Catalogue& cat, unsigned jobs, const Cli& c) {
+int cmd_all(const Catalogue& cat, unsigned jobs, bool json, const Cli& c) {
   std::FILE* out = c.out;
-  fmt::print(out, "{:<29} {:<24} {:>8} {:>8} {:>6}  {:<32} {:>6} {:>8} {:>8}  {}\n", "scenario", "buggy profile",
-             "found at", "seconds", "replay", "fixed profile", "pct", "dfs<=2", "seconds", "result");
+  if (!json) {
+    fmt::print(out, "{:<29} {:<24} {:>8} {:>8} {:>6}  {:<32} {:>6} {:>8} {:>8}  {}\n", "scenario", "buggy profile",
+               "found at", "seconds", "replay", "fixed profile", "pct", "dfs<=2", "seconds", "result");
+  }
+  nlohmann::json rows = nlohmann::json::array();
   bool all_ok = true, deterministic = true;
   for (const Scenario* sc : cat.all()) {
     const ScenarioInfo& s = sc->info();
@@ -277,18 +280,42 @@ int cmd_all(const Catalogue& cat, unsigned jobs, const Cli& c) {
     deterministic = deterministic && (!rb.first || rb.reproduced);
     all_ok = all_ok && ok;
     const std::size_t len = rb.first ? replay_string(*sc, s.buggy_profile, rb.first->run.replay).size() : 0;
+    const char* verdict =
+        ok ? "ok" : (!rb.first ? "BUGGY NOT FOUND" : !rb.reproduced ? "NONDETERMINISTIC" : "FIXED NOT CLEAN");
+    if (json) {
+      rows.push_back({{"scenario", s.name},
+                      {"buggy_profile", s.buggy_profile},
+                      {"found_at", rb.first ? nlohmann::json(rb.first_index) : nlohmann::json(nullptr)},
+                      {"seconds_to_first", rb.seconds_to_first},
+                      {"replay", rb.first ? nlohmann::json(replay_string(*sc, s.buggy_profile, rb.first->run.replay))
+                                          : nlohmann::json(nullptr)},
+                      {"reproduced", rb.reproduced},
+                      {"fixed_profile", s.fixed_profile},
+                      {"fixed_pct_schedules", rf.schedules},
+                      {"fixed_pct_findings", rf.findings},
+                      {"fixed_dfs_schedules", rd.schedules},
+                      {"fixed_dfs_findings", rd.findings},
+                      {"fixed_dfs_exhausted", rd.exhausted},
+                      {"ok", ok},
+                      {"result", verdict}});
+      continue;
+    }
     fmt::print(out, "{:<29} {:<24} {:>8} {:>8.3f} {:>6}  {:<32} {:>6} {:>8} {:>8.3f}  {}\n", s.name, s.buggy_profile,
                rb.first ? fmt::format("{}", rb.first_index) : "-", rb.seconds_to_first, len, s.fixed_profile,
                rf.findings == 0 ? fmt::format("{}", rf.schedules) : "HIT",
                rd.findings == 0 && rd.exhausted ? fmt::format("{}", rd.schedules) : rd.findings != 0 ? "HIT" : "open",
-               rf.seconds + rd.seconds,
-               ok ? "ok" : (!rb.first ? "BUGGY NOT FOUND" : !rb.reproduced ? "NONDETERMINISTIC" : "FIXED NOT CLEAN"));
+               rf.seconds + rd.seconds, verdict);
     if (rb.first) fmt::print(out, "    replay: {}\n", replay_string(*sc, s.buggy_profile, rb.first->run.replay));
+  }
+  const int code = !deterministic ? 3 : all_ok ? 0 : 1;
+  if (json) {
+    print_json(out, {{"schema", "snplab.scenario.run-all/1"}, {"scenarios", rows}, {"ok", all_ok}, {"exit_code", code}});
+    return code;
   }
   fmt::print(out, "\nfound at: the first PCT (depth 2) schedule that raised the scenario's finding, re-run from its "
                   "replay string to the same trace; pct: fixed-profile PCT schedules, all clean; dfs<=2: every "
                   "schedule with at most two preemptions (and reloads), all clean.\n");
-  return !deterministic ? 3 : all_ok ? 0 : 1;
+  return code;
 }
 
 }  // namespace
@@ -433,10 +460,15 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   }
 
   if (std::string_view(argv[1]) == "--all") {
-    if (argc != 2 && !(argc == 4 && std::string_view(argv[2]) == "--jobs")) {
-      return usage(c, "run --all takes only --jobs N");
+    for (int i = 2; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      if (a == "--jobs") {
+        ++i;
+      } else if (a != "--json") {
+        return usage(c, "run --all takes only --jobs N and --json");
+      }
     }
-    return cmd_all(cat, o.jobs, c);
+    return cmd_all(cat, o.jobs, json, c);
   }
   const Scenario* sc = cat.find(argv[1]);
   if (sc == nullptr) return usage(c, fmt::format("no scenario '{}' (see `{} list`)", argv[1], prog));

@@ -322,6 +322,21 @@ TEST(ScenarioApi, Json_ListRunReplay_DocumentedShape) {
   EXPECT_TRUE(c.at("first").is_null());
   EXPECT_TRUE(c.at("exhausted").get<bool>());
   EXPECT_GT(c.at("dfs_schedules").get<std::uint64_t>(), 0u);
+
+  // run --all over a catalogue of one's own.
+  Catalogue mine;
+  mine.add(lost_update());
+  const Cli all = cli(mine, {"run", "--all", "--json"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  const auto a = nlohmann::json::parse(all.out);
+  EXPECT_EQ(a.at("schema"), "snplab.scenario.run-all/1");
+  EXPECT_TRUE(a.at("ok").get<bool>());
+  ASSERT_EQ(a.at("scenarios").size(), 1u);
+  const auto& row = a.at("scenarios").at(0);
+  EXPECT_EQ(row.at("scenario"), "lost-update");
+  EXPECT_EQ(row.at("result"), "ok");
+  EXPECT_TRUE(row.at("fixed_dfs_exhausted").get<bool>());
+  EXPECT_EQ(row.at("replay").get<std::string>().rfind("lost-update/upstream/", 0), 0u);
 }
 
 TEST(ScenarioApi, CatalogueRefusesDuplicatesAndBadInformation) {
