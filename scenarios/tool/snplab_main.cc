@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #if SNPLAB_HAVE_HW
 #include "snp/hw/probe.h"
@@ -35,7 +36,7 @@ constexpr const char* kUsage =
     "  scenario list | explain NAME | run NAME [options] | run --all | replay NAME/PROFILE/CHOICES\n"
     "        race scenarios on the simulation engine (`snplab scenario --help`); a race of\n"
     "        one's own: docs/write-a-race.md\n"
-    "  profiles [--markdown]\n"
+    "  profiles [--markdown | --json]\n"
     "        list the simulated host's kernel profiles and what each switches\n"
     "  help  this text; --version: the version\n";
 
@@ -100,19 +101,47 @@ int cmd_probe(int argc, char** /*argv*/) {
 }
 
 int cmd_profiles(int argc, char** argv) {
-  bool markdown = false;
+  bool markdown = false, json = false;
   for (int i = 0; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--markdown") {
       markdown = true;
+    } else if (std::string_view(argv[i]) == "--json") {
+      json = true;
     } else {
       return usage_error(fmt::format("profiles: unknown argument '{}'", argv[i]));
     }
   }
+  if (markdown && json) return usage_error("profiles: --markdown or --json, not both");
   if (markdown) {
     fmt::print("{}", snplab::model::kvm::profiles_markdown());
     return 0;
   }
   namespace k = snplab::model::kvm;
+  if (json) {
+    // Schema snplab.profiles/1 (docs/kvm.md).
+    nlohmann::json profiles = nlohmann::json::array(), switches = nlohmann::json::array();
+    for (const auto& p : k::kernel_profiles()) {
+      nlohmann::json on = nlohmann::json::array();
+      for (const auto& s : k::kernel_switches()) {
+        if (s.on(p)) on.push_back(std::string(s.name));
+      }
+      profiles.push_back({{"name", std::string(p.name)},
+                          {"summary", std::string(p.summary)},
+                          {"source", std::string(p.source)},
+                          {"certificates", std::string(k::to_string(p.cert_exit))},
+                          {"switches", on}});
+    }
+    for (const auto& s : k::kernel_switches()) {
+      switches.push_back({{"name", std::string(s.name)},
+                          {"flag", std::string(s.member)},
+                          {"kernel_function", std::string(s.kernel_function)},
+                          {"model_file", std::string(s.model_file)},
+                          {"effect", std::string(s.effect)}});
+    }
+    const nlohmann::json doc = {{"schema", "snplab.profiles/1"}, {"profiles", profiles}, {"switches", switches}};
+    fmt::print("{}\n", doc.dump(2));
+    return 0;
+  }
   for (const auto& p : k::kernel_profiles()) {
     const std::string on = k::switches_of(p);
     fmt::print("{:<34} {}\n{:<34} switches: {}; certificates: {}\n{:<34} from: {}\n", p.name, p.summary, "",
