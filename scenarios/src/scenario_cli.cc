@@ -322,6 +322,22 @@ int cmd_all(const Catalogue& cat, unsigned jobs, bool json, const Cli& c) {
 
 int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err) {
   const Cli c{prog, out, err};
+  // `--opt=value` is `--opt value`.
+  std::vector<std::string> words;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const auto eq = a.find('=');
+    if (a.starts_with("--") && eq != std::string_view::npos) {
+      words.emplace_back(a.substr(0, eq));
+      words.emplace_back(a.substr(eq + 1));
+    } else {
+      words.emplace_back(a);
+    }
+  }
+  std::vector<char*> split;
+  for (std::string& w : words) split.push_back(w.data());
+  argc = static_cast<int>(split.size());
+  argv = split.data();
   if (argc < 1) return usage(c, "no subcommand");
   const std::string_view sub = argv[0];
   if (sub == "--help" || sub == "-h" || sub == "help") {

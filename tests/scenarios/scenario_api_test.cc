@@ -173,6 +173,11 @@ TEST(ScenarioApi, FixedProfile_CleanWithEveryStrategy) {
     EXPECT_EQ(r.code, 0) << strategy << ": " << r.out << r.err;
     EXPECT_NE(r.out.find("lost-update under upstream+vmm-lock: clean over"), std::string::npos) << r.out;
   }
+  // --opt=value is --opt value.
+  const Cli eq = cli(cat, {"run", "lost-update", "--profile=upstream+vmm-lock", "--strategy=dfs", "--bound=1"});
+  EXPECT_EQ(eq.code, 0) << eq.out << eq.err;
+  EXPECT_NE(eq.out.find("under upstream+vmm-lock: clean over"), std::string::npos) << eq.out;
+  EXPECT_NE(eq.out.find("dfs, preemption bound 1"), std::string::npos) << eq.out;
   // The buggy profile left clean by too small a budget is a failure for a script.
   const Cli tiny = cli(cat, {"run", "lost-update", "--strategy", "dfs", "--bound", "0"});
   EXPECT_EQ(tiny.code, 1) << tiny.out;
