@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "        walk the RMP model through a double assignment and an erroneous revert under\n"
     "        the historical kernel (RFC v4 24/40) and show the fixed kernel stays clean;\n"
     "        exits 0 when the detectors report exactly what each kernel should produce\n"
-    "  probe\n"
+    "  probe [--json]\n"
     "        ask /dev/kvm and /dev/sev what this host offers (read-only)\n"
     "  measure [sev-snp-measure arguments]\n"
     "        compute the expected launch measurement offline (`snplab measure --help`)\n"
@@ -84,13 +84,45 @@ int cmd_demo(int argc, char** argv) {
   return rc;
 }
 
-int cmd_probe(int argc, char** /*argv*/) {
-  if (argc != 0) return usage_error("probe takes no arguments");
+int cmd_probe(int argc, char** argv) {
+  const bool json = argc == 1 && std::string_view(argv[0]) == "--json";
+  if (argc != 0 && !json) return usage_error("probe takes only --json");
 #if SNPLAB_HAVE_HW
   auto r = snplab::hw::probe();
   if (!r) {
     fmt::print(stderr, "snplab probe: {}\n", r.error().to_string());
     return 1;
+  }
+  if (json) {
+    // Schema snplab.probe/1 (docs/hw-backend.md).
+    nlohmann::json caps = nlohmann::json::array();
+    for (const auto& cv : r->caps) {
+      caps.push_back({{"name", cv.name}, {"number", cv.number}, {"value", cv.value}, {"errno", cv.errno_value}});
+    }
+    const auto& sv = r->sev;
+    nlohmann::json sev = {{"present", sv.present},
+                          {"open_errno", sv.open_errno},
+                          {"status_error", sv.status_error ? nlohmann::json(sv.status_error->to_string())
+                                                           : nlohmann::json(nullptr)},
+                          {"platform_status", nullptr}};
+    if (sv.have_status) {
+      sev["platform_status"] = {{"api_major", sv.api_major},     {"api_minor", sv.api_minor},
+                                {"state", sv.state},             {"build_id", sv.build_id},
+                                {"guest_count", sv.guest_count}, {"rmp_initialized", sv.rmp_initialized},
+                                {"current_tcb", sv.current_tcb}, {"reported_tcb", sv.reported_tcb}};
+    }
+    const std::string missing = r->snp_missing();
+    const nlohmann::json doc = {
+        {"schema", "snplab.probe/1"},
+        {"api_version", r->api_version},
+        {"vm_types", r->vm_types},
+        {"snp_vm_type", r->snp_vm_type},
+        {"sev_vmsa_features", r->sev_vmsa_features ? nlohmann::json(*r->sev_vmsa_features) : nlohmann::json(nullptr)},
+        {"caps", caps},
+        {"sev", sev},
+        {"snp_missing", missing.empty() ? nlohmann::json(nullptr) : nlohmann::json(missing)}};
+    fmt::print("{}\n", doc.dump(2));
+    return 0;
   }
   fmt::print("{}", r->describe());
   return 0;
