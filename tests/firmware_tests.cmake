@@ -6,6 +6,7 @@ gtest_discover_tests(snplab_firmware_unit_tests PROPERTIES LABELS "unit" DISCOVE
 target_compile_definitions(snplab_firmware_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 add_executable(snplab_sim_report_tests scenarios/sim_report_cli_test.cc scenarios/bad_input_test.cc)
+target_include_directories(snplab_sim_report_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_link_libraries(snplab_sim_report_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 
@@ -34,4 +35,5 @@ add_executable(snplab_race_tests scenarios/races_test.cc scenarios/trace_out_tes
 target_link_libraries(snplab_race_tests PRIVATE snplab::scenarios nlohmann_json::nlohmann_json GTest::gtest
                       GTest::gtest_main snplab_warnings)
 target_compile_definitions(snplab_race_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_include_directories(snplab_race_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
 gtest_discover_tests(snplab_race_tests PROPERTIES LABELS "scenario" DISCOVERY_TIMEOUT 60)

@@ -466,13 +466,11 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
     for (const std::string& path : trace_out) {
       if (!write_trace(path, r.run, info, c)) return 1;
     }
-    if (r.run.replay_diverged) return 1;
-    if (r.found != want) {
+    if (!r.run.replay_diverged && r.found != want) {
       c.error("expected {}, the replay {}", want ? "the finding" : "a clean run",
               r.found ? fmt::format("raised {}", p->scenario->info().finding) : "ran clean");
-      return 1;
     }
-    return 0;
+    return code;
   }
 
   if (std::string_view(argv[1]) == "--all") {
@@ -524,8 +522,10 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
                                          ? std::string()
                                          : fmt::format("; then dfs, preemption bound {}: {} schedules",
                                                        o.preemption_bound, r.dfs_schedules));
+  // The exit code, for the text and the JSON alike: 3 for a finding that did not reproduce,
+  // else whether the expectation held; stopped early, a clean answer is not one.
+  const int code = r.first ? (!r.reproduced ? 3 : want_finding ? 0 : 1) : (want_finding || r.stopped ? 1 : 0);
   if (json) {
-    const int code = r.first ? (!r.reproduced ? 3 : want_finding ? 0 : 1) : (want_finding || r.stopped ? 1 : 0);
     nlohmann::json j = {{"schema", "snplab.scenario.run/1"},
                         {"scenario", s->name},
                         {"profile", profile},
@@ -565,20 +565,19 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
     print_run(out, *sc, profile, *r.first, trace);
     if (!r.reproduced) {
       fmt::print(out, "NONDETERMINISM: the replay string did not reproduce the same trace (a bug in the model)\n");
-      return 3;
+      return code;
     }
     fmt::print(out, "re-run from the replay string: same trace\n");
     const TraceInfo info{fmt::format("{} under {}", s->name, profile), replay_string(*sc, profile, r.first->run.replay)};
     for (const std::string& path : trace_out) {
       if (!write_trace(path, r.first->run, info, c)) return 1;
     }
-    return want_finding ? 0 : 1;
+    return code;
   }
   fmt::print(out, "{} under {}: clean over {} schedules ({:.3f} s; {}){}\n", s->name, profile, r.schedules, r.seconds,
              how, r.exhausted ? ", the bounded space exhausted" : "");
   if (!trace_out.empty()) c.error("no finding, so no trace written");
-  // Stopped early, a clean answer is not one: exit 1 either way.
-  return want_finding || r.stopped ? 1 : 0;
+  return code;
 }
 
 int scenario_main(const Catalogue& cat, int argc, char** argv) {

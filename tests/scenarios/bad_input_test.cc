@@ -17,34 +17,16 @@
 #include "snp/scenarios/measure_cli.h"
 #include "snp/scenarios/report_cli.h"
 
+#include "cli_capture.h"
+
 namespace snplab::scenarios {
 namespace {
 
-struct Out {
-  int rc = -1;
-  std::string err;
-};
-
-std::string slurp(std::FILE* f) {
-  std::string s;
-  std::rewind(f);
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
+using Out = testsupport::Captured;
 
 template <class Main>
 Out call(Main m, std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  Out r;
-  r.rc = m(static_cast<int>(argv.size()), argv.data(), out, err);
-  (void)slurp(out);
-  r.err = slurp(err);
-  return r;
+  return testsupport::run_captured(m, std::move(args));
 }
 
 class BadInput : public ::testing::Test {
@@ -85,10 +67,10 @@ TEST_F(BadInput, ReadInputFile_RefusesWhatIsNotAFileAndWhatIsTooLarge) {
 TEST_F(BadInput, ReportShowAndVerify_SayWhatIsWrong) {
   for (const std::string& bad : {dir_.string(), std::string("/dev/zero"), fifo_, big_}) {
     const Out show = call(report_main, {"show", bad});
-    EXPECT_NE(show.rc, 0) << bad;
+    EXPECT_NE(show.code, 0) << bad;
     EXPECT_NE(show.err.find("'" + bad + "'"), std::string::npos) << show.err;
     const Out verify = call(report_main, {"verify", bad, "--cert", bad, "--chain", bad});
-    EXPECT_NE(verify.rc, 0) << bad;
+    EXPECT_NE(verify.code, 0) << bad;
     EXPECT_NE(verify.err.find("'" + bad + "'"), std::string::npos) << verify.err;
   }
 }
@@ -102,7 +84,7 @@ TEST_F(BadInput, Measure_RefusesDevicesDirectoriesAndFifos) {
         args = {"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf", big_, "--kernel", bad};
       }
       const Out r = call(measure_main, args);
-      EXPECT_NE(r.rc, 0) << option << " " << bad;
+      EXPECT_NE(r.code, 0) << option << " " << bad;
       EXPECT_NE(r.err.find("'" + bad + "'"), std::string::npos) << r.err;
     }
   }

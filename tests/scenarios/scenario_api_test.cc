@@ -16,6 +16,8 @@
 #include "snp/scenarios/explore.h"
 #include "snp/scenarios/vmm.h"
 
+#include "cli_capture.h"
+
 namespace snplab::scenarios {
 namespace {
 
@@ -96,30 +98,15 @@ Catalogue catalogue() {
   return c;
 }
 
-struct Cli {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(std::FILE* f) {
-  std::string s;
-  std::rewind(f);
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
+using Cli = testsupport::Captured;
+using testsupport::read_and_close;
 
 Cli cli(const Catalogue& cat, std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  Cli r;
-  r.code = scenario_cli(cat, "racer", static_cast<int>(argv.size()), argv.data(), out, err);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return testsupport::run_captured(
+      [&](int argc, char** argv, std::FILE* out, std::FILE* err) {
+        return scenario_cli(cat, "racer", argc, argv, out, err);
+      },
+      std::move(args));
 }
 
 std::string replay_line(const std::string& out) {
@@ -191,7 +178,7 @@ TEST(ScenarioApi, ParallelJobsAndCheckpoint_WorkForOwnScenarios) {
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   std::FILE* f = std::fopen(cp.c_str(), "r");
   ASSERT_NE(f, nullptr);
-  EXPECT_NE(slurp(f).find("scenario lost-update\n"), std::string::npos);
+  EXPECT_NE(read_and_close(f).find("scenario lost-update\n"), std::string::npos);
   std::remove(cp.c_str());
 }
 
