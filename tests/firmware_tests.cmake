@@ -1,5 +1,5 @@
 # Firmware model tests.
-add_executable(snplab_firmware_unit_tests model/crypto/ecdsa_test.cc model/guest/sev_guest_test.cc model/psp/firmware_test.cc
+add_executable(snplab_firmware_unit_tests model/crypto/ecdsa_test.cc model/guest/sev_guest_test.cc model/guest/vcpu_test.cc model/psp/firmware_test.cc
   model/psp/sim_chain_test.cc model/psp/guest_msg_test.cc)
 target_link_libraries(snplab_firmware_unit_tests PRIVATE snplab::model GTest::gtest GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_firmware_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)

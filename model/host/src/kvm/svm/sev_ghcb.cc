@@ -1,8 +1,7 @@
-// The GHCB events besides guest requests, both halves: the Page State Change NAE (facts §7.2:
+// The GHCB events besides guest requests, KVM's side: the Page State Change NAE (facts §7.2:
 // KVM walks the descriptor, coalesces runs of entries into KVM_HC_MAP_GPA_RANGE exits, marks
-// PSMASH/UNSMASH done without exiting) and AP Creation (facts §7.5), plus the VMRUN checks
-// on the VMSA a vCPU enters (facts §3.4). The GHCB itself is not modelled as guest memory:
-// its contents are the guest operation's fields and the vCPU's in-flight state.
+// PSMASH/UNSMASH done without exiting) and AP Creation (facts §7.5). The GHCB itself is not modelled as guest memory:
+// its contents are the guest operation's fields and the guest's Ghcb answer (model/guest).
 #include <algorithm>
 #include <cerrno>
 
@@ -29,21 +28,24 @@ std::uint64_t pages_of(const PscEntry& e) { return e.huge ? kPagesPerHuge : 1; }
 
 }  // namespace
 
-std::optional<Exit> Vm::step_psc(VcpuRun& v, const GuestOp& op) {
-  // snp_begin_psc(): the header first (cur_entry <= end_entry < VMGEXIT_PSC_MAX_COUNT).
-  auto fail = [&](std::uint64_t code, std::string_view why) -> std::optional<Exit> {
+InsnResult Vm::snp_begin_psc(VcpuMachine& m, const std::vector<PscEntry>& entries) {
+  VcpuRun& v = m.run;
+  leave_guest(v);
+  // snp_begin_psc(): the header first (cur_entry <= end_entry < VMGEXIT_PSC_MAX_COUNT). A
+  // refusal is SW_EXITINFO2's error code; the guest gives up on it.
+  auto fail = [&](std::uint64_t code, std::string_view why) {
     v.psc_started = false;
     v.psc_cur = 0;
-    return terminate(v, fmt::format("GHCB page-state change: {} (SW_EXITINFO2 {:#x}): terminating", why, code));
+    return InsnResult::fatal(fmt::format("{} (SW_EXITINFO2 {:#x})", why, code));
   };
   if (!v.psc_started) {
-    if (op.psc.empty() || op.psc.size() > kPscMaxEntries) return fail(kPscErrInvalidHdr, "invalid header");
+    if (entries.empty() || entries.size() > kPscMaxEntries) return fail(kPscErrInvalidHdr, "invalid header");
     v.psc_started = true;
     v.psc_cur = 0;
   }
   if (!is_snp() || host_->sev() == nullptr) return fail(kPscErrGeneric, "not an SNP guest");
-  while (v.psc_cur < op.psc.size()) {
-    const PscEntry& e = op.psc[v.psc_cur];
+  while (v.psc_cur < entries.size()) {
+    const PscEntry& e = entries[v.psc_cur];
     if (e.operation == kPscPsmash || e.operation == kPscUnsmash || e.cur_page == pages_of(e)) {
       // PSMASH/UNSMASH are marked done without an exit; a finished entry is skipped.
       ++v.psc_cur;
@@ -60,8 +62,8 @@ std::optional<Exit> Vm::step_psc(VcpuRun& v, const GuestOp& op) {
     const Gpa gfn = e.gfn + e.cur_page;
     std::uint64_t npages = pages_of(e) - e.cur_page;
     std::size_t covered = 1;
-    while (v.psc_cur + covered < op.psc.size()) {
-      const PscEntry& n = op.psc[v.psc_cur + covered];
+    while (v.psc_cur + covered < entries.size()) {
+      const PscEntry& n = entries[v.psc_cur + covered];
       if (n.operation != e.operation || n.huge != e.huge || n.cur_page != 0 || n.gfn != gfn + npages) break;
       npages += pages_of(n);
       ++covered;
@@ -75,24 +77,25 @@ std::optional<Exit> Vm::step_psc(VcpuRun& v, const GuestOp& op) {
     x.hypercall_args[0] = gfn << kPageShift;
     x.hypercall_args[1] = npages;
     x.hypercall_args[2] = (e.operation == kPscPrivate ? kMapGpaEncrypted : 0) | (e.huge ? kMapGpaPageSz2M : 0);
-    return x;
+    m.exit = x;
+    return InsnResult::with(Outcome::Exited);
   }
-  v.log.push_back(fmt::format("GHCB page-state change ({} entries): done", op.psc.size()));
   v.psc_started = false;
   v.psc_cur = 0;
-  ++v.pc;
-  return std::nullopt;
+  return InsnResult::with(Outcome::Retired);
 }
 
-std::optional<Exit> Vm::step_ap_create(VcpuRun& v, const GuestOp& op) {
-  // sev_snp_ap_creation(): bad input is answered as malformed input, INVALID_INPUT (our
-  // reading of the kernel's error path; the guest sees SW_EXITINFO1 = 2).
-  auto refuse = [&](std::string_view why) {
-    v.log.push_back(fmt::format("AP creation for APIC {}: refused ({}; GHCB error {})", op.apic_id, why,
-                                kGhcbErrInvalidInput));
-    ++v.pc;
-    return std::nullopt;
+std::string Vm::sev_snp_ap_creation(VcpuMachine& m, const GuestOp& op, Ghcb& ghcb) {
+  leave_guest(m.run);
+  // Bad input is answered as malformed input, INVALID_INPUT (our reading of the kernel's
+  // error path; the guest sees SW_EXITINFO1 = 2).
+  auto refuse = [&](std::string why) {
+    ghcb.sw_exitinfo1 = kGhcbMalformedInput;
+    ghcb.sw_exitinfo2 = kGhcbErrInvalidInput;
+    return why;
   };
+  ghcb.sw_exitinfo1 = 0;
+  ghcb.sw_exitinfo2 = 0;
   if (!is_snp() || host_->sev() == nullptr) return refuse("not an SNP guest");
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), op.apic_id) == vcpu_ids_.end()) return refuse("no such vCPU");
   if (op.ap_request != kApCreateOnInit && op.ap_request != kApCreate && op.ap_request != kApDestroy) {
@@ -102,9 +105,7 @@ std::optional<Exit> Vm::step_ap_create(VcpuRun& v, const GuestOp& op) {
   if (op.ap_request == kApDestroy) {
     target.vmsa = 0;
     target.vmsa_invalid = true;
-    v.log.push_back(fmt::format("AP destroy for APIC {}: done", op.apic_id));
-    ++v.pc;
-    return std::nullopt;
+    return {};
   }
   if ((op.gpa & (kPageSize - 1)) != 0) return refuse("VMSA GPA not page aligned");
   if (((op.gpa >> kPageShift) & (kPagesPerHuge - 1)) == 0) return refuse("VMSA GPA is 2 MiB aligned (erratum)");
@@ -120,9 +121,7 @@ std::optional<Exit> Vm::step_ap_create(VcpuRun& v, const GuestOp& op) {
   // the model applies both at the target's next KVM_RUN.
   target.vmsa = *pfn;
   target.vmsa_invalid = false;
-  v.log.push_back(fmt::format("AP creation for APIC {} with VMSA 0x{:x}: done", op.apic_id, op.gpa));
-  ++v.pc;
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace snplab::model::kvm

@@ -24,7 +24,7 @@ std::optional<Exit> Vm::vmrun_checks(unsigned long vcpu_id, VcpuRun& v) {
   const RmpEntryRaw e = effective_entry(sev->rmp(), vmsa);
   // Covered, Guest-Owned by this ASID, Mutable, VMSA=1 (the GPA check is not modelled).
   if (!e.assigned() || e.asid() != sev_.asid || e.immutable() || !e.vmsa()) {
-    v.log.push_back(fmt::format("VMRUN: VMSA page 0x{:x} fails the RMP checks (VMEXIT_INVALID)", vmsa));
+    v.guest.note(fmt::format("VMRUN: VMSA page 0x{:x} fails the RMP checks (VMEXIT_INVALID)", vmsa));
     Exit x;
     x.reason = kExitFailEntry;
     x.fail_entry_reason = kSvmExitErr;

@@ -17,6 +17,7 @@
 
 #include "snp/model/kern/sync.h"
 #include "snp/model/guest/program.h"
+#include "snp/model/guest/vcpu.h"
 #include "snp/model/host/profile.h"
 #include "snp/model/host/kvm/svm/sev.h"
 #include "snp/model/host/mm/user.h"
@@ -345,20 +346,11 @@ class Vm {
   /// The exit a vCPU is waiting on userspace for.
   enum class Pending : std::uint8_t { None, Hypercall, PscHypercall, SnpReqCerts, VmgexitCerts, VmgexitDone };
   struct VcpuRun {
-    std::vector<GuestOp> program;
-    std::size_t pc = 0;
-    GuestLog log;
+    GuestVcpu guest;  ///< the guest's side: its program, where it is, what it saw
     Pending pending = Pending::None;
     UserCompletion completion;
-    bool terminated = false;
-    // A guest request in flight (GHCB state the guest and KVM share).
-    bool req_sealed = false;
-    std::uint64_t req_seqno = 0;
-    unsigned busy_left = 0;
-    std::uint64_t exitinfo1 = 0, exitinfo2 = 0;
-    std::uint64_t rbx = 0;  ///< the guest's RBX: certificate pages, or the count KVM asks for
-    Exit pending_exit;      ///< the exit being serviced (REQ_CERTS / VMGEXIT fields)
-    std::vector<std::uint8_t> report;
+    Exit pending_exit;  ///< the exit being serviced (REQ_CERTS / VMGEXIT fields)
+    GuestRequestPages pending_req{};  ///< the guest request KVM serves across that exit
     // A GHCB page-state change in flight: the entry KVM resumes at, and how many the
     // current KVM_HC_MAP_GPA_RANGE exit covers.
     std::size_t psc_cur = 0, psc_covered = 0;
@@ -374,6 +366,7 @@ class Vm {
     std::size_t fault_fixed_pc = static_cast<std::size_t>(-1);
     bool fault_fix_smashed = false;
   };
+  class VcpuMachine;
   /// VMRUN (svm_vcpu_run): the VMSA checks of facts §3.4, then the VMSA page is in use
   /// (facts §2.1) until leave_guest(). A failed check is the exit KVM_RUN returns.
   std::optional<Exit> enter_guest(unsigned long vcpu_id, VcpuRun& v);
@@ -384,30 +377,45 @@ class Vm {
   /// nullopt and *retry = true: the page was prepared, the instruction runs again; nullopt
   /// and *retry = false: no guest_memfd page backs `gpa`.
   std::optional<Pfn> guest_private_pfn(VcpuRun& v, Gpa gpa, bool* retry);
-  std::optional<Exit> step_psc(VcpuRun& v, const GuestOp& op);
-  /// A read or write of a software-protected guest: private exactly when the attribute says
-  /// so (KVM sets PFERR_PRIVATE_ACCESS from it; there is no C-bit), private pages straight
-  /// from guest_memfd with no RMP.
-  std::optional<Exit> sw_protected_access(VcpuRun& v, const GuestOp& op);
-  /// The guest reads or writes a shared page (the VMM's memory behind the slot).
-  std::optional<Exit> shared_access(VcpuRun& v, const GuestOp& op, const Memslot& slot);
-  /// The guest reads or writes private page `pfn` (the access checks passed).
-  std::optional<Exit> private_access(VcpuRun& v, const GuestOp& op, Pfn pfn);
   /// VMRUN's checks on the VMSA the vCPU enters (facts §3.4): a failure exits
   /// KVM_EXIT_FAIL_ENTRY with SVM_EXIT_ERR. On success v.running_vmsa is the VMSA page.
   std::optional<Exit> vmrun_checks(unsigned long vcpu_id, VcpuRun& v);
-  std::optional<Exit> step_ap_create(VcpuRun& v, const GuestOp& op);
-  std::optional<Exit> step_guest_request(VcpuRun& v, const GuestOp& op);
-  /// The guest reads the GHCB result of its request and goes on.
-  void finish_guest_request(VcpuRun& v, const GuestOp& op);
-  std::optional<Exit> complete_cert_exit(VcpuRun& v);
-  /// One guest operation; returns an exit when the vCPU must leave to userspace.
-  std::optional<Exit> step(VcpuRun& v);
+
+  // The machine beneath the guest (VcpuMachine forwards here): the guest's instructions
+  // through the NPT and the RMP with KVM's #NPF handling, and KVM's handling of each exit.
+  InsnResult guest_pvalidate(VcpuMachine& m, Gpa gpa, bool huge, bool validate);
+  InsnResult guest_rmpadjust(VcpuMachine& m, Gpa gpa, bool vmsa);
+  InsnResult guest_access(VcpuMachine& m, Gpa gpa, bool c_bit, bool write, std::uint8_t value);
+  /// A read or write of a software-protected guest: private exactly when the attribute says
+  /// so (KVM sets PFERR_PRIVATE_ACCESS from it; there is no C-bit), private pages straight
+  /// from guest_memfd with no RMP.
+  InsnResult sw_protected_access(VcpuMachine& m, Gpa gpa, bool write, std::uint8_t value);
+  /// The guest reads or writes a shared page (the VMM's memory behind the slot).
+  InsnResult shared_access(const Memslot& slot, Gpa gpa, bool write, std::uint8_t value);
+  /// The guest reads or writes private page `pfn` (the access checks passed).
+  InsnResult private_access(Pfn pfn, bool write, std::uint8_t value);
+  /// The guest's read of a private page outside its program (the secrets page).
+  std::optional<std::string> guest_read_private(Gpa gpa, std::span<std::uint8_t> out);
+  /// HLT intercept (kvm_emulate_halt): KVM_EXIT_HLT.
+  void kvm_emulate_halt(VcpuMachine& m);
+  /// __kvm_emulate_hypercall(KVM_HC_MAP_GPA_RANGE): a KVM_EXIT_HYPERCALL when userspace
+  /// enabled it (KVM_CAP_EXIT_HYPERCALL), else refused.
+  InsnResult kvm_hc_map_gpa_range(VcpuMachine& m, Gpa gpa, std::uint64_t npages, bool to_private);
+  /// snp_begin_psc() / snp_do_psc_next(): the Page State Change NAE walked from v.psc_cur.
+  InsnResult snp_begin_psc(VcpuMachine& m, const std::vector<PscEntry>& entries);
+  /// sev_snp_ap_creation(): empty when done, else why it was refused (the GHCB says how).
+  std::string sev_snp_ap_creation(VcpuMachine& m, const GuestOp& op, Ghcb& ghcb);
+  /// snp_handle_guest_req() / snp_handle_ext_guest_req(): the request answered in `ghcb`
+  /// (Retired), or an exit to userspace first (Exited, m.exit).
+  Outcome snp_handle_guest_req(VcpuMachine& m, bool ext, const GuestRequestPages& pages, Ghcb& ghcb);
+  /// snp_complete_req_certs() and the seed series' completion: userspace's answer to the
+  /// certificate exit, then the request; an exit when KVM_RUN returns again at once.
+  std::optional<Exit> snp_complete_req_certs(VcpuRun& v);
+  /// sev_handle_vmgexit_msr_protocol(GHCB_MSR_TERM_REQ): KVM_EXIT_SYSTEM_EVENT(SEV_TERM),
+  /// data[0] the GHCB MSR value.
+  void sev_handle_vmgexit_msr_protocol(VcpuMachine& m, std::uint64_t ghcb_msr);
   /// Guest-private page behind `gpa`, assigned to the guest on first use (sev_gmem_prepare).
   std::optional<Pfn> private_pfn(Gpa gpa);
-  /// The guest gives up: KVM_EXIT_SYSTEM_EVENT(SEV_TERM), data[0] the GHCB MSR termination
-  /// request (`ghcb_msr`; 0x100, the general reason, unless the guest named one).
-  Exit terminate(VcpuRun& v, std::string why, std::uint64_t ghcb_msr = 0x100);
 
   std::vector<unsigned long> vcpu_ids_;
   std::map<unsigned long, VcpuRun> runs_;
@@ -427,6 +435,42 @@ class Vm {
     kern::Shared<std::uint64_t> entry;
   };
   std::map<unsigned long, VcpuArch> arch_;  ///< the guest driver's VMPCK0 message counter
+};
+
+/// The machine beneath one vCPU's guest (snp/model/guest/vcpu.h): the CPU's nested page walk
+/// and RMP check and KVM's handling of each #VMEXIT, for one KVM_RUN. `exit` is what KVM_RUN
+/// returns when an operation made it return.
+class Vm::VcpuMachine final : public GuestMachine {
+ public:
+  VcpuMachine(Vm& owner, VcpuRun& r) : vm(owner), run(r) {}
+  InsnResult pvalidate(Gpa gpa, bool huge, bool validate) override { return vm.guest_pvalidate(*this, gpa, huge, validate); }
+  InsnResult rmpadjust(Gpa gpa, bool vmsa) override { return vm.guest_rmpadjust(*this, gpa, vmsa); }
+  InsnResult access(Gpa gpa, bool c_bit, bool write, std::uint8_t value) override {
+    return vm.guest_access(*this, gpa, c_bit, write, value);
+  }
+  void hlt() override { vm.kvm_emulate_halt(*this); }
+  InsnResult map_gpa_range(Gpa gpa, std::uint64_t npages, bool to_private) override {
+    return vm.kvm_hc_map_gpa_range(*this, gpa, npages, to_private);
+  }
+  InsnResult page_state_change(const std::vector<PscEntry>& entries) override { return vm.snp_begin_psc(*this, entries); }
+  std::string ap_creation(const GuestOp& op, Ghcb& ghcb) override { return vm.sev_snp_ap_creation(*this, op, ghcb); }
+  Outcome guest_request(bool ext, const GuestRequestPages& pages, Ghcb& ghcb) override {
+    return vm.snp_handle_guest_req(*this, ext, pages, ghcb);
+  }
+  void terminate_request(std::uint64_t ghcb_msr) override { vm.sev_handle_vmgexit_msr_protocol(*this, ghcb_msr); }
+  std::optional<std::string> read_private(Gpa gpa, std::span<std::uint8_t> out) override {
+    return vm.guest_read_private(gpa, out);
+  }
+  bool read_shared(Gpa gpa, std::span<std::uint8_t> out) override { return vm.read_guest(gpa, out); }
+  bool write_shared(Gpa gpa, std::span<const std::uint8_t> in) override { return vm.write_guest(gpa, in); }
+  bool snp_active() const override { return vm.is_snp() && vm.host_->sev() != nullptr; }
+  const SimChip* chip() const override { return vm.host_->sev() != nullptr ? &vm.host_->sev()->fw().chip() : nullptr; }
+  std::uint64_t& driver_seqno() override { return vm.guest_seqno_; }
+  void report(FindingKind kind, std::string message) override { vm.host_->sched().report(kind, std::move(message)); }
+
+  Vm& vm;
+  VcpuRun& run;
+  std::optional<Exit> exit;
 };
 
 /// Host::snapshot(): copies of the host's state (the VMs detached).

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "snp/model/guest/vcpu.h"
 #include "snp/model/host/sev_platform.h"
 #include "snp/model/hw/rmp.h"
 #include "snp/uapi/uapi.h"
@@ -83,10 +84,6 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error);
 int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_error);
 int snp_enable_req_certs(Vm& vm);
 
-/// GHCB results of the guest-request events (facts §7.1, §7.3).
-inline constexpr std::uint64_t kGhcbMalformedInput = 2;     ///< SW_EXITINFO1
-inline constexpr std::uint64_t kGhcbErrMissingInput = 4;    ///< SW_EXITINFO2 with it
-inline constexpr std::uint32_t kVmmErrInvalidLen = 1, kVmmErrBusy = 2, kVmmErrGeneric = 0xFFFFFFFFU;
 /// SNP_GUEST_ERR(vmm_err, fw_err): what SW_EXITINFO2 carries back to the guest.
 constexpr std::uint64_t snp_guest_err(std::uint32_t vmm, std::uint32_t fw) {
   return (std::uint64_t{vmm} << 32) | fw;
