@@ -266,6 +266,28 @@ Kernel to_kernel(const Api& a) {
   return k;
 }
 
+/// A vCPU ioctl that writes a kernel struct (KVM_GET_REGS, KVM_GET_SREGS), returned as the
+/// uapi struct whose layout the static_asserts pin.
+template <class Kernel, class Api>
+api::Result<Api> vcpu_get(int fd, api::Handle vcpu, api::Op op, unsigned long request) {
+  static_assert(sizeof(Kernel) == sizeof(Api));
+  if (fd < 0) return bad_handle(op, vcpu);
+  Kernel k{};
+  if (::ioctl(fd, request, &k) != 0) return sys_error(op, errno);
+  Api r;
+  std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
+  return r;
+}
+
+/// A vCPU ioctl that reads a kernel struct (KVM_SET_REGS, KVM_SET_SREGS).
+template <class Kernel, class Api>
+api::Status vcpu_set(int fd, api::Handle vcpu, api::Op op, unsigned long request, const Api& a) {
+  if (fd < 0) return bad_handle(op, vcpu);
+  Kernel k = to_kernel<Kernel>(a);
+  if (::ioctl(fd, request, &k) != 0) return sys_error(op, errno);
+  return api::ok();
+}
+
 /// Keeps fd 0 out of the handle space: a new fd 0 (stdin was closed) is moved to the lowest
 /// free fd above 0. Returns the fd to use, or -1 with errno set.
 int keep_off_zero(int fd) {
@@ -655,46 +677,22 @@ static_assert(offsetof(uapi::kvm_sregs, interrupt_bitmap) == offsetof(::kvm_sreg
 static_assert(offsetof(uapi::kvm_segment, selector) == offsetof(::kvm_segment, selector));
 static_assert(offsetof(uapi::kvm_segment, unusable) == offsetof(::kvm_segment, unusable));
 
+// uapi: KVM_GET_REGS / KVM_SET_REGS (api.rst 4.11, 4.12) and KVM_GET_SREGS / KVM_SET_SREGS
+// (4.13, 4.14): struct kvm_regs and struct kvm_sregs, written or read by the kernel.
 api::Result<uapi::kvm_regs> KvmBackend::kvm_get_regs(api::Handle vcpu) {
-  const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle(api::Op::KvmGetRegs, vcpu);
-  ::kvm_regs k{};
-  // uapi: KVM_GET_REGS (api.rst 4.11): the kernel writes struct kvm_regs.
-  if (::ioctl(fd, KVM_GET_REGS, &k) != 0) return sys_error(api::Op::KvmGetRegs, errno);
-  uapi::kvm_regs r;
-  std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
-  return r;
+  return vcpu_get<::kvm_regs, uapi::kvm_regs>(fd_of(vcpu), vcpu, api::Op::KvmGetRegs, KVM_GET_REGS);
 }
 
 api::Status KvmBackend::kvm_set_regs(api::Handle vcpu, const uapi::kvm_regs& r) {
-  const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle(api::Op::KvmSetRegs, vcpu);
-  ::kvm_regs k{};
-  std::memcpy(&k, &r, sizeof(k));
-  // uapi: KVM_SET_REGS (api.rst 4.12): the kernel reads struct kvm_regs.
-  if (::ioctl(fd, KVM_SET_REGS, &k) != 0) return sys_error(api::Op::KvmSetRegs, errno);
-  return api::ok();
+  return vcpu_set<::kvm_regs>(fd_of(vcpu), vcpu, api::Op::KvmSetRegs, KVM_SET_REGS, r);
 }
 
 api::Result<uapi::kvm_sregs> KvmBackend::kvm_get_sregs(api::Handle vcpu) {
-  const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle(api::Op::KvmGetSregs, vcpu);
-  ::kvm_sregs k{};
-  // uapi: KVM_GET_SREGS (api.rst 4.13): the kernel writes struct kvm_sregs.
-  if (::ioctl(fd, KVM_GET_SREGS, &k) != 0) return sys_error(api::Op::KvmGetSregs, errno);
-  uapi::kvm_sregs r;
-  std::memcpy(static_cast<void*>(&r), &k, sizeof(r));
-  return r;
+  return vcpu_get<::kvm_sregs, uapi::kvm_sregs>(fd_of(vcpu), vcpu, api::Op::KvmGetSregs, KVM_GET_SREGS);
 }
 
 api::Status KvmBackend::kvm_set_sregs(api::Handle vcpu, const uapi::kvm_sregs& s) {
-  const int fd = fd_of(vcpu);
-  if (fd < 0) return bad_handle(api::Op::KvmSetSregs, vcpu);
-  ::kvm_sregs k{};
-  std::memcpy(&k, &s, sizeof(k));
-  // uapi: KVM_SET_SREGS (api.rst 4.14): the kernel reads struct kvm_sregs.
-  if (::ioctl(fd, KVM_SET_SREGS, &k) != 0) return sys_error(api::Op::KvmSetSregs, errno);
-  return api::ok();
+  return vcpu_set<::kvm_sregs>(fd_of(vcpu), vcpu, api::Op::KvmSetSregs, KVM_SET_SREGS, s);
 }
 
 api::Status KvmBackend::set_real_mode_entry(api::Handle vcpu, std::uint64_t rip) {

@@ -34,6 +34,14 @@ Outcome Vm::snp_handle_guest_req(VcpuMachine& m, bool ext, const GuestRequestPag
     m.exit = e;
     return Outcome::Exited;
   };
+  // The certificate exit to userspace: KVM waits for its completion on the next KVM_RUN.
+  auto certs_exit = [&](Pending pending, Exit e) {
+    v.pending = pending;
+    v.pending_exit = e;
+    v.pending_req = pages;
+    v.completion = UserCompletion{};
+    return kernel_exit(e);
+  };
   ghcb.sw_exitinfo1 = 0;
   ghcb.sw_exitinfo2 = 0;
   const KernelProfile& prof = host_->config().profile;
@@ -104,11 +112,7 @@ Outcome Vm::snp_handle_guest_req(VcpuMachine& m, bool ext, const GuestRequestPag
         e.certs_npages = data_npages;
         e.vmgexit_flags = 0;
         e.vmgexit_status = kReqCertsStatusPending;
-        v.pending = Pending::VmgexitCerts;
-        v.pending_exit = e;
-        v.pending_req = pages;
-        v.completion = UserCompletion{};
-        return kernel_exit(e);
+        return certs_exit(Pending::VmgexitCerts, e);
       }
       if (sev_.req_certs) {
         // Merged: KVM_EXIT_SNP_REQ_CERTS, ret pre-zeroed (facts §8.6).
@@ -116,11 +120,7 @@ Outcome Vm::snp_handle_guest_req(VcpuMachine& m, bool ext, const GuestRequestPag
         e.reason = kExitSnpReqCerts;
         e.certs_gpa = data_gpa;
         e.certs_npages = data_npages;
-        v.pending = Pending::SnpReqCerts;
-        v.pending_exit = e;
-        v.pending_req = pages;
-        v.completion = UserCompletion{};
-        return kernel_exit(e);
+        return certs_exit(Pending::SnpReqCerts, e);
       }
       // Userspace has not asked for the exit: an empty certificate table (24 zero bytes)
       // when the guest gave a buffer, then the plain request (facts §7.3).
