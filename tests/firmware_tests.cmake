@@ -5,9 +5,11 @@ target_link_libraries(snplab_firmware_unit_tests PRIVATE snplab::model GTest::gt
 gtest_discover_tests(snplab_firmware_unit_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 target_compile_definitions(snplab_firmware_unit_tests PRIVATE SNPLAB_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
-add_executable(snplab_sim_report_tests scenarios/sim_report_cli_test.cc scenarios/bad_input_test.cc)
+add_executable(snplab_sim_report_tests scenarios/sim_report_cli_test.cc scenarios/bad_input_test.cc
+  scenarios/report_cli_test.cc)
 target_include_directories(snplab_sim_report_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
-target_link_libraries(snplab_sim_report_tests PRIVATE snplab::scenarios GTest::gtest GTest::gtest_main snplab_warnings)
+target_link_libraries(snplab_sim_report_tests PRIVATE snplab::scenarios nlohmann_json::nlohmann_json GTest::gtest
+  GTest::gtest_main snplab_warnings)
 gtest_discover_tests(snplab_sim_report_tests PROPERTIES LABELS "unit" DISCOVERY_TIMEOUT 60)
 
 add_executable(snplab_kvm_unit_tests model/host/snp_launch_test.cc model/host/guest_run_test.cc

@@ -1,6 +1,6 @@
-// `snplab report show|verify`: the attestation report of facts §6.3 on the command line.
-// The library (model/attestation.h, x509.h, report_verify.h) does the work; this file reads
-// files, the clock and the arguments, and prints.
+// `snplab report show|verify|fetch-url|simulate`: the attestation report of facts §6.3 on the
+// command line. The library (model/attestation.h, x509.h, report_verify.h) does the work; this
+// file reads files, the clock and the arguments (CLI11, cli.h), and prints text or JSON.
 #include "snp/scenarios/report_cli.h"
 
 #include <sys/stat.h>
@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
 
 #include "snp/model/attest/attestation.h"
 #include "snp/model/crypto/crypto.h"
@@ -34,30 +38,11 @@ namespace {
 
 namespace m = snplab::model;
 
-constexpr const char* kUsage =
-    "usage: snplab report show FILE[@OFFSET] [--product milan|genoa|turin]\n"
-    "       snplab report verify FILE[@OFFSET] --cert VCEK_OR_VLEK --chain PEM [--chain PEM]\n"
-    "                            [--at YYYY-MM-DDTHH:MM:SSZ] [--strict-chip-id]\n"
-    "                            [--ark FILE]... [--trust-simulated [--seed N]]\n"
-    "\n"
-    "FILE is a 1184-byte report, binary or hex text; FILE@OFFSET takes the report at that byte\n"
-    "offset of a larger file (e.g. an Azure HCL report holds it at @32). --cert names the VCEK\n"
-    "or VLEK (PEM or DER; the first certificate in the file); --chain files hold the ASK (or\n"
-    "ASVK) and the ARK, in any order and number of files. --at verifies at that UTC instant\n"
-    "instead of now. --strict-chip-id rejects VCEK reports whose CHIP_ID is masked (all zero).\n"
-    "The chain's ARK must be one of AMD's published root keys (Milan, Genoa, Turin), pinned by\n"
-    "key; --ark FILE trusts the root key(s) in FILE as well, and --trust-simulated the simulated\n"
-    "chip's root for --seed N (default 1, as `report simulate`), which is no AMD key.\n"
-    "verify exits 0 when every check holds, 1 when one fails (named on stderr), 2 on bad usage.\n"
-    "\n"
-    "       snplab report simulate --out DIR [--seed N] [--product milan|genoa|turin] [--vlek]\n"
-    "                              [--report-data HEX]\n"
-    "writes DIR/report.bin, DIR/vcek.der (or vlek.der) and DIR/chain.pem from a simulated chip\n"
-    "(one seed, the same bytes every time) for `snplab report verify`.\n";
+constexpr std::string_view kProg = "snplab report";
 
 int usage(std::FILE* err, const std::string& msg) {
-  fmt::print(err, "snplab report: {}\n\n{}", msg, kUsage);
-  return 2;
+  fmt::print(err, "{}: {}\nRun '{} --help' for the options.\n", kProg, msg, kProg);
+  return cli::kExitUsage;
 }
 
 bool file_exists(const std::string& path) {
@@ -147,58 +132,89 @@ std::string tcb_text(std::uint64_t tcb, std::optional<m::TcbLayout> layout) {
                      m::describe_tcb(tcb, m::TcbLayout::MilanGenoa));
 }
 
-void print_report(std::FILE* out, const m::AttestationReport& r, m::Product product, const std::string& product_from) {
+/// One field of `report show`: its name, the text line, and the JSON value.
+struct Field {
+  std::string name;
+  std::string text;
+  nlohmann::json json;
+};
+
+nlohmann::json tcb_json(std::uint64_t tcb, std::optional<m::TcbLayout> layout) {
+  const m::TcbLayout l = layout.value_or(m::TcbLayout::MilanGenoa);
+  const m::TcbParts p = m::decode_tcb(tcb, l);
+  nlohmann::json j = {{"hex", m::tcb_hex(tcb)}, {"layout", std::string(m::to_string(l))},
+                      {"boot_loader", p.boot_loader}, {"tee", p.tee}, {"snp", p.snp}, {"microcode", p.microcode}};
+  if (l == m::TcbLayout::Turin) j["fmc"] = p.fmc;
+  return j;
+}
+
+/// The fields of `report show`, in report order (facts §6.3).
+std::vector<Field> report_fields(const m::AttestationReport& r, m::Product product, const std::string& product_from) {
   const auto layout = m::tcb_layout_for(product);
-  line(out, "VERSION", fmt::format("{}{}", r.version, r.version_known() ? "" : " (UNKNOWN: this tool knows 2..5)"));
-  line(out, "GUEST_SVN", fmt::format("{}", r.guest_svn));
-  line(out, "POLICY", fmt::format("0x{:x} ({})", r.policy, m::describe_policy(r.policy)));
-  line(out, "FAMILY_ID", hex(r.family_id));
-  line(out, "IMAGE_ID", hex(r.image_id));
-  line(out, "VMPL", fmt::format("{}", r.vmpl));
-  line(out, "SIGNATURE_ALGO", fmt::format("{}{}", r.signature_algo,
-                                          r.signature_algo == m::kSignatureAlgoEcdsaP384Sha384
-                                              ? " (ECDSA P-384 with SHA-384)"
-                                              : " (unknown)"));
-  line(out, "CURRENT_TCB", tcb_text(r.current_tcb, layout));
-  line(out, "PLATFORM_INFO", fmt::format("0x{:x} ({})", r.platform_info, m::describe_platform_info(r.platform_info)));
+  std::vector<Field> f;
+  auto num = [&](std::string name, std::uint64_t v, std::string text) { f.push_back({std::move(name), std::move(text), v}); };
+  auto bytes = [&](std::string name, std::span<const std::uint8_t> b, std::string suffix = {}) {
+    f.push_back({std::move(name), hex(b) + suffix, hex(b)});
+  };
+  auto tcb = [&](std::string name, std::uint64_t v) { f.push_back({std::move(name), tcb_text(v, layout), tcb_json(v, layout)}); };
+  num("VERSION", r.version, fmt::format("{}{}", r.version, r.version_known() ? "" : " (UNKNOWN: this tool knows 2..5)"));
+  num("GUEST_SVN", r.guest_svn, fmt::format("{}", r.guest_svn));
+  f.push_back({"POLICY", fmt::format("0x{:x} ({})", r.policy, m::describe_policy(r.policy)),
+               {{"value", r.policy}, {"description", m::describe_policy(r.policy)}}});
+  bytes("FAMILY_ID", r.family_id);
+  bytes("IMAGE_ID", r.image_id);
+  num("VMPL", r.vmpl, fmt::format("{}", r.vmpl));
+  num("SIGNATURE_ALGO", r.signature_algo,
+      fmt::format("{}{}", r.signature_algo,
+                  r.signature_algo == m::kSignatureAlgoEcdsaP384Sha384 ? " (ECDSA P-384 with SHA-384)" : " (unknown)"));
+  tcb("CURRENT_TCB", r.current_tcb);
+  f.push_back({"PLATFORM_INFO", fmt::format("0x{:x} ({})", r.platform_info, m::describe_platform_info(r.platform_info)),
+               {{"value", r.platform_info}, {"description", m::describe_platform_info(r.platform_info)}}});
   const auto key = r.signing_key();
-  line(out, "KEY_INFO",
-       fmt::format("0x{:x} (AUTHOR_KEY_EN={} MASK_CHIP_KEY={} SIGNING_KEY={})", r.key_info, r.author_key_en() ? 1 : 0,
-                   r.mask_chip_key() ? 1 : 0,
-                   key ? std::string(m::to_string(*key)) : fmt::format("reserved({})", r.signing_key_raw())));
-  line(out, "REPORT_DATA", hex(r.report_data));
-  line(out, "MEASUREMENT", hex(r.measurement));
-  line(out, "HOST_DATA", hex(r.host_data));
-  line(out, "ID_KEY_DIGEST", hex(r.id_key_digest));
-  line(out, "AUTHOR_KEY_DIGEST", hex(r.author_key_digest));
-  line(out, "REPORT_ID", hex(r.report_id));
-  line(out, "REPORT_ID_MA", hex(r.report_id_ma));
-  line(out, "REPORTED_TCB", tcb_text(r.reported_tcb, layout));
+  const std::string key_name = key ? std::string(m::to_string(*key)) : fmt::format("reserved({})", r.signing_key_raw());
+  f.push_back({"KEY_INFO",
+               fmt::format("0x{:x} (AUTHOR_KEY_EN={} MASK_CHIP_KEY={} SIGNING_KEY={})", r.key_info,
+                           r.author_key_en() ? 1 : 0, r.mask_chip_key() ? 1 : 0, key_name),
+               {{"value", r.key_info}, {"author_key_en", r.author_key_en()}, {"mask_chip_key", r.mask_chip_key()},
+                {"signing_key", key_name}}});
+  bytes("REPORT_DATA", r.report_data);
+  bytes("MEASUREMENT", r.measurement);
+  bytes("HOST_DATA", r.host_data);
+  bytes("ID_KEY_DIGEST", r.id_key_digest);
+  bytes("AUTHOR_KEY_DIGEST", r.author_key_digest);
+  bytes("REPORT_ID", r.report_id);
+  bytes("REPORT_ID_MA", r.report_id_ma);
+  tcb("REPORTED_TCB", r.reported_tcb);
   if (r.has_cpuid()) {
-    line(out, "CPUID_FAM_ID", fmt::format("0x{:02x}", r.cpuid_fam_id));
-    line(out, "CPUID_MOD_ID", fmt::format("0x{:02x}", r.cpuid_mod_id));
-    line(out, "CPUID_STEP", fmt::format("0x{:02x}", r.cpuid_step));
+    num("CPUID_FAM_ID", r.cpuid_fam_id, fmt::format("0x{:02x}", r.cpuid_fam_id));
+    num("CPUID_MOD_ID", r.cpuid_mod_id, fmt::format("0x{:02x}", r.cpuid_mod_id));
+    num("CPUID_STEP", r.cpuid_step, fmt::format("0x{:02x}", r.cpuid_step));
   } else {
-    line(out, "CPUID_FAM/MOD/STEP", fmt::format("reserved in v{} ({:02x} {:02x} {:02x})", r.version, r.cpuid_fam_id,
-                                                r.cpuid_mod_id, r.cpuid_step));
+    f.push_back({"CPUID_FAM/MOD/STEP",
+                 fmt::format("reserved in v{} ({:02x} {:02x} {:02x})", r.version, r.cpuid_fam_id, r.cpuid_mod_id,
+                             r.cpuid_step),
+                 nullptr});
   }
-  line(out, "PRODUCT", fmt::format("{} ({})", m::to_string(product), product_from));
-  line(out, "CHIP_ID", hex(r.chip_id) + (r.chip_id_is_zero() ? " (all zero: masked or VLEK)" : ""));
-  line(out, "COMMITTED_TCB", tcb_text(r.committed_tcb, layout));
-  line(out, "CURRENT_VERSION", fmt::format("{}.{}.{} (major.minor.build)", r.current_major, r.current_minor,
-                                           r.current_build));
-  line(out, "COMMITTED_VERSION", fmt::format("{}.{}.{} (major.minor.build)", r.committed_major, r.committed_minor,
-                                             r.committed_build));
-  line(out, "LAUNCH_TCB", tcb_text(r.launch_tcb, layout));
+  f.push_back({"PRODUCT", fmt::format("{} ({})", m::to_string(product), product_from),
+               {{"name", std::string(m::to_string(product))}, {"from", product_from}}});
+  bytes("CHIP_ID", r.chip_id, r.chip_id_is_zero() ? " (all zero: masked or VLEK)" : "");
+  tcb("COMMITTED_TCB", r.committed_tcb);
+  f.push_back({"CURRENT_VERSION", fmt::format("{}.{}.{} (major.minor.build)", r.current_major, r.current_minor, r.current_build),
+               fmt::format("{}.{}.{}", r.current_major, r.current_minor, r.current_build)});
+  f.push_back({"COMMITTED_VERSION",
+               fmt::format("{}.{}.{} (major.minor.build)", r.committed_major, r.committed_minor, r.committed_build),
+               fmt::format("{}.{}.{}", r.committed_major, r.committed_minor, r.committed_build)});
+  tcb("LAUNCH_TCB", r.launch_tcb);
   if (r.has_mitigation_vectors()) {
-    line(out, "LAUNCH_MIT_VECTOR", fmt::format("0x{:x}", r.launch_mit_vector));
-    line(out, "CURRENT_MIT_VECTOR", fmt::format("0x{:x}", r.current_mit_vector));
+    num("LAUNCH_MIT_VECTOR", r.launch_mit_vector, fmt::format("0x{:x}", r.launch_mit_vector));
+    num("CURRENT_MIT_VECTOR", r.current_mit_vector, fmt::format("0x{:x}", r.current_mit_vector));
   } else {
-    line(out, "MIT_VECTORS", fmt::format("reserved in v{} (0x{:x} 0x{:x})", r.version, r.launch_mit_vector,
-                                         r.current_mit_vector));
+    f.push_back({"MIT_VECTORS",
+                 fmt::format("reserved in v{} (0x{:x} 0x{:x})", r.version, r.launch_mit_vector, r.current_mit_vector),
+                 nullptr});
   }
-  line(out, "SIGNATURE_R (LE)", hex(r.signature.r));
-  line(out, "SIGNATURE_S (LE)", hex(r.signature.s));
+  bytes("SIGNATURE_R (LE)", r.signature.r);
+  bytes("SIGNATURE_S (LE)", r.signature.s);
   auto nonzero = [](std::span<const std::uint8_t> b) {
     std::size_t n = 0;
     for (auto x : b) n += x != 0 ? 1U : 0U;
@@ -207,134 +223,194 @@ void print_report(std::FILE* out, const m::AttestationReport& r, m::Product prod
   const std::size_t reserved_nz = nonzero(r.reserved_18b) + nonzero(r.reserved_208) + nonzero(r.signature_reserved) +
                                   (r.reserved_04c != 0 ? 1U : 0U) + (r.reserved_1eb != 0 ? 1U : 0U) +
                                   (r.reserved_1ef != 0 ? 1U : 0U);
-  line(out, "reserved bytes", reserved_nz == 0 ? "all zero" : fmt::format("{} non-zero", reserved_nz));
+  f.push_back({"reserved bytes", reserved_nz == 0 ? "all zero" : fmt::format("{} non-zero", reserved_nz), reserved_nz});
+  return f;
 }
 
-int cmd_show(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  std::optional<std::string> file;
-  std::optional<m::Product> forced;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--product") {
-      if (i + 1 >= argc) return usage(err, "show: --product needs a value");
-      const std::string_view v = argv[++i];
-      if (v == "milan") {
-        forced = m::Product::Milan;
-      } else if (v == "genoa") {
-        forced = m::Product::Genoa;
-      } else if (v == "turin") {
-        forced = m::Product::Turin;
-      } else {
-        return usage(err, fmt::format("show: --product must be milan, genoa or turin, not '{}'", v));
-      }
-    } else if (a.size() > 1 && a[0] == '-') {
-      return usage(err, fmt::format("show: unknown option '{}'", a));
-    } else if (file) {
-      return usage(err, "show: one report file only");
-    } else {
-      file = std::string(a);
-    }
-  }
-  if (!file) return usage(err, "show: no report file given");
-  const auto bytes = load_report(*file, err);
-  if (!bytes) return 1;
-  const auto report = m::parse_attestation_report(*bytes);
+/// The report file and its parse, for the commands that read one. Prints why not on `err`.
+struct LoadedReport {
+  std::array<std::uint8_t, m::kReportSize> bytes{};
+  m::AttestationReport report;
+};
+
+std::optional<LoadedReport> load_parsed(const std::string& file, std::FILE* err) {
+  const auto bytes = load_report(file, err);
+  if (!bytes) return std::nullopt;
+  auto report = m::parse_attestation_report(*bytes);
   if (!report) {
-    fmt::print(err, "snplab report: {}\n", report.error().message);
-    return 1;
+    fmt::print(err, "{}: {}\n", kProg, report.error().message);
+    return std::nullopt;
   }
-  m::Product product = report->product();
-  std::string from = report->has_cpuid() ? "from CPUID_FAM_ID/MOD_ID" : "v2 report: no CPUID; pass --product";
-  if (forced) {
-    product = *forced;
-    from = "--product";
+  return LoadedReport{*bytes, std::move(*report)};
+}
+
+/// --product: the choices and their products.
+const std::map<std::string, m::Product>& product_names() {
+  static const std::map<std::string, m::Product> names = {
+      {"milan", m::Product::Milan}, {"genoa", m::Product::Genoa}, {"turin", m::Product::Turin}};
+  return names;
+}
+
+CLI::Option* add_product(CLI::App& app, std::optional<m::Product>& target, const std::string& what) {
+  return app
+      .add_option_function<std::string>(
+          "--product", [&target](const std::string& v) { target = product_names().at(v); }, what)
+      ->check(CLI::IsMember({"milan", "genoa", "turin"}))
+      ->type_name("milan|genoa|turin");
+}
+
+/// The product a report's TCB is read with: --product, else CPUID (v3+).
+std::pair<m::Product, std::string> product_of(const m::AttestationReport& r, std::optional<m::Product> forced) {
+  if (forced) return {*forced, "--product"};
+  return {r.product(), r.has_cpuid() ? "from CPUID_FAM_ID/MOD_ID" : "v2 report: no CPUID; pass --product"};
+}
+
+int cmd_show(const std::string& file, std::optional<m::Product> forced, bool json, std::FILE* out, std::FILE* err) {
+  const auto loaded = load_parsed(file, err);
+  if (!loaded) return cli::kExitUsage;
+  const auto [product, from] = product_of(loaded->report, forced);
+  const std::vector<Field> fields = report_fields(loaded->report, product, from);
+  if (json) {
+    // Schema snplab.report.show/1 (docs/attestation.md).
+    nlohmann::json f = nlohmann::json::object();
+    for (const Field& x : fields) f[x.name] = x.json;
+    const nlohmann::json doc = {{"schema", "snplab.report.show/1"}, {"file", file}, {"size", m::kReportSize}, {"fields", f}};
+    fmt::print(out, "{}\n", doc.dump(2));
+    return cli::kExitOk;
   }
-  fmt::print(out, "report {} ({} bytes)\n", *file, m::kReportSize);
-  print_report(out, *report, product, from);
-  return 0;
+  fmt::print(out, "report {} ({} bytes)\n", file, m::kReportSize);
+  for (const Field& x : fields) line(out, x.name, x.text);
+  return cli::kExitOk;
 }
 
 std::string cert_line(const m::Certificate& c) {
   return fmt::format("{} [{}; signed {}]", c.subject(), c.public_key_description(), c.signature_algorithm());
 }
 
-int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  std::optional<std::string> file, cert;
-  std::vector<std::string> chains;
-  std::optional<m::UnixTime> at;
-  std::vector<std::string> arks;
-  bool trust_simulated = false;
+/// `report verify`'s arguments as parsed.
+struct VerifyArgs {
+  std::string file;
+  std::optional<std::string> cert, certs_dir, at;
+  std::vector<std::string> chains, arks;
+  bool trust_simulated = false, strict_chip_id = false, json = false;
   std::optional<std::uint64_t> sim_seed;
-  m::VerifyOptions options;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    if (a == "--cert") {
-      auto v = value();
-      if (!v) return usage(err, "verify: --cert needs a file");
-      if (cert) return usage(err, "verify: --cert given twice");
-      cert = *v;
-    } else if (a == "--chain") {
-      auto v = value();
-      if (!v) return usage(err, "verify: --chain needs a file");
-      chains.push_back(*v);
-    } else if (a == "--at") {
-      auto v = value();
-      if (!v) return usage(err, "verify: --at needs a time");
-      at = m::parse_utc(*v);
-      if (!at) return usage(err, fmt::format("verify: --at '{}' is not a UTC time like 2024-05-01T00:00:00Z", *v));
-    } else if (a == "--strict-chip-id") {
-      options.allow_masked_chip_id = false;
-    } else if (a == "--ark") {
-      auto v = value();
-      if (!v) return usage(err, "verify: --ark needs a file");
-      arks.push_back(*v);
-    } else if (a == "--trust-simulated") {
-      trust_simulated = true;
-    } else if (a == "--seed") {
-      auto v = value();
-      std::uint64_t n = 0;
-      const char* end = v ? v->data() + v->size() : nullptr;
-      if (!v || v->empty() || std::from_chars(v->data(), end, n).ptr != end) {
-        return usage(err, "verify: --seed needs a decimal number from 0 to 18446744073709551615");
-      }
-      sim_seed = n;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return usage(err, fmt::format("verify: unknown option '{}'", a));
-    } else if (file) {
-      return usage(err, "verify: one report file only");
-    } else {
-      file = std::string(a);
+  // policy checks, as typed (validated after parsing)
+  std::optional<std::string> measurement, report_data, host_data, id_key_digest, min_tcb;
+  std::optional<std::uint64_t> policy, policy_require, policy_forbid, vmpl;
+};
+
+/// Hex text of exactly N bytes into `target`; the message on failure names the option.
+template <std::size_t N>
+bool exact_hex(const std::optional<std::string>& text, std::string_view option,
+               std::optional<std::array<std::uint8_t, N>>& target, std::string* why) {
+  if (!text) return true;
+  const auto b = m::decode_hex_text(*text);
+  if (!b || b->size() != N) {
+    *why = fmt::format("verify: {} needs {} bytes as {} hex digits{}", option, N, 2 * N,
+                       b ? fmt::format(", not {} bytes", b->size()) : std::string(", and has a character that is not hex"));
+    return false;
+  }
+  target.emplace();
+  std::copy(b->begin(), b->end(), target->begin());
+  return true;
+}
+
+/// snpguest's certificate directory: ark, ask (or asvk) and vcek (or vlek), each .pem or .der.
+/// Prints why not on `err`.
+bool load_certs_dir(const std::string& dir, std::vector<m::Certificate>* leaf, std::vector<m::Certificate>* chain,
+                    std::FILE* err) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fmt::print(err, "{}: --certs-dir '{}' is not a directory\n", kProg, dir);
+    return false;
+  }
+  auto find = [&](std::string_view stem) -> std::optional<std::string> {
+    for (const char* ext : {".pem", ".der"}) {
+      const std::string p = fmt::format("{}/{}{}", dir, stem, ext);
+      if (file_exists(p)) return p;
+    }
+    return std::nullopt;
+  };
+  for (const char* stem : {"vcek", "vlek"}) {
+    if (const auto p = find(stem)) {
+      auto certs = load_certs(*p, err);
+      if (!certs) return false;
+      *leaf = std::move(*certs);
+      break;
     }
   }
-  if (!file) return usage(err, "verify: no report file given");
-  if (!cert) return usage(err, "verify: --cert VCEK_OR_VLEK is required");
-  if (chains.empty()) return usage(err, "verify: at least one --chain PEM is required");
-  if (sim_seed && !trust_simulated) return usage(err, "verify: --seed is the seed of --trust-simulated");
+  if (leaf->empty()) {
+    fmt::print(err, "{}: --certs-dir '{}' holds no vcek.pem, vcek.der, vlek.pem or vlek.der\n", kProg, dir);
+    return false;
+  }
+  for (const char* stem : {"ask", "asvk", "ark"}) {
+    if (const auto p = find(stem)) {
+      auto certs = load_certs(*p, err);
+      if (!certs) return false;
+      chain->insert(chain->end(), certs->begin(), certs->end());
+    }
+  }
+  return true;
+}
 
-  const auto bytes = load_report(*file, err);
-  if (!bytes) return 1;
-  const auto leaf_certs = load_certs(*cert, err);
-  if (!leaf_certs) return 1;
-  std::vector<m::Certificate> chain;
-  for (const auto& c : chains) {
+int cmd_verify(const VerifyArgs& a, std::FILE* out, std::FILE* err) {
+  if (!a.certs_dir && !a.cert) return usage(err, "verify: --cert VCEK_OR_VLEK (or --certs-dir DIR) is required");
+  if (!a.certs_dir && a.chains.empty()) return usage(err, "verify: at least one --chain PEM (or --certs-dir DIR) is required");
+  if (a.sim_seed && !a.trust_simulated) return usage(err, "verify: --seed is the seed of --trust-simulated");
+  std::optional<m::UnixTime> at;
+  if (a.at) {
+    at = m::parse_utc(*a.at);
+    if (!at) return usage(err, fmt::format("verify: --at '{}' is not a UTC time like 2024-05-01T00:00:00Z", *a.at));
+  }
+  m::ReportPolicy policy;
+  std::string why;
+  if (!exact_hex(a.measurement, "--measurement", policy.measurement, &why) ||
+      !exact_hex(a.report_data, "--report-data", policy.report_data, &why) ||
+      !exact_hex(a.host_data, "--host-data", policy.host_data, &why) ||
+      !exact_hex(a.id_key_digest, "--id-key-digest", policy.id_key_digest, &why)) {
+    return usage(err, why);
+  }
+  if (a.min_tcb) {
+    const auto b = m::decode_hex_text(*a.min_tcb);
+    if (!b || b->size() != 8) {
+      return usage(err, fmt::format("verify: --min-tcb needs a TCB_VERSION as 16 hex digits in report byte order "
+                                    "(as `report show` prints it), not '{}'", *a.min_tcb));
+    }
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t{(*b)[i]} << (8 * i);
+    policy.min_tcb = v;
+  }
+  policy.policy = a.policy;
+  policy.policy_require = a.policy_require.value_or(0);
+  policy.policy_forbid = a.policy_forbid.value_or(0);
+  if (a.vmpl) policy.vmpl = static_cast<std::uint32_t>(*a.vmpl);
+
+  m::VerifyOptions options;
+  options.allow_masked_chip_id = !a.strict_chip_id;
+  const auto bytes = load_report(a.file, err);
+  if (!bytes) return cli::kExitUsage;
+  std::vector<m::Certificate> leaf_certs, chain;
+  if (a.certs_dir && !load_certs_dir(*a.certs_dir, &leaf_certs, &chain, err)) return cli::kExitUsage;
+  if (a.cert) {
+    auto certs = load_certs(*a.cert, err);
+    if (!certs) return cli::kExitUsage;
+    leaf_certs = std::move(*certs);
+  }
+  for (const auto& c : a.chains) {
     auto certs = load_certs(c, err);
-    if (!certs) return 1;
+    if (!certs) return cli::kExitUsage;
     chain.insert(chain.end(), certs->begin(), certs->end());
   }
-  for (const auto& path : arks) {
+  for (const auto& path : a.arks) {
     auto roots = load_certs(path, err);
-    if (!roots) return 1;
+    if (!roots) return cli::kExitUsage;
     for (const auto& root : *roots) {
       options.roots.push_back(m::trusted_root_of(root, fmt::format("'{}' ({})", root.subject_cn(), path),
                                                  "named by --ark"));
     }
   }
-  if (trust_simulated) {
-    const std::uint64_t seed = sim_seed.value_or(SimReportOptions{}.seed);
+  if (a.trust_simulated) {
+    const std::uint64_t seed = a.sim_seed.value_or(SimReportOptions{}.seed);
     const m::SimChip chip(seed, m::Product::Milan);  // the ARK key is the same for every product
     options.roots.push_back(m::TrustedRoot{fmt::format("the snplab simulated chip's root for seed {}", seed),
                                            chip.ark_key_sha256(),
@@ -345,95 +421,119 @@ int cmd_verify(int argc, char** argv, std::FILE* out, std::FILE* err) {
       at ? *at
          : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 
-  const auto& leaf = leaf_certs->front();
-  const m::VerifyResult r = m::verify_report(*bytes, leaf, chain, when, options);
+  m::VerifyResult r = m::verify_report(*bytes, leaf_certs.front(), chain, when, options);
+  if (r.report && !policy.empty()) {
+    for (auto& c : m::check_report_policy(*r.report, policy, m::tcb_layout_for(r.product))) r.checks.push_back(std::move(c));
+  } else if (!policy.empty()) {
+    r.checks.push_back({m::CheckId::PolicyMeasurement, m::CheckStatus::Fail, "policy", "no report to check the policy of"});
+  }
+  const bool ok = r.ok();
 
-  fmt::print(out, "report {}\n", *file);
-  if (r.report) {
-    const auto key = r.report->signing_key();
-    fmt::print(out, "  version {}, VMPL {}, signing key {}, REPORTED_TCB {}\n", r.report->version, r.report->vmpl,
-               key ? std::string(m::to_string(*key)) : "reserved", m::tcb_hex(r.report->reported_tcb));
-  }
-  for (std::size_t i = 0; i < r.chain.size(); ++i) {
-    const auto& role = r.chain[i];
-    fmt::print(out, "{:<5} {}\n", role.role, cert_line(role.cert));
-    fmt::print(out, "      valid {} .. {} UTC; sha256 {}\n", m::format_utc(role.cert.not_before()),
-               m::format_utc(role.cert.not_after()), m::to_hex(role.cert.fingerprint_sha256()));
-    if (i == 0 && r.leaf_extensions) {
-      const auto& e = *r.leaf_extensions;
-      const m::TcbParts t = e.tcb_parts();
-      fmt::print(out, "      productName {}; blSPL {} teeSPL {} snpSPL {} ucodeSPL {}{}\n",
-                 e.product_name.value_or("(none)"), t.boot_loader, t.tee, t.snp, t.microcode,
-                 e.fmc_spl ? fmt::format(" fmcSPL {}", *e.fmc_spl) : std::string());
-      if (e.hwid) fmt::print(out, "      hwID {}\n", m::to_hex(*e.hwid));
-      if (e.csp_id) fmt::print(out, "      cspId {}\n", *e.csp_id);
+  if (a.json) {
+    // Schema snplab.report.verify/1 (docs/attestation.md).
+    nlohmann::json chain_json = nlohmann::json::array(), checks = nlohmann::json::array();
+    for (const auto& role : r.chain) {
+      chain_json.push_back({{"role", role.role}, {"subject", role.cert.subject()},
+                            {"sha256", m::to_hex(role.cert.fingerprint_sha256())},
+                            {"not_before", m::format_utc(role.cert.not_before())},
+                            {"not_after", m::format_utc(role.cert.not_after())}});
     }
-  }
-  fmt::print(out, "product {} ({})\n", m::to_string(r.product), r.product_source.empty() ? "-" : r.product_source);
-  if (r.trusted_root) {
-    fmt::print(out, "root  {}: {}\n", r.trusted_root->name, r.trusted_root->why);
+    for (const auto& c : r.checks) {
+      checks.push_back({{"name", c.name}, {"status", std::string(m::to_string(c.status))}, {"message", c.message}});
+    }
+    const nlohmann::json doc = {
+        {"schema", "snplab.report.verify/1"},
+        {"file", a.file},
+        {"verdict", ok ? "VALID" : "INVALID"},
+        {"product", {{"name", std::string(m::to_string(r.product))}, {"from", r.product_source}}},
+        {"root", r.trusted_root ? nlohmann::json{{"name", r.trusted_root->name}, {"why", r.trusted_root->why}}
+                                : nlohmann::json(nullptr)},
+        {"time", m::format_utc(when)},
+        {"time_from", now ? "now" : "--at"},
+        {"chain", chain_json},
+        {"checks", checks}};
+    fmt::print(out, "{}\n", doc.dump(2));
   } else {
-    fmt::print(out, "root  none of the {} trusted roots\n", options.roots.size());
+    fmt::print(out, "report {}\n", a.file);
+    if (r.report) {
+      const auto key = r.report->signing_key();
+      fmt::print(out, "  version {}, VMPL {}, signing key {}, REPORTED_TCB {}\n", r.report->version, r.report->vmpl,
+                 key ? std::string(m::to_string(*key)) : "reserved", m::tcb_hex(r.report->reported_tcb));
+    }
+    for (std::size_t i = 0; i < r.chain.size(); ++i) {
+      const auto& role = r.chain[i];
+      fmt::print(out, "{:<5} {}\n", role.role, cert_line(role.cert));
+      fmt::print(out, "      valid {} .. {} UTC; sha256 {}\n", m::format_utc(role.cert.not_before()),
+                 m::format_utc(role.cert.not_after()), m::to_hex(role.cert.fingerprint_sha256()));
+      if (i == 0 && r.leaf_extensions) {
+        const auto& e = *r.leaf_extensions;
+        const m::TcbParts t = e.tcb_parts();
+        fmt::print(out, "      productName {}; blSPL {} teeSPL {} snpSPL {} ucodeSPL {}{}\n",
+                   e.product_name.value_or("(none)"), t.boot_loader, t.tee, t.snp, t.microcode,
+                   e.fmc_spl ? fmt::format(" fmcSPL {}", *e.fmc_spl) : std::string());
+        if (e.hwid) fmt::print(out, "      hwID {}\n", m::to_hex(*e.hwid));
+        if (e.csp_id) fmt::print(out, "      cspId {}\n", *e.csp_id);
+      }
+    }
+    fmt::print(out, "product {} ({})\n", m::to_string(r.product), r.product_source.empty() ? "-" : r.product_source);
+    if (r.trusted_root) {
+      fmt::print(out, "root  {}: {}\n", r.trusted_root->name, r.trusted_root->why);
+    } else {
+      fmt::print(out, "root  none of the {} trusted roots\n", options.roots.size());
+    }
+    fmt::print(out, "time  {} UTC ({})\n", m::format_utc(when), now ? "now" : "--at");
+    for (const auto& c : r.checks) fmt::print(out, "{} {}: {}\n", m::to_string(c.status), c.name, c.message);
+    fmt::print(out, "verdict: {}\n", ok ? "VALID" : "INVALID");
   }
-  fmt::print(out, "time  {} UTC ({})\n", m::format_utc(when), now ? "now" : "--at");
-  for (const auto& c : r.checks) fmt::print(out, "{} {}: {}\n", m::to_string(c.status), c.name, c.message);
-  if (r.ok()) {
-    fmt::print(out, "verdict: VALID\n");
-    return 0;
-  }
-  fmt::print(out, "verdict: INVALID\n");
+  if (ok) return cli::kExitOk;
   for (const auto* f : r.failures()) fmt::print(err, "snplab report verify: FAILED {}: {}\n", f->name, f->message);
-  return 1;
+  return cli::kExitNo;
 }
 
-int cmd_simulate(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  SimReportOptions opts;
-  std::string dir;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    auto value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string_view(argv[++i]);
-    };
-    if (a == "--out") {
-      const auto v = value();
-      if (!v) return usage(err, "simulate: --out needs a directory");
-      dir = std::string(*v);
-    } else if (a == "--seed") {
-      const auto v = value();
-      std::uint64_t n = 0;
-      const auto* end = v ? v->data() + v->size() : nullptr;
-      if (!v || v->empty() || std::from_chars(v->data(), end, n).ptr != end) {
-        return usage(err, "simulate: --seed needs a decimal number");
-      }
-      opts.seed = n;
-    } else if (a == "--product") {
-      const auto v = value();
-      if (v == "milan") {
-        opts.product = m::Product::Milan;
-      } else if (v == "genoa") {
-        opts.product = m::Product::Genoa;
-      } else if (v == "turin") {
-        opts.product = m::Product::Turin;
-      } else {
-        return usage(err, "simulate: --product must be milan, genoa or turin");
-      }
-    } else if (a == "--vlek") {
-      opts.vlek = true;
-    } else if (a == "--report-data") {
-      const auto v = value();
-      const auto bytes = v ? m::decode_hex_text(*v) : std::nullopt;
-      if (!bytes || bytes->size() > 64) return usage(err, "simulate: --report-data needs up to 64 bytes of hex");
-      std::copy(bytes->begin(), bytes->end(), opts.report_data.begin());
-    } else {
-      return usage(err, fmt::format("simulate: unknown option '{}'", a));
-    }
+/// The AMD KDS URL of the VCEK that signs `r` (AMD's VCEK specification 57230, the KDS
+/// interface; the form snpguest's `fetch vcek` requests): /vcek/v1/{product}/{hwid}?SPLs, the
+/// SPLs of REPORTED_TCB in decimal, two digits at least; Turin's hwid is the first 8 bytes of
+/// CHIP_ID and its query starts with fmcSPL (docs/attestation.md).
+std::string kds_vcek_url(const m::AttestationReport& r, m::Product product) {
+  const m::TcbLayout layout = product == m::Product::Turin ? m::TcbLayout::Turin : m::TcbLayout::MilanGenoa;
+  const m::TcbParts t = m::decode_tcb(r.reported_tcb, layout);
+  const std::span<const std::uint8_t> chip(r.chip_id);
+  const std::string hwid = m::to_hex(product == m::Product::Turin ? chip.first(8) : chip);
+  return fmt::format("https://kdsintf.amd.com/vcek/v1/{}/{}?{}blSPL={:02}&teeSPL={:02}&snpSPL={:02}&ucodeSPL={:02}",
+                     m::to_string(product), hwid,
+                     product == m::Product::Turin ? fmt::format("fmcSPL={:02}&", t.fmc) : std::string(), t.boot_loader,
+                     t.tee, t.snp, t.microcode);
+}
+
+int cmd_fetch_url(const std::string& file, std::optional<m::Product> forced, std::FILE* out, std::FILE* err) {
+  const auto loaded = load_parsed(file, err);
+  if (!loaded) return cli::kExitUsage;
+  const m::AttestationReport& r = loaded->report;
+  const auto [product, from] = product_of(r, forced);
+  if (product == m::Product::Unknown) {
+    fmt::print(err, "{} fetch-url: the report does not say its product ({}); pass --product\n", kProg, from);
+    return cli::kExitUsage;
   }
-  if (dir.empty()) return usage(err, "simulate: --out DIR is required");
+  const auto key = r.signing_key();
+  if (!key || *key != m::SigningKey::Vcek) {
+    fmt::print(err, "{} fetch-url: the report is signed with {}, not a VCEK: KDS serves VLEKs only to cloud "
+                    "providers, and there is no public URL for them\n",
+               kProg, key ? std::string(m::to_string(*key)) : "a reserved key");
+    return cli::kExitNo;
+  }
+  if (r.chip_id_is_zero()) {
+    fmt::print(err, "{} fetch-url: CHIP_ID is all zero (MASK_CHIP_ID): the report does not name its chip\n", kProg);
+    return cli::kExitNo;
+  }
+  fmt::print(out, "{}\n", kds_vcek_url(r, product));
+  return cli::kExitOk;
+}
+
+int cmd_simulate(const SimReportOptions& opts, const std::string& dir, std::FILE* out, std::FILE* err) {
   const SimReport r = simulate_report(opts);
   if (!r.error.empty()) {
     fmt::print(err, "snplab report simulate: firmware refused: {}\n", r.error);
-    return 1;
+    return cli::kExitNo;
   }
   const std::string leaf = dir + (opts.vlek ? "/vlek.der" : "/vcek.der");
   auto write = [&](const std::string& path, const void* data, std::size_t n) {
@@ -446,25 +546,92 @@ int cmd_simulate(int argc, char** argv, std::FILE* out, std::FILE* err) {
       !write(leaf, r.leaf_der.data(), r.leaf_der.size()) ||
       !write(dir + "/chain.pem", r.chain_pem.data(), r.chain_pem.size())) {
     fmt::print(err, "snplab report simulate: cannot write into '{}': {}\n", dir, std::strerror(errno));
-    return 1;
+    return cli::kExitNo;
   }
   fmt::print(out, "wrote {0}/report.bin, {1}, {0}/chain.pem\n", dir, leaf);
-  return 0;
+  return cli::kExitOk;
 }
+
+constexpr const char* kFileHelp =
+    "the report: 1184 bytes, binary or hex text; FILE@OFFSET takes it at that byte offset of a larger file "
+    "(an Azure HCL report holds it at @32)";
 
 }  // namespace
 
 int report_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  if (argc < 1) return usage(err, "no subcommand (show or verify)");
-  const std::string_view sub = argv[0];
-  if (sub == "help" || sub == "--help" || sub == "-h") {
-    std::fputs(kUsage, out);
-    return 0;
+  CLI::App app{"Attestation reports (facts §6.3): print one, verify it against a chain rooted in AMD's keys, name the "
+               "KDS URL of its VCEK, or make one on a simulated chip.",
+               std::string(kProg)};
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 done (verify: VALID), 1 the answer is no (verify: INVALID; fetch-url: no URL), 2 bad usage "
+             "or input.");
+
+  std::string file;
+  std::optional<m::Product> product;
+  bool json = false;
+  auto* show = app.add_subcommand("show", "print a report's fields");
+  show->add_option("FILE", file, kFileHelp)->required();
+  add_product(*show, product, "read the TCB in this product's layout (a v2 report has no CPUID)");
+  show->add_flag("--json", json, "one JSON document (schema snplab.report.show/1)");
+
+  VerifyArgs va;
+  auto* verify = app.add_subcommand("verify", "verify a report against its VCEK/VLEK and AMD's chain, then the policy");
+  verify->add_option("FILE", va.file, kFileHelp)->required();
+  auto* cert = verify->add_option("--cert", va.cert, "the VCEK or VLEK (PEM or DER; the first certificate in the file)");
+  auto* chain = verify->add_option("--chain", va.chains, "the ASK (or ASVK) and ARK, in any order and number of files");
+  verify->add_option("--certs-dir", va.certs_dir,
+                     "snpguest's certificate directory: vcek or vlek, ask or asvk, ark, each .pem or .der")
+      ->excludes(cert)
+      ->excludes(chain);
+  verify->add_option("--at", va.at, "verify at this UTC instant (YYYY-MM-DDTHH:MM:SSZ) instead of now");
+  verify->add_flag("--strict-chip-id", va.strict_chip_id, "reject VCEK reports whose CHIP_ID is masked (all zero)");
+  verify->add_option("--ark", va.arks, "trust the root key(s) in this file as well as AMD's")->type_name("FILE");
+  auto* trust_sim = verify->add_flag("--trust-simulated", va.trust_simulated,
+                                     "trust the simulated chip's root (for `report simulate` output; no AMD key)");
+  cli::add_u64(*verify, "--seed", va.sim_seed, 0, UINT64_MAX, "the simulated chip's seed for --trust-simulated (default 1)")
+      ->needs(trust_sim);
+  verify->add_option("--measurement", va.measurement, "policy: MEASUREMENT is this (48 bytes of hex)")->type_name("HEX");
+  verify->add_option("--report-data", va.report_data, "policy: REPORT_DATA is this (64 bytes of hex)")->type_name("HEX");
+  verify->add_option("--host-data", va.host_data, "policy: HOST_DATA is this (32 bytes of hex)")->type_name("HEX");
+  verify->add_option("--id-key-digest", va.id_key_digest, "policy: ID_KEY_DIGEST is this (48 bytes of hex)")->type_name("HEX");
+  verify->add_option("--min-tcb", va.min_tcb,
+                     "policy: each SPL of REPORTED_TCB is at least this TCB's (16 hex digits, report byte order)")
+      ->type_name("HEX");
+  cli::add_u64(*verify, "--policy", va.policy, 0, UINT64_MAX, "policy: POLICY is exactly this");
+  cli::add_u64(*verify, "--policy-require", va.policy_require, 0, UINT64_MAX, "policy: POLICY has every bit of this mask");
+  cli::add_u64(*verify, "--policy-forbid", va.policy_forbid, 0, UINT64_MAX, "policy: POLICY has no bit of this mask");
+  cli::add_u64(*verify, "--vmpl", va.vmpl, 0, 3, "policy: the report is for this VMPL");
+  verify->add_flag("--json", va.json, "one JSON document (schema snplab.report.verify/1)");
+
+  std::string url_file;
+  std::optional<m::Product> url_product;
+  auto* url = app.add_subcommand("fetch-url", "print the AMD KDS URL of the VCEK that signs a report (no network access)");
+  url->add_option("FILE", url_file, kFileHelp)->required();
+  add_product(*url, url_product, "the product, for a v2 report (no CPUID)");
+
+  SimReportOptions so;
+  std::string dir;
+  std::optional<m::Product> sim_product;
+  std::string report_data;
+  auto* sim = app.add_subcommand("simulate", "write DIR/report.bin, DIR/vcek.der (or vlek.der) and DIR/chain.pem from a "
+                                             "simulated chip (one seed, the same bytes every time)");
+  sim->add_option("--out", dir, "the directory to write into")->required()->type_name("DIR");
+  cli::add_u64(*sim, "--seed", so.seed, 0, UINT64_MAX, "the simulated chip's seed");
+  add_product(*sim, sim_product, "the simulated chip's product");
+  sim->add_flag("--vlek", so.vlek, "sign with a VLEK instead of the VCEK");
+  sim->add_option("--report-data", report_data, "REPORT_DATA, up to 64 bytes of hex")->type_name("HEX");
+
+  if (const auto rc = cli::parse(app, kProg, argc, argv, out, err)) return *rc;
+  if (show->parsed()) return cmd_show(file, product, json, out, err);
+  if (verify->parsed()) return cmd_verify(va, out, err);
+  if (url->parsed()) return cmd_fetch_url(url_file, url_product, out, err);
+  if (sim_product) so.product = *sim_product;
+  if (!report_data.empty()) {
+    const auto bytes = m::decode_hex_text(report_data);
+    if (!bytes || bytes->size() > 64) return usage(err, "simulate: --report-data needs up to 64 bytes of hex");
+    std::copy(bytes->begin(), bytes->end(), so.report_data.begin());
   }
-  if (sub == "show") return cmd_show(argc - 1, argv + 1, out, err);
-  if (sub == "verify") return cmd_verify(argc - 1, argv + 1, out, err);
-  if (sub == "simulate") return cmd_simulate(argc - 1, argv + 1, out, err);
-  return usage(err, fmt::format("unknown subcommand '{}'", sub));
+  return cmd_simulate(so, dir, out, err);
 }
 
 }  // namespace snplab::scenarios

@@ -328,6 +328,102 @@ TEST_P(ReportVector, Cli_VerifyNow_AgreesWithTheLibrary) {
   }
 }
 
+std::string at_inside(UnixTime t) { return fmt::format("{}Z", format_utc(t)).replace(10, 1, "T"); }
+
+TEST_P(ReportVector, Cli_VerifyPolicy_PassesTheReportsOwnFacts_FailsAnotherMeasurement) {
+  if (!expected_good()) GTEST_SKIP() << "a report that fails verification fails with any policy";
+  const auto& j = GetParam().j;
+  auto args = verify_args(j);
+  args.insert(args.end(), {"--at", at_inside(inside_), "--measurement", fact("measurement"), "--report-data",
+                           fact("report_data"), "--vmpl", std::to_string(j.at("vmpl").get<int>()), "--policy",
+                           fact("policy"), "--policy-require", fact("policy"), "--min-tcb", fact("reported_tcb")});
+  const auto ok = run_cli(args);
+  EXPECT_EQ(ok.rc, 0) << ok.out << ok.err;
+  for (const char* name : {"policy.measurement", "policy.report_data", "policy.vmpl", "policy.guest_policy",
+                           "policy.min_tcb"}) {
+    EXPECT_NE(ok.out.find(fmt::format("PASS {}:", name)), std::string::npos) << name << "\n" << ok.out;
+  }
+  std::string other = fact("measurement");
+  other[0] = other[0] == '0' ? '1' : '0';
+  auto bad = verify_args(j);
+  bad.insert(bad.end(), {"--at", at_inside(inside_), "--measurement", other, "--vmpl", "3"});
+  const auto no = run_cli(bad);
+  EXPECT_EQ(no.rc, 1);
+  EXPECT_NE(no.err.find("FAILED policy.measurement: MEASUREMENT is " + fact("measurement") + ", expected " + other),
+            std::string::npos)
+      << no.err;
+  EXPECT_NE(no.err.find("FAILED policy.vmpl"), std::string::npos) << no.err;
+  EXPECT_NE(no.out.find("PASS report.signature"), std::string::npos) << "the report itself still verifies";
+}
+
+TEST_P(ReportVector, Cli_ShowJson_HoldsTheFacts) {
+  const auto& j = GetParam().j;
+  const auto r = run_cli({"show", reports_dir() + "/" + j.at("report").get<std::string>(), "--json"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  EXPECT_EQ(doc.at("schema"), "snplab.report.show/1");
+  const auto& f = doc.at("fields");
+  EXPECT_EQ(f.at("MEASUREMENT"), fact("measurement"));
+  EXPECT_EQ(f.at("REPORT_DATA"), fact("report_data"));
+  EXPECT_EQ(f.at("VMPL"), j.at("vmpl").get<int>());
+  EXPECT_EQ(f.at("VERSION"), j.at("report_version").get<int>());
+  EXPECT_EQ(fmt::format("0x{:x}", f.at("POLICY").at("value").get<std::uint64_t>()), fact("policy"));
+  EXPECT_EQ(f.at("REPORTED_TCB").at("hex"), fact("reported_tcb"));
+  EXPECT_EQ(f.at("KEY_INFO").at("signing_key"), fact("signing_key"));
+}
+
+TEST_P(ReportVector, Cli_VerifyJson_GivesTheVerdictAndEveryCheck) {
+  auto args = verify_args(GetParam().j);
+  args.insert(args.end(), {"--at", at_inside(inside_), "--json"});
+  const auto r = run_cli(args);
+  EXPECT_EQ(r.rc, expected_good() ? 0 : 1);
+  const auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  EXPECT_EQ(doc.at("schema"), "snplab.report.verify/1");
+  EXPECT_EQ(doc.at("verdict"), expected_good() ? "VALID" : "INVALID");
+  std::set<std::string> names;
+  for (const auto& c : doc.at("checks")) {
+    names.insert(c.at("name").get<std::string>());
+    EXPECT_TRUE(c.at("status") == "PASS" || c.at("status") == "FAIL" || c.at("status") == "SKIP") << c;
+  }
+  for (const char* n : {"report.format", "chain.ark_trusted", "report.signature", "report.reported_tcb"}) {
+    EXPECT_EQ(names.count(n), 1U) << n;
+  }
+  if (expected_good()) {
+    EXPECT_TRUE(doc.at("root").is_object()) << doc.dump();
+  }
+  EXPECT_EQ(doc.at("time_from"), "--at");
+}
+
+TEST_P(ReportVector, Cli_FetchUrl_NamesTheVcekThatSignsTheReport) {
+  const auto& j = GetParam().j;
+  const std::string report = reports_dir() + "/" + j.at("report").get<std::string>();
+  const std::string product = fact("product_from_vek").substr(0, fact("product_from_vek").find('-'));
+  std::string lower = product;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto r = run_cli({"fetch-url", report, "--product", lower});
+  if (fact("signing_key") != "VCEK") {
+    EXPECT_EQ(r.rc, 1) << r.out;
+    EXPECT_NE(r.err.find("not a VCEK"), std::string::npos) << r.err;
+    return;
+  }
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // What KDS certified is in the VCEK itself: its hwID and TCB extensions.
+  const auto ext = leaf_->amd_extensions();
+  ASSERT_TRUE(ext.has_value());
+  ASSERT_TRUE(ext->hwid.has_value());
+  const TcbParts t = ext->tcb_parts();
+  std::string want = fmt::format("https://kdsintf.amd.com/vcek/v1/{}/{}?", product, to_hex(*ext->hwid));
+  if (product == "Turin") want += fmt::format("fmcSPL={:02}&", t.fmc);
+  want += fmt::format("blSPL={:02}&teeSPL={:02}&snpSPL={:02}&ucodeSPL={:02}\n", t.boot_loader, t.tee, t.snp, t.microcode);
+  if (!expected_good()) {
+    EXPECT_FALSE(r.out.empty());  // a tampered report names another chip or TCB: no claim about it
+    return;
+  }
+  EXPECT_EQ(r.out, want);
+}
+
 INSTANTIATE_TEST_SUITE_P(SetsJson, ReportVector, ::testing::ValuesIn(load_cases()),
                          [](const auto& param_info) { return test_name(param_info.param.id); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ReportVector);
@@ -403,7 +499,7 @@ TEST(ReportVectors, Cli_RealChain_AnchoredInAmdMilan_ExtraArkAdded_MissingArkFil
   EXPECT_EQ(still.rc, 0) << "an extra root does not displace AMD's: " << still.err;
   const auto missing = run_cli({"verify", d + "/trustee/test-report.bin", "--cert", d + "/trustee/test-vcek.der",
                                 "--chain", d + "/trustee/milan_ask_ark_asvk.pem", "--ark", d + "/no-such.pem"});
-  EXPECT_EQ(missing.rc, 1);
+  EXPECT_EQ(missing.rc, 2) << "an input error decides nothing";
   EXPECT_NE(missing.err.find("cannot read"), std::string::npos) << missing.err;
 }
 
@@ -425,18 +521,18 @@ TEST(ReportVectors, Cli_UsageErrors_ExitTwo) {
   EXPECT_EQ(run_cli({"help"}).rc, 0);
 }
 
-TEST(ReportVectors, Cli_BadInputs_ExitOneWithAReason) {
+TEST(ReportVectors, Cli_BadInputs_ExitTwoWithAReason) {
   const std::string d = reports_dir() + "/trustee/";
   const auto missing = run_cli({"show", d + "no-such-file.bin"});
-  EXPECT_EQ(missing.rc, 1);
+  EXPECT_EQ(missing.rc, 2);
   EXPECT_NE(missing.err.find("cannot read"), std::string::npos);
 
   const auto wrong_size = run_cli({"show", d + "hcl-report.bin"});
-  EXPECT_EQ(wrong_size.rc, 1);
+  EXPECT_EQ(wrong_size.rc, 2);
   EXPECT_NE(wrong_size.err.find("FILE@OFFSET"), std::string::npos) << wrong_size.err;
 
   const auto past_end = run_cli({"show", d + "hcl-report.bin@2000"});
-  EXPECT_EQ(past_end.rc, 1);
+  EXPECT_EQ(past_end.rc, 2);
   EXPECT_NE(past_end.err.find("does not fit"), std::string::npos) << past_end.err;
 
   const auto hex_offset = run_cli({"show", d + "hcl-report.bin@0x20"});
@@ -444,7 +540,7 @@ TEST(ReportVectors, Cli_BadInputs_ExitOneWithAReason) {
 
   const auto garbage_cert = run_cli({"verify", d + "test-report.bin", "--cert", d + "test-report.bin", "--chain",
                                      d + "milan_ask_ark_asvk.pem"});
-  EXPECT_EQ(garbage_cert.rc, 1);
+  EXPECT_EQ(garbage_cert.rc, 2);
   EXPECT_NE(garbage_cert.err.find("not a DER certificate"), std::string::npos) << garbage_cert.err;
 
   // A chain without the ASK: the chain checks fail by name.

@@ -410,4 +410,71 @@ VerifyResult verify_report(std::span<const std::uint8_t> report_bytes, const Cer
   return r;
 }
 
+namespace {
+
+template <std::size_t N>
+CheckResult exact_field(CheckId id, std::string name, std::string_view field, const std::array<std::uint8_t, N>& got,
+                        const std::array<std::uint8_t, N>& want) {
+  const bool eq = got == want;
+  return CheckResult{id, eq ? CheckStatus::Pass : CheckStatus::Fail, std::move(name),
+                     eq ? fmt::format("{} is {}", field, to_hex(got))
+                        : fmt::format("{} is {}, expected {}", field, to_hex(got), to_hex(want))};
+}
+
+}  // namespace
+
+std::vector<CheckResult> check_report_policy(const AttestationReport& r, const ReportPolicy& p,
+                                             std::optional<TcbLayout> layout) {
+  std::vector<CheckResult> out;
+  if (p.measurement) out.push_back(exact_field(CheckId::PolicyMeasurement, "policy.measurement", "MEASUREMENT", r.measurement, *p.measurement));
+  if (p.report_data) out.push_back(exact_field(CheckId::PolicyReportData, "policy.report_data", "REPORT_DATA", r.report_data, *p.report_data));
+  if (p.host_data) out.push_back(exact_field(CheckId::PolicyHostData, "policy.host_data", "HOST_DATA", r.host_data, *p.host_data));
+  if (p.id_key_digest) {
+    out.push_back(exact_field(CheckId::PolicyIdKeyDigest, "policy.id_key_digest", "ID_KEY_DIGEST", r.id_key_digest, *p.id_key_digest));
+  }
+  if (p.min_tcb) {
+    if (!layout) {
+      out.push_back({CheckId::PolicyMinTcb, CheckStatus::Fail, "policy.min_tcb",
+                     "the product (and so the TCB layout) is unknown: REPORTED_TCB cannot be compared"});
+    } else {
+      const TcbParts got = decode_tcb(r.reported_tcb, *layout), min = decode_tcb(*p.min_tcb, *layout);
+      std::string low;
+      auto component = [&](std::string_view name, std::uint8_t g, std::uint8_t m) {
+        if (g < m) low += fmt::format("{}{} {} < {}", low.empty() ? "" : ", ", name, g, m);
+      };
+      if (*layout == TcbLayout::Turin) component("FMC", got.fmc, min.fmc);
+      component("BOOT_LOADER", got.boot_loader, min.boot_loader);
+      component("TEE", got.tee, min.tee);
+      component("SNP", got.snp, min.snp);
+      component("MICROCODE", got.microcode, min.microcode);
+      out.push_back({CheckId::PolicyMinTcb, low.empty() ? CheckStatus::Pass : CheckStatus::Fail, "policy.min_tcb",
+                     low.empty() ? fmt::format("REPORTED_TCB {} ({}) is at least {} ({})", tcb_hex(r.reported_tcb),
+                                               describe_tcb(r.reported_tcb, *layout), tcb_hex(*p.min_tcb),
+                                               describe_tcb(*p.min_tcb, *layout))
+                                 : fmt::format("REPORTED_TCB {} is below the minimum {}: {}", tcb_hex(r.reported_tcb),
+                                               tcb_hex(*p.min_tcb), low)});
+    }
+  }
+  if (p.policy || p.policy_require != 0 || p.policy_forbid != 0) {
+    std::string bad;
+    if (p.policy && r.policy != *p.policy) bad = fmt::format("POLICY 0x{:x} is not 0x{:x}", r.policy, *p.policy);
+    if (const std::uint64_t missing = p.policy_require & ~r.policy; missing != 0) {
+      bad += fmt::format("{}required bits 0x{:x} are clear", bad.empty() ? "" : "; ", missing);
+    }
+    if (const std::uint64_t set = p.policy_forbid & r.policy; set != 0) {
+      bad += fmt::format("{}forbidden bits 0x{:x} are set", bad.empty() ? "" : "; ", set);
+    }
+    out.push_back({CheckId::PolicyGuestPolicy, bad.empty() ? CheckStatus::Pass : CheckStatus::Fail,
+                   "policy.guest_policy",
+                   bad.empty() ? fmt::format("POLICY 0x{:x} ({}) as required", r.policy, describe_policy(r.policy))
+                               : fmt::format("{} (POLICY 0x{:x}: {})", bad, r.policy, describe_policy(r.policy))});
+  }
+  if (p.vmpl) {
+    const bool eq = r.vmpl == *p.vmpl;
+    out.push_back({CheckId::PolicyVmpl, eq ? CheckStatus::Pass : CheckStatus::Fail, "policy.vmpl",
+                   eq ? fmt::format("VMPL is {}", r.vmpl) : fmt::format("VMPL is {}, expected {}", r.vmpl, *p.vmpl)});
+  }
+  return out;
+}
+
 }  // namespace snplab::model

@@ -5,10 +5,10 @@
 
 namespace snplab::scenarios {
 
-/// Runs `snplab report show FILE` or `snplab report verify FILE --cert C --chain P [--chain P]
-/// [--at TIME]` with the arguments after "report". Returns 0 only when the command succeeded
-/// (verify: every check held); otherwise 1 with the failing check named on `err`, or 2 for
-/// bad usage.
+/// Runs `snplab report show|verify|fetch-url|simulate` with the arguments after "report"
+/// (docs/attestation.md). Returns 0 when the command did what was asked (verify: every check
+/// held), 1 when the answer is no (verify: a check failed, named on `err`; fetch-url: no URL),
+/// 2 for bad usage or an input file that cannot be read or parsed.
 int report_main(int argc, char** argv, std::FILE* out, std::FILE* err);
 
 }  // namespace snplab::scenarios

@@ -12,6 +12,7 @@
 // where <leaf> is vcek or vlek and "ask" reads "asvk" for a VLEK chain.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -50,6 +51,14 @@ enum class CheckId : std::uint8_t {
   Product,           ///< report CPUID, leaf productName and ASK name agree
   ChipId,            ///< CHIP_ID == hwID (VCEK only)
   ReportedTcb,       ///< REPORTED_TCB == the leaf's TCB extensions
+  // What the relying party expects (check_report_policy()):
+  PolicyMeasurement,  ///< MEASUREMENT == the expected launch digest
+  PolicyReportData,   ///< REPORT_DATA == the expected nonce/binding
+  PolicyHostData,     ///< HOST_DATA == the expected value
+  PolicyIdKeyDigest,  ///< ID_KEY_DIGEST == the expected ID key
+  PolicyMinTcb,       ///< every SPL of REPORTED_TCB >= the minimum's
+  PolicyGuestPolicy,  ///< POLICY == a value, and/or has the required bits and none of the forbidden
+  PolicyVmpl,         ///< VMPL == the expected level
 };
 
 enum class CheckStatus : std::uint8_t {
@@ -123,6 +132,35 @@ struct VerifyResult {
   /// "report.signature: ...; report.reported_tcb: ..." (empty when ok()).
   std::string failure_summary() const;
 };
+
+/// What a relying party expects of a verified report, each field one named check when set (as
+/// go-sev-guest's `check` does): exact MEASUREMENT, REPORT_DATA, HOST_DATA, ID_KEY_DIGEST and
+/// VMPL; REPORTED_TCB at least `min_tcb` component by component (FMC, boot loader, TEE, SNP,
+/// microcode, in the product's layout); POLICY equal to `policy`, and holding every bit of
+/// `policy_require` and none of `policy_forbid` (facts §4.7 for the bits).
+struct ReportPolicy {
+  std::optional<std::array<std::uint8_t, 48>> measurement;
+  std::optional<std::array<std::uint8_t, 64>> report_data;
+  std::optional<std::array<std::uint8_t, 32>> host_data;
+  std::optional<std::array<std::uint8_t, 48>> id_key_digest;
+  std::optional<std::uint64_t> min_tcb;
+  std::optional<std::uint64_t> policy;
+  std::uint64_t policy_require = 0;
+  std::uint64_t policy_forbid = 0;
+  std::optional<std::uint32_t> vmpl;
+
+  bool empty() const {
+    return !measurement && !report_data && !host_data && !id_key_digest && !min_tcb && !policy &&
+           policy_require == 0 && policy_forbid == 0 && !vmpl;
+  }
+};
+
+/// The checks `policy` asks for, in the order of the struct (names "policy.measurement",
+/// "policy.report_data", "policy.host_data", "policy.id_key_digest", "policy.min_tcb",
+/// "policy.guest_policy", "policy.vmpl"). `layout` reads the TCBs; without one (the product
+/// is unknown) policy.min_tcb fails.
+std::vector<CheckResult> check_report_policy(const AttestationReport& report, const ReportPolicy& policy,
+                                             std::optional<TcbLayout> layout);
 
 /// Verifies `report_bytes` (exactly 0x4A0 raw bytes, hashed as given) against `leaf` (the
 /// VCEK or VLEK) and `chain` (the ASK/ASVK and ARK; may also hold other certificates, and
