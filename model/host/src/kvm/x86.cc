@@ -28,6 +28,14 @@ Exit memory_fault_exit(Gpa gpa, bool is_private) {
   e.memory_fault_size = kPageSize;
   return e;
 }
+
+/// kvm_faultin_pfn_private(): a private fault on a GPA with no memslot, or one whose slot has
+/// no guest_memfd (!kvm_slot_can_be_private), exits to userspace as a memory fault.
+bool kvm_faultin_pfn_private_exits(const std::optional<Memslot>& slot, Gpa gpa, std::optional<Exit>& exit) {
+  if (slot && (slot->flags & kMemGuestMemfd) != 0) return false;
+  exit = memory_fault_exit(gpa, true);
+  return true;
+}
 }  // namespace
 
 int Vm::set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops) {
@@ -124,12 +132,7 @@ InsnResult Vm::sw_protected_access(VcpuMachine& m, Gpa gpa, bool write, std::uin
   const Gpa gfn = gpa >> kPageShift;
   const auto slot = gfn_to_memslot(gfn);
   const bool is_private = (attributes(gfn) & kAttrPrivate) != 0;
-  // kvm_faultin_pfn_private(): private by the attributes, but no slot, or one without
-  // guest_memfd, can back it - a memory-fault exit to userspace.
-  if (is_private && (!slot || (slot->flags & kMemGuestMemfd) == 0)) {
-    m.exit = memory_fault_exit(gpa, true);
-    return InsnResult::with(Outcome::Exited);
-  }
+  if (is_private && kvm_faultin_pfn_private_exits(slot, gpa, m.exit)) return InsnResult::with(Outcome::Exited);
   if (!slot) return InsnResult::fatal(fmt::format("access to unmapped GPA 0x{:x}", gpa));
   if (!is_private) return shared_access(*slot, gpa, write, value);
   const auto pfn = gmem_pfn(*slot, gfn);  // kvm_gmem_get_pfn(); no arch prepare hook
@@ -186,12 +189,7 @@ InsnResult Vm::guest_pvalidate(VcpuMachine& m, Gpa gpa, bool huge, bool validate
   const Gpa gfn = gpa >> kPageShift;
   const auto slot = gfn_to_memslot(gfn);
   const bool attr_private = (attributes(gfn) & kAttrPrivate) != 0;
-  // kvm_faultin_pfn_private(): a private fault on a GPA with no memslot, or one whose slot
-  // has no guest_memfd (!kvm_slot_can_be_private), exits to userspace as a memory fault.
-  if (attr_private && (!slot || (slot->flags & kMemGuestMemfd) == 0)) {
-    m.exit = memory_fault_exit(gpa, true);
-    return InsnResult::with(Outcome::Exited);
-  }
+  if (attr_private && kvm_faultin_pfn_private_exits(slot, gpa, m.exit)) return InsnResult::with(Outcome::Exited);
   if (!slot) return InsnResult::fatal(fmt::format("access to unmapped GPA 0x{:x}", gpa));
   if (!attr_private) {  // an implicit conversion: userspace decides (facts §8.4)
     m.exit = memory_fault_exit(gpa, true);
@@ -234,9 +232,7 @@ InsnResult Vm::guest_access(VcpuMachine& m, Gpa gpa, bool c_bit, bool write, std
   const auto slot = gfn_to_memslot(gfn);
   if (c_bit && !snp) return InsnResult::fatal(fmt::format("private access to 0x{:x} in a VM without private memory", gpa));
   const bool attr_private = (attributes(gfn) & kAttrPrivate) != 0;
-  // kvm_faultin_pfn_private(), as for PVALIDATE above.
-  if (snp && c_bit && attr_private && (!slot || (slot->flags & kMemGuestMemfd) == 0)) {
-    m.exit = memory_fault_exit(gpa, true);
+  if (snp && c_bit && attr_private && kvm_faultin_pfn_private_exits(slot, gpa, m.exit)) {
     return InsnResult::with(Outcome::Exited);
   }
   if (!slot) return InsnResult::fatal(fmt::format("access to unmapped GPA 0x{:x}", gpa));
