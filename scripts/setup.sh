@@ -16,8 +16,8 @@ packages=(
   # reference data: Debian's OVMF images (vectors/measure/debian-ovmf.jsonl) and a JSON
   # reader for the vector files
   ovmf nlohmann-json3-dev
-  # the command-line parser
-  libcli11-dev
+  # the command-line parser, and the man page made from its --help
+  libcli11-dev help2man
 )
 
 missing=()

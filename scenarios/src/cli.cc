@@ -56,19 +56,15 @@ CLI::Option* add_u64(CLI::App& app, const std::string& name, std::uint64_t& targ
 
 std::optional<int> parse(CLI::App& app, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err) {
   std::vector<std::string> args(argv, argv + argc);
-  if (!args.empty() && args[0] == "help") args[0] = "--help";  // `snplab report help`, as before
+  if (!args.empty() && args[0] == "help") args[0] = "--help";  // `snplab help`, `snplab report help`
+  if (!args.empty() && args[0] == "version") args[0] = "--version";
   std::reverse(args.begin(), args.end());  // CLI11 takes a vector last argument first
   try {
     app.parse(args);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
     std::ostringstream o, x;
     (void)app.exit(e, o, x);
-    fmt::print(out, "{}", o.str());
-    return kExitOk;
-  } catch (const CLI::CallForAllHelp& e) {
-    std::ostringstream o, x;
-    (void)app.exit(e, o, x);
-    fmt::print(out, "{}", o.str());
+    fmt::print(out, "{}{}", o.str(), x.str());
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     fmt::print(err, "{}: {}\nRun '{} --help' for the options.\n", prog, e.what(), prog);

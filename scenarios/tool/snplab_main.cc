@@ -1,10 +1,12 @@
 // snplab: the command-line tool - the RMP walk-through (the README's main job), the hw probe,
 // the kernel profiles, the scenario catalogue, launch measurement and report verification.
+// Invoked through a symlink named sev-snp-measure, it is `snplab measure`.
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -17,34 +19,9 @@
 #include "snp/scenarios/report_cli.h"
 #include "snp/scenarios/rmp_walkthrough.h"
 
+#include "cli.h"
+
 namespace {
-
-constexpr const char* kUsage =
-    "usage: snplab <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  demo [--kernel rfc-v4|fixed|both]\n"
-    "        walk the RMP model through a double assignment and an erroneous revert under\n"
-    "        the historical kernel (RFC v4 24/40) and show the fixed kernel stays clean;\n"
-    "        exits 0 when the detectors report exactly what each kernel should produce\n"
-    "  probe [--json]\n"
-    "        ask /dev/kvm and /dev/sev what this host offers (read-only)\n"
-    "  measure [sev-snp-measure arguments]\n"
-    "        compute the expected launch measurement offline (`snplab measure --help`)\n"
-    "  report show FILE | verify FILE (--cert CERT --chain PEM | --certs-dir DIR) [policy] | fetch-url FILE\n"
-    "        print an attestation report's fields, verify it against a chain rooted in AMD's keys and a\n"
-    "        policy, or name the KDS URL of its VCEK (`snplab report --help`)\n"
-    "  scenario list | explain NAME | run NAME [options] | run --all | replay NAME/PROFILE/CHOICES\n"
-    "        race scenarios on the simulation engine (`snplab scenario --help`); a race of\n"
-    "        one's own: docs/write-a-race.md\n"
-    "  profiles [--markdown | --json]\n"
-    "        list the simulated host's kernel profiles and what each switches\n"
-    "  help  this text; --version: the version\n";
-
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "snplab: %s\n\n%s", msg.c_str(), kUsage);
-  return 2;
-}
 
 int run_one(snplab::scenarios::WalkthroughKernel k, std::size_t expect_findings) {
   using snplab::scenarios::WalkthroughKernel;
@@ -63,31 +40,15 @@ int run_one(snplab::scenarios::WalkthroughKernel k, std::size_t expect_findings)
   return ok ? 0 : 1;
 }
 
-int cmd_demo(int argc, char** argv) {
-  std::string which = "both";
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (a == "--kernel" && i + 1 < argc) {
-      which = argv[++i];
-    } else if (a.rfind("--kernel=", 0) == 0) {
-      which = std::string(a.substr(9));
-    } else {
-      return usage_error(fmt::format("demo: unknown argument '{}'", a));
-    }
-  }
+int cmd_demo(const std::string& which) {
   using snplab::scenarios::WalkthroughKernel;
-  if (which != "rfc-v4" && which != "fixed" && which != "both") {
-    return usage_error(fmt::format("demo: --kernel must be rfc-v4, fixed or both, not '{}'", which));
-  }
   int rc = 0;
   if (which != "fixed") rc |= run_one(WalkthroughKernel::RfcV4, 2);
   if (which != "rfc-v4") rc |= run_one(WalkthroughKernel::Fixed, 0);
   return rc;
 }
 
-int cmd_probe(int argc, char** argv) {
-  const bool json = argc == 1 && std::string_view(argv[0]) == "--json";
-  if (argc != 0 && !json) return usage_error("probe takes only --json");
+int cmd_probe(bool json) {
 #if SNPLAB_HAVE_HW
   auto r = snplab::hw::probe();
   if (!r) {
@@ -133,18 +94,7 @@ int cmd_probe(int argc, char** argv) {
 #endif
 }
 
-int cmd_profiles(int argc, char** argv) {
-  bool markdown = false, json = false;
-  for (int i = 0; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--markdown") {
-      markdown = true;
-    } else if (std::string_view(argv[i]) == "--json") {
-      json = true;
-    } else {
-      return usage_error(fmt::format("profiles: unknown argument '{}'", argv[i]));
-    }
-  }
-  if (markdown && json) return usage_error("profiles: --markdown or --json, not both");
+int cmd_profiles(bool markdown, bool json) {
   if (markdown) {
     fmt::print("{}", snplab::model::kvm::profiles_markdown());
     return 0;
@@ -190,24 +140,62 @@ int cmd_profiles(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return usage_error("no command given");
-  const std::string_view cmd = argv[1];
-  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    std::fputs(kUsage, stdout);
-    return 0;
+  namespace sc = snplab::scenarios;
+  // Invoked as sev-snp-measure (a symlink to snplab): sev-snp-measure's command line as is.
+  const std::string_view self = argc > 0 && argv[0] != nullptr ? std::string_view(argv[0]) : std::string_view();
+  if (self.substr(self.rfind('/') == std::string_view::npos ? 0 : self.rfind('/') + 1) == "sev-snp-measure") {
+    return sc::measure_main(argc - 1, argv + 1, stdout, stderr);
   }
-  if (cmd == "--version" || cmd == "version") {
-    std::printf("snplab %s\n", SNPLAB_VERSION);
-    return 0;
+  // Commands with a parser of their own get their arguments as typed.
+  if (argc >= 2) {
+    const std::string_view cmd = argv[1];
+    if (cmd == "scenario") return sc::scenario_cli(sc::Catalogue::builtin(), "snplab scenario", argc - 2, argv + 2, stdout, stderr);
+    if (cmd == "measure") return sc::measure_main(argc - 2, argv + 2, stdout, stderr);
+    if (cmd == "report") return sc::report_main(argc - 2, argv + 2, stdout, stderr);
   }
-  if (cmd == "demo") return cmd_demo(argc - 2, argv + 2);
-  if (cmd == "probe") return cmd_probe(argc - 2, argv + 2);
-  if (cmd == "profiles") return cmd_profiles(argc - 2, argv + 2);
-  if (cmd == "scenario") {
-    return snplab::scenarios::scenario_cli(snplab::scenarios::Catalogue::builtin(), "snplab scenario", argc - 2,
-                                           argv + 2, stdout, stderr);
+  CLI::App app{"snplab: a laboratory for AMD SEV-SNP host software - the RMP, the PSP firmware and KVM's SNP host "
+               "side modelled, race scenarios explored on the simulator, the real ioctls on /dev/kvm and /dev/sev.",
+               "snplab"};
+  app.set_version_flag("--version", std::string("snplab ") + SNPLAB_VERSION, "print the version and exit");
+  app.require_subcommand(1);
+  app.footer("Exit codes (docs/cli.md): 0 done and the expectation held, 1 the answer is no, 2 bad usage or input, "
+             "3 (scenario) nondeterminism. `snplab COMMAND --help` for a command's options.");
+
+  std::string kernel = "both";
+  auto* demo = app.add_subcommand("demo", "walk the RMP model through a double assignment and an erroneous revert under "
+                                          "the historical kernel (RFC v4 24/40) and the fixed one; exits 0 when the "
+                                          "detectors report exactly what each kernel should produce");
+  demo->add_option("--kernel", kernel, "which kernel to walk through")
+      ->check(CLI::IsMember({"rfc-v4", "fixed", "both"}))
+      ->type_name("rfc-v4|fixed|both");
+  bool probe_json = false;
+  auto* probe = app.add_subcommand("probe", "ask /dev/kvm and /dev/sev what this host offers (read-only)");
+  probe->add_flag("--json", probe_json, "one JSON document (schema snplab.probe/1)");
+  bool markdown = false, profiles_json = false;
+  auto* profiles = app.add_subcommand("profiles", "list the simulated host's kernel profiles and what each switches");
+  auto* md = profiles->add_flag("--markdown", markdown, "the table docs/kvm.md embeds");
+  profiles->add_flag("--json", profiles_json, "one JSON document (schema snplab.profiles/1)")->excludes(md);
+  // Listed for the help text; parsed by their own parsers above.
+  app.add_subcommand("scenario", "race scenarios on the simulation engine: list, explain, run, replay "
+                                 "(`snplab scenario --help`; a race of one's own: docs/write-a-race.md)")
+      ->allow_extras();
+  app.add_subcommand("measure", "the expected launch measurement, offline, with sev-snp-measure's arguments "
+                                "(`snplab measure --help`)")
+      ->allow_extras();
+  app.add_subcommand("report", "attestation reports: show, verify against AMD's roots and a policy, fetch-url, "
+                               "simulate (`snplab report --help`)")
+      ->allow_extras();
+
+  if (argc >= 2 && argv[1][0] != '-' && std::string_view(argv[1]) != "help" && std::string_view(argv[1]) != "version") {
+    try {
+      (void)app.get_subcommand(argv[1]);
+    } catch (const CLI::OptionNotFound&) {
+      fmt::print(stderr, "snplab: unknown command '{}'\nRun 'snplab --help' for the commands.\n", argv[1]);
+      return sc::cli::kExitUsage;
+    }
   }
-  if (cmd == "measure") return snplab::scenarios::measure_main(argc - 2, argv + 2, stdout, stderr);
-  if (cmd == "report") return snplab::scenarios::report_main(argc - 2, argv + 2, stdout, stderr);
-  return usage_error(fmt::format("unknown command '{}'", cmd));
+  if (const auto rc = sc::cli::parse(app, "snplab", argc - 1, argv + 1, stdout, stderr)) return *rc;
+  if (demo->parsed()) return cmd_demo(kernel);
+  if (probe->parsed()) return cmd_probe(probe_json);
+  return cmd_profiles(markdown, profiles_json);
 }
