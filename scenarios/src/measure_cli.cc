@@ -419,7 +419,14 @@ std::variant<Output, CliError> run(const Args& a) {
     if (auto e = load("--ovmf", *a.ovmf, ovmf_bytes)) return std::move(*e);
     in.ovmf = ovmf_bytes;
     auto r = m::measure_guest(in);
-    if (auto* e = std::get_if<m::MeasureError>(&r)) return input(e->message);
+    if (auto* e = std::get_if<m::MeasureError>(&r)) {
+    // The measurement's error says what is wrong; the files it was measuring are named here.
+    std::string files = fmt::format("--ovmf '{}'", *a.ovmf);
+    if (a.svsm && *mode == m::GuestMode::SnpSvsm) files += fmt::format(", --svsm '{}'", *a.svsm);
+    if (a.kernel && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --kernel '{}'", *a.kernel);
+    if (a.initrd && !a.initrd->empty() && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --initrd '{}'", *a.initrd);
+    return input(fmt::format("{} ({})", e->message, files));
+  }
     out.line = m::to_hex(std::get<m::Measurement>(r).digest);
     return out;
   }
@@ -480,7 +487,14 @@ std::variant<Output, CliError> run(const Args& a) {
   }
 
   auto r = m::measure_guest(in);
-  if (auto* e = std::get_if<m::MeasureError>(&r)) return input(e->message);
+  if (auto* e = std::get_if<m::MeasureError>(&r)) {
+    // The measurement's error says what is wrong; the files it was measuring are named here.
+    std::string files = fmt::format("--ovmf '{}'", *a.ovmf);
+    if (a.svsm && *mode == m::GuestMode::SnpSvsm) files += fmt::format(", --svsm '{}'", *a.svsm);
+    if (a.kernel && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --kernel '{}'", *a.kernel);
+    if (a.initrd && !a.initrd->empty() && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --initrd '{}'", *a.initrd);
+    return input(fmt::format("{} ({})", e->message, files));
+  }
   const m::Measurement& meas = std::get<m::Measurement>(r);
 
   for (std::size_t i = 0; i < meas.vmsa_pages.size(); ++i) {

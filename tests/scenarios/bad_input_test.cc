@@ -90,5 +90,46 @@ TEST_F(BadInput, Measure_RefusesDevicesDirectoriesAndFifos) {
   }
 }
 
+/// The CLI table: every command that reads a file, with an empty, a truncated, an oversized
+/// and a garbage file and a directory. Each is refused with exit 2 (measure: the code
+/// sev-snp-measure's vectors record, never 0) and a message that names the file.
+TEST_F(BadInput, EveryFileArgument_EmptyTruncatedOversizedGarbageOrADirectory_IsAnInputError) {
+  const std::string sim = (dir_ / "sim").string();
+  std::filesystem::create_directories(sim);
+  ASSERT_EQ(call(report_main, {"simulate", "--out", sim}).code, 0);
+  const std::string empty = (dir_ / "empty.bin").string(), truncated = (dir_ / "truncated.bin").string(),
+                    garbage = (dir_ / "garbage.txt").string();
+  std::ofstream(empty).close();
+  {
+    std::ifstream in(sim + "/report.bin", std::ios::binary);
+    std::string head(100, '\0');
+    in.read(head.data(), 100);
+    std::ofstream(truncated, std::ios::binary) << head;
+  }
+  std::ofstream(garbage) << std::string(1500, 'z');
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"empty", empty}, {"truncated", truncated}, {"oversized", big_}, {"garbage", garbage}, {"directory", dir_.string()}};
+  const std::string report = sim + "/report.bin", vcek = sim + "/vcek.der", chain = sim + "/chain.pem";
+  for (const auto& [kind, file] : bad) {
+    const std::vector<std::pair<std::string, std::vector<std::string>>> report_cases = {
+        {"report show", {"show", file}},
+        {"report fetch-url", {"fetch-url", file}},
+        {"report verify FILE", {"verify", file, "--cert", vcek, "--chain", chain}},
+        {"report verify --cert", {"verify", report, "--cert", file, "--chain", chain}},
+        {"report verify --chain", {"verify", report, "--cert", vcek, "--chain", file}},
+        {"report verify --ark", {"verify", report, "--cert", vcek, "--chain", chain, "--ark", file}},
+    };
+    for (const auto& [what, args] : report_cases) {
+      if (kind == "truncated" && what.find("--") != std::string::npos) continue;  // a truncated report only
+      const Out r = call(report_main, args);
+      EXPECT_EQ(r.code, 2) << what << " with the " << kind << " file: " << r.err;
+      EXPECT_NE(r.err.find(file), std::string::npos) << what << " with the " << kind << " file: " << r.err;
+    }
+    const Out m = call(measure_main, {"--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-Milan", "--ovmf", file});
+    EXPECT_NE(m.code, 0) << "measure --ovmf with the " << kind << " file";
+    EXPECT_NE(m.err.find(file), std::string::npos) << "measure --ovmf with the " << kind << " file: " << m.err;
+  }
+}
+
 }  // namespace
 }  // namespace snplab::scenarios
