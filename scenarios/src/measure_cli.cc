@@ -413,20 +413,25 @@ std::variant<Output, CliError> run(const Args& a) {
     return std::nullopt;
   };
 
+  // The measurement's error says what is wrong; the files it was measuring are named here.
+  auto measure_failed = [&](const m::MeasureError& e) {
+    std::string files = fmt::format("--ovmf '{}'", *a.ovmf);
+    if (a.svsm && *mode == m::GuestMode::SnpSvsm) files += fmt::format(", --svsm '{}'", *a.svsm);
+    const bool with_kernel = *mode != m::GuestMode::SnpSvsm && *mode != m::GuestMode::SnpOvmfHash;
+    if (a.kernel && with_kernel) files += fmt::format(", --kernel '{}'", *a.kernel);
+    if (a.initrd && !a.initrd->empty() && with_kernel) {
+      files += fmt::format(", --initrd '{}'", *a.initrd);
+    }
+    return input(fmt::format("{} ({})", e.message, files));
+  };
+
   if (*mode == m::GuestMode::SnpOvmfHash) {
     // Like sev-snp-measure: only --ovmf matters, and the digest is always printed as hex
     // (it is the input format of --snp-ovmf-hash).
     if (auto e = load("--ovmf", *a.ovmf, ovmf_bytes)) return std::move(*e);
     in.ovmf = ovmf_bytes;
     auto r = m::measure_guest(in);
-    if (auto* e = std::get_if<m::MeasureError>(&r)) {
-    // The measurement's error says what is wrong; the files it was measuring are named here.
-    std::string files = fmt::format("--ovmf '{}'", *a.ovmf);
-    if (a.svsm && *mode == m::GuestMode::SnpSvsm) files += fmt::format(", --svsm '{}'", *a.svsm);
-    if (a.kernel && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --kernel '{}'", *a.kernel);
-    if (a.initrd && !a.initrd->empty() && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --initrd '{}'", *a.initrd);
-    return input(fmt::format("{} ({})", e->message, files));
-  }
+    if (auto* e = std::get_if<m::MeasureError>(&r)) return measure_failed(*e);
     out.line = m::to_hex(std::get<m::Measurement>(r).digest);
     return out;
   }
@@ -487,14 +492,7 @@ std::variant<Output, CliError> run(const Args& a) {
   }
 
   auto r = m::measure_guest(in);
-  if (auto* e = std::get_if<m::MeasureError>(&r)) {
-    // The measurement's error says what is wrong; the files it was measuring are named here.
-    std::string files = fmt::format("--ovmf '{}'", *a.ovmf);
-    if (a.svsm && *mode == m::GuestMode::SnpSvsm) files += fmt::format(", --svsm '{}'", *a.svsm);
-    if (a.kernel && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --kernel '{}'", *a.kernel);
-    if (a.initrd && !a.initrd->empty() && *mode != m::GuestMode::SnpSvsm) files += fmt::format(", --initrd '{}'", *a.initrd);
-    return input(fmt::format("{} ({})", e->message, files));
-  }
+  if (auto* e = std::get_if<m::MeasureError>(&r)) return measure_failed(*e);
   const m::Measurement& meas = std::get<m::Measurement>(r);
 
   for (std::size_t i = 0; i < meas.vmsa_pages.size(); ++i) {
