@@ -54,7 +54,8 @@ CLI::Option* add_u64(CLI::App& app, const std::string& name, std::uint64_t& targ
   return add_strict(app, name, lo, hi, description, [&target](std::uint64_t v) { target = v; });
 }
 
-std::optional<int> parse(CLI::App& app, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err) {
+std::optional<int> parse(CLI::App& app, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err,
+                         std::string_view error_word) {
   std::vector<std::string> args(argv, argv + argc);
   if (!args.empty() && args[0] == "help") args[0] = "--help";  // `snplab help`, `snplab report help`
   if (!args.empty() && args[0] == "version") args[0] = "--version";
@@ -67,7 +68,13 @@ std::optional<int> parse(CLI::App& app, std::string_view prog, int argc, char** 
     fmt::print(out, "{}{}", o.str(), x.str());
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    fmt::print(err, "{}: {}\nRun '{} --help' for the options.\n", prog, e.what(), prog);
+    // Help for the (sub)command the error is in: the deepest one parsed so far.
+    std::string where(prog);
+    for (const CLI::App* a = &app; !a->get_subcommands().empty();) {
+      a = a->get_subcommands().front();
+      where += " " + a->get_name();
+    }
+    fmt::print(err, "{}: {}{}\nRun '{} --help' for the options.\n", prog, error_word, e.what(), where);
     return kExitUsage;
   }
   return std::nullopt;

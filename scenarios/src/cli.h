@@ -31,7 +31,8 @@ CLI::Option* add_u64(CLI::App& app, const std::string& name, std::uint64_t& targ
 
 /// Parses the arguments after the command's name with `app`. nullopt: go on. Otherwise the
 /// exit code: 0 after --help (the help of the (sub)command asked, on `out`), 2 after a usage
-/// error (the message, prefixed with `prog`, and where to find help, on `err`).
-std::optional<int> parse(CLI::App& app, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err);
+/// error (the message, prefixed with `prog` and `error_word`, and where to find help, on `err`).
+std::optional<int> parse(CLI::App& app, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err,
+                         std::string_view error_word = {});
 
 }  // namespace snplab::scenarios::cli

@@ -3,11 +3,8 @@
 // the same command line over its catalogue. See docs/engine.md and docs/write-a-race.md.
 #include <unistd.h>
 
-#include <cctype>
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -20,6 +17,8 @@
 #include "snp/scenarios/catalogue.h"
 #include "snp/scenarios/explore.h"
 #include "snp/scenarios/trace_out.h"
+
+#include "cli.h"
 
 namespace snplab::scenarios {
 
@@ -42,42 +41,10 @@ struct Cli {
   }
 };
 
-int usage(const Cli& c, const std::string& msg) {
-  const std::string pad(c.prog.size(), ' ');
-  fmt::print(c.err,
-             "{0}: {1}\n\n"
-             "usage: {0} list [--json]\n"
-             "       {0} explain NAME\n"
-             "       {0} run NAME [--profile P] [--strategy random|pct|dfs] [--seed N] [--budget N]\n"
-             "       {2}          [--depth D] [--bound B] [--jobs N] [--keep-going] [--progress]\n"
-             "       {2}          [--expect finding|clean] [--json]\n"
-             "       {2}          [--checkpoint FILE [--resume]] [--trace] [--trace-out FILE]...\n"
-             "       {0} run --all [--jobs N] [--json]\n"
-             "       {0} replay NAME/PROFILE/CHOICES [--expect finding|clean] [--json] [--trace] [--trace-out FILE]...\n"
-             "\nWithout --strategy, run explores with PCT (depth 2, the scenario's budget) and, when that\n"
-             "finds nothing, every schedule up to the preemption bound (--bound, 2).\n"
-             "A profile is a kernel profile (`snplab profiles`) with the scenario's VMM switches after '+'\n"
-             "(`{0} list`). --trace-out writes the run as text (`-`: standard output), or by the file's\n"
-             "extension as .json (Chrome/Perfetto trace), .svg (timeline) or .html (timeline page).\n"
-             "--progress prints schedules and rate about once a second (on a terminal, after 2 s anyway).\n"
-             "--json prints one JSON document instead of the text (schema snplab.scenario.<command>/1).\n"
-             "Exit status: 0 when the expectation held - by default the finding under the scenario's\n"
-             "buggy profile and a clean run under any other (--expect finding|clean says otherwise) -\n"
-             "1 when it did not, the run diverged or stopped early, or on an error, 2 for a usage or\n"
-             "input error, 3 when a finding did not reproduce from its replay string.\n",
-             c.prog, msg, pad);
-  return 2;
-}
-
-/// A decimal or 0x number below 2^64; false for anything else (strtoull would saturate).
-bool parse_u64(const char* s, std::uint64_t* v) {
-  if (s == nullptr || *s == '\0' || *s == '-' || *s == '+' || std::isspace(static_cast<unsigned char>(*s)) != 0) {
-    return false;
-  }
-  char* end = nullptr;
-  errno = 0;
-  *v = std::strtoull(s, &end, 0);
-  return errno == 0 && end != nullptr && *end == '\0';
+/// A usage or input error found after parsing: the message, and where the options are.
+int usage(const Cli& c, const std::string& msg, std::string_view sub) {
+  fmt::print(c.err, "{0}: {1}\nRun '{0} {2} --help' for the options.\n", c.prog, msg, sub);
+  return cli::kExitUsage;
 }
 
 bool ends_with(std::string_view s, std::string_view suf) {
@@ -174,24 +141,26 @@ ExploreOptions default_explore(const Scenario& s, bool buggy) {
   return o;
 }
 
+/// What `list` says of one scenario.
+nlohmann::json info_json(const ScenarioInfo& i) {
+  nlohmann::json sw = nlohmann::json::array();
+  for (const VmmSwitch& v : i.vmm_switches) sw.push_back({{"name", v.name}, {"summary", v.summary}});
+  return {{"name", i.name},
+          {"summary", i.summary},
+          {"source", i.source},
+          {"agents", i.agents},
+          {"buggy_profile", i.buggy_profile},
+          {"fixed_profile", i.fixed_profile},
+          {"finding", std::string(model::to_string(i.finding))},
+          {"buggy_budget", i.buggy_budget},
+          {"fixed_bound", i.fixed_bound},
+          {"vmm_switches", sw}};
+}
+
 int cmd_list(const Catalogue& cat, std::FILE* out, bool json) {
   if (json) {
     nlohmann::json list = nlohmann::json::array();
-    for (const Scenario* sc : cat.all()) {
-      const ScenarioInfo& i = sc->info();
-      nlohmann::json sw = nlohmann::json::array();
-      for (const VmmSwitch& v : i.vmm_switches) sw.push_back({{"name", v.name}, {"summary", v.summary}});
-      list.push_back({{"name", i.name},
-                      {"summary", i.summary},
-                      {"source", i.source},
-                      {"agents", i.agents},
-                      {"buggy_profile", i.buggy_profile},
-                      {"fixed_profile", i.fixed_profile},
-                      {"finding", std::string(model::to_string(i.finding))},
-                      {"buggy_budget", i.buggy_budget},
-                      {"fixed_bound", i.fixed_bound},
-                      {"vmm_switches", sw}});
-    }
+    for (const Scenario* sc : cat.all()) list.push_back(info_json(sc->info()));
     print_json(out, {{"schema", "snplab.scenario.list/1"}, {"scenarios", list}});
     return 0;
   }
@@ -206,42 +175,76 @@ int cmd_list(const Catalogue& cat, std::FILE* out, bool json) {
   return 0;
 }
 
-int cmd_explain(const Scenario& sc, const Cli& c) {
+/// The scenario, and its race as the default exploration first finds it under the buggy
+/// profile: every step of that schedule, the steps the finding names marked.
+int cmd_explain(const Scenario& sc, bool json, const Cli& c) {
   const ScenarioInfo& s = sc.info();
   std::FILE* out = c.out;
-  fmt::print(out, "{}\n\n{}\n\nFrom: {}\nAgents: {}\nBuggy profile: {} - the engine must raise '{}' within {} PCT "
-             "schedules (depth 2).\nFixed profile: {} - explored clean over {} PCT schedules.\n\n",
-             s.name, s.summary, s.source, s.agents, s.buggy_profile, s.finding, s.buggy_budget, s.fixed_profile,
-             s.fixed_bound);
-  for (const VmmSwitch& v : s.vmm_switches) fmt::print(out, "VMM switch +{}: {}\n", v.name, v.summary);
-  if (!s.vmm_switches.empty()) fmt::print(out, "\n");
+  if (!json) {
+    fmt::print(out, "{}\n\n{}\n\nFrom: {}\nAgents: {}\nBuggy profile: {} - the engine must raise '{}' within {} PCT "
+               "schedules (depth 2).\nFixed profile: {} - explored clean over {} PCT schedules.\n\n",
+               s.name, s.summary, s.source, s.agents, s.buggy_profile, s.finding, s.buggy_budget, s.fixed_profile,
+               s.fixed_bound);
+    for (const VmmSwitch& v : s.vmm_switches) fmt::print(out, "VMM switch +{}: {}\n", v.name, v.summary);
+    if (!s.vmm_switches.empty()) fmt::print(out, "\n");
+  }
   const ExploreResult r = explore(sc, s.buggy_profile, default_explore(sc, true));
   if (!r.error.empty()) {
     c.error("{}", r.error);
-    return 1;
+    return cli::kExitNo;
+  }
+  std::vector<std::uint64_t> marked;
+  if (r.first) {
+    for (const auto& f : r.first->run.findings) marked.insert(marked.end(), f.steps.begin(), f.steps.end());
+  }
+  auto is_marked = [&](std::uint64_t step) { return std::find(marked.begin(), marked.end(), step) != marked.end(); };
+  const int code = !r.first ? cli::kExitNo : !r.reproduced ? 3 : cli::kExitOk;
+  if (json) {
+    nlohmann::json j = {{"schema", "snplab.scenario.explain/1"},
+                        {"scenario", info_json(s)},
+                        {"profile", s.buggy_profile},
+                        {"schedules", r.schedules},
+                        {"found", r.first.has_value()},
+                        {"first", nullptr},
+                        {"exit_code", code}};
+    if (r.first) {
+      const auto& run = r.first->run;
+      nlohmann::json steps = nlohmann::json::array();
+      for (const auto& e : run.trace) {
+        steps.push_back({{"step", e.step},
+                         {"agent", run.agent_names[e.agent]},
+                         {"cycle", e.cycle},
+                         {"kind", std::string(model::kern::to_string(e.kind))},
+                         {"object", e.object},
+                         {"detail", e.detail},
+                         {"marked", is_marked(e.step)}});
+      }
+      nlohmann::json f = run_json(sc, s.buggy_profile, *r.first);
+      f.update({{"index", r.first_index}, {"reproduced", r.reproduced}, {"trace", steps}});
+      j["first"] = f;
+    }
+    print_json(out, j);
+    return code;
   }
   if (!r.first) {
     fmt::print(out, "Not found within {} schedules.\n", r.schedules);
-    return 1;
+    return code;
   }
   fmt::print(out, "Found after {} schedules. The interleaving (steps a finding names are marked '>>'):\n\n",
              r.first_index);
-  std::vector<std::uint64_t> marked;
-  for (const auto& f : r.first->run.findings) marked.insert(marked.end(), f.steps.begin(), f.steps.end());
   const auto& run = r.first->run;
   for (const auto& e : run.trace) {
-    const bool m = std::find(marked.begin(), marked.end(), e.step) != marked.end();
-    fmt::print(out, "{} {:>4} {:>12}  [{:>9}]  {:<16} {}{}\n", m ? ">>" : "  ", e.step, run.agent_names[e.agent],
-               e.cycle, model::kern::to_string(e.kind), e.object, e.detail.empty() ? "" : "  " + e.detail);
+    fmt::print(out, "{} {:>4} {:>12}  [{:>9}]  {:<16} {}{}\n", is_marked(e.step) ? ">>" : "  ", e.step,
+               run.agent_names[e.agent], e.cycle, model::kern::to_string(e.kind), e.object,
+               e.detail.empty() ? "" : "  " + e.detail);
   }
   fmt::print(out, "\n");
   print_findings(out, *r.first);
   fmt::print(out, "replay: {}\n", replay_string(sc, s.buggy_profile, run.replay));
   if (!r.reproduced) {
     fmt::print(out, "NONDETERMINISM: the replay string did not reproduce the same trace (a bug in the model)\n");
-    return 3;
   }
-  return 0;
+  return code;
 }
 
 int cmd_all(const Catalogue& cat, unsigned jobs, bool json, const Cli& c) {
@@ -318,186 +321,75 @@ int cmd_all(const Catalogue& cat, unsigned jobs, bool json, const Cli& c) {
   return code;
 }
 
-}  // namespace
-
-int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err) {
-  const Cli c{prog, out, err};
-  // `--opt=value` is `--opt value`.
-  std::vector<std::string> words;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    const auto eq = a.find('=');
-    if (a.starts_with("--") && eq != std::string_view::npos) {
-      words.emplace_back(a.substr(0, eq));
-      words.emplace_back(a.substr(eq + 1));
-    } else {
-      words.emplace_back(a);
-    }
-  }
-  std::vector<char*> split;
-  for (std::string& w : words) split.push_back(w.data());
-  argc = static_cast<int>(split.size());
-  argv = split.data();
-  if (argc < 1) return usage(c, "no subcommand");
-  const std::string_view sub = argv[0];
-  if (sub == "--help" || sub == "-h" || sub == "help") {
-    const Cli to_out{prog, out, out};
-    (void)usage(to_out, "race scenarios on the simulation engine");
-    return 0;
-  }
-  if (sub == "list") {
-    const bool json = argc == 2 && std::string_view(argv[1]) == "--json";
-    if (argc != 1 && !json) return usage(c, "list takes only --json");
-    return cmd_list(cat, out, json);
-  }
-  if (sub == "explain") {
-    if (argc != 2) return usage(c, "explain takes one scenario name");
-    const Scenario* s = cat.find(argv[1]);
-    if (s == nullptr) return usage(c, fmt::format("no scenario '{}' (see `{} list`)", argv[1], prog));
-    return cmd_explain(*s, c);
-  }
-  if (sub != "run" && sub != "replay") return usage(c, fmt::format("unknown subcommand '{}'", sub));
-  if (argc < 2) return usage(c, sub == "run" ? "run needs a scenario name or --all" : "replay needs NAME/PROFILE/CHOICES");
-
-  // Options shared by run and replay.
+/// The options of run and replay, as parsed.
+struct RunArgs {
+  std::string target;  ///< run: the scenario's name; replay: NAME/PROFILE/CHOICES
+  bool all = false;    ///< run --all
   ExploreOptions o;
   std::string profile;
-  bool trace = false, budget_set = false, progress = false, strategy_set = false;
+  std::string strategy;
+  std::optional<std::string> expect;  ///< --expect; by default a finding under the buggy profile only
+  std::optional<std::uint64_t> budget;
+  bool trace = false, json = false, progress = false;
   std::vector<std::string> trace_out;
-  std::optional<bool> expect_finding;  // --expect; by default a finding under the buggy profile only
-  bool json = false;
-  for (int i = 2; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-    std::uint64_t n = 0;
-    auto need = [&](bool ok, const char* what) {
-      if (!ok) throw std::invalid_argument(fmt::format("{} {}", a, what));
-      ++i;
-    };
-    try {
-      if (a == "--trace") {
-        trace = true;
-      } else if (a == "--trace-out") {
-        need(v != nullptr, "takes a file name");
-        trace_out.emplace_back(v);
-      } else if (a == "--json") {
-        json = true;
-      } else if (a == "--expect") {
-        need(v != nullptr && (std::string_view(v) == "finding" || std::string_view(v) == "clean"),
-             "takes finding or clean");
-        expect_finding = std::string_view(v) == "finding";
-      } else if (sub == "replay") {
-        return usage(c, fmt::format("unknown argument '{}' for replay", a));
-      } else if (a == "--profile") {
-        need(v != nullptr, "takes a profile name");
-        profile = v;
-      } else if (a == "--strategy") {
-        need(v != nullptr, "takes random, pct or dfs");
-        const std::string_view st = v;
-        strategy_set = true;
-        if (st == "random") {
-          o.strategy = Strategy::Random;
-        } else if (st == "pct") {
-          o.strategy = Strategy::Pct;
-        } else if (st == "dfs") {
-          o.strategy = Strategy::Dfs;
-        } else {
-          return usage(c, fmt::format("--strategy '{}': use random, pct or dfs", st));
-        }
-      } else if (a == "--seed") {
-        need(parse_u64(v, &o.seed), "takes a number from 0 to 2^64-1");
-      } else if (a == "--budget") {
-        need(parse_u64(v, &o.budget) && o.budget > 0, "takes a number of schedules from 1 to 2^64-1");
-        budget_set = true;
-      } else if (a == "--depth") {
-        need(parse_u64(v, &n) && n >= 1 && n <= 16, "takes a PCT depth from 1 to 16");
-        o.pct_depth = static_cast<unsigned>(n);
-      } else if (a == "--bound") {
-        need(parse_u64(v, &n) && n <= 64, "takes a preemption bound from 0 to 64");
-        o.preemption_bound = static_cast<unsigned>(n);
-      } else if (a == "--jobs") {
-        need(parse_u64(v, &n) && n <= 1024, "takes a number of jobs (0 = every core)");
-        o.jobs = static_cast<unsigned>(n);
-      } else if (a == "--keep-going") {
-        o.keep_going = true;
-      } else if (a == "--checkpoint") {
-        need(v != nullptr, "takes a file name");
-        o.checkpoint = v;
-      } else if (a == "--resume") {
-        o.resume = true;
-      } else if (a == "--progress") {
-        progress = true;
-      } else {
-        return usage(c, fmt::format("unknown argument '{}'", a));
-      }
-    } catch (const std::invalid_argument& e) {
-      return usage(c, e.what());
-    }
-  }
+};
 
-  if (sub == "replay") {
-    std::string why;
-    const auto p = parse_replay(cat, argv[1], &why);
-    if (!p) return usage(c, why);
-    model::engine::Options e;
-    e.strategy = Strategy::Replay;
-    e.replay = p->choices;
-    const RaceRun r = run_race(*p->scenario, p->profile, e);
-    if (!r.error.empty()) {
-      c.error("{}", r.error);
-      return 1;
-    }
-    if (r.run.replay_diverged) c.error("the choices do not fit this run (diverged)");
-    const bool want = expect_finding.value_or(p->profile == p->scenario->info().buggy_profile);
-    const int code = r.run.replay_diverged || r.found != want ? 1 : 0;
-    if (json) {
-      nlohmann::json j = run_json(*p->scenario, p->profile, r);
-      j.update({{"schema", "snplab.scenario.replay/1"},
-                {"scenario", p->scenario->info().name},
-                {"profile", p->profile},
-                {"diverged", r.run.replay_diverged},
-                {"expect", want ? "finding" : "clean"},
-                {"exit_code", code}});
-      print_json(out, j);
-    } else {
-      print_run(out, *p->scenario, p->profile, r, trace);
-    }
-    const TraceInfo info{fmt::format("{} under {}", p->scenario->info().name, p->profile), argv[1]};
-    for (const std::string& path : trace_out) {
-      if (!write_trace(path, r.run, info, c)) return 1;
-    }
-    if (!r.run.replay_diverged && r.found != want) {
-      c.error("expected {}, the replay {}", want ? "the finding" : "a clean run",
-              r.found ? fmt::format("raised {}", p->scenario->info().finding) : "ran clean");
-    }
-    return code;
+int cmd_replay(const Catalogue& cat, const RunArgs& a, const Cli& c) {
+  std::string why;
+  const auto p = parse_replay(cat, a.target, &why);
+  if (!p) return usage(c, why, "replay");
+  model::engine::Options e;
+  e.strategy = Strategy::Replay;
+  e.replay = p->choices;
+  const RaceRun r = run_race(*p->scenario, p->profile, e);
+  if (!r.error.empty()) {
+    c.error("{}", r.error);
+    return cli::kExitNo;
   }
+  if (r.run.replay_diverged) c.error("the choices do not fit this run (diverged)");
+  const bool want = a.expect ? *a.expect == "finding" : p->profile == p->scenario->info().buggy_profile;
+  const int code = r.run.replay_diverged || r.found != want ? cli::kExitNo : cli::kExitOk;
+  if (a.json) {
+    nlohmann::json j = run_json(*p->scenario, p->profile, r);
+    j.update({{"schema", "snplab.scenario.replay/1"},
+              {"scenario", p->scenario->info().name},
+              {"profile", p->profile},
+              {"diverged", r.run.replay_diverged},
+              {"expect", want ? "finding" : "clean"},
+              {"exit_code", code}});
+    print_json(c.out, j);
+  } else {
+    print_run(c.out, *p->scenario, p->profile, r, a.trace);
+  }
+  const TraceInfo info{fmt::format("{} under {}", p->scenario->info().name, p->profile), a.target};
+  for (const std::string& path : a.trace_out) {
+    if (!write_trace(path, r.run, info, c)) return cli::kExitNo;
+  }
+  if (!r.run.replay_diverged && r.found != want) {
+    c.error("expected {}, the replay {}", want ? "the finding" : "a clean run",
+            r.found ? fmt::format("raised {}", p->scenario->info().finding) : "ran clean");
+  }
+  return code;
+}
 
-  if (std::string_view(argv[1]) == "--all") {
-    for (int i = 2; i < argc; ++i) {
-      const std::string_view a = argv[i];
-      if (a == "--jobs") {
-        ++i;
-      } else if (a != "--json") {
-        return usage(c, "run --all takes only --jobs N and --json");
-      }
-    }
-    return cmd_all(cat, o.jobs, json, c);
-  }
-  const Scenario* sc = cat.find(argv[1]);
-  if (sc == nullptr) return usage(c, fmt::format("no scenario '{}' (see `{} list`)", argv[1], prog));
+int cmd_run(const Catalogue& cat, RunArgs a, const Cli& c) {
+  ExploreOptions& o = a.o;
+  const Scenario* sc = cat.find(a.target);
+  if (sc == nullptr) return usage(c, fmt::format("no scenario '{}' (see `{} list`)", a.target, c.prog), "run");
   const ScenarioInfo* s = &sc->info();
-  if (profile.empty()) profile = s->buggy_profile;
-  if (std::string why; !parse_profile(*s, profile, &why)) return usage(c, why);
-  if (o.resume && o.checkpoint.empty()) return usage(c, "--resume needs --checkpoint FILE");
-  if (!budget_set) o.budget = profile == s->fixed_profile ? s->fixed_bound : s->buggy_budget;
-  const bool want_finding = expect_finding.value_or(profile == s->buggy_profile);
+  std::string profile = a.profile.empty() ? s->buggy_profile : a.profile;
+  if (std::string why; !parse_profile(*s, profile, &why)) return usage(c, why, "run");
+  o.budget = a.budget.value_or(profile == s->fixed_profile ? s->fixed_bound : s->buggy_budget);
+  const bool want_finding = a.expect ? *a.expect == "finding" : profile == s->buggy_profile;
   // The default needs no tuning: PCT, and when it finds nothing, every schedule up to the
   // preemption bound (a checkpointed run is one strategy).
-  o.then_dfs = !strategy_set && o.checkpoint.empty();
+  o.then_dfs = a.strategy.empty() && o.checkpoint.empty();
+  if (a.strategy == "random") o.strategy = Strategy::Random;
+  if (a.strategy == "dfs") o.strategy = Strategy::Dfs;
   // --progress always; on a terminal, by itself once a run has taken two seconds.
-  if (progress || isatty(fileno(err)) != 0) {
-    o.progress = [err, progress](const ExploreProgress& p) {
+  std::FILE* err = c.err;
+  if (a.progress || isatty(fileno(err)) != 0) {
+    o.progress = [err, progress = a.progress](const ExploreProgress& p) {
       if (!progress && p.seconds < 2) return;
       fmt::print(err, "  {} schedules, {} findings, {:.1f} s, {:.0f} schedules/s\n", p.schedules, p.findings,
                  p.seconds, p.seconds > 0 ? static_cast<double>(p.schedules) / p.seconds : 0.0);
@@ -510,7 +402,7 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
   std::signal(SIGINT, previous);
   if (!r.error.empty()) {
     c.error("{}", r.error);
-    return r.input_error ? 2 : 1;
+    return r.input_error ? cli::kExitUsage : cli::kExitNo;
   }
   const std::string how = o.strategy == Strategy::Dfs
                               ? fmt::format("dfs, preemption bound {}", o.preemption_bound)
@@ -524,8 +416,11 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
                                                        o.preemption_bound, r.dfs_schedules));
   // The exit code, for the text and the JSON alike: 3 for a finding that did not reproduce,
   // else whether the expectation held; stopped early, a clean answer is not one.
-  const int code = r.first ? (!r.reproduced ? 3 : want_finding ? 0 : 1) : (want_finding || r.stopped ? 1 : 0);
-  if (json) {
+  const int code = r.first ? (!r.reproduced ? 3 : want_finding ? cli::kExitOk : cli::kExitNo)
+                           : (want_finding || r.stopped ? cli::kExitNo : cli::kExitOk);
+  const TraceInfo info{fmt::format("{} under {}", s->name, profile),
+                       r.first ? replay_string(*sc, profile, r.first->run.replay) : std::string()};
+  if (a.json) {
     nlohmann::json j = {{"schema", "snplab.scenario.run/1"},
                         {"scenario", s->name},
                         {"profile", profile},
@@ -545,15 +440,14 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
       nlohmann::json f = run_json(*sc, profile, *r.first);
       f.update({{"index", r.first_index}, {"seconds", r.seconds_to_first}, {"reproduced", r.reproduced}});
       j["first"] = f;
-      const TraceInfo info{fmt::format("{} under {}", s->name, profile),
-                           replay_string(*sc, profile, r.first->run.replay)};
-      for (const std::string& path : trace_out) {
-        if (!write_trace(path, r.first->run, info, c)) return 1;
+      for (const std::string& path : a.trace_out) {
+        if (!write_trace(path, r.first->run, info, c)) return cli::kExitNo;
       }
     }
-    print_json(out, j);
+    print_json(c.out, j);
     return code;
   }
+  std::FILE* out = c.out;
   if (r.stopped) {
     fmt::print(out, "stopped after {} schedules{}\n", r.schedules,
                o.checkpoint.empty() ? "" : fmt::format("; resume with --checkpoint {} --resume", o.checkpoint));
@@ -562,22 +456,135 @@ int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** a
     fmt::print(out, "{} under {}: {} found after {} schedules ({:.3f} s; {})\n", s->name, profile, s->finding,
                r.first_index, r.seconds_to_first, how);
     if (o.keep_going) fmt::print(out, "{} of {} schedules raised it ({:.3f} s)\n", r.findings, r.schedules, r.seconds);
-    print_run(out, *sc, profile, *r.first, trace);
+    print_run(out, *sc, profile, *r.first, a.trace);
     if (!r.reproduced) {
       fmt::print(out, "NONDETERMINISM: the replay string did not reproduce the same trace (a bug in the model)\n");
       return code;
     }
     fmt::print(out, "re-run from the replay string: same trace\n");
-    const TraceInfo info{fmt::format("{} under {}", s->name, profile), replay_string(*sc, profile, r.first->run.replay)};
-    for (const std::string& path : trace_out) {
-      if (!write_trace(path, r.first->run, info, c)) return 1;
+    for (const std::string& path : a.trace_out) {
+      if (!write_trace(path, r.first->run, info, c)) return cli::kExitNo;
     }
     return code;
   }
   fmt::print(out, "{} under {}: clean over {} schedules ({:.3f} s; {}){}\n", s->name, profile, r.schedules, r.seconds,
              how, r.exhausted ? ", the bounded space exhausted" : "");
-  if (!trace_out.empty()) c.error("no finding, so no trace written");
+  if (!a.trace_out.empty()) c.error("no finding, so no trace written");
   return code;
+}
+
+constexpr const char* kRunFooter =
+    "Without --strategy, run explores with PCT (depth 2, the scenario's budget) and, when that finds nothing, "
+    "every schedule up to the preemption bound (--bound). A profile is a kernel profile (`snplab profiles`) with "
+    "the scenario's VMM switches after '+' (`list`). --trace-out writes the run as text (`-`: standard output), "
+    "or by the file's extension as .json (Chrome/Perfetto trace), .svg (timeline) or .html (timeline page). "
+    "On a terminal, progress is shown once a run has taken 2 s.\n"
+    "Exit codes: 0 the expectation held (by default the finding under the scenario's buggy profile and a clean run "
+    "under any other; --expect says otherwise), 1 it did not, the run diverged or stopped early, or the set-up "
+    "failed, 2 bad usage or input, 3 a finding that did not reproduce from its replay string (nondeterminism).";
+
+/// --trace, --trace-out and --json, which run and replay share.
+void add_output_options(CLI::App& app, RunArgs& a) {
+  app.add_flag("--trace", a.trace, "print every step of the schedule shown");
+  app.add_option("--trace-out", a.trace_out,
+                 "write that schedule to FILE: text, or .json (Chrome/Perfetto), .svg or .html by the extension; "
+                 "`-` is standard output (repeatable)")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_option("--expect", a.expect, "what counts as success (default: finding under the buggy profile, else clean)")
+      ->check(CLI::IsMember({"finding", "clean"}))
+      ->type_name("EXPECT");
+}
+
+}  // namespace
+
+int scenario_cli(const Catalogue& cat, std::string_view prog, int argc, char** argv, std::FILE* out, std::FILE* err) {
+  const Cli c{prog, out, err};
+  CLI::App app{"Race scenarios on the simulation engine: the catalogue (or one's own, docs/write-a-race.md), explored "
+               "for the schedule that raises a scenario's finding, and replayed from the string that names it.",
+               std::string(prog)};
+  app.require_subcommand(1);
+  app.footer("Exit codes (docs/cli.md): 0 the expectation held, 1 it did not, 2 bad usage or input, 3 nondeterminism. "
+             "`" + std::string(prog) + " COMMAND --help` for a command's options.");
+
+  bool list_json = false;
+  auto* list = app.add_subcommand("list", "the scenarios: what each races, where it comes from, its profiles and VMM "
+                                          "switches");
+  list->add_flag("--json", list_json, "one JSON document (schema snplab.scenario.list/1)");
+
+  std::string explain_name;
+  bool explain_json = false;
+  auto* explain = app.add_subcommand("explain", "a scenario, and the interleaving that raises its finding under the "
+                                                "buggy profile, step by step");
+  explain->add_option("NAME", explain_name, "the scenario (`list`)")->required();
+  explain->add_flag("--json", explain_json, "one JSON document (schema snplab.scenario.explain/1)");
+  explain->footer("Exit codes: 0 found and reproduced, 1 not found, 3 a finding that did not reproduce.");
+
+  RunArgs ra;
+  auto* run = app.add_subcommand("run", "explore a scenario's schedules under a profile for its finding; --all: every "
+                                        "scenario, buggy profile found and fixed profile clean");
+  auto* name = run->add_option("NAME", ra.target, "the scenario (`list`)");
+  run->add_flag("--all", ra.all, "every scenario of the catalogue (with --jobs and --json only): the table the README "
+                                 "shows")
+      ->excludes(name);
+  std::vector<CLI::Option*> single;  // options of one scenario's run, which --all does not take
+  single.push_back(run->add_option("--profile", ra.profile, "the kernel profile, with VMM switches after '+' "
+                                                           "(default: the scenario's buggy one)")
+                       ->type_name("P"));
+  single.push_back(run->add_option("--strategy", ra.strategy, "how schedules are chosen (default: pct, then dfs)")
+                       ->check(CLI::IsMember({"random", "pct", "dfs"}))
+                       ->type_name("STRATEGY"));
+  single.push_back(cli::add_u64(*run, "--seed", ra.o.seed, 0, UINT64_MAX, "the seed of the random and PCT schedules"));
+  single.push_back(cli::add_u64(*run, "--budget", ra.budget, 1, UINT64_MAX,
+                                "schedules to run at most (default: the scenario's budget for the profile)"));
+  std::uint64_t depth = ra.o.pct_depth, bound = ra.o.preemption_bound, jobs = ra.o.jobs;
+  single.push_back(cli::add_u64(*run, "--depth", depth, 1, 16, "PCT's depth (priority change points + 1)"));
+  single.push_back(cli::add_u64(*run, "--bound", bound, 0, 64, "dfs: the preemption bound"));
+  cli::add_u64(*run, "--jobs", jobs, 0, 1024, "parallel jobs (0: every core)");
+  single.push_back(run->add_flag("--keep-going", ra.o.keep_going, "go on after the first finding and count them all"));
+  single.push_back(run->add_flag("--progress", ra.progress, "print schedules and rate about once a second"));
+  auto* checkpoint = run->add_option("--checkpoint", ra.o.checkpoint, "save where the run is to FILE as it goes")
+                         ->type_name("FILE");
+  single.push_back(checkpoint);
+  single.push_back(run->add_flag("--resume", ra.o.resume, "go on from --checkpoint's FILE")->needs(checkpoint));
+  run->add_flag("--json", ra.json, "one JSON document (schema snplab.scenario.run/1; --all: snplab.scenario.run-all/1)");
+  add_output_options(*run, ra);
+  for (CLI::Option* opt : run->get_options()) {
+    const std::string n = opt->get_name();
+    if (n == "--trace" || n == "--trace-out" || n == "--expect") single.push_back(opt);
+  }
+  run->footer(kRunFooter);
+
+  RunArgs pa;
+  auto* replay = app.add_subcommand("replay", "run one schedule again from its replay string");
+  replay->add_option("REPLAY", pa.target, "NAME/PROFILE/CHOICES, as run and explain print it")->required();
+  replay->add_flag("--json", pa.json, "one JSON document (schema snplab.scenario.replay/1)");
+  add_output_options(*replay, pa);
+  replay->footer("Exit codes: 0 the expectation held (by default: the finding under the scenario's buggy profile, "
+                 "a clean run under any other), 1 it did not, or the choices diverged from the run, 2 bad usage or a "
+                 "string that is not a replay string.");
+
+  if (const auto rc = cli::parse(app, prog, argc, argv, out, err)) return *rc;
+  if (list->parsed()) return cmd_list(cat, out, list_json);
+  if (explain->parsed()) {
+    const Scenario* s = cat.find(explain_name);
+    if (s == nullptr) return usage(c, fmt::format("no scenario '{}' (see `{} list`)", explain_name, prog), "explain");
+    return cmd_explain(*s, explain_json, c);
+  }
+  if (replay->parsed()) return cmd_replay(cat, pa, c);
+  ra.o.pct_depth = static_cast<unsigned>(depth);
+  ra.o.preemption_bound = static_cast<unsigned>(bound);
+  ra.o.jobs = static_cast<unsigned>(jobs);
+  if (ra.all) {
+    for (const CLI::Option* opt : single) {
+      if (opt->count() != 0) {
+        return usage(c, fmt::format("run --all takes only --jobs and --json, not {}", opt->get_name()), "run");
+      }
+    }
+    return cmd_all(cat, ra.o.jobs, ra.json, c);
+  }
+  if (ra.target.empty()) return usage(c, "run needs a scenario name or --all", "run");
+  return cmd_run(cat, std::move(ra), c);
 }
 
 int scenario_main(const Catalogue& cat, int argc, char** argv) {

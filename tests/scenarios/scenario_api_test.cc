@@ -188,7 +188,7 @@ TEST(ScenarioApi, BadProfilesAndFailingSetUps_SayWhat) {
   EXPECT_EQ(sw.code, 2);
   EXPECT_NE(sw.err.find("scenario lost-update has no VMM switch '+vmm-nope' (it has +vmm-lock)"), std::string::npos)
       << sw.err;
-  EXPECT_NE(sw.err.find("usage: racer list"), std::string::npos) << sw.err;
+  EXPECT_NE(sw.err.find("Run 'racer run --help' for the options."), std::string::npos) << sw.err;
   const Cli other = cli(cat, {"run", "certs-toctou", "--profile", "v10-kernel-certs+vmm-lock"});
   EXPECT_EQ(other.code, 2) << "a switch belongs to its scenario";
   const Cli bad = cli(cat, {"replay", "lost-update/nope/0"});
@@ -315,6 +315,27 @@ TEST(ScenarioApi, Json_ListRunReplay_DocumentedShape) {
   EXPECT_TRUE(c.at("exhausted").get<bool>());
   EXPECT_GT(c.at("dfs_schedules").get<std::uint64_t>(), 0u);
 
+  // explain: the scenario as list describes it, and every step of the first schedule that
+  // raised the finding, the steps the finding names marked.
+  const Cli ex = cli(cat, {"explain", "lost-update", "--json"});
+  ASSERT_EQ(ex.code, 0) << ex.err;
+  const auto e = nlohmann::json::parse(ex.out);
+  EXPECT_EQ(e.at("schema"), "snplab.scenario.explain/1");
+  EXPECT_EQ(e.at("scenario").at("name"), "lost-update");
+  EXPECT_EQ(e.at("profile"), "upstream");
+  EXPECT_TRUE(e.at("found").get<bool>());
+  const auto& ef = e.at("first");
+  EXPECT_TRUE(ef.at("reproduced").get<bool>());
+  ASSERT_FALSE(ef.at("trace").empty());
+  std::vector<std::uint64_t> marked;
+  for (const auto& st : ef.at("trace")) {
+    if (st.at("marked").get<bool>()) marked.push_back(st.at("step").get<std::uint64_t>());
+  }
+  EXPECT_EQ(marked, ef.at("findings").at(0).at("steps").get<std::vector<std::uint64_t>>());
+  const Cli exr = cli(cat, {"replay", ef.at("replay").get<std::string>(), "--json"});
+  ASSERT_EQ(exr.code, 0) << exr.err;
+  EXPECT_EQ(nlohmann::json::parse(exr.out).at("trace_hash"), ef.at("trace_hash"));
+
   // run --all over a catalogue of one's own.
   Catalogue mine;
   mine.add(lost_update());
@@ -329,6 +350,49 @@ TEST(ScenarioApi, Json_ListRunReplay_DocumentedShape) {
   EXPECT_EQ(row.at("result"), "ok");
   EXPECT_TRUE(row.at("fixed_dfs_exhausted").get<bool>());
   EXPECT_EQ(row.at("replay").get<std::string>().rfind("lost-update/upstream/", 0), 0u);
+}
+
+// The command line is CLI11's: --help on every subcommand, --opt=value, numbers range-checked
+// naming the option, and run --all refusing the options of a single run.
+TEST(ScenarioApi, CommandLine_HelpEqualsFormsAndRanges) {
+  const Catalogue cat = catalogue();
+  for (const char* sub : {"list", "explain", "run", "replay"}) {
+    const Cli h = cli(cat, {sub, "--help"});
+    EXPECT_EQ(h.code, 0) << sub;
+    EXPECT_NE(h.out.find(std::string("Usage: racer ") + sub), std::string::npos) << h.out;
+    EXPECT_NE(h.out.find("--json"), std::string::npos) << h.out;
+  }
+  EXPECT_NE(cli(cat, {"run", "--help"}).out.find("--checkpoint FILE"), std::string::npos);
+  const Cli top = cli(cat, {"help"});
+  EXPECT_EQ(top.code, 0);
+  EXPECT_NE(top.out.find("replay"), std::string::npos);
+
+  const Cli eq = cli(cat, {"run", "lost-update", "--strategy=random", "--seed=0x10", "--budget=500", "--json"});
+  ASSERT_EQ(eq.code, 0) << eq.err;
+  const auto j = nlohmann::json::parse(eq.out);
+  EXPECT_EQ(j.at("strategy"), "random");
+  EXPECT_EQ(j.at("seed"), 16);
+
+  const Cli zero = cli(cat, {"run", "lost-update", "--budget=0"});
+  EXPECT_EQ(zero.code, 2);
+  EXPECT_NE(zero.err.find("--budget: '0' is not a number from 1 to 18446744073709551615"), std::string::npos)
+      << zero.err;
+  const Cli depth = cli(cat, {"run", "lost-update", "--depth", "17"});
+  EXPECT_EQ(depth.code, 2);
+  EXPECT_NE(depth.err.find("--depth: '17' is not a number from 1 to 16"), std::string::npos) << depth.err;
+  const Cli all = cli(cat, {"run", "--all", "--seed", "3"});
+  EXPECT_EQ(all.code, 2);
+  EXPECT_NE(all.err.find("run --all takes only --jobs and --json, not --seed"), std::string::npos) << all.err;
+  const Cli both = cli(cat, {"run", "--all", "lost-update"});
+  EXPECT_EQ(both.code, 2);
+  EXPECT_NE(both.err.find("NAME excludes --all"), std::string::npos) << both.err;
+  const Cli none = cli(cat, {"run"});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("run needs a scenario name or --all"), std::string::npos) << none.err;
+  const Cli extra = cli(cat, {"replay", "lost-update/upstream/a1", "--profile", "upstream"});
+  EXPECT_EQ(extra.code, 2) << "replay takes no --profile: the string names it";
+  EXPECT_NE(extra.err.find("--profile"), std::string::npos) << extra.err;
+  EXPECT_NE(extra.err.find("Run 'racer replay --help'"), std::string::npos) << extra.err;
 }
 
 TEST(ScenarioApi, CatalogueRefusesDuplicatesAndBadInformation) {
