@@ -18,6 +18,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
 
 #include "snp/model/crypto/crypto.h"
 #include "snp/model/measure/guest_measure.h"
@@ -35,41 +38,6 @@ constexpr int kUsageError = 2;  // argparse's exit code for bad usage
 constexpr int kInputError = 1;  // any other failure
 constexpr std::uint64_t kMaxVcpus = 4096;  // KVM's largest KVM_MAX_VCPUS on x86
 
-constexpr const char* kHelp =
-    "usage: snplab measure --mode {sev,seves,snp,snp:ovmf-hash,snp:svsm} --ovmf PATH [options]\n"
-    "\n"
-    "Calculate the launch measurement of an AMD SEV / SEV-ES / SEV-SNP guest offline, with\n"
-    "the arguments and output of sev-snp-measure 0.0.13. The measurement is the last line\n"
-    "printed on stdout.\n"
-    "\n"
-    "options:\n"
-    "  -h, --help             show this help and exit\n"
-    "  --version              show the sev-snp-measure version this follows and exit\n"
-    "  -v, --verbose          print 'Calculated <MODE> guest measurement: <value>'\n"
-    "  --mode MODE            sev, seves, snp, snp:ovmf-hash (the firmware pages only) or snp:svsm\n"
-    "  --vcpus N              number of guest vCPUs (all modes but sev)\n"
-    "  --vcpu-type CPUTYPE    guest vCPU type: EPYC, EPYC-v1..v4, EPYC-IBPB, EPYC-Rome[-v1..v3],\n"
-    "                         EPYC-Milan[-v1,-v2], EPYC-Genoa[-v1], EPYC-Turin\n"
-    "  --vcpu-sig VALUE       guest vCPU signature (CPUID Fn0000_0001_EAX), e.g. 0xa00f11\n"
-    "  --vcpu-family N --vcpu-model N --vcpu-stepping N\n"
-    "                         guest vCPU signature from family, model and stepping\n"
-    "  --vmm-type VMMTYPE     QEMU (default), ec2 or gce\n"
-    "  --ovmf PATH            the OVMF firmware image (required)\n"
-    "  --kernel PATH          kernel whose hash QEMU puts in the SEV hash table\n"
-    "  --initrd PATH          initrd (needs --kernel)\n"
-    "  --append CMDLINE       kernel command line (needs --kernel)\n"
-    "  --guest-features VALUE SEV_FEATURES of SNP VMSAs, decimal or 0x-hex (default 0x1)\n"
-    "  --output-format FMT    hex (default) or base64\n"
-    "  --snp-ovmf-hash HASH   the 48-byte digest of the firmware pages (from snp:ovmf-hash), hex\n"
-    "  --dump-vmsa            write each measured VMSA to vmsa<N>.bin (seves, snp, snp:svsm)\n"
-    "\n"
-    "snp:svsm mode (AMD SEV-SNP with Coconut-SVSM):\n"
-    "  --svsm PATH            the SVSM image\n"
-    "  --vars-size SIZE       size of the OVMF_VARS area in bytes (or:)\n"
-    "  --vars-file PATH       the OVMF_VARS file (only its size is used)\n"
-    "\n"
-    "exit status: 0 with the measurement printed, 2 for bad usage, 1 for any other error.\n";
-
 /// A failure with the exit code sev-snp-measure would use for it.
 struct CliError {
   int rc = kInputError;
@@ -81,95 +49,12 @@ CliError input(std::string message) { return CliError{kInputError, std::move(mes
 
 // ---- arguments ----------------------------------------------------------------------------
 
+/// The arguments as typed; run() checks and converts them in sev-snp-measure's order.
 struct Args {
   std::optional<std::string> mode, vcpus, vcpu_type, vcpu_sig, vcpu_family, vcpu_model, vcpu_stepping, vmm_type,
       ovmf, kernel, initrd, append, guest_features, output_format, snp_ovmf_hash, svsm, vars_size, vars_file;
-  bool help = false, version = false, verbose = false, dump_vmsa = false;
+  bool verbose = false, dump_vmsa = false, json = false;
 };
-
-struct OptionSpec {
-  std::string_view name;
-  std::optional<std::string> Args::*value;  // nullptr for a flag
-  bool Args::*flag;
-};
-
-constexpr std::array kOptions{
-    OptionSpec{"--help", nullptr, &Args::help},
-    OptionSpec{"--version", nullptr, &Args::version},
-    OptionSpec{"--verbose", nullptr, &Args::verbose},
-    OptionSpec{"--mode", &Args::mode, nullptr},
-    OptionSpec{"--vcpus", &Args::vcpus, nullptr},
-    OptionSpec{"--vcpu-type", &Args::vcpu_type, nullptr},
-    OptionSpec{"--vcpu-sig", &Args::vcpu_sig, nullptr},
-    OptionSpec{"--vcpu-family", &Args::vcpu_family, nullptr},
-    OptionSpec{"--vcpu-model", &Args::vcpu_model, nullptr},
-    OptionSpec{"--vcpu-stepping", &Args::vcpu_stepping, nullptr},
-    OptionSpec{"--vmm-type", &Args::vmm_type, nullptr},
-    OptionSpec{"--ovmf", &Args::ovmf, nullptr},
-    OptionSpec{"--kernel", &Args::kernel, nullptr},
-    OptionSpec{"--initrd", &Args::initrd, nullptr},
-    OptionSpec{"--append", &Args::append, nullptr},
-    OptionSpec{"--guest-features", &Args::guest_features, nullptr},
-    OptionSpec{"--output-format", &Args::output_format, nullptr},
-    OptionSpec{"--snp-ovmf-hash", &Args::snp_ovmf_hash, nullptr},
-    OptionSpec{"--dump-vmsa", nullptr, &Args::dump_vmsa},
-    OptionSpec{"--svsm", &Args::svsm, nullptr},
-    OptionSpec{"--vars-size", &Args::vars_size, nullptr},
-    OptionSpec{"--vars-file", &Args::vars_file, nullptr},
-};
-
-/// The option `name` names: exactly, or as the unique prefix of one (argparse allows that).
-std::variant<const OptionSpec*, CliError> find_option(std::string_view name) {
-  for (const OptionSpec& o : kOptions) {
-    if (o.name == name) return &o;
-  }
-  std::vector<const OptionSpec*> matches;
-  for (const OptionSpec& o : kOptions) {
-    if (name.size() > 2 && o.name.substr(0, name.size()) == name) matches.push_back(&o);
-  }
-  if (matches.size() == 1) return matches.front();
-  if (matches.empty()) return usage(fmt::format("unrecognized argument '{}'", name));
-  std::string list;
-  for (const OptionSpec* o : matches) list += fmt::format("{}{}", list.empty() ? "" : ", ", o->name);
-  return usage(fmt::format("ambiguous option '{}' could match {}", name, list));
-}
-
-std::variant<Args, CliError> parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    std::string_view name = arg;
-    std::optional<std::string_view> inline_value;
-    if (arg == "-h") {
-      name = "--help";
-    } else if (arg == "-v") {
-      name = "--verbose";
-    } else if (arg.substr(0, 2) == "--" && arg.size() > 2) {
-      if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-        name = arg.substr(0, eq);
-        inline_value = arg.substr(eq + 1);
-      }
-    } else {
-      return usage(fmt::format("unrecognized argument '{}'", arg));
-    }
-    auto found = find_option(name);
-    if (auto* e = std::get_if<CliError>(&found)) return std::move(*e);
-    const OptionSpec& o = *std::get<const OptionSpec*>(found);
-    if (o.flag != nullptr) {
-      if (inline_value) return usage(fmt::format("argument {}: takes no value", o.name));
-      a.*o.flag = true;
-      continue;
-    }
-    if (inline_value) {
-      a.*o.value = std::string(*inline_value);
-    } else if (i + 1 < argc) {
-      a.*o.value = std::string(argv[++i]);
-    } else {
-      return usage(fmt::format("argument {}: expected one argument", o.name));
-    }
-  }
-  return a;
-}
 
 // ---- values -------------------------------------------------------------------------------
 
@@ -314,6 +199,123 @@ std::variant<std::vector<std::uint8_t>, CliError> read_file(std::string_view opt
   return std::move(*data);
 }
 
+// ---- the command line (CLI11) -------------------------------------------------------------
+
+/// The CLI11 check of an integer option read as Python's int() reads it (int_option()).
+CLI::Validator py_int(std::string option, bool auto_base, std::uint64_t max, std::string what) {
+  return CLI::Validator(
+      [=](std::string& text) {
+        auto v = int_option(option, text, auto_base, max, what);
+        const auto* e = std::get_if<CliError>(&v);
+        return e == nullptr ? std::string() : e->message.substr(e->message.find(": ") + 2);
+      },
+      "");
+}
+
+/// sev-snp-measure's options, with its help texts' meaning. Every value is kept as typed
+/// (the last one given wins, as in argparse); run() reads them.
+void define(CLI::App& app, Args& a) {
+  app.set_help_flag("-h,--help", "show this help and exit");
+  app.set_version_flag("--version", std::string("snplab measure ") + SNPLAB_VERSION + " (follows sev-snp-measure 0.0.13)",
+                       "show the version and the sev-snp-measure version this follows, and exit");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_flag("-v,--verbose", a.verbose, "print 'Calculated <MODE> guest measurement: <value>'")
+      ->disable_flag_override();
+  app.add_option("--mode", a.mode, "sev, seves, snp, snp:ovmf-hash (the firmware pages only) or snp:svsm (required)")
+      ->type_name("MODE");
+  app.add_option("--vcpus", a.vcpus, "number of guest vCPUs (all modes but sev; at most 4096, KVM's KVM_MAX_VCPUS)")
+      ->check(py_int("--vcpus", false, kMaxVcpus, "the number of vCPUs"))
+      ->type_name("N");
+  std::string types;
+  for (const m::VcpuType& t : m::vcpu_types()) types += fmt::format("{}{}", types.empty() ? "" : ", ", t.name);
+  app.add_option("--vcpu-type", a.vcpu_type, "guest vCPU type: " + types)->type_name("CPUTYPE");
+  app.add_option("--vcpu-sig", a.vcpu_sig, "guest vCPU signature (CPUID Fn0000_0001_EAX), e.g. 0xa00f11")
+      ->check(py_int("--vcpu-sig", true, UINT32_MAX, "a CPUID signature (32 bits)"))
+      ->type_name("INT");
+  app.add_option("--vcpu-family", a.vcpu_family, "guest vCPU family (with --vcpu-model and --vcpu-stepping)")
+      ->check(py_int("--vcpu-family", false, 0xF + 0xFF, "the family"))
+      ->type_name("N");
+  app.add_option("--vcpu-model", a.vcpu_model, "guest vCPU model")->check(py_int("--vcpu-model", false, 0xFF, "the model"))
+      ->type_name("N");
+  app.add_option("--vcpu-stepping", a.vcpu_stepping, "guest vCPU stepping")
+      ->check(py_int("--vcpu-stepping", false, 0xF, "the stepping"))
+      ->type_name("N");
+  app.add_option("--vmm-type", a.vmm_type, "QEMU (default), ec2 or gce")->type_name("VMMTYPE");
+  app.add_option("--ovmf", a.ovmf, "the OVMF firmware image (required)")->type_name("PATH");
+  app.add_option("--kernel", a.kernel, "kernel whose hash QEMU puts in the SEV hash table")->type_name("PATH");
+  app.add_option("--initrd", a.initrd, "initrd (needs --kernel)")->type_name("PATH");
+  app.add_option("--append", a.append, "kernel command line (needs --kernel)")->type_name("CMDLINE");
+  app.add_option("--guest-features", a.guest_features, "SEV_FEATURES of SNP VMSAs, decimal or 0x-hex (default 0x1)")
+      ->check(py_int("--guest-features", true, UINT64_MAX, "the 64-bit SEV_FEATURES value"))
+      ->type_name("INT");
+  app.add_option("--output-format", a.output_format, "hex (default) or base64")->type_name("FMT");
+  app.add_option("--snp-ovmf-hash", a.snp_ovmf_hash, "the 48-byte digest of the firmware pages (snp:ovmf-hash), hex")
+      ->type_name("HASH");
+  app.add_flag("--dump-vmsa", a.dump_vmsa, "write each measured VMSA to vmsa<N>.bin (seves, snp, snp:svsm)")
+      ->disable_flag_override();
+  app.add_option("--svsm", a.svsm, "snp:svsm: the SVSM image")->type_name("PATH");
+  app.add_option("--vars-size", a.vars_size, "snp:svsm: the size of the OVMF_VARS area in bytes")
+      ->check(py_int("--vars-size", false, m::kFirmwareEndGpa, "the vars size"))
+      ->type_name("SIZE");
+  app.add_option("--vars-file", a.vars_file, "snp:svsm: the OVMF_VARS file (only its size is used)")->type_name("PATH");
+  app.add_flag("--json", a.json, "one JSON document instead of the measurement line (schema snplab.measure/1; "
+                                 "not in sev-snp-measure)")
+      ->disable_flag_override();
+  app.footer("Exit status: 0 with the measurement printed, 2 for bad usage, 1 for any other error (as "
+             "sev-snp-measure). Options may be abbreviated to a unique prefix, as argparse allows.");
+}
+
+/// What argparse reads differently from CLI11, rewritten before CLI11 parses: a unique prefix
+/// of a long option is the option (`--vcpu-t` is --vcpu-type; an ambiguous one is an error),
+/// `--opt=` is an empty value, and a flag given a value (`--help=yes`) is an error.
+std::optional<CliError> argparse_words(const CLI::App& app, std::vector<std::string>& args) {
+  struct Name {
+    std::string name;
+    bool flag;
+  };
+  std::vector<Name> names;
+  for (const CLI::Option* o : app.get_options()) {
+    for (const std::string& n : o->get_lnames()) names.push_back({"--" + n, o->get_expected_max() == 0});
+  }
+  std::vector<std::string> words;
+  for (const std::string& arg : args) {
+    if (arg.size() <= 2 || arg.compare(0, 2, "--") != 0) {
+      words.push_back(arg);
+      continue;
+    }
+    const std::size_t eq = arg.find('=');
+    const std::string word = arg.substr(0, eq);
+    std::vector<const Name*> matches;
+    for (const Name& n : names) {
+      if (n.name == word) {
+        matches = {&n};
+        break;
+      }
+      if (n.name.compare(0, word.size(), word) == 0) matches.push_back(&n);
+    }
+    if (matches.empty()) {  // CLI11 names it as an argument it did not expect
+      words.push_back(arg);
+      continue;
+    }
+    if (matches.size() > 1) {
+      std::string list;
+      for (const Name* n : matches) list += fmt::format("{}{}", list.empty() ? "" : ", ", n->name);
+      return usage(fmt::format("ambiguous option '{}' could match {}", word, list));
+    }
+    const Name& n = *matches.front();
+    if (eq == std::string::npos) {
+      words.push_back(n.name);
+    } else if (n.flag) {
+      return usage(fmt::format("argument {}: ignored explicit argument '{}'", n.name, arg.substr(eq + 1)));
+    } else {
+      words.push_back(n.name);
+      words.push_back(arg.substr(eq + 1));
+    }
+  }
+  args = std::move(words);
+  return std::nullopt;
+}
+
 // ---- the command --------------------------------------------------------------------------
 
 /// The name sev-snp-measure's --verbose prints (its SevMode enum).
@@ -358,7 +360,8 @@ std::variant<std::uint64_t, CliError> resolve_vcpu_sig(const Args& a, m::GuestMo
 
 struct Output {
   std::vector<std::string> warnings;
-  std::string line;  // the measurement line
+  std::string line;  ///< the measurement line
+  nlohmann::json json;  ///< what --json prints: the measurement and what it was made from
 };
 
 std::variant<Output, CliError> run(const Args& a) {
@@ -433,6 +436,7 @@ std::variant<Output, CliError> run(const Args& a) {
     auto r = m::measure_guest(in);
     if (auto* e = std::get_if<m::MeasureError>(&r)) return measure_failed(*e);
     out.line = m::to_hex(std::get<m::Measurement>(r).digest);
+    out.json = {{"mode", m::to_string(*mode)}, {"measurement", out.line}, {"inputs", {{"ovmf", *a.ovmf}}}};
     return out;
   }
 
@@ -495,8 +499,10 @@ std::variant<Output, CliError> run(const Args& a) {
   if (auto* e = std::get_if<m::MeasureError>(&r)) return measure_failed(*e);
   const m::Measurement& meas = std::get<m::Measurement>(r);
 
+  nlohmann::json vmsa_files = nlohmann::json::array();
   for (std::size_t i = 0; i < meas.vmsa_pages.size(); ++i) {
     const std::string name = fmt::format("vmsa{}.bin", i);
+    vmsa_files.push_back(name);
     std::FILE* f = std::fopen(name.c_str(), "wb");
     const bool ok = f != nullptr && std::fwrite(meas.vmsa_pages[i].data(), 1, m::kVmsaSize, f) == m::kVmsaSize;
     const int saved = errno;
@@ -506,38 +512,64 @@ std::variant<Output, CliError> run(const Args& a) {
 
   const std::string value = base64_out ? base64(meas.digest) : m::to_hex(meas.digest);
   out.line = a.verbose ? fmt::format("Calculated {} guest measurement: {}", verbose_name(*mode), value) : value;
+  nlohmann::json inputs = {{"ovmf", *a.ovmf}};
+  if (*mode == m::GuestMode::SnpSvsm) {
+    inputs["svsm"] = *a.svsm;
+  } else if (a.kernel) {
+    inputs["kernel"] = *a.kernel;
+    if (a.initrd && !a.initrd->empty()) inputs["initrd"] = *a.initrd;
+    inputs["append"] = a.append.value_or("");
+  }
+  const bool sev = *mode == m::GuestMode::Sev;
+  out.json = {{"mode", m::to_string(*mode)},
+              {"measurement", m::to_hex(meas.digest)},
+              {"measurement_base64", base64(meas.digest)},
+              {"vcpus", sev ? nlohmann::json(nullptr) : nlohmann::json(in.vcpus)},
+              {"vcpu_sig", sev ? nlohmann::json(nullptr) : nlohmann::json(in.vcpu_sig)},
+              {"vmm_type", a.vmm_type.value_or("QEMU")},
+              {"guest_features", in.guest_features},
+              {"snp_ovmf_hash", in.snp_ovmf_hash ? nlohmann::json(m::to_hex(*in.snp_ovmf_hash)) : nlohmann::json(nullptr)},
+              {"inputs", inputs},
+              {"vmsa_files", vmsa_files}};
   return out;
 }
 
 }  // namespace
 
 int measure_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
-  auto parsed = parse_args(argc, argv);
-  CliError failure;
-  if (auto* a = std::get_if<Args>(&parsed)) {
-    if (a->help) {
-      std::fputs(kHelp, out);
-      return 0;
-    }
-    if (a->version) {
-      std::fputs("snplab measure (follows sev-snp-measure 0.0.13)\n", out);
-      return 0;
-    }
-    auto r = run(*a);
-    if (auto* o = std::get_if<Output>(&r)) {
-      for (const std::string& w : o->warnings) fmt::print(err, "snplab measure: {}\n", w);
-      fmt::print(out, "{}\n", o->line);
-      std::fflush(out);
-      return 0;
-    }
-    failure = std::get<CliError>(std::move(r));
-  } else {
-    failure = std::get<CliError>(std::move(parsed));
+  constexpr std::string_view kProg = "snplab measure";
+  CLI::App app{"Calculate the launch measurement of an AMD SEV / SEV-ES / SEV-SNP guest offline, with the arguments "
+               "and output of sev-snp-measure 0.0.13. The measurement is the last line printed on stdout.",
+               std::string(kProg)};
+  Args a;
+  define(app, a);
+  auto fail = [&](const CliError& e) {
+    fmt::print(err, "{}: error: {}\n", kProg, e.message);
+    if (e.rc == kUsageError) fmt::print(err, "Run '{} --help' for the options.\n", kProg);
+    std::fflush(err);
+    return e.rc;
+  };
+  std::vector<std::string> args(argv, argv + argc);
+  if (auto e = argparse_words(app, args)) return fail(*e);
+  std::vector<char*> words;
+  for (std::string& w : args) words.push_back(w.data());
+  if (const auto rc = cli::parse(app, kProg, static_cast<int>(words.size()), words.data(), out, err, "error: ")) {
+    return *rc;
   }
-  fmt::print(err, "snplab measure: error: {}\n", failure.message);
-  if (failure.rc == kUsageError) fmt::print(err, "(see `snplab measure --help`)\n");
-  std::fflush(err);
-  return failure.rc;
+  auto r = run(a);
+  if (auto* e = std::get_if<CliError>(&r)) return fail(*e);
+  const Output& o = std::get<Output>(r);
+  for (const std::string& w : o.warnings) fmt::print(err, "{}: {}\n", kProg, w);
+  if (a.json) {
+    nlohmann::json j = o.json;
+    j["schema"] = "snplab.measure/1";
+    j["warnings"] = o.warnings;
+    fmt::print(out, "{}\n", j.dump(2));
+  } else {
+    fmt::print(out, "{}\n", o.line);
+  }
+  std::fflush(out);
+  return 0;
 }
 
 }  // namespace snplab::scenarios

@@ -276,6 +276,51 @@ TEST(MeasureCli, Verbose_PrefixesTheModeName) {
   EXPECT_EQ(last_line(r.out), std::string("Calculated SEV_SNP guest measurement: ") + kMilan2);
 }
 
+const std::vector<std::string> kBase{"--mode", "snp", "--vcpu-type", "EPYC-Milan", "--ovmf", "firmware/fw-kh-1m.bin"};
+
+std::vector<std::string> with(std::vector<std::string> extra) {
+  std::vector<std::string> a = kBase;
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+TEST(MeasureCli, Json_TheSameMeasurementAndWhatItWasMadeFrom) {
+  const CliRun text = run_cli(with({"--vcpus", "2"}));
+  const CliRun r = run_cli(with({"--vcpus=2", "--json", "--output-format", "base64"}));
+
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at("schema"), "snplab.measure/1");
+  EXPECT_EQ(j.at("mode"), "snp");
+  EXPECT_EQ(j.at("measurement"), kMilan2);
+  EXPECT_EQ(j.at("measurement"), last_line(text.out));
+  EXPECT_EQ(j.at("measurement_base64").get<std::string>().size(), 64u);
+  EXPECT_EQ(j.at("vcpus"), 2);
+  EXPECT_EQ(j.at("vcpu_sig"), 0xa00f11);  // EPYC-Milan
+  EXPECT_EQ(j.at("vmm_type"), "QEMU");
+  EXPECT_EQ(j.at("guest_features"), 1);
+  EXPECT_EQ(j.at("inputs").at("ovmf").get<std::string>(), (vectors_dir() / "firmware/fw-kh-1m.bin").string());
+  EXPECT_TRUE(j.at("warnings").empty());
+}
+
+TEST(MeasureCli, EmptyInlineValue_IsAnEmptyValue) {
+  // argparse reads `--append=` as an empty command line, the same as `--append ''`.
+  const CliRun a = run_cli(with({"--vcpus", "2", "--append="}));
+  const CliRun b = run_cli(with({"--vcpus", "2", "--append", ""}));
+
+  ASSERT_EQ(a.rc, 0) << a.err;
+  EXPECT_EQ(last_line(a.out), kMilan2);
+  EXPECT_EQ(b.rc, 0) << b.err;
+}
+
+TEST(MeasureCli, Version_NamesSnplabAndTheSevSnpMeasureItFollows) {
+  const CliRun r = run_cli({"--version"});
+
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out.rfind("snplab measure ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("(follows sev-snp-measure 0.0.13)"), std::string::npos) << r.out;
+}
+
 struct BadUsage {
   std::vector<std::string> args;
   int rc;
@@ -295,14 +340,6 @@ TEST_P(MeasureCliErrors, BadArguments_FailWithAMessage) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
-const std::vector<std::string> kBase{"--mode", "snp", "--vcpu-type", "EPYC-Milan", "--ovmf", "firmware/fw-kh-1m.bin"};
-
-std::vector<std::string> with(std::vector<std::string> extra) {
-  std::vector<std::string> a = kBase;
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
-}
-
 INSTANTIATE_TEST_SUITE_P(
     Cases, MeasureCliErrors,
     ::testing::Values(BadUsage{{}, 2},                                              // no --mode
@@ -319,6 +356,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadUsage{with({"--vcpus", "1", "--output-format", "b64"}), 2},
                       BadUsage{with({"--vcpus", "1", "--vars-size", "1", "--vars-file", "x"}), 2},
                       BadUsage{with({"--vcpus", "1", "--help=yes"}), 2},            // a flag with a value
+                      BadUsage{with({"--vcpus", "1", "--json=1"}), 2},
+                      BadUsage{with({"--vcpus", "1", "--vcpu-sig", "0x100000000"}), 2},  // past 32 bits
+                      BadUsage{with({"--vcpus", "1", "--guest-features", "0x10000000000000000"}), 2},
                       BadUsage{{"--mode", "sev", "--ovmf", "firmware/fw-kh-1m.bin", "--dump-vmsa"}, 2},
                       BadUsage{{"--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC", "--ovmf",
                                 "firmware/svsm-ovmf-192k.bin", "--vars-size", "4096"},
