@@ -18,6 +18,8 @@ packages=(
   ovmf nlohmann-json3-dev
   # the command-line parser, and the man page made from its --help
   libcli11-dev help2man
+  # the test that validates every --json document against docs/schemas.json
+  python3 python3-jsonschema
 )
 
 missing=()
