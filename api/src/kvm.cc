@@ -4,6 +4,58 @@
 
 namespace snplab::api {
 
+namespace {
+
+/// Every call of a handle whose backend is gone: EBADF, as a closed fd answers.
+class DeadBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "destroyed"; }
+  Result<Handle> open_kvm() override { return gone(Op::OpenDevKvm); }
+  Result<int> kvm_get_api_version(Handle) override { return gone(Op::KvmGetApiVersion); }
+  Result<int> kvm_check_extension(Handle, long) override { return gone(Op::KvmCheckExtension); }
+  Result<Handle> kvm_create_vm(Handle, unsigned long) override { return gone(Op::KvmCreateVm); }
+  Status kvm_set_user_memory_region2(Handle, const uapi::kvm_userspace_memory_region2&) override {
+    return gone(Op::KvmSetUserMemoryRegion2);
+  }
+  Result<Handle> kvm_create_guest_memfd(Handle, const uapi::kvm_create_guest_memfd&) override {
+    return gone(Op::KvmCreateGuestMemfd);
+  }
+  Status kvm_set_memory_attributes(Handle, const uapi::kvm_memory_attributes&) override {
+    return gone(Op::KvmSetMemoryAttributes);
+  }
+  Status kvm_enable_cap(Handle, const uapi::kvm_enable_cap&) override { return gone(Op::KvmEnableCap); }
+  Result<Handle> kvm_create_vcpu(Handle, unsigned long) override { return gone(Op::KvmCreateVcpu); }
+  Status kvm_memory_encrypt_op(Handle, uapi::kvm_sev_cmd&) override { return gone(Op::KvmMemoryEncryptOp); }
+  Status gmem_fallocate(Handle, int, std::uint64_t, std::uint64_t) override { return gone(Op::Fallocate); }
+  Result<RunExit> kvm_run(Handle) override { return gone(Op::KvmRun); }
+  Status kvm_run_complete(Handle, const RunCompletion&) override { return gone(Op::KvmRun); }
+  Result<uapi::kvm_regs> kvm_get_regs(Handle) override { return gone(Op::KvmGetRegs); }
+  Status kvm_set_regs(Handle, const uapi::kvm_regs&) override { return gone(Op::KvmSetRegs); }
+  Result<uapi::kvm_sregs> kvm_get_sregs(Handle) override { return gone(Op::KvmGetSregs); }
+  Status kvm_set_sregs(Handle, const uapi::kvm_sregs&) override { return gone(Op::KvmSetSregs); }
+  Result<Handle> open_sev() override { return gone(Op::OpenDevSev); }
+  Status sev_issue_cmd(Handle, std::uint32_t, void*, std::uint32_t* fw_error) override {
+    if (fw_error != nullptr) *fw_error = 0;
+    return gone(Op::SevIssueCmd);
+  }
+  Result<std::uint64_t> user_alloc(std::uint64_t) override { return gone(Op::Mmap); }
+  Status user_write(std::uint64_t, std::span<const std::uint8_t>) override { return gone(Op::UserWrite); }
+  Status user_free(std::uint64_t, std::uint64_t) override { return gone(Op::Munmap); }
+  void close(Handle) override {}
+
+ private:
+  static Error gone(Op op) {
+    return Error{op, EBADF, FwStatus::NoFwCall, "the backend this handle belongs to was destroyed"};
+  }
+};
+
+}  // namespace
+
+Backend& dead_backend() {
+  static DeadBackend dead;
+  return dead;
+}
+
 Status GuestMemfd::punch_hole(std::uint64_t offset, std::uint64_t len) {
   constexpr int kFallocKeepSize = 0x01, kFallocPunchHole = 0x02;  // <linux/falloc.h>
   return backend().gmem_fallocate(handle(), kFallocKeepSize | kFallocPunchHole, offset, len);
@@ -60,14 +112,14 @@ Result<UserMemory> UserMemory::alloc(Backend& b, std::uint64_t size) {
 }
 
 UserMemory::~UserMemory() {
-  if (addr_ != 0) (void)backend_->user_free(addr_, size_);
+  if (addr_ != 0 && !life_.expired()) (void)backend_->user_free(addr_, size_);
 }
 
 Status UserMemory::write(std::uint64_t offset, std::span<const std::uint8_t> bytes) {
   if (offset > size_ || bytes.size() > size_ - offset) {
     return Error{Op::UserWrite, EFAULT, FwStatus::NoFwCall, "write past the end of the user mapping"};
   }
-  return backend_->user_write(addr_ + offset, bytes);
+  return backend().user_write(addr_ + offset, bytes);
 }
 
 }  // namespace snplab::api

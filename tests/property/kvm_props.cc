@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
+#include <cerrno>
 #include <functional>
+#include <map>
+#include <vector>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -217,6 +220,114 @@ TEST_P(BackendProperty, VmFdClosedFirst_VcpuAndGuestMemfdKeepTheVm) {
     EXPECT_TRUE(st.has_value()) << st.error().to_string();
   }
 }
+
+// An ioctl on a file that does not have it, a closed fd, fallocate on a file that is not a
+// guest_memfd: each backend answers with the kernel's errno, taken from where 6.12 decides it
+// (sim_backend.cc, wrong_file()): no open fd EBADF (fdget); /dev/kvm EINVAL
+// (kvm_arch_dev_ioctl()); a VM ENOTTY (kvm_arch_vm_ioctl()); a vCPU EINVAL
+// (kvm_arch_vcpu_ioctl()); a guest_memfd ENOTTY (no unlocked_ioctl); fallocate: EBADF for no
+// fd, then vfs_fallocate()'s range and mode checks, then ENODEV for a file that is not regular.
+// The same table on both backends is the differential check: the hw backend issues each call.
+TEST_P(BackendProperty, WrongFiles_AnswerTheKernelsErrno) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm) << vm.error().to_string();
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu) << vcpu.error().to_string();
+  std::optional<api::GuestMemfd> gmem;
+  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); cap && *cap > 0) {
+    uapi::kvm_create_guest_memfd g;
+    g.size = 0x4000;
+    auto made = vm->create_guest_memfd(g);
+    ASSERT_TRUE(made) << made.error().to_string();
+    gmem.emplace(std::move(*made));
+  }
+  api::Handle closed = 0;
+  {
+    auto spare = kvm_->create_vm();
+    ASSERT_TRUE(spare);
+    closed = spare->handle();
+  }
+  api::Backend& b = *backend_;
+  struct File {
+    const char* name;
+    api::Handle h;
+  };
+  std::vector<File> files = {{"closed fd", closed}, {"/dev/kvm", kvm_->handle()}, {"VM", vm->handle()},
+                             {"vCPU", vcpu->handle()}};
+  if (gmem) files.push_back({"guest_memfd", gmem->handle()});
+  const std::map<std::string, int> ioctl_errno = {
+      {"closed fd", EBADF}, {"/dev/kvm", EINVAL}, {"VM", ENOTTY}, {"vCPU", EINVAL}, {"guest_memfd", ENOTTY}};
+  const uapi::kvm_userspace_memory_region2 region{};
+  const uapi::kvm_enable_cap cap{};
+  using Call = std::function<int(api::Handle)>;
+  const std::vector<std::pair<std::string, Call>> calls = {
+      {"KVM_CREATE_VM", [&](api::Handle h) { auto r = b.kvm_create_vm(h, 0); return r ? 0 : r.error().errno_value; }},
+      {"KVM_GET_API_VERSION", [&](api::Handle h) { auto r = b.kvm_get_api_version(h); return r ? 0 : r.error().errno_value; }},
+      {"KVM_SET_USER_MEMORY_REGION2", [&](api::Handle h) { return errno_of(b.kvm_set_user_memory_region2(h, region)); }},
+      {"KVM_ENABLE_CAP", [&](api::Handle h) { return errno_of(b.kvm_enable_cap(h, cap)); }},
+      {"KVM_CREATE_VCPU", [&](api::Handle h) { auto r = b.kvm_create_vcpu(h, 7); return r ? 0 : r.error().errno_value; }},
+      {"KVM_RUN", [&](api::Handle h) { auto r = b.kvm_run(h); return r ? 0 : r.error().errno_value; }},
+      {"KVM_GET_REGS", [&](api::Handle h) { auto r = b.kvm_get_regs(h); return r ? 0 : r.error().errno_value; }},
+      {"KVM_GET_SREGS", [&](api::Handle h) { auto r = b.kvm_get_sregs(h); return r ? 0 : r.error().errno_value; }},
+  };
+  // Which file each ioctl belongs to (and so succeeds or fails on its own terms there).
+  const std::map<std::string, std::string> home = {
+      {"KVM_CREATE_VM", "/dev/kvm"},        {"KVM_GET_API_VERSION", "/dev/kvm"}, {"KVM_SET_USER_MEMORY_REGION2", "VM"},
+      {"KVM_ENABLE_CAP", "VM"},             {"KVM_CREATE_VCPU", "VM"},           {"KVM_RUN", "vCPU"},
+      {"KVM_GET_REGS", "vCPU"},             {"KVM_GET_SREGS", "vCPU"}};
+  for (const auto& [name, call] : calls) {
+    for (const File& f : files) {
+      if (home.at(name) == f.name) continue;
+      EXPECT_EQ(call(f.h), ioctl_errno.at(f.name)) << name << " on the " << f.name;
+    }
+  }
+  constexpr int kKeep = 1, kPunch = 2, kNoHideStale = 4;
+  for (const File& f : files) {
+    if (std::string(f.name) == "guest_memfd") continue;
+    const bool open = std::string(f.name) != "closed fd";
+    EXPECT_EQ(errno_of(b.gmem_fallocate(f.h, kKeep | kPunch, 0, 0x1000)), open ? ENODEV : EBADF)
+        << "fallocate on the " << f.name;
+    EXPECT_EQ(errno_of(b.gmem_fallocate(f.h, kKeep | kPunch, 0, 0)), open ? EINVAL : EBADF)
+        << "fallocate len 0 on the " << f.name;
+    EXPECT_EQ(errno_of(b.gmem_fallocate(f.h, kNoHideStale, 0, 0x1000)), open ? EOPNOTSUPP : EBADF)
+        << "fallocate NO_HIDE_STALE on the " << f.name;
+  }
+}
+
+// A handle that outlives its backend neither reaches freed memory (ASan checks the hw and sim
+// backends alike) nor closes anything: every call answers EBADF, naming the ioctl.
+TEST_P(BackendProperty, BackendDestroyedFirst_HandlesAnswerEbadf) {
+  auto made = GetParam().make();
+  ASSERT_TRUE(made) << made.error().to_string();
+  std::unique_ptr<api::Backend> b = std::move(*made);
+  auto kvm = api::Kvm::open(*b);
+  ASSERT_TRUE(kvm) << kvm.error().to_string();
+  auto vm = kvm->create_vm();
+  ASSERT_TRUE(vm) << vm.error().to_string();
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu) << vcpu.error().to_string();
+  auto mem = api::UserMemory::alloc(*b, 0x2000);
+  ASSERT_TRUE(mem) << mem.error().to_string();
+  b.reset();
+
+  auto regs = vcpu->get_regs();
+  ASSERT_FALSE(regs.has_value());
+  EXPECT_EQ(regs.error().errno_value, EBADF);
+  EXPECT_EQ(regs.error().op, api::Op::KvmGetRegs);
+  auto run = vcpu->run();
+  ASSERT_FALSE(run.has_value());
+  EXPECT_EQ(run.error().errno_value, EBADF);
+  auto another = vm->create_vcpu(1);
+  ASSERT_FALSE(another.has_value());
+  EXPECT_EQ(another.error().op, api::Op::KvmCreateVcpu);
+  EXPECT_EQ(another.error().errno_value, EBADF);
+  auto ver = kvm->get_api_version();
+  ASSERT_FALSE(ver.has_value());
+  EXPECT_EQ(ver.error().errno_value, EBADF);
+  const std::uint8_t byte = 1;
+  EXPECT_EQ(errno_of(mem->write(0, {&byte, 1})), EBADF);
+  EXPECT_EQ(vm->backend().name(), "destroyed");
+}  // the handles die here, after their backend
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendProperty, all_backends(), [](const auto& p) { return p.param.name; });
 

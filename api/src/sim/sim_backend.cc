@@ -64,18 +64,18 @@ class SimBackend final : public Backend {
   Result<Handle> open_kvm() override { return add(KvmObj{}); }
 
   Result<int> kvm_get_api_version(Handle kvm) override {
-    if (!is<KvmObj>(kvm)) return err(Op::KvmGetApiVersion, ENOTTY);
+    if (!is<KvmObj>(kvm)) return wrong_file(Op::KvmGetApiVersion, kvm);
     return 12;  // KVM_API_VERSION
   }
 
   Result<int> kvm_check_extension(Handle h, long cap) override {
     if (is<KvmObj>(h)) return host_.check_extension(nullptr, cap);
     if (const VmObj* v = get<VmObj>(h)) return host_.check_extension(host_.vm(v->vm), cap);
-    return err(Op::KvmCheckExtension, ENOTTY);
+    return wrong_file(Op::KvmCheckExtension, h);
   }
 
   Result<Handle> kvm_create_vm(Handle kvm, unsigned long type) override {
-    if (!is<KvmObj>(kvm)) return err(Op::KvmCreateVm, ENOTTY);
+    if (!is<KvmObj>(kvm)) return wrong_file(Op::KvmCreateVm, kvm);
     const long id = host_.create_vm(type);
     if (id < 0) return err(Op::KvmCreateVm, static_cast<int>(-id));
     return add(VmObj{static_cast<std::uint64_t>(id)});
@@ -83,7 +83,7 @@ class SimBackend final : public Backend {
 
   Status kvm_set_user_memory_region2(Handle vm, const uapi::kvm_userspace_memory_region2& r) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err(Op::KvmSetUserMemoryRegion2, ENOTTY);
+    if (v == nullptr) return wrong_file(Op::KvmSetUserMemoryRegion2, vm);
     if (v->vm_dead()) return err(Op::KvmSetUserMemoryRegion2, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     // The handle table is the fd table: the guest_memfd fd becomes the guest_memfd it names
     // (fget()); one that is not a guest_memfd of this VM names none, which kvm_gmem_bind()
@@ -100,7 +100,7 @@ class SimBackend final : public Backend {
 
   Result<Handle> kvm_create_guest_memfd(Handle vm, const uapi::kvm_create_guest_memfd& g) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err(Op::KvmCreateGuestMemfd, ENOTTY);
+    if (v == nullptr) return wrong_file(Op::KvmCreateGuestMemfd, vm);
     if (v->vm_dead()) return err(Op::KvmCreateGuestMemfd, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     const long id = v->create_guest_memfd(g.size, g.flags);
     if (id < 0) return err(Op::KvmCreateGuestMemfd, static_cast<int>(-id));
@@ -110,7 +110,7 @@ class SimBackend final : public Backend {
 
   Status kvm_set_memory_attributes(Handle vm, const uapi::kvm_memory_attributes& a) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err(Op::KvmSetMemoryAttributes, ENOTTY);
+    if (v == nullptr) return wrong_file(Op::KvmSetMemoryAttributes, vm);
     if (v->vm_dead()) return err(Op::KvmSetMemoryAttributes, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     if (const int e = v->set_memory_attributes(a.address, a.size, a.attributes, a.flags); e < 0) {
       return err(Op::KvmSetMemoryAttributes, -e);
@@ -120,7 +120,7 @@ class SimBackend final : public Backend {
 
   Status kvm_enable_cap(Handle vm, const uapi::kvm_enable_cap& c) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err(Op::KvmEnableCap, ENOTTY);
+    if (v == nullptr) return wrong_file(Op::KvmEnableCap, vm);
     if (v->vm_dead()) return err(Op::KvmEnableCap, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     if (const int e = v->enable_cap(c.cap, c.flags, c.args); e < 0) return err(Op::KvmEnableCap, -e);
     return ok();
@@ -128,7 +128,7 @@ class SimBackend final : public Backend {
 
   Result<Handle> kvm_create_vcpu(Handle vm, unsigned long vcpu_id) override {
     model::kvm::Vm* v = vm_of(vm);
-    if (v == nullptr) return err(Op::KvmCreateVcpu, ENOTTY);
+    if (v == nullptr) return wrong_file(Op::KvmCreateVcpu, vm);
     if (v->vm_dead()) return err(Op::KvmCreateVcpu, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
     if (const int e = v->create_vcpu(vcpu_id); e < 0) return err(Op::KvmCreateVcpu, -e);
     host_.get_vm(v->id());  // the vCPU file holds the VM (kvm_vm_ioctl_create_vcpu)
@@ -138,7 +138,7 @@ class SimBackend final : public Backend {
   Status kvm_memory_encrypt_op(Handle vm, uapi::kvm_sev_cmd& cmd) override {
     model::kvm::Vm* v = vm_of(vm);
     constexpr Op kOp = Op::KvmMemoryEncryptOp;
-    if (v == nullptr) return err(kOp, ENOTTY);
+    if (v == nullptr) return wrong_file(kOp, vm);
     if (v->vm_dead()) return err(kOp, EIO);
     std::string_view why;
     const int r = model::kvm::sev_mem_enc_ioctl(*v, cmd, &why);
@@ -147,7 +147,7 @@ class SimBackend final : public Backend {
 
   Status gmem_fallocate(Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) override {
     const GmemObj* g = get<GmemObj>(gmem);
-    if (g == nullptr) return err(Op::Fallocate, EBADF);
+    if (g == nullptr) return fallocate_not_gmem(gmem, mode, offset, len);
     model::kvm::Vm* v = host_.vm(g->vm);
     if (v == nullptr) return err(Op::Fallocate, EBADF);
     if (const int e = v->gmem_fallocate(g->gmem, mode, offset, len); e < 0) return err(Op::Fallocate, -e);
@@ -156,7 +156,7 @@ class SimBackend final : public Backend {
 
   Result<RunExit> kvm_run(Handle vcpu) override {
     const VcpuObj* c = get<VcpuObj>(vcpu);
-    if (c == nullptr) return err(Op::KvmRun, ENOTTY);
+    if (c == nullptr) return wrong_file(Op::KvmRun, vcpu);
     model::kvm::Vm* v = host_.vm(c->vm);
     if (v == nullptr || v->vm_dead()) return err(Op::KvmRun, EIO);  // kvm_vcpu_ioctl(): vm_dead
     const model::kvm::Exit x = v->run_vcpu(c->vcpu_id);
@@ -193,7 +193,7 @@ class SimBackend final : public Backend {
 
   Status kvm_run_complete(Handle vcpu, const RunCompletion& rc) override {
     const VcpuObj* c = get<VcpuObj>(vcpu);
-    if (c == nullptr) return err(Op::KvmRun, ENOTTY);
+    if (c == nullptr) return wrong_file(Op::KvmRun, vcpu);
     auto it = last_exit_.find(vcpu);
     const std::uint32_t reason = it == last_exit_.end() ? 0 : it->second;
     if (reason != uapi::KVM_EXIT_HYPERCALL && reason != uapi::KVM_EXIT_SNP_REQ_CERTS &&
@@ -245,7 +245,7 @@ class SimBackend final : public Backend {
   template <class T>
   Result<T> get_arch(Handle vcpu, bool sregs, Op op) {
     const VcpuObj* c = get<VcpuObj>(vcpu);
-    if (c == nullptr) return err(op, ENOTTY);
+    if (c == nullptr) return wrong_file(op, vcpu);
     model::kvm::Vm* v = host_.vm(c->vm);
     if (v == nullptr || v->vm_dead()) return err(op, EIO);  // kvm_vcpu_ioctl(): vm_dead
     std::vector<std::uint8_t> bytes;
@@ -259,7 +259,7 @@ class SimBackend final : public Backend {
   template <class T>
   Status set_arch(Handle vcpu, const T& val, bool sregs, Op op) {
     const VcpuObj* c = get<VcpuObj>(vcpu);
-    if (c == nullptr) return err(op, ENOTTY);
+    if (c == nullptr) return wrong_file(op, vcpu);
     model::kvm::Vm* v = host_.vm(c->vm);
     if (v == nullptr || v->vm_dead()) return err(op, EIO);  // kvm_vcpu_ioctl(): vm_dead
     auto regs = get_arch<uapi::kvm_regs>(vcpu, false, op);
@@ -339,7 +339,7 @@ class SimBackend final : public Backend {
   Status sev_issue_cmd(Handle sev, std::uint32_t cmd, void* data, std::uint32_t* fw_error) override {
     constexpr Op kOp = Op::SevIssueCmd;
     if (fw_error != nullptr) *fw_error = 0;
-    if (!is<SevObj>(sev)) return err(kOp, EBADF);
+    if (!is<SevObj>(sev)) return wrong_file(kOp, sev);
     std::uint32_t fw = 0;
     std::string_view why;
     const int r = model::kvm::sev_ioctl(host_, cmd, data, &fw, &why);
@@ -391,6 +391,53 @@ class SimBackend final : public Backend {
   template <class T>
   bool is(Handle h) const {
     return get<T>(h) != nullptr;
+  }
+  /// An ioctl on a file that has no such ioctl, answered as the kernel does: an fd that is
+  /// not open: EBADF (fdget); /dev/kvm: EINVAL (kvm_arch_dev_ioctl()'s default); a VM: EIO once
+  /// it is dead, else ENOTTY (kvm_vm_ioctl(), kvm_arch_vm_ioctl()'s default); a vCPU: EIO once
+  /// its VM is dead, else EINVAL (kvm_vcpu_ioctl(), kvm_arch_vcpu_ioctl()'s default); a
+  /// guest_memfd: ENOTTY (no unlocked_ioctl: vfs_ioctl()); /dev/sev: EINVAL (sev_ioctl()).
+  Error wrong_file(Op op, Handle h) {
+    auto it = objs_.find(h);
+    if (it == objs_.end()) return err(op, EBADF, "not an open file");
+    const Obj& o = it->second;
+    if (std::holds_alternative<KvmObj>(o)) return err(op, EINVAL, "not a /dev/kvm ioctl");
+    if (const VmObj* v = std::get_if<VmObj>(&o)) {
+      const model::kvm::Vm* vm = host_.vm(v->vm);
+      return vm != nullptr && vm->vm_dead() ? err(op, EIO) : err(op, ENOTTY, "not a VM ioctl");
+    }
+    if (const VcpuObj* c = std::get_if<VcpuObj>(&o)) {
+      const model::kvm::Vm* vm = host_.vm(c->vm);
+      return vm == nullptr || vm->vm_dead() ? err(op, EIO) : err(op, EINVAL, "not a vCPU ioctl");
+    }
+    if (std::holds_alternative<GmemObj>(o)) return err(op, ENOTTY, "a guest_memfd has no ioctls");
+    return err(op, EINVAL, "not SEV_ISSUE_CMD");
+  }
+  /// fallocate(2) on a file that is not a guest_memfd: EBADF for an fd that is not open
+  /// (ksys_fallocate), then vfs_fallocate()'s checks of the range and mode, then ENODEV - the
+  /// KVM, VM, vCPU and /dev/sev files are not regular files.
+  Status fallocate_not_gmem(Handle h, int mode, std::uint64_t offset, std::uint64_t len) {
+    if (objs_.find(h) == objs_.end()) return err(Op::Fallocate, EBADF, "not an open file");
+    constexpr int kKeepSize = 0x01, kPunchHole = 0x02, kCollapse = 0x08, kZero = 0x10, kInsert = 0x20,
+                  kUnshare = 0x40, kModeMask = kPunchHole | kCollapse | kZero | kInsert | kUnshare;
+    if (static_cast<std::int64_t>(offset) < 0 || static_cast<std::int64_t>(len) <= 0) return err(Op::Fallocate, EINVAL);
+    if ((mode & ~(kModeMask | kKeepSize)) != 0) return err(Op::Fallocate, EOPNOTSUPP);
+    switch (mode & kModeMask) {
+      case 0:
+      case kUnshare:
+      case kZero:
+        break;
+      case kPunchHole:
+        if ((mode & kKeepSize) == 0) return err(Op::Fallocate, EOPNOTSUPP);
+        break;
+      case kCollapse:
+      case kInsert:
+        if ((mode & kKeepSize) != 0) return err(Op::Fallocate, EOPNOTSUPP);
+        break;
+      default:
+        return err(Op::Fallocate, EOPNOTSUPP);
+    }
+    return err(Op::Fallocate, ENODEV, "not a regular file");
   }
   model::kvm::Vm* vm_of(Handle h) {
     const VmObj* v = get<VmObj>(h);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -123,6 +124,18 @@ class Backend {
 
   /// close(2) on any handle. Closing a VM releases what it holds (memslots, vCPUs, pages).
   virtual void close(Handle h) = 0;
+
+  /// Expires when the backend is destroyed. The handles of kvm.h keep it, so a handle that
+  /// outlives its backend answers EBADF instead of reaching freed memory (the backend closed
+  /// every object it had when it died).
+  std::weak_ptr<const bool> life() const { return life_; }
+
+ private:
+  std::shared_ptr<const bool> life_ = std::make_shared<const bool>(true);
 };
+
+/// The backend of a handle whose backend was destroyed: every call fails with EBADF (the fd
+/// is gone), close() does nothing.
+Backend& dead_backend();
 
 }  // namespace snplab::api

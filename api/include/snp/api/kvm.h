@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <utility>
 
@@ -11,16 +12,20 @@
 
 namespace snplab::api {
 
-/// Base: a backend object that is closed when the handle dies.
+/// Base: a backend object that is closed when the handle dies. A handle may outlive its
+/// backend: from then on every call on it fails with EBADF (dead_backend()) and its
+/// destruction closes nothing, the backend having closed everything when it was destroyed.
 class Owned {
  public:
-  Owned(Backend* b, Handle h) : backend_(b), handle_(h) {}
+  Owned(Backend* b, Handle h) : backend_(b), life_(b->life()), handle_(h) {}
   ~Owned() { reset(); }
-  Owned(Owned&& o) noexcept : backend_(o.backend_), handle_(std::exchange(o.handle_, 0)) {}
+  Owned(Owned&& o) noexcept
+      : backend_(o.backend_), life_(std::move(o.life_)), handle_(std::exchange(o.handle_, 0)) {}
   Owned& operator=(Owned&& o) noexcept {
     if (this != &o) {
       reset();
       backend_ = o.backend_;
+      life_ = std::move(o.life_);
       handle_ = std::exchange(o.handle_, 0);
     }
     return *this;
@@ -29,14 +34,16 @@ class Owned {
   Owned& operator=(const Owned&) = delete;
 
   Handle handle() const { return handle_; }
-  Backend& backend() const { return *backend_; }
+  /// The backend, or dead_backend() once it has been destroyed.
+  Backend& backend() const { return life_.expired() ? dead_backend() : *backend_; }
 
  private:
   void reset() {
-    if (handle_ != 0) backend_->close(handle_);
+    if (handle_ != 0 && !life_.expired()) backend_->close(handle_);
     handle_ = 0;
   }
   Backend* backend_;
+  std::weak_ptr<const bool> life_;
   Handle handle_;
 };
 
@@ -144,7 +151,10 @@ class UserMemory {
   static Result<UserMemory> alloc(Backend& b, std::uint64_t size);
   ~UserMemory();
   UserMemory(UserMemory&& o) noexcept
-      : backend_(o.backend_), addr_(std::exchange(o.addr_, 0)), size_(std::exchange(o.size_, 0)) {}
+      : backend_(o.backend_),
+        life_(std::move(o.life_)),
+        addr_(std::exchange(o.addr_, 0)),
+        size_(std::exchange(o.size_, 0)) {}
   UserMemory& operator=(UserMemory&&) = delete;
   UserMemory(const UserMemory&) = delete;
   UserMemory& operator=(const UserMemory&) = delete;
@@ -154,8 +164,11 @@ class UserMemory {
   Status write(std::uint64_t offset, std::span<const std::uint8_t> bytes);
 
  private:
-  UserMemory(Backend* b, std::uint64_t addr, std::uint64_t size) : backend_(b), addr_(addr), size_(size) {}
+  UserMemory(Backend* b, std::uint64_t addr, std::uint64_t size)
+      : backend_(b), life_(b->life()), addr_(addr), size_(size) {}
+  Backend& backend() const { return life_.expired() ? dead_backend() : *backend_; }
   Backend* backend_;
+  std::weak_ptr<const bool> life_;  ///< the mapping dies with its backend (see Owned)
   std::uint64_t addr_;
   std::uint64_t size_;
 };
