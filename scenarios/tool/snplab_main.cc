@@ -74,8 +74,27 @@ int cmd_probe(bool json) {
                                 {"current_tcb", sv.current_tcb}, {"reported_tcb", sv.reported_tcb}};
     }
     const std::string missing = r->snp_missing();
+    const auto& cpu = r->cpu;
+    nlohmann::json cpu_json = {{"vendor", cpu.vendor},
+                               {"signature", cpu.signature},
+                               {"hypervisor", cpu.hypervisor ? nlohmann::json(cpu.hypervisor_vendor) : nlohmann::json(nullptr)},
+                               {"fn8000_001f", nullptr}};
+    if (cpu.has_8000001f) {
+      cpu_json["fn8000_001f"] = {{"eax", cpu.eax_8000001f}, {"ebx", cpu.ebx_8000001f}, {"ecx", cpu.ecx_8000001f},
+                                 {"edx", cpu.edx_8000001f}, {"sme", cpu.sme()},        {"sev", cpu.sev()},
+                                 {"sev_es", cpu.sev_es()},  {"snp", cpu.snp()},        {"c_bit", cpu.c_bit()},
+                                 {"vmpls", cpu.vmpls()}};
+    }
+    nlohmann::json features = nlohmann::json::array();
+    for (const auto& f : r->features()) {
+      features.push_back({{"name", f.name}, {"available", f.available}, {"detail", f.detail}});
+    }
     const nlohmann::json doc = {
         {"schema", "snplab.probe/1"},
+        {"cpu", cpu_json},
+        {"kvm_modules", r->modules.loaded},
+        {"kvm_amd_parameters", r->modules.kvm_amd},
+        {"features", features},
         {"api_version", r->api_version},
         {"vm_types", r->vm_types},
         {"snp_vm_type", r->snp_vm_type},
