@@ -21,7 +21,11 @@ std::string_view to_string(Op op) {
     case Op::KvmCheckExtension: return "KVM_CHECK_EXTENSION";
     case Op::KvmCreateVm: return "KVM_CREATE_VM";
     case Op::KvmGetVcpuMmapSize: return "KVM_GET_VCPU_MMAP_SIZE";
+    case Op::KvmSetUserMemoryRegion: return "KVM_SET_USER_MEMORY_REGION";
     case Op::KvmSetUserMemoryRegion2: return "KVM_SET_USER_MEMORY_REGION2";
+    case Op::KvmSetNrMmuPages: return "KVM_SET_NR_MMU_PAGES";
+    case Op::KvmGetDeviceAttr: return "KVM_GET_DEVICE_ATTR";
+    case Op::KvmHasDeviceAttr: return "KVM_HAS_DEVICE_ATTR";
     case Op::KvmCreateGuestMemfd: return "KVM_CREATE_GUEST_MEMFD";
     case Op::KvmSetMemoryAttributes: return "KVM_SET_MEMORY_ATTRIBUTES";
     case Op::KvmEnableCap: return "KVM_ENABLE_CAP";
@@ -39,6 +43,7 @@ std::string_view to_string(Op op) {
     case Op::MmapKvmRun: return "mmap(kvm_run)";
     case Op::Munmap: return "munmap";
     case Op::Fallocate: return "fallocate";
+    case Op::UserRead: return "user_read";
     case Op::UserWrite: return "user_write";
     case Op::SnplabLoadGuest: return "snplab_load_guest";
     case Op::SnplabRestore: return "snplab_restore";

@@ -14,9 +14,17 @@ class DeadBackend final : public Backend {
   Result<int> kvm_get_api_version(Handle) override { return gone(Op::KvmGetApiVersion); }
   Result<int> kvm_check_extension(Handle, long) override { return gone(Op::KvmCheckExtension); }
   Result<Handle> kvm_create_vm(Handle, unsigned long) override { return gone(Op::KvmCreateVm); }
+  Result<std::uint64_t> kvm_get_device_attr(Handle, std::uint32_t, std::uint64_t) override {
+    return gone(Op::KvmGetDeviceAttr);
+  }
+  Status kvm_has_device_attr(Handle, std::uint32_t, std::uint64_t) override { return gone(Op::KvmHasDeviceAttr); }
+  Status kvm_set_user_memory_region(Handle, const uapi::kvm_userspace_memory_region&) override {
+    return gone(Op::KvmSetUserMemoryRegion);
+  }
   Status kvm_set_user_memory_region2(Handle, const uapi::kvm_userspace_memory_region2&) override {
     return gone(Op::KvmSetUserMemoryRegion2);
   }
+  Status kvm_set_nr_mmu_pages(Handle, std::uint64_t) override { return gone(Op::KvmSetNrMmuPages); }
   Result<Handle> kvm_create_guest_memfd(Handle, const uapi::kvm_create_guest_memfd&) override {
     return gone(Op::KvmCreateGuestMemfd);
   }
@@ -40,6 +48,7 @@ class DeadBackend final : public Backend {
   }
   Result<std::uint64_t> user_alloc(std::uint64_t) override { return gone(Op::Mmap); }
   Status user_write(std::uint64_t, std::span<const std::uint8_t>) override { return gone(Op::UserWrite); }
+  Status user_read(std::uint64_t, std::span<std::uint8_t>) override { return gone(Op::UserRead); }
   Status user_free(std::uint64_t, std::uint64_t) override { return gone(Op::Munmap); }
   void close(Handle) override {}
 
@@ -113,6 +122,13 @@ Result<UserMemory> UserMemory::alloc(Backend& b, std::uint64_t size) {
 
 UserMemory::~UserMemory() {
   if (addr_ != 0 && !life_.expired()) (void)backend_->user_free(addr_, size_);
+}
+
+Status UserMemory::read(std::uint64_t offset, std::span<std::uint8_t> out) const {
+  if (offset > size_ || out.size() > size_ - offset) {
+    return Error{Op::UserRead, EFAULT, FwStatus::NoFwCall, "read past the end of the user mapping"};
+  }
+  return backend().user_read(addr_ + offset, out);
 }
 
 Status UserMemory::write(std::uint64_t offset, std::span<const std::uint8_t> bytes) {

@@ -21,6 +21,12 @@ inline constexpr auto api_KVM_X86_SEV_ES_VM = uapi::KVM_X86_SEV_ES_VM;
 inline constexpr auto api_KVM_X86_SNP_VM = uapi::KVM_X86_SNP_VM;
 inline constexpr auto api_KVM_MEM_LOG_DIRTY_PAGES = uapi::KVM_MEM_LOG_DIRTY_PAGES;
 inline constexpr auto api_KVM_MEM_READONLY = uapi::KVM_MEM_READONLY;
+inline constexpr auto api_KVM_X86_GRP_SYSTEM = uapi::KVM_X86_GRP_SYSTEM;
+inline constexpr auto api_KVM_X86_XCOMP_GUEST_SUPP = uapi::KVM_X86_XCOMP_GUEST_SUPP;
+inline constexpr auto api_KVM_X86_GRP_SEV = uapi::KVM_X86_GRP_SEV;
+inline constexpr auto api_KVM_X86_SEV_VMSA_FEATURES = uapi::KVM_X86_SEV_VMSA_FEATURES;
+inline constexpr auto api_KVM_VCPU_TSC_CTRL = uapi::KVM_VCPU_TSC_CTRL;
+inline constexpr auto api_KVM_VCPU_TSC_OFFSET = uapi::KVM_VCPU_TSC_OFFSET;
 inline constexpr auto api_KVM_MEM_GUEST_MEMFD = uapi::KVM_MEM_GUEST_MEMFD;
 inline constexpr auto api_GUEST_MEMFD_FLAG_MMAP = uapi::GUEST_MEMFD_FLAG_MMAP;
 inline constexpr auto api_GUEST_MEMFD_FLAG_INIT_SHARED = uapi::GUEST_MEMFD_FLAG_INIT_SHARED;
@@ -93,6 +99,13 @@ SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, guest_memfd_offset);
 SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, guest_memfd);
 SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, pad1);
 SNPLAB_SAME_FIELD(kvm_userspace_memory_region2, pad2);
+
+SNPLAB_SAME_SIZE(kvm_userspace_memory_region);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region, slot);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region, flags);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region, guest_phys_addr);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region, memory_size);
+SNPLAB_SAME_FIELD(kvm_userspace_memory_region, userspace_addr);
 
 SNPLAB_SAME_SIZE(kvm_create_guest_memfd);
 SNPLAB_SAME_FIELD(kvm_create_guest_memfd, size);
@@ -210,6 +223,11 @@ static_assert(mirror::api_KVM_X86_SEV_ES_VM == KVM_X86_SEV_ES_VM);
 static_assert(mirror::api_KVM_X86_SNP_VM == KVM_X86_SNP_VM);
 static_assert(mirror::api_KVM_MEM_LOG_DIRTY_PAGES == KVM_MEM_LOG_DIRTY_PAGES);
 static_assert(mirror::api_KVM_MEM_READONLY == KVM_MEM_READONLY);
+static_assert(mirror::api_KVM_X86_GRP_SEV == KVM_X86_GRP_SEV);
+static_assert(mirror::api_KVM_X86_SEV_VMSA_FEATURES == KVM_X86_SEV_VMSA_FEATURES);
+static_assert(mirror::api_KVM_VCPU_TSC_CTRL == KVM_VCPU_TSC_CTRL);
+static_assert(mirror::api_KVM_VCPU_TSC_OFFSET == KVM_VCPU_TSC_OFFSET);
+static_assert(mirror::api_KVM_X86_GRP_SYSTEM == 0 && mirror::api_KVM_X86_XCOMP_GUEST_SUPP == 0);  // 6.1 lacks them
 static_assert(mirror::api_KVM_MEM_GUEST_MEMFD == KVM_MEM_GUEST_MEMFD);
 static_assert(mirror::api_GUEST_MEMFD_FLAG_MMAP == GUEST_MEMFD_FLAG_MMAP);
 static_assert(mirror::api_GUEST_MEMFD_FLAG_INIT_SHARED == GUEST_MEMFD_FLAG_INIT_SHARED);
@@ -474,7 +492,67 @@ api::Result<api::Handle> KvmBackend::kvm_create_vm(api::Handle kvm, unsigned lon
   return track(fd, Kind::Vm);
 }
 
+namespace {
+
+/// KVM_GET_DEVICE_ATTR / KVM_HAS_DEVICE_ATTR with a u64 value.
+int device_attr(int fd, unsigned long request, std::uint32_t group, std::uint64_t attr, std::uint64_t* value) {
+  kvm_device_attr a{};
+  a.group = group;
+  a.attr = attr;
+  a.addr = reinterpret_cast<std::uintptr_t>(value);
+  // uapi: KVM_GET_DEVICE_ATTR writes the attribute's value to `addr` (a u64 for every
+  // attribute of /dev/kvm and of the vCPU TSC group); KVM_HAS_DEVICE_ATTR reads group and
+  // attr only and answers 0 or ENXIO.
+  return ::ioctl(fd, request, &a);
+}
+
+}  // namespace
+
+api::Result<std::uint64_t> KvmBackend::kvm_get_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr) {
+  const int fd = fd_of(h);
+  if (fd < 0) return bad_handle(api::Op::KvmGetDeviceAttr, h);
+  std::uint64_t value = 0;
+  if (device_attr(fd, KVM_GET_DEVICE_ATTR, group, attr, &value) != 0) {
+    return sys_error(api::Op::KvmGetDeviceAttr, errno, fmt::format("group {} attr {}", group, attr));
+  }
+  return value;
+}
+
+api::Status KvmBackend::kvm_has_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr) {
+  const int fd = fd_of(h);
+  if (fd < 0) return bad_handle(api::Op::KvmHasDeviceAttr, h);
+  std::uint64_t value = 0;
+  if (device_attr(fd, KVM_HAS_DEVICE_ATTR, group, attr, &value) != 0) {
+    return sys_error(api::Op::KvmHasDeviceAttr, errno, fmt::format("group {} attr {}", group, attr));
+  }
+  return api::ok();
+}
+
 // ---- VM fd ------------------------------------------------------------------------------
+
+api::Status KvmBackend::kvm_set_user_memory_region(api::Handle vm, const uapi_api::kvm_userspace_memory_region& r) {
+  const int fd = fd_of(vm);
+  if (fd < 0) return bad_handle(api::Op::KvmSetUserMemoryRegion, vm);
+  const auto k = to_kernel<::kvm_userspace_memory_region>(r);
+  // uapi: KVM_SET_USER_MEMORY_REGION (api.rst 4.35): the 32-byte v1 struct; the kernel refuses
+  // flags other than LOG_DIRTY_PAGES and READONLY (no guest_memfd through v1).
+  if (::ioctl(fd, KVM_SET_USER_MEMORY_REGION, &k) != 0) {
+    return sys_error(api::Op::KvmSetUserMemoryRegion, errno,
+                     fmt::format("slot {} flags 0x{:x} gpa 0x{:x} size 0x{:x}", r.slot, r.flags, r.guest_phys_addr,
+                                 r.memory_size));
+  }
+  return api::ok();
+}
+
+api::Status KvmBackend::kvm_set_nr_mmu_pages(api::Handle vm, std::uint64_t pages) {
+  const int fd = fd_of(vm);
+  if (fd < 0) return bad_handle(api::Op::KvmSetNrMmuPages, vm);
+  // uapi: KVM_SET_NR_MMU_PAGES (api.rst 4.17): the page count by value; EINVAL below 64.
+  if (::ioctl(fd, KVM_SET_NR_MMU_PAGES, static_cast<unsigned long>(pages)) != 0) {
+    return sys_error(api::Op::KvmSetNrMmuPages, errno, fmt::format("{} pages", pages));
+  }
+  return api::ok();
+}
 
 api::Status KvmBackend::kvm_set_user_memory_region2(api::Handle vm, const uapi_api::kvm_userspace_memory_region2& r) {
   const int fd = fd_of(vm);
@@ -788,6 +866,19 @@ api::Status KvmBackend::user_write(std::uint64_t uaddr, std::span<const std::uin
     return sys_error(api::Op::UserWrite, EFAULT, "past the end of the user_alloc mapping");
   }
   if (!bytes.empty()) std::memcpy(to_ptr(uaddr), bytes.data(), bytes.size());
+  return api::ok();
+}
+
+api::Status KvmBackend::user_read(std::uint64_t uaddr, std::span<std::uint8_t> out) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  auto it = user_maps_.upper_bound(uaddr);
+  if (it == user_maps_.begin()) return sys_error(api::Op::UserRead, EFAULT, "not in a user_alloc mapping");
+  --it;
+  const std::uint64_t off = uaddr - it->first;
+  if (off > it->second || out.size() > it->second - off) {
+    return sys_error(api::Op::UserRead, EFAULT, "past the end of the user_alloc mapping");
+  }
+  if (!out.empty()) std::memcpy(out.data(), to_ptr(uaddr), out.size());
   return api::ok();
 }
 

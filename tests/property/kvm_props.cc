@@ -17,6 +17,7 @@
 #include "snp/api/kvm.h"
 #include "snp/api/sim_backend.h"
 #include "snp/hw/kvm_backend.h"
+#include "snp/hw/probe.h"
 #include "support/backends.h"
 #include "support/ref_memslots.h"
 
@@ -292,6 +293,109 @@ TEST_P(BackendProperty, WrongFiles_AnswerTheKernelsErrno) {
     EXPECT_EQ(errno_of(b.gmem_fallocate(f.h, kNoHideStale, 0, 0x1000)), open ? EOPNOTSUPP : EBADF)
         << "fallocate NO_HIDE_STALE on the " << f.name;
   }
+}
+
+// User memory reads back what was written, reads zero where nothing was, and refuses a range
+// outside the mapping; what a memslot's guest writes is read the same way.
+TEST_P(BackendProperty, UserMemory_ReadsBackWhatWasWritten) {
+  auto mem = api::UserMemory::alloc(*backend_, 0x3000);
+  ASSERT_TRUE(mem) << mem.error().to_string();
+  check("user memory read-back", [&](std::uint16_t off, std::vector<std::uint8_t> bytes) {
+    const std::uint64_t at = off % 0x2000;
+    if (bytes.size() > 0x1000) bytes.resize(0x1000);
+    std::vector<std::uint8_t> before(bytes.size());
+    RC_ASSERT(mem->read(at, before).has_value());
+    RC_ASSERT(mem->write(at, bytes).has_value());
+    std::vector<std::uint8_t> after(bytes.size());
+    RC_ASSERT(mem->read(at, after).has_value());
+    RC_ASSERT(after == bytes);
+  });
+  auto fresh = api::UserMemory::alloc(*backend_, 0x1000);
+  ASSERT_TRUE(fresh);
+  std::vector<std::uint8_t> page(0x1000, 0xFF);
+  ASSERT_TRUE(fresh->read(0, page).has_value());
+  EXPECT_EQ(page, std::vector<std::uint8_t>(0x1000, 0)) << "a page never written reads zero";
+  std::vector<std::uint8_t> over(2);
+  auto past = mem->read(0x3000 - 1, over);
+  ASSERT_FALSE(past.has_value());
+  EXPECT_EQ(past.error().errno_value, EFAULT);
+  EXPECT_EQ(errno_of(backend_->user_read(0x1000, over)), EFAULT) << "not a user_alloc mapping";
+}
+
+// KVM_SET_USER_MEMORY_REGION (v1): LOG_DIRTY_PAGES and READONLY only, the slot is the same
+// one v2 sees; KVM_SET_NR_MMU_PAGES: at least KVM_MIN_ALLOC_MMU_PAGES.
+TEST_P(BackendProperty, MemslotV1AndNrMmuPages_AsTheKernel) {
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm) << vm.error().to_string();
+  auto mem = api::UserMemory::alloc(*backend_, 0x4000);
+  ASSERT_TRUE(mem);
+  uapi::kvm_userspace_memory_region r;
+  r.slot = 0;
+  r.guest_phys_addr = 0x100000;
+  r.memory_size = 0x4000;
+  r.userspace_addr = mem->addr();
+  for (std::uint32_t bit = 0; bit < 32; ++bit) {
+    r.flags = 1U << bit;
+    const bool ok = r.flags == uapi::KVM_MEM_LOG_DIRTY_PAGES || r.flags == uapi::KVM_MEM_READONLY;
+    const auto st = vm->set_user_memory_region(r);
+    EXPECT_EQ(errno_of(st), ok ? 0 : EINVAL) << "v1 flag bit " << bit;
+    if (st) {
+      r.memory_size = 0;  // delete it again
+      EXPECT_TRUE(vm->set_user_memory_region(r).has_value());
+      r.memory_size = 0x4000;
+    }
+  }
+  r.flags = 0;
+  ASSERT_TRUE(vm->set_user_memory_region(r).has_value());
+  uapi::kvm_userspace_memory_region2 overlap;
+  overlap.slot = 1;
+  overlap.guest_phys_addr = 0x102000;
+  overlap.memory_size = 0x2000;
+  overlap.userspace_addr = mem->addr();
+  EXPECT_EQ(errno_of(vm->set_user_memory_region2(overlap)), EEXIST) << "v2 sees the slot v1 made";
+
+  EXPECT_EQ(errno_of(vm->set_nr_mmu_pages(0)), EINVAL);
+  EXPECT_EQ(errno_of(vm->set_nr_mmu_pages(uapi::KVM_MIN_ALLOC_MMU_PAGES - 1)), EINVAL);
+  EXPECT_EQ(errno_of(vm->set_nr_mmu_pages(uapi::KVM_MIN_ALLOC_MMU_PAGES)), 0);
+  EXPECT_EQ(errno_of(vm->set_nr_mmu_pages(1U << 20)), 0);
+  EXPECT_EQ(errno_of(backend_->kvm_set_nr_mmu_pages(kvm_->handle(), 64)), EINVAL) << "on /dev/kvm";
+}
+
+// KVM_GET/HAS_DEVICE_ATTR: /dev/kvm's system group (the supported XCR0: x87 and SSE at least)
+// and SEV group (present where the vendor module is kvm_amd: the simulator always, hw by the
+// probe), a vCPU's TSC offset; ENXIO for an attribute that does not exist, ENOTTY on a VM fd.
+TEST_P(BackendProperty, DeviceAttributes_AsTheKernel) {
+  auto xcr0 = kvm_->get_device_attr(uapi::KVM_X86_GRP_SYSTEM, uapi::KVM_X86_XCOMP_GUEST_SUPP);
+  ASSERT_TRUE(xcr0) << xcr0.error().to_string();
+  EXPECT_EQ(*xcr0 & 3U, 3U) << "x87 and SSE";
+  EXPECT_TRUE(kvm_->has_device_attr(uapi::KVM_X86_GRP_SYSTEM, uapi::KVM_X86_XCOMP_GUEST_SUPP).has_value());
+  EXPECT_EQ(errno_of(kvm_->has_device_attr(uapi::KVM_X86_GRP_SYSTEM, 1)), ENXIO);
+  bool kvm_amd = GetParam().name == "sim";
+  if (!kvm_amd) {
+    auto p = hw::probe();
+    ASSERT_TRUE(p) << p.error().to_string();
+    kvm_amd = p->modules.has("kvm_amd");
+  }
+  const auto sev = kvm_->get_device_attr(uapi::KVM_X86_GRP_SEV, uapi::KVM_X86_SEV_VMSA_FEATURES);
+  EXPECT_EQ(sev.has_value(), kvm_amd) << (sev ? "" : sev.error().to_string());
+  if (!sev) {
+    EXPECT_EQ(sev.error().errno_value, ENXIO);
+  }
+  EXPECT_EQ(errno_of(kvm_->has_device_attr(uapi::KVM_X86_GRP_SEV, 1)), ENXIO);
+  EXPECT_EQ(errno_of(kvm_->has_device_attr(7, 0)), ENXIO);
+
+  auto vm = kvm_->create_vm();
+  ASSERT_TRUE(vm);
+  auto vcpu = vm->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  EXPECT_TRUE(vcpu->has_device_attr(uapi::KVM_VCPU_TSC_CTRL, uapi::KVM_VCPU_TSC_OFFSET).has_value());
+  EXPECT_TRUE(vcpu->get_device_attr(uapi::KVM_VCPU_TSC_CTRL, uapi::KVM_VCPU_TSC_OFFSET).has_value());
+  EXPECT_EQ(errno_of(vcpu->has_device_attr(uapi::KVM_VCPU_TSC_CTRL, 9)), ENXIO);
+  EXPECT_EQ(errno_of(vcpu->has_device_attr(uapi::KVM_X86_GRP_SEV, 0)), ENXIO);
+  auto on_vm = backend_->kvm_get_device_attr(vm->handle(), uapi::KVM_X86_GRP_SYSTEM, 0);
+  ASSERT_FALSE(on_vm.has_value());
+  EXPECT_EQ(on_vm.error().errno_value, ENOTTY);
+  EXPECT_EQ(on_vm.error().op, api::Op::KvmGetDeviceAttr);
 }
 
 // A handle that outlives its backend neither reaches freed memory (ASan checks the hw and sim

@@ -81,6 +81,49 @@ class SimBackend final : public Backend {
     return add(VmObj{static_cast<std::uint64_t>(id)});
   }
 
+  Result<std::uint64_t> kvm_get_device_attr(Handle h, std::uint32_t group, std::uint64_t attr) override {
+    std::uint64_t value = 0;
+    if (const int e = device_attr(Op::KvmGetDeviceAttr, h, group, attr, &value); e != 0) {
+      return e < 0 ? err(Op::KvmGetDeviceAttr, -e) : wrong_file(Op::KvmGetDeviceAttr, h);
+    }
+    return value;
+  }
+
+  Status kvm_has_device_attr(Handle h, std::uint32_t group, std::uint64_t attr) override {
+    std::uint64_t value = 0;
+    if (const int e = device_attr(Op::KvmHasDeviceAttr, h, group, attr, &value); e != 0) {
+      return e < 0 ? err(Op::KvmHasDeviceAttr, -e) : wrong_file(Op::KvmHasDeviceAttr, h);
+    }
+    return ok();
+  }
+
+  Status kvm_set_user_memory_region(Handle vm, const uapi::kvm_userspace_memory_region& r) override {
+    model::kvm::Vm* v = vm_of(vm);
+    if (v == nullptr) return wrong_file(Op::KvmSetUserMemoryRegion, vm);
+    if (v->vm_dead()) return err(Op::KvmSetUserMemoryRegion, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
+    // kvm_vm_ioctl(): the v1 struct fills the v2 one's first 32 bytes, the rest zero, and the
+    // v1 ioctl takes LOG_DIRTY_PAGES and READONLY only.
+    if ((r.flags & ~uapi::KVM_SET_USER_MEMORY_REGION_V1_FLAGS) != 0) {
+      return err(Op::KvmSetUserMemoryRegion, EINVAL, "flags the v1 ioctl does not take");
+    }
+    model::kvm::MemoryRegion2 m{};
+    m.slot = r.slot;
+    m.flags = r.flags;
+    m.guest_phys_addr = r.guest_phys_addr;
+    m.memory_size = r.memory_size;
+    m.userspace_addr = r.userspace_addr;
+    if (const int e = v->set_user_memory_region2(m); e < 0) return err(Op::KvmSetUserMemoryRegion, -e);
+    return ok();
+  }
+
+  Status kvm_set_nr_mmu_pages(Handle vm, std::uint64_t pages) override {
+    model::kvm::Vm* v = vm_of(vm);
+    if (v == nullptr) return wrong_file(Op::KvmSetNrMmuPages, vm);
+    if (v->vm_dead()) return err(Op::KvmSetNrMmuPages, EIO);  // kvm_vm_ioctl(): KVM_BUG() killed the VM
+    if (const int e = v->set_nr_mmu_pages(pages); e < 0) return err(Op::KvmSetNrMmuPages, -e);
+    return ok();
+  }
+
   Status kvm_set_user_memory_region2(Handle vm, const uapi::kvm_userspace_memory_region2& r) override {
     model::kvm::Vm* v = vm_of(vm);
     if (v == nullptr) return wrong_file(Op::KvmSetUserMemoryRegion2, vm);
@@ -358,6 +401,11 @@ class SimBackend final : public Backend {
     return ok();
   }
 
+  Status user_read(std::uint64_t uaddr, std::span<std::uint8_t> out) override {
+    if (!host_.user().copy_from(uaddr, out)) return err(Op::UserRead, EFAULT);
+    return ok();
+  }
+
   Status user_free(std::uint64_t uaddr, std::uint64_t) override {
     if (!host_.user().unmap(uaddr)) return err(Op::Munmap, EINVAL);
     return ok();
@@ -412,6 +460,21 @@ class SimBackend final : public Backend {
     }
     if (std::holds_alternative<GmemObj>(o)) return err(op, ENOTTY, "a guest_memfd has no ioctls");
     return err(op, EINVAL, "not SEV_ISSUE_CMD");
+  }
+  /// KVM_GET/HAS_DEVICE_ATTR: 0, -errno, or 1 when `h` is a file without the ioctl (a VM,
+  /// a guest_memfd, /dev/sev, no file): wrong_file() answers then. /dev/kvm:
+  /// Host::dev_get_attr(); a vCPU (kvm_vcpu_ioctl_device_attr): EIO once its VM is dead, the
+  /// TSC control group's TSC offset (0 here: the simulated TSC is not offset; docs/kvm.md),
+  /// ENXIO for any other group or attribute.
+  int device_attr(Op, Handle h, std::uint32_t group, std::uint64_t attr, std::uint64_t* value) {
+    if (is<KvmObj>(h)) return host_.dev_get_attr(group, attr, value);
+    const VcpuObj* c = get<VcpuObj>(h);
+    if (c == nullptr) return 1;
+    const model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr || v->vm_dead()) return -EIO;
+    if (group != uapi::KVM_VCPU_TSC_CTRL || attr != uapi::KVM_VCPU_TSC_OFFSET) return -ENXIO;
+    *value = 0;
+    return 0;
   }
   /// fallocate(2) on a file that is not a guest_memfd: EBADF for an fd that is not open
   /// (ksys_fallocate), then vfs_fallocate()'s checks of the range and mode, then ENODEV - the

@@ -84,8 +84,20 @@ class Backend {
   virtual Result<int> kvm_check_extension(Handle kvm_or_vm, long cap) = 0;
   virtual Result<Handle> kvm_create_vm(Handle kvm, unsigned long type) = 0;
 
+  /// KVM_GET_DEVICE_ATTR: on /dev/kvm, KVM_X86_GRP_SYSTEM / KVM_X86_XCOMP_GUEST_SUPP (the
+  /// supported XCR0) and KVM_X86_GRP_SEV / KVM_X86_SEV_VMSA_FEATURES (ENXIO for any other, and
+  /// for the SEV group where the vendor module has no SEV); on a vCPU, KVM_VCPU_TSC_CTRL /
+  /// KVM_VCPU_TSC_OFFSET. Returns the attribute's u64.
+  virtual Result<std::uint64_t> kvm_get_device_attr(Handle kvm_or_vcpu, std::uint32_t group, std::uint64_t attr) = 0;
+  /// KVM_HAS_DEVICE_ATTR: success when the attribute exists, ENXIO when not.
+  virtual Status kvm_has_device_attr(Handle kvm_or_vcpu, std::uint32_t group, std::uint64_t attr) = 0;
+
   // VM fd.
+  /// KVM_SET_USER_MEMORY_REGION (v1): flags beyond LOG_DIRTY_PAGES and READONLY are EINVAL.
+  virtual Status kvm_set_user_memory_region(Handle vm, const uapi::kvm_userspace_memory_region& r) = 0;
   virtual Status kvm_set_user_memory_region2(Handle vm, const uapi::kvm_userspace_memory_region2& r) = 0;
+  /// KVM_SET_NR_MMU_PAGES: fewer than KVM_MIN_ALLOC_MMU_PAGES (64) is EINVAL.
+  virtual Status kvm_set_nr_mmu_pages(Handle vm, std::uint64_t pages) = 0;
   virtual Result<Handle> kvm_create_guest_memfd(Handle vm, const uapi::kvm_create_guest_memfd& g) = 0;
   virtual Status kvm_set_memory_attributes(Handle vm, const uapi::kvm_memory_attributes& a) = 0;
   virtual Status kvm_enable_cap(Handle vm, const uapi::kvm_enable_cap& c) = 0;
@@ -120,6 +132,9 @@ class Backend {
   // Userspace memory for memslots and LAUNCH_UPDATE sources (mmap on hw, modelled on sim).
   virtual Result<std::uint64_t> user_alloc(std::uint64_t size) = 0;
   virtual Status user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) = 0;
+  /// Reads the bytes at `uaddr` back (what the guest or the kernel wrote there): EFAULT outside
+  /// a user_alloc mapping.
+  virtual Status user_read(std::uint64_t uaddr, std::span<std::uint8_t> out) = 0;
   virtual Status user_free(std::uint64_t uaddr, std::uint64_t size) = 0;
 
   /// close(2) on any handle. Closing a VM releases what it holds (memslots, vCPUs, pages).

@@ -70,15 +70,25 @@ class Vcpu : public Owned {
   Status set_regs(const uapi::kvm_regs& r) { return backend().kvm_set_regs(handle(), r); }
   Result<uapi::kvm_sregs> get_sregs() { return backend().kvm_get_sregs(handle()); }
   Status set_sregs(const uapi::kvm_sregs& s) { return backend().kvm_set_sregs(handle(), s); }
+  Result<std::uint64_t> get_device_attr(std::uint32_t group, std::uint64_t attr) {
+    return backend().kvm_get_device_attr(handle(), group, attr);
+  }
+  Status has_device_attr(std::uint32_t group, std::uint64_t attr) {
+    return backend().kvm_has_device_attr(handle(), group, attr);
+  }
 };
 
 class Vm : public Owned {
  public:
   using Owned::Owned;
   Result<int> check_extension(long cap) { return backend().kvm_check_extension(handle(), cap); }
+  Status set_user_memory_region(const uapi::kvm_userspace_memory_region& r) {
+    return backend().kvm_set_user_memory_region(handle(), r);
+  }
   Status set_user_memory_region2(const uapi::kvm_userspace_memory_region2& r) {
     return backend().kvm_set_user_memory_region2(handle(), r);
   }
+  Status set_nr_mmu_pages(std::uint64_t pages) { return backend().kvm_set_nr_mmu_pages(handle(), pages); }
   Result<GuestMemfd> create_guest_memfd(const uapi::kvm_create_guest_memfd& g);
   Status set_memory_attributes(const uapi::kvm_memory_attributes& a) {
     return backend().kvm_set_memory_attributes(handle(), a);
@@ -143,6 +153,12 @@ class Kvm : public Owned {
   Result<int> get_api_version() { return backend().kvm_get_api_version(handle()); }
   Result<int> check_extension(long cap) { return backend().kvm_check_extension(handle(), cap); }
   Result<Vm> create_vm(unsigned long type = 0 /* KVM_X86_DEFAULT_VM */);
+  Result<std::uint64_t> get_device_attr(std::uint32_t group, std::uint64_t attr) {
+    return backend().kvm_get_device_attr(handle(), group, attr);
+  }
+  Status has_device_attr(std::uint32_t group, std::uint64_t attr) {
+    return backend().kvm_has_device_attr(handle(), group, attr);
+  }
 };
 
 /// Userspace memory a memslot or LAUNCH_UPDATE source points at; freed on destruction.
@@ -162,6 +178,8 @@ class UserMemory {
   std::uint64_t addr() const { return addr_; }
   std::uint64_t size() const { return size_; }
   Status write(std::uint64_t offset, std::span<const std::uint8_t> bytes);
+  /// The bytes at `offset` now (what the guest, the kernel or write() left there).
+  Status read(std::uint64_t offset, std::span<std::uint8_t> out) const;
 
  private:
   UserMemory(Backend* b, std::uint64_t addr, std::uint64_t size)

@@ -57,7 +57,11 @@ class KvmBackend final : public api::Backend {
   api::Result<int> kvm_check_extension(api::Handle kvm_or_vm, long cap) override;
   api::Result<api::Handle> kvm_create_vm(api::Handle kvm, unsigned long type) override;
 
+  api::Result<std::uint64_t> kvm_get_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr) override;
+  api::Status kvm_has_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr) override;
+  api::Status kvm_set_user_memory_region(api::Handle vm, const uapi::kvm_userspace_memory_region& r) override;
   api::Status kvm_set_user_memory_region2(api::Handle vm, const uapi::kvm_userspace_memory_region2& r) override;
+  api::Status kvm_set_nr_mmu_pages(api::Handle vm, std::uint64_t pages) override;
   api::Result<api::Handle> kvm_create_guest_memfd(api::Handle vm, const uapi::kvm_create_guest_memfd& g) override;
   api::Status kvm_set_memory_attributes(api::Handle vm, const uapi::kvm_memory_attributes& a) override;
   api::Status kvm_enable_cap(api::Handle vm, const uapi::kvm_enable_cap& c) override;
@@ -94,6 +98,8 @@ class KvmBackend final : public api::Backend {
   api::Result<std::uint64_t> user_alloc(std::uint64_t size) override;
   /// memcpy into a live user_alloc mapping; EFAULT (op "user_write") outside one.
   api::Status user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) override;
+  /// memcpy out of a live user_alloc mapping; EFAULT (op "user_read") outside one.
+  api::Status user_read(std::uint64_t uaddr, std::span<std::uint8_t> out) override;
   /// munmap of a live user_alloc mapping, given by its address and allocated size; EINVAL
   /// (op "munmap") for anything else.
   api::Status user_free(std::uint64_t uaddr, std::uint64_t size) override;

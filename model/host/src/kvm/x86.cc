@@ -38,6 +38,27 @@ bool kvm_faultin_pfn_private_exits(const std::optional<Memslot>& slot, Gpa gpa, 
 }
 }  // namespace
 
+int Host::dev_get_attr(std::uint32_t group, std::uint64_t attr, std::uint64_t* value) const {
+  if (group == uapi::KVM_X86_GRP_SYSTEM) {
+    if (attr != uapi::KVM_X86_XCOMP_GUEST_SUPP) return -ENXIO;
+    *value = kSupportedXcr0;
+    return 0;
+  }
+  // kvm_amd's dev_get_attr, sev_dev_get_attr(): the SEV group only; sev_hardware_setup() puts
+  // DEBUG_SWAP in sev_supported_vmsa_features only with SEV-ES.
+  if (group != uapi::KVM_X86_GRP_SEV || attr != uapi::KVM_X86_SEV_VMSA_FEATURES) return -ENXIO;
+  *value = config().sev_es_enabled ? SevPlatform::kSupportedVmsaFeatures : 0;
+  return 0;
+}
+
+int Vm::set_nr_mmu_pages(std::uint64_t pages) {
+  const kern::FunctionScope fs(host_->sched(), "kvm_vm_ioctl_set_nr_mmu_pages");
+  if (pages < uapi::KVM_MIN_ALLOC_MMU_PAGES) return -EINVAL;
+  kern::Guard g(slots_lock_);
+  n_requested_mmu_pages_ = pages;
+  return 0;
+}
+
 int Vm::set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops) {
   if (std::find(vcpu_ids_.begin(), vcpu_ids_.end(), vcpu_id) == vcpu_ids_.end()) return -EINVAL;
   VcpuRun& v = runs_[vcpu_id];

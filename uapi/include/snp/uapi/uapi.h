@@ -11,6 +11,18 @@
 // macros; so that this header works in either include order, each macro is set aside for
 // the declarations and restored at the end. (In a file that includes <linux/kvm.h>, the
 // macro is what a bare or qualified name then expands to: the same number.)
+#pragma push_macro("KVM_X86_GRP_SYSTEM")
+#undef KVM_X86_GRP_SYSTEM
+#pragma push_macro("KVM_X86_XCOMP_GUEST_SUPP")
+#undef KVM_X86_XCOMP_GUEST_SUPP
+#pragma push_macro("KVM_X86_GRP_SEV")
+#undef KVM_X86_GRP_SEV
+#pragma push_macro("KVM_X86_SEV_VMSA_FEATURES")
+#undef KVM_X86_SEV_VMSA_FEATURES
+#pragma push_macro("KVM_VCPU_TSC_CTRL")
+#undef KVM_VCPU_TSC_CTRL
+#pragma push_macro("KVM_VCPU_TSC_OFFSET")
+#undef KVM_VCPU_TSC_OFFSET
 #pragma push_macro("KVM_CAP_EXIT_HYPERCALL")
 #undef KVM_CAP_EXIT_HYPERCALL
 #pragma push_macro("KVM_CAP_USER_MEMORY2")
@@ -142,6 +154,29 @@ inline constexpr std::uint32_t KVM_MEM_GUEST_MEMFD = 1U << 2;
 inline constexpr std::uint64_t GUEST_MEMFD_FLAG_MMAP = 1ULL << 0;
 inline constexpr std::uint64_t GUEST_MEMFD_FLAG_INIT_SHARED = 1ULL << 1;
 inline constexpr std::uint64_t KVM_MEMORY_ATTRIBUTE_PRIVATE = 1ULL << 3;
+
+/// KVM_SET_USER_MEMORY_REGION's struct (v1): the first 32 bytes of the v2 one. Its ioctl takes
+/// the flags of KVM_SET_USER_MEMORY_REGION_V1_FLAGS only.
+struct kvm_userspace_memory_region {
+  std::uint32_t slot = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t guest_phys_addr = 0;
+  std::uint64_t memory_size = 0;
+  std::uint64_t userspace_addr = 0;
+};
+static_assert(sizeof(kvm_userspace_memory_region) == 32);
+inline constexpr std::uint32_t KVM_SET_USER_MEMORY_REGION_V1_FLAGS = KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY;
+/// KVM_SET_NR_MMU_PAGES refuses fewer (arch/x86/include/asm/kvm_host.h).
+inline constexpr std::uint64_t KVM_MIN_ALLOC_MMU_PAGES = 64;
+/// KVM_GET/HAS_DEVICE_ATTR groups and attributes (asm/kvm.h): on /dev/kvm the system group's
+/// XCOMP_GUEST_SUPP (supported XCR0) and the SEV group's VMSA_FEATURES; on a vCPU the TSC
+/// control group's TSC offset.
+inline constexpr std::uint32_t KVM_X86_GRP_SYSTEM = 0;
+inline constexpr std::uint64_t KVM_X86_XCOMP_GUEST_SUPP = 0;
+inline constexpr std::uint32_t KVM_X86_GRP_SEV = 1;
+inline constexpr std::uint64_t KVM_X86_SEV_VMSA_FEATURES = 0;
+inline constexpr std::uint32_t KVM_VCPU_TSC_CTRL = 0;
+inline constexpr std::uint64_t KVM_VCPU_TSC_OFFSET = 0;
 
 struct kvm_userspace_memory_region2 {
   std::uint32_t slot = 0;
@@ -414,3 +449,9 @@ inline constexpr std::uint64_t KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1ULL << 0;
 #pragma pop_macro("KVM_CAP_MEMORY_FAULT_INFO")
 #pragma pop_macro("KVM_CAP_USER_MEMORY2")
 #pragma pop_macro("KVM_CAP_EXIT_HYPERCALL")
+#pragma pop_macro("KVM_VCPU_TSC_OFFSET")
+#pragma pop_macro("KVM_VCPU_TSC_CTRL")
+#pragma pop_macro("KVM_X86_SEV_VMSA_FEATURES")
+#pragma pop_macro("KVM_X86_GRP_SEV")
+#pragma pop_macro("KVM_X86_XCOMP_GUEST_SUPP")
+#pragma pop_macro("KVM_X86_GRP_SYSTEM")

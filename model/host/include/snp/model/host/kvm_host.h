@@ -156,6 +156,13 @@ class Host {
 
   /// KVM_CHECK_EXTENSION on /dev/kvm (`vm` = nullptr) or on a VM fd.
   int check_extension(const Vm* vm, long cap) const;
+  /// KVM_GET_DEVICE_ATTR / KVM_HAS_DEVICE_ATTR on /dev/kvm (__kvm_x86_dev_get_attr): the
+  /// system group's XCOMP_GUEST_SUPP (kSupportedXcr0), the SEV group's VMSA_FEATURES
+  /// (sev_dev_get_attr: the supported VMSA features, 0 without SEV-ES); -ENXIO for the rest.
+  int dev_get_attr(std::uint32_t group, std::uint64_t attr, std::uint64_t* value) const;
+  /// kvm_caps.supported_xcr0 of the simulated host: x87, SSE, AVX and PKRU, as on an EPYC
+  /// Milan (no AVX-512); a documented choice (docs/kvm.md).
+  static constexpr std::uint64_t kSupportedXcr0 = 0x207;
   /// KVM_CREATE_VM: a VM id, or -EINVAL for an unsupported type.
   long create_vm(unsigned long type);
   Vm* vm(std::uint64_t id);
@@ -254,6 +261,11 @@ class Vm {
   /// KVM_ENABLE_CAP on the VM: 0 or -errno. KVM_CAP_EXIT_HYPERCALL takes the mask of
   /// hypercalls to exit on in args[0] (facts §8.5); no other VM capability is modelled.
   int enable_cap(std::uint32_t cap, std::uint32_t flags, const std::uint64_t (&args)[4]);
+  /// KVM_SET_NR_MMU_PAGES (kvm_vm_ioctl_set_nr_mmu_pages): -EINVAL below
+  /// KVM_MIN_ALLOC_MMU_PAGES, else the request is kept under kvm->slots_lock. The shadow MMU's
+  /// page pool is not modelled (docs/kvm.md): the number is recorded, nothing is zapped.
+  int set_nr_mmu_pages(std::uint64_t pages);
+  std::uint64_t n_requested_mmu_pages() const { return n_requested_mmu_pages_; }
   std::uint64_t hypercall_exit_mask() const { return hypercall_exit_mask_; }
   /// KVM_CREATE_VCPU: 0 or -errno.
   int create_vcpu(unsigned long vcpu_id);
@@ -425,6 +437,7 @@ class Vm {
   SevVmState sev_;
   std::uint64_t next_gmem_ = 1;
   std::uint64_t hypercall_exit_mask_ = 0;
+  std::uint64_t n_requested_mmu_pages_ = 0;  ///< kvm->arch.n_requested_mmu_pages
   kern::Mutex guest_req_mutex_;
   std::uint64_t guest_seqno_ = 0;
   struct VcpuArch {
