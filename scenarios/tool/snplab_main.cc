@@ -20,6 +20,9 @@
 #include "snp/scenarios/rmp_walkthrough.h"
 
 #include "cli.h"
+#if SNPLAB_HAVE_VALIDATE
+#include "validate_cli.h"
+#endif
 
 namespace {
 
@@ -171,6 +174,9 @@ int main(int argc, char** argv) {
     if (cmd == "scenario") return sc::scenario_cli(sc::Catalogue::builtin(), "snplab scenario", argc - 2, argv + 2, stdout, stderr);
     if (cmd == "measure") return sc::measure_main(argc - 2, argv + 2, stdout, stderr);
     if (cmd == "report") return sc::report_main(argc - 2, argv + 2, stdout, stderr);
+#if SNPLAB_HAVE_VALIDATE
+    if (cmd == "validate") return snplab::validate::validate_main(argc - 2, argv + 2, stdout, stderr);
+#endif
   }
   CLI::App app{"snplab: a laboratory for AMD SEV-SNP host software - the RMP, the PSP firmware and KVM's SNP host "
                "side modelled, race scenarios explored on the simulator, the real ioctls on /dev/kvm and /dev/sev.",
@@ -204,6 +210,11 @@ int main(int argc, char** argv) {
   app.add_subcommand("report", "attestation reports: show, verify against AMD's roots and a policy, fetch-url, "
                                "simulate (`snplab report --help`)")
       ->allow_extras();
+#if SNPLAB_HAVE_VALIDATE
+  app.add_subcommand("validate", "run the property suite against the real /dev/kvm and /dev/sev or the simulator; a "
+                                 "table, --json or --junit FILE (`snplab validate --help`)")
+      ->allow_extras();
+#endif
 
   if (argc >= 2 && argv[1][0] != '-' && std::string_view(argv[1]) != "help" && std::string_view(argv[1]) != "version") {
     try {

@@ -95,6 +95,18 @@ check(["report", "verify", os.path.join(reports, "oak/genoa_oc.report.bin"), "--
       "snplab.report.verify/1")
 
 check(["profiles", "--json"], 0, "snplab.profiles/1")
+
+# validate: the suite on the simulator (every property runs or says why not), and its JUnit XML.
+import xml.dom.minidom
+with tempfile.TemporaryDirectory() as d:
+    junit = os.path.join(d, "validate.xml")
+    doc = check(["validate", "--backend", "sim", "--cases", "20", "--junit", junit, "--json"], 0, "snplab.validate/1")
+    try:
+        cases = xml.dom.minidom.parse(junit).getElementsByTagName("testcase")
+        if doc is not None and len(cases) != len(doc["properties"]):
+            failures.append(f"validate --junit: {len(cases)} testcases, the JSON lists {len(doc['properties'])}")
+    except Exception as e:  # noqa: BLE001 - any parse error is the finding
+        failures.append(f"validate --junit: not XML: {e}")
 try:
     os.close(os.open("/dev/kvm", os.O_RDWR))
     check(["probe", "--json"], 0, "snplab.probe/1")

@@ -19,12 +19,13 @@
 #include "snp/hw/kvm_backend.h"
 #include "snp/hw/probe.h"
 #include "support/backends.h"
-#include "support/ref_memslots.h"
+#include "ref_memslots.h"  // scenarios/validate: the oracle the validate suite uses too
 
 namespace snplab::test {
 namespace {
 
 namespace uapi = uapi;
+using validate::RefMemslots;
 
 class BackendProperty : public BackendTest {
  protected:

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <map>
 
-namespace snplab::test {
+namespace snplab::validate {
 
 class RefMemslots {
  public:
@@ -58,4 +58,4 @@ class RefMemslots {
   std::map<std::uint32_t, Slot> slots_;
 };
 
-}  // namespace snplab::test
+}  // namespace snplab::validate
