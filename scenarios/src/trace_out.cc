@@ -67,27 +67,6 @@ void for_each_code_point(std::string_view s, Emit&& emit) {
   }
 }
 
-/// Text content or attribute value for XML/HTML. XML 1.0 forbids most control characters
-/// even as references, so they become U+FFFD; tab and newline stay (tooltips use newlines).
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for_each_code_point(s, [&out](char32_t cp, std::string_view bytes) {
-    switch (cp) {
-      case '<': out += "&lt;"; return;
-      case '>': out += "&gt;"; return;
-      case '&': out += "&amp;"; return;
-      case '"': out += "&quot;"; return;
-      case '\'': out += "&#39;"; return;
-      case '\t':
-      case '\n': out += bytes; return;
-      default: break;
-    }
-    const bool forbidden = cp < 0x20 || cp == 0xFFFE || cp == 0xFFFF;
-    out += forbidden ? kReplacement : bytes;
-  });
-  return out;
-}
 
 /// A JSON string literal, quotes included.
 std::string json_quote(std::string_view s) {
@@ -337,6 +316,28 @@ std::string connector(const Layout& l, std::size_t from, std::size_t from_lane, 
 }
 
 }  // namespace
+
+// Text content or attribute value for XML/HTML (trace_out.h). XML 1.0 forbids most control characters
+/// even as references, so they become U+FFFD; tab and newline stay (tooltips use newlines).
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for_each_code_point(s, [&out](char32_t cp, std::string_view bytes) {
+    switch (cp) {
+      case '<': out += "&lt;"; return;
+      case '>': out += "&gt;"; return;
+      case '&': out += "&amp;"; return;
+      case '"': out += "&quot;"; return;
+      case '\'': out += "&#39;"; return;
+      case '\t':
+      case '\n': out += bytes; return;
+      default: break;
+    }
+    const bool forbidden = cp < 0x20 || cp == 0xFFFE || cp == 0xFFFF;
+    out += forbidden ? kReplacement : bytes;
+  });
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -152,24 +152,15 @@ struct SetRegion : Command {
     const int want = ref.set(slot, flags, gpa, size, model_uaddr());
     std::vector<int> got;
     for (Side& side : s.sides) {
-      const std::uint64_t ua = side.mems[mem].addr() + uoff;
-      if (v1) {
-        uapi::kvm_userspace_memory_region r;
-        r.slot = slot;
-        r.flags = flags;
-        r.guest_phys_addr = gpa;
-        r.memory_size = size;
-        r.userspace_addr = ua;
-        got.push_back(errno_of(side.vms[vm]->set_user_memory_region(r)));
-      } else {
-        uapi::kvm_userspace_memory_region2 r;
-        r.slot = slot;
-        r.flags = flags;
-        r.guest_phys_addr = gpa;
-        r.memory_size = size;
-        r.userspace_addr = ua;
-        got.push_back(errno_of(side.vms[vm]->set_user_memory_region2(r)));
-      }
+      uapi::kvm_userspace_memory_region2 r;
+      r.slot = slot;
+      r.flags = flags;
+      r.guest_phys_addr = gpa;
+      r.memory_size = size;
+      r.userspace_addr = side.mems[mem].addr() + uoff;
+      // The v1 struct is the v2 one's first 32 bytes.
+      const uapi::kvm_userspace_memory_region r1{r.slot, r.flags, r.guest_phys_addr, r.memory_size, r.userspace_addr};
+      got.push_back(errno_of(v1 ? side.vms[vm]->set_user_memory_region(r1) : side.vms[vm]->set_user_memory_region2(r)));
     }
     std::ostringstream what;
     show(what);

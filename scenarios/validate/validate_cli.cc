@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "snp/api/sim_backend.h"
+#include "snp/scenarios/trace_out.h"
 #include "validate.h"
 #if SNPLAB_HAVE_HW
 #include "snp/hw/kvm_backend.h"
@@ -22,31 +23,12 @@
 namespace snplab::validate {
 
 namespace cli = scenarios::cli;
+using scenarios::xml_escape;
 
 namespace {
 
 constexpr std::string_view kProg = "snplab validate";
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (const char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 has no other control characters than tab, newline and carriage return.
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t' && ch != '\r') {
-          out += '?';
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out;
-}
 
 struct Row {
   const Property* p;

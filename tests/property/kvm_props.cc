@@ -29,6 +29,22 @@ using validate::RefMemslots;
 
 class BackendProperty : public BackendTest {
  protected:
+  /// A default VM with vCPU 0 and, where the kernel has guest_memfd, a 16 KiB guest_memfd.
+  void vm_vcpu_gmem(std::optional<api::Vm>& vm, std::optional<api::Vcpu>& vcpu, std::optional<api::GuestMemfd>& gmem) {
+    auto v = kvm_->create_vm();
+    ASSERT_TRUE(v) << v.error().to_string();
+    vm.emplace(std::move(*v));
+    auto c = vm->create_vcpu(0);
+    ASSERT_TRUE(c) << c.error().to_string();
+    vcpu.emplace(std::move(*c));
+    if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); cap && *cap > 0) {
+      uapi::kvm_create_guest_memfd g;
+      g.size = 0x4000;
+      auto made = vm->create_guest_memfd(g);
+      ASSERT_TRUE(made) << made.error().to_string();
+      gmem.emplace(std::move(*made));
+    }
+  }
 
   /// rc::check with this backend's case budget (the 2021 rapidcheck has no overload for it).
   template <class F>
@@ -202,19 +218,11 @@ TEST_P(BackendProperty, GuestMemfdFallocate_ModesAndRanges_AsTheKernel) {
 // kvm->users_count: a vCPU file and a guest_memfd file each hold their VM, so closing the VM
 // fd first leaves both usable; the VM goes with the last of them (kvm_put_kvm).
 TEST_P(BackendProperty, VmFdClosedFirst_VcpuAndGuestMemfdKeepTheVm) {
-  auto vm = kvm_->create_vm();
-  ASSERT_TRUE(vm) << vm.error().to_string();
-  auto vcpu = vm->create_vcpu(0);
-  ASSERT_TRUE(vcpu) << vcpu.error().to_string();
+  std::optional<api::Vm> vm;
+  std::optional<api::Vcpu> vcpu;
   std::optional<api::GuestMemfd> gmem;
-  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); cap && *cap > 0) {
-    uapi::kvm_create_guest_memfd g;
-    g.size = 0x4000;
-    auto made = vm->create_guest_memfd(g);
-    ASSERT_TRUE(made) << made.error().to_string();
-    gmem.emplace(std::move(*made));
-  }
-  { api::Vm closing = std::move(*vm); }  // the VM fd goes first
+  ASSERT_NO_FATAL_FAILURE(vm_vcpu_gmem(vm, vcpu, gmem));
+  vm.reset();  // the VM fd goes first
   auto regs = vcpu->get_regs();
   EXPECT_TRUE(regs.has_value()) << regs.error().to_string();
   if (gmem) {
@@ -231,18 +239,10 @@ TEST_P(BackendProperty, VmFdClosedFirst_VcpuAndGuestMemfdKeepTheVm) {
 // fd, then vfs_fallocate()'s range and mode checks, then ENODEV for a file that is not regular.
 // The same table on both backends is the differential check: the hw backend issues each call.
 TEST_P(BackendProperty, WrongFiles_AnswerTheKernelsErrno) {
-  auto vm = kvm_->create_vm();
-  ASSERT_TRUE(vm) << vm.error().to_string();
-  auto vcpu = vm->create_vcpu(0);
-  ASSERT_TRUE(vcpu) << vcpu.error().to_string();
+  std::optional<api::Vm> vm;
+  std::optional<api::Vcpu> vcpu;
   std::optional<api::GuestMemfd> gmem;
-  if (auto cap = vm->check_extension(uapi::KVM_CAP_GUEST_MEMFD); cap && *cap > 0) {
-    uapi::kvm_create_guest_memfd g;
-    g.size = 0x4000;
-    auto made = vm->create_guest_memfd(g);
-    ASSERT_TRUE(made) << made.error().to_string();
-    gmem.emplace(std::move(*made));
-  }
+  ASSERT_NO_FATAL_FAILURE(vm_vcpu_gmem(vm, vcpu, gmem));
   api::Handle closed = 0;
   {
     auto spare = kvm_->create_vm();

@@ -28,4 +28,8 @@ std::string timeline_svg(const model::engine::RunResult& run, const TraceInfo& i
 /// An HTML page with the SVG inline, the findings and the replay string as text.
 std::string timeline_html(const model::engine::RunResult& run, const TraceInfo& info);
 
+/// `s` as XML/HTML text or attribute value: markup characters as references, invalid UTF-8
+/// and the control characters XML 1.0 forbids as U+FFFD; tab and newline kept.
+std::string xml_escape(std::string_view s);
+
 }  // namespace snplab::scenarios
