@@ -317,8 +317,9 @@ std::string connector(const Layout& l, std::size_t from, std::size_t from_lane, 
 
 }  // namespace
 
-// Text content or attribute value for XML/HTML (trace_out.h). XML 1.0 forbids most control characters
-/// even as references, so they become U+FFFD; tab and newline stay (tooltips use newlines).
+// Text content or attribute value for XML/HTML (trace_out.h). XML 1.0 forbids most control
+// characters even as references, so they become U+FFFD; tab and newline stay (tooltips use
+// newlines).
 std::string xml_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
