@@ -36,10 +36,17 @@ std::string_view to_string(Op op) {
     case Op::KvmSetRegs: return "KVM_SET_REGS";
     case Op::KvmGetSregs: return "KVM_GET_SREGS";
     case Op::KvmSetSregs: return "KVM_SET_SREGS";
+    case Op::KvmGetSupportedCpuid: return "KVM_GET_SUPPORTED_CPUID";
+    case Op::KvmSetCpuid2: return "KVM_SET_CPUID2";
+    case Op::KvmGetCpuid2: return "KVM_GET_CPUID2";
+    case Op::KvmGetXsave: return "KVM_GET_XSAVE";
+    case Op::KvmSetXsave: return "KVM_SET_XSAVE";
+    case Op::KvmSetDeviceAttr: return "KVM_SET_DEVICE_ATTR";
     case Op::SevIssueCmd: return "SEV_ISSUE_CMD";
     case Op::OpenDevKvm: return "open(/dev/kvm)";
     case Op::OpenDevSev: return "open(/dev/sev)";
     case Op::Mmap: return "mmap";
+    case Op::MmapGuestMemfd: return "mmap(guest_memfd)";
     case Op::MmapKvmRun: return "mmap(kvm_run)";
     case Op::Munmap: return "munmap";
     case Op::Fallocate: return "fallocate";

@@ -18,6 +18,12 @@ class DeadBackend final : public Backend {
     return gone(Op::KvmGetDeviceAttr);
   }
   Status kvm_has_device_attr(Handle, std::uint32_t, std::uint64_t) override { return gone(Op::KvmHasDeviceAttr); }
+  Status kvm_set_device_attr(Handle, std::uint32_t, std::uint64_t, std::uint64_t) override {
+    return gone(Op::KvmSetDeviceAttr);
+  }
+  Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_supported_cpuid(Handle, std::uint32_t) override {
+    return gone(Op::KvmGetSupportedCpuid);
+  }
   Status kvm_set_user_memory_region(Handle, const uapi::kvm_userspace_memory_region&) override {
     return gone(Op::KvmSetUserMemoryRegion);
   }
@@ -35,12 +41,19 @@ class DeadBackend final : public Backend {
   Result<Handle> kvm_create_vcpu(Handle, unsigned long) override { return gone(Op::KvmCreateVcpu); }
   Status kvm_memory_encrypt_op(Handle, uapi::kvm_sev_cmd&) override { return gone(Op::KvmMemoryEncryptOp); }
   Status gmem_fallocate(Handle, int, std::uint64_t, std::uint64_t) override { return gone(Op::Fallocate); }
+  Result<std::uint64_t> gmem_mmap(Handle, std::uint64_t, std::uint64_t) override { return gone(Op::MmapGuestMemfd); }
   Result<RunExit> kvm_run(Handle) override { return gone(Op::KvmRun); }
   Status kvm_run_complete(Handle, const RunCompletion&) override { return gone(Op::KvmRun); }
   Result<uapi::kvm_regs> kvm_get_regs(Handle) override { return gone(Op::KvmGetRegs); }
   Status kvm_set_regs(Handle, const uapi::kvm_regs&) override { return gone(Op::KvmSetRegs); }
   Result<uapi::kvm_sregs> kvm_get_sregs(Handle) override { return gone(Op::KvmGetSregs); }
   Status kvm_set_sregs(Handle, const uapi::kvm_sregs&) override { return gone(Op::KvmSetSregs); }
+  Status kvm_set_cpuid2(Handle, std::span<const uapi::kvm_cpuid_entry2>) override { return gone(Op::KvmSetCpuid2); }
+  Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_cpuid2(Handle, std::uint32_t) override {
+    return gone(Op::KvmGetCpuid2);
+  }
+  Result<uapi::kvm_xsave> kvm_get_xsave(Handle) override { return gone(Op::KvmGetXsave); }
+  Status kvm_set_xsave(Handle, const uapi::kvm_xsave&) override { return gone(Op::KvmSetXsave); }
   Result<Handle> open_sev() override { return gone(Op::OpenDevSev); }
   Status sev_issue_cmd(Handle, std::uint32_t, void*, std::uint32_t* fw_error) override {
     if (fw_error != nullptr) *fw_error = 0;
@@ -68,6 +81,12 @@ Backend& dead_backend() {
 Status GuestMemfd::punch_hole(std::uint64_t offset, std::uint64_t len) {
   constexpr int kFallocKeepSize = 0x01, kFallocPunchHole = 0x02;  // <linux/falloc.h>
   return backend().gmem_fallocate(handle(), kFallocKeepSize | kFallocPunchHole, offset, len);
+}
+
+Result<UserMemory> GuestMemfd::mmap(std::uint64_t offset, std::uint64_t len) {
+  auto addr = backend().gmem_mmap(handle(), offset, len);
+  if (!addr) return addr.error();
+  return UserMemory(&backend(), *addr, len);
 }
 
 Result<GuestMemfd> Vm::create_guest_memfd(const uapi::kvm_create_guest_memfd& g) {

@@ -56,13 +56,16 @@ inline constexpr auto api_KVM_MAP_GPA_RANGE_ENCRYPTED = uapi::KVM_MAP_GPA_RANGE_
 inline constexpr auto api_KVM_MAP_GPA_RANGE_PAGE_SZ_2M = uapi::KVM_MAP_GPA_RANGE_PAGE_SZ_2M;
 inline constexpr auto api_KVM_EXIT_SNP_REQ_CERTS = uapi::KVM_EXIT_SNP_REQ_CERTS;
 inline constexpr auto api_KVM_MEMORY_EXIT_FLAG_PRIVATE = uapi::KVM_MEMORY_EXIT_FLAG_PRIVATE;
+inline constexpr auto api_KVM_CPUID_FLAG_SIGNIFCANT_INDEX = uapi::KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
 }  // namespace snplab::hw::mirror
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -339,7 +342,7 @@ std::string cmd_detail(std::string_view name, std::uint32_t id) {
 
 /// What kvm_run holds after an exit, for the exits snplab handles (facts §8.4-§8.6). The
 /// exits without a payload (HLT, SHUTDOWN, ...) carry the reason alone.
-api::RunExit translate_exit(const void* area) {
+api::RunExit translate_exit(const void* area, std::size_t area_size) {
   const auto* run = static_cast<const kvm_run*>(area);
   const auto* exit_union = static_cast<const unsigned char*>(area) + compat::kKvmRunExitUnionOffset;
   api::RunExit x;
@@ -350,6 +353,11 @@ api::RunExit translate_exit(const void* area) {
       x.io.size = run->io.size;
       x.io.port = run->io.port;
       x.io.count = run->io.count;
+      if (run->io.data_offset < area_size) {
+        const std::uint64_t n = std::min<std::uint64_t>({std::uint64_t{run->io.size} * run->io.count, sizeof(x.io.data),
+                                                         area_size - run->io.data_offset});
+        std::memcpy(x.io.data, static_cast<const std::uint8_t*>(area) + run->io.data_offset, static_cast<std::size_t>(n));
+      }
       break;
     case KVM_EXIT_HYPERCALL:
       x.hypercall.nr = run->hypercall.nr;
@@ -407,7 +415,7 @@ KvmBackend::~KvmBackend() {
     if (o.kind != Kind::Vcpu) release(fd, o);
   }
   objects_.clear();
-  for (const auto& [addr, size] : user_maps_) ::munmap(to_ptr(addr), size);
+  for (const auto& [addr, m] : user_maps_) ::munmap(to_ptr(addr), m.size);
   user_maps_.clear();
   ::close(sys_fd_);
 }
@@ -526,6 +534,67 @@ api::Status KvmBackend::kvm_has_device_attr(api::Handle h, std::uint32_t group, 
     return sys_error(api::Op::KvmHasDeviceAttr, errno, fmt::format("group {} attr {}", group, attr));
   }
   return api::ok();
+}
+
+api::Status KvmBackend::kvm_set_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr, std::uint64_t value) {
+  const int fd = fd_of(h);
+  if (fd < 0) return bad_handle(api::Op::KvmSetDeviceAttr, h);
+  if (device_attr(fd, KVM_SET_DEVICE_ATTR, group, attr, &value) != 0) {
+    return sys_error(api::Op::KvmSetDeviceAttr, errno, fmt::format("group {} attr {}", group, attr));
+  }
+  return api::ok();
+}
+
+namespace {
+
+// The ioctls whose struct ends in a flexible array. Debian's headers declare those arrays
+// with __DECLARE_FLEX_ARRAY, which in C++ adds an empty struct member: sizeof(kvm_cpuid2)
+// is 12 there and sizeof(kvm_xsave) 4100, so the macros' request numbers (which encode the
+// size) are not the kernel's. The numbers are built here from the C sizes instead.
+struct CpuidHeader {
+  std::uint32_t nent;
+  std::uint32_t padding;
+};
+constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
+constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
+constexpr unsigned long kGetCpuid2 = _IOWR(KVMIO, 0x91, CpuidHeader);
+constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, uapi::kvm_xsave);
+constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, uapi::kvm_xsave);
+static_assert(kGetSupportedCpuid == 0xc008ae05UL && kGetXsave == 0x9000aea4UL);
+
+/// struct kvm_cpuid2 with room for `n` entries (a flexible array in the uapi).
+struct CpuidBuffer {
+  explicit CpuidBuffer(std::uint32_t n)
+      : bytes((sizeof(CpuidHeader) + std::size_t{n} * sizeof(uapi::kvm_cpuid_entry2) + 7) / 8) {
+    header()->nent = n;
+  }
+  CpuidHeader* header() { return reinterpret_cast<CpuidHeader*>(bytes.data()); }
+  std::vector<uapi::kvm_cpuid_entry2> entries() {
+    std::vector<uapi::kvm_cpuid_entry2> out(header()->nent);
+    std::memcpy(static_cast<void*>(out.data()), reinterpret_cast<const std::uint8_t*>(bytes.data()) + sizeof(CpuidHeader),
+                out.size() * sizeof(uapi::kvm_cpuid_entry2));
+    return out;
+  }
+  std::vector<std::uint64_t> bytes;  // u64 elements: the kernel struct's alignment
+};
+
+}  // namespace
+
+api::Result<std::vector<uapi::kvm_cpuid_entry2>> KvmBackend::kvm_get_supported_cpuid(api::Handle kvm, std::uint32_t nent) {
+  const int fd = fd_of(kvm);
+  if (fd < 0) return bad_handle(api::Op::KvmGetSupportedCpuid, kvm);
+  // The kernel fills at most KVM_MAX_CPUID_ENTRIES whatever nent says: no larger buffer.
+  const std::uint32_t room = std::min(nent, uapi::KVM_MAX_CPUID_ENTRIES);
+  CpuidBuffer buf(room);
+  buf.header()->nent = nent;
+  // uapi: KVM_GET_SUPPORTED_CPUID (api.rst 4.46) on /dev/kvm: the kernel reads nent, writes
+  // up to min(nent, KVM_MAX_CPUID_ENTRIES) entries and the count back into nent; E2BIG when
+  // they do not fit.
+  if (::ioctl(fd, kGetSupportedCpuid, buf.header()) != 0) {
+    return sys_error(api::Op::KvmGetSupportedCpuid, errno, fmt::format("nent {}", nent));
+  }
+  if (buf.header()->nent > room) return sys_error(api::Op::KvmGetSupportedCpuid, E2BIG, "the kernel reported more than fit");
+  return buf.entries();
 }
 
 // ---- VM fd ------------------------------------------------------------------------------
@@ -647,6 +716,21 @@ api::Status KvmBackend::gmem_fallocate(api::Handle gmem, int mode, std::uint64_t
   return api::ok();
 }
 
+api::Result<std::uint64_t> KvmBackend::gmem_mmap(api::Handle gmem, std::uint64_t offset, std::uint64_t len) {
+  const int fd = fd_of(gmem);
+  if (fd < 0) return bad_handle(api::Op::MmapGuestMemfd, gmem);
+  if (offset > static_cast<std::uint64_t>(INT64_MAX)) return sys_error(api::Op::MmapGuestMemfd, EINVAL, "offset past the largest file offset");
+  // uapi: mmap(2) of a guest_memfd: MAP_SHARED is required (kvm_gmem_mmap), the offset page
+  // aligned; a kernel whose guest_memfd has no mmap, or a file without GUEST_MEMFD_FLAG_MMAP,
+  // answers ENODEV.
+  void* p = ::mmap(nullptr, static_cast<std::size_t>(len), PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return sys_error(api::Op::MmapGuestMemfd, errno, fmt::format("offset 0x{:x} len 0x{:x}", offset, len));
+  const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
+  const std::lock_guard<std::mutex> lock(mu_);
+  user_maps_[addr] = UserMap{len, true};
+  return addr;
+}
+
 // ---- vCPU fd ------------------------------------------------------------------------------
 
 api::Result<void*> KvmBackend::run_area(api::Handle vcpu) {
@@ -697,16 +781,23 @@ api::Result<api::RunExit> KvmBackend::kvm_run(api::Handle vcpu) {
   // exit's union member. It fails with EFAULT *and* exit_reason = KVM_EXIT_MEMORY_FAULT to
   // report a memory fault (facts §8.4); for any other error exit_reason is undefined.
   const int r = ::ioctl(fd, KVM_RUN, 0);
-  return decode_kvm_run(r, r != 0 ? errno : 0, run);
+  const int saved = errno;
+  std::size_t run_size = 0;
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    auto it = objects_.find(fd);
+    if (it != objects_.end()) run_size = it->second.run_size;
+  }
+  return decode_kvm_run(r, r != 0 ? saved : 0, run, run_size);
 }
 
-api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, const void* run_area) {
+api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, const void* run_area, std::size_t run_size) {
   const auto* run = static_cast<const ::kvm_run*>(run_area);
   if (ioctl_result != 0) {
-    if (errno_value == EFAULT && run->exit_reason == KVM_EXIT_MEMORY_FAULT) return translate_exit(run_area);
+    if (errno_value == EFAULT && run->exit_reason == KVM_EXIT_MEMORY_FAULT) return translate_exit(run_area, run_size);
     return sys_error(api::Op::KvmRun, errno_value);
   }
-  return translate_exit(run_area);
+  return translate_exit(run_area, run_size);
 }
 
 api::Status KvmBackend::kvm_run_complete(api::Handle vcpu, const api::RunCompletion& c) {
@@ -771,6 +862,61 @@ api::Result<uapi::kvm_sregs> KvmBackend::kvm_get_sregs(api::Handle vcpu) {
 
 api::Status KvmBackend::kvm_set_sregs(api::Handle vcpu, const uapi::kvm_sregs& s) {
   return vcpu_set<::kvm_sregs>(fd_of(vcpu), vcpu, api::Op::KvmSetSregs, KVM_SET_SREGS, s);
+}
+
+static_assert(sizeof(uapi::kvm_cpuid_entry2) == sizeof(::kvm_cpuid_entry2));
+static_assert(offsetof(uapi::kvm_cpuid_entry2, eax) == offsetof(::kvm_cpuid_entry2, eax));
+static_assert(offsetof(uapi::kvm_cpuid_entry2, padding) == offsetof(::kvm_cpuid_entry2, padding));
+// The kernel's struct is region[1024] and, from 5.17, a flexible `extra` for KVM_GET_XSAVE2:
+// KVM_GET/SET_XSAVE copy the 4096 bytes of region.
+static_assert(sizeof(uapi::kvm_xsave) == sizeof(::kvm_xsave::region) && offsetof(::kvm_xsave, region) == 0);
+static_assert(mirror::api_KVM_CPUID_FLAG_SIGNIFCANT_INDEX == KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+
+api::Status KvmBackend::kvm_set_cpuid2(api::Handle vcpu, std::span<const uapi::kvm_cpuid_entry2> entries) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmSetCpuid2, vcpu);
+  // More than the kernel takes is refused before a buffer of that size is made.
+  if (entries.size() > uapi::KVM_MAX_CPUID_ENTRIES) {
+    return sys_error(api::Op::KvmSetCpuid2, E2BIG, fmt::format("{} entries, at most {}", entries.size(), uapi::KVM_MAX_CPUID_ENTRIES));
+  }
+  CpuidBuffer buf(static_cast<std::uint32_t>(entries.size()));
+  if (!entries.empty()) {
+    std::memcpy(reinterpret_cast<std::uint8_t*>(buf.bytes.data()) + sizeof(CpuidHeader), entries.data(), entries.size_bytes());
+  }
+  // uapi: KVM_SET_CPUID2 (api.rst 4.20): the kernel reads nent and that many entries.
+  if (::ioctl(fd, kSetCpuid2, buf.header()) != 0) return sys_error(api::Op::KvmSetCpuid2, errno);
+  return api::ok();
+}
+
+api::Result<std::vector<uapi::kvm_cpuid_entry2>> KvmBackend::kvm_get_cpuid2(api::Handle vcpu, std::uint32_t nent) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmGetCpuid2, vcpu);
+  const std::uint32_t room = std::min(nent, uapi::KVM_MAX_CPUID_ENTRIES);
+  CpuidBuffer buf(room);
+  // uapi: KVM_GET_CPUID2 (api.rst 4.61): the kernel reads nent, writes the vCPU's entries
+  // and their count; E2BIG when nent is smaller.
+  if (::ioctl(fd, kGetCpuid2, buf.header()) != 0) return sys_error(api::Op::KvmGetCpuid2, errno, fmt::format("nent {}", nent));
+  if (buf.header()->nent > room) return sys_error(api::Op::KvmGetCpuid2, E2BIG, "the kernel reported more than fit");
+  return buf.entries();
+}
+
+api::Result<uapi::kvm_xsave> KvmBackend::kvm_get_xsave(api::Handle vcpu) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmGetXsave, vcpu);
+  uapi::kvm_xsave x;
+  // uapi: KVM_GET_XSAVE (api.rst 4.42): the kernel writes the 4096 bytes of region.
+  if (::ioctl(fd, kGetXsave, &x) != 0) return sys_error(api::Op::KvmGetXsave, errno);
+  return x;
+}
+
+api::Status KvmBackend::kvm_set_xsave(api::Handle vcpu, const uapi::kvm_xsave& x) {
+  const int fd = fd_of(vcpu);
+  if (fd < 0) return bad_handle(api::Op::KvmSetXsave, vcpu);
+  uapi::kvm_xsave copy = x;
+  // uapi: KVM_SET_XSAVE (api.rst 4.43): the kernel reads the vCPU's uabi size of it (4096
+  // bytes unless KVM_CAP_XSAVE2 enabled larger dynamic state, which snplab never enables).
+  if (::ioctl(fd, kSetXsave, &copy) != 0) return sys_error(api::Op::KvmSetXsave, errno);
+  return api::ok();
 }
 
 api::Status KvmBackend::set_real_mode_entry(api::Handle vcpu, std::uint64_t rip) {
@@ -852,43 +998,78 @@ api::Result<std::uint64_t> KvmBackend::user_alloc(std::uint64_t size) {
   if (p == MAP_FAILED) return sys_error(api::Op::Mmap, errno, fmt::format("size 0x{:x}", size));
   const auto addr = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
   const std::lock_guard<std::mutex> lock(mu_);
-  user_maps_[addr] = size;
+  user_maps_[addr] = UserMap{size, false};
   return addr;
 }
 
-api::Status KvmBackend::user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) {
-  const std::lock_guard<std::mutex> lock(mu_);
+const KvmBackend::UserMap* KvmBackend::user_map(std::uint64_t uaddr, std::uint64_t n) const {
   auto it = user_maps_.upper_bound(uaddr);
-  if (it == user_maps_.begin()) return sys_error(api::Op::UserWrite, EFAULT, "not in a user_alloc mapping");
+  if (it == user_maps_.begin()) return nullptr;
   --it;
   const std::uint64_t off = uaddr - it->first;
-  if (off > it->second || bytes.size() > it->second - off) {
-    return sys_error(api::Op::UserWrite, EFAULT, "past the end of the user_alloc mapping");
+  if (off > it->second.size || n > it->second.size - off) return nullptr;
+  return &it->second;
+}
+
+namespace {
+
+/// process_vm_readv/writev on this process: a page the kernel cannot fault in (a guest_memfd
+/// page it answers with SIGBUS) is EFAULT instead of a signal. 0 or an errno.
+int copy_self(std::uint64_t uaddr, void* buf, std::size_t n, bool write) {
+  std::size_t done = 0;
+  while (done < n) {
+    iovec local{static_cast<std::uint8_t*>(buf) + done, n - done};
+    iovec remote{to_ptr(uaddr + done), n - done};
+    // uapi: process_vm_readv/writev(2) on our own pid: copies through the page tables,
+    // faulting pages in as an access would; a partial count means the next page failed.
+    const ssize_t r = write ? ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0)
+                            : ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+    if (r < 0) return errno;
+    if (r == 0) return EFAULT;
+    done += static_cast<std::size_t>(r);
   }
-  if (!bytes.empty()) std::memcpy(to_ptr(uaddr), bytes.data(), bytes.size());
+  return 0;
+}
+
+}  // namespace
+
+api::Status KvmBackend::user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  const UserMap* m = user_map(uaddr, bytes.size());
+  if (m == nullptr) return sys_error(api::Op::UserWrite, EFAULT, "not inside a user_alloc or guest_memfd mapping");
+  if (bytes.empty()) return api::ok();
+  if (m->gmem) {
+    if (const int e = copy_self(uaddr, const_cast<std::uint8_t*>(bytes.data()), bytes.size(), true); e != 0) {
+      return sys_error(api::Op::UserWrite, e, "the guest_memfd page cannot be faulted in");
+    }
+    return api::ok();
+  }
+  std::memcpy(to_ptr(uaddr), bytes.data(), bytes.size());
   return api::ok();
 }
 
 api::Status KvmBackend::user_read(std::uint64_t uaddr, std::span<std::uint8_t> out) {
   const std::lock_guard<std::mutex> lock(mu_);
-  auto it = user_maps_.upper_bound(uaddr);
-  if (it == user_maps_.begin()) return sys_error(api::Op::UserRead, EFAULT, "not in a user_alloc mapping");
-  --it;
-  const std::uint64_t off = uaddr - it->first;
-  if (off > it->second || out.size() > it->second - off) {
-    return sys_error(api::Op::UserRead, EFAULT, "past the end of the user_alloc mapping");
+  const UserMap* m = user_map(uaddr, out.size());
+  if (m == nullptr) return sys_error(api::Op::UserRead, EFAULT, "not inside a user_alloc or guest_memfd mapping");
+  if (out.empty()) return api::ok();
+  if (m->gmem) {
+    if (const int e = copy_self(uaddr, out.data(), out.size(), false); e != 0) {
+      return sys_error(api::Op::UserRead, e, "the guest_memfd page cannot be faulted in");
+    }
+    return api::ok();
   }
-  if (!out.empty()) std::memcpy(out.data(), to_ptr(uaddr), out.size());
+  std::memcpy(out.data(), to_ptr(uaddr), out.size());
   return api::ok();
 }
 
 api::Status KvmBackend::user_free(std::uint64_t uaddr, std::uint64_t size) {
   const std::lock_guard<std::mutex> lock(mu_);
   auto it = user_maps_.find(uaddr);
-  if (it == user_maps_.end() || it->second != size) {
-    return sys_error(api::Op::Munmap, EINVAL, "not a live user_alloc mapping of that size");
+  if (it == user_maps_.end() || it->second.size != size) {
+    return sys_error(api::Op::Munmap, EINVAL, "not a live mapping of that size");
   }
-  // munmap(2) of exactly what user_alloc mapped.
+  // munmap(2) of exactly what user_alloc or gmem_mmap mapped.
   if (::munmap(to_ptr(uaddr), static_cast<std::size_t>(size)) != 0) return sys_error(api::Op::Munmap, errno);
   user_maps_.erase(it);
   return api::ok();

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <span>
 #include <vector>
 #include <type_traits>
@@ -46,9 +47,16 @@ Status kret(Op op, int r, std::uint32_t fw_error, std::string_view why = {}) {
 }  // namespace
 
 /// sim_snapshot(): the host and the open handles.
+/// A guest_memfd mmap: the file it maps (which the mapping keeps open) and where.
+struct GmemMap {
+  std::uint64_t vm = 0, gmem = 0, offset = 0, len = 0;
+};
+
 struct SimSnapshot {
   std::unique_ptr<const model::kvm::HostSnapshot> host;
   std::map<Handle, Obj> objs;
+  std::map<std::uint64_t, GmemMap> gmem_maps;
+  std::uint64_t next_gmem_map = 0;
   std::map<Handle, std::uint32_t> last_exit;
   Handle next_handle = 0;
   const Backend* from = nullptr;
@@ -95,6 +103,27 @@ class SimBackend final : public Backend {
       return e < 0 ? err(Op::KvmHasDeviceAttr, -e) : wrong_file(Op::KvmHasDeviceAttr, h);
     }
     return ok();
+  }
+
+  Status kvm_set_device_attr(Handle h, std::uint32_t group, std::uint64_t attr, std::uint64_t value) override {
+    constexpr Op kOp = Op::KvmSetDeviceAttr;
+    // kvm_arch_dev_ioctl() has no KVM_SET_DEVICE_ATTR: its default answer.
+    if (is<KvmObj>(h)) return err(kOp, EINVAL, "/dev/kvm has no writable attribute");
+    const VcpuObj* c = get<VcpuObj>(h);
+    if (c == nullptr) return wrong_file(kOp, h);
+    model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr || v->vm_dead()) return err(kOp, EIO);  // kvm_vcpu_ioctl(): vm_dead
+    // kvm_vcpu_ioctl_device_attr() -> kvm_arch_tsc_set_attr(): the TSC offset only.
+    if (group != uapi::KVM_VCPU_TSC_CTRL || attr != uapi::KVM_VCPU_TSC_OFFSET) return err(kOp, ENXIO);
+    v->set_tsc_offset(c->vcpu_id, value);
+    return ok();
+  }
+
+  Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_supported_cpuid(Handle kvm, std::uint32_t nent) override {
+    if (!is<KvmObj>(kvm)) return wrong_file(Op::KvmGetSupportedCpuid, kvm);
+    std::vector<uapi::kvm_cpuid_entry2> out;
+    if (const int e = host_.get_supported_cpuid(nent, &out); e < 0) return err(Op::KvmGetSupportedCpuid, -e);
+    return out;
   }
 
   Status kvm_set_user_memory_region(Handle vm, const uapi::kvm_userspace_memory_region& r) override {
@@ -197,6 +226,25 @@ class SimBackend final : public Backend {
     return ok();
   }
 
+  Result<std::uint64_t> gmem_mmap(Handle gmem, std::uint64_t offset, std::uint64_t len) override {
+    constexpr Op kOp = Op::MmapGuestMemfd;
+    const GmemObj* g = get<GmemObj>(gmem);
+    if (g == nullptr) {
+      // mmap(2) of a file that is not open: EBADF; of one without mmap (the KVM, VM, vCPU and
+      // /dev/sev files here): ENODEV.
+      return err(kOp, objs_.find(gmem) == objs_.end() ? EBADF : ENODEV);
+    }
+    model::kvm::Vm* v = host_.vm(g->vm);
+    if (v == nullptr) return err(kOp, EBADF);
+    if (const int e = v->gmem_mmap(g->gmem, offset, len); e < 0) return err(kOp, -e);
+    // Addresses of their own, outside the modelled VMM memory: the simulated kernel's
+    // copy_from_user does not reach a guest_memfd mapping (docs/kvm.md).
+    const std::uint64_t addr = kGmemMapBase + next_gmem_map_;
+    next_gmem_map_ += (len + 0xfff) / 0x1000 * 0x1000 + 0x1000;  // a guard page between mappings
+    gmem_maps_[addr] = GmemMap{g->vm, g->gmem, offset, len};
+    return addr;
+  }
+
   Result<RunExit> kvm_run(Handle vcpu) override {
     const VcpuObj* c = get<VcpuObj>(vcpu);
     if (c == nullptr) return wrong_file(Op::KvmRun, vcpu);
@@ -225,6 +273,14 @@ class SimBackend final : public Backend {
       e.vmgexit.status = x.vmgexit_status;
     }
     if (x.reason == model::kvm::kExitFailEntry) e.fail_entry_reason = x.fail_entry_reason;
+    if (x.reason == uapi::KVM_EXIT_IO) {
+      e.io.direction = x.io_direction;
+      e.io.size = x.io_size;
+      e.io.port = x.io_port;
+      e.io.count = x.io_count;
+      e.io.data[0] = x.io_data;
+    }
+    if (x.reason == model::kvm::kExitInternalError) e.internal_suberror = x.internal_suberror;
     if (x.reason == model::kvm::kExitSystemEvent) {
       e.system_event.type = x.system_event_type;
       e.system_event.ndata = 1;
@@ -255,36 +311,8 @@ class SimBackend final : public Backend {
   }
 
   // ---- registers: the kernel's reset state until the VMM sets them ----
-  static uapi::kvm_regs reset_regs() {
-    uapi::kvm_regs r;
-    r.rip = 0xFFF0;
-    r.rflags = 0x2;
-    r.rdx = model::kvm::SevPlatform::kVcpuSignature;  // the CPUID signature, as at RESET
-    return r;
-  }
-  static uapi::kvm_sregs reset_sregs() {
-    uapi::kvm_sregs s;
-    auto seg = [](std::uint64_t base, std::uint16_t sel, std::uint8_t type) {
-      uapi::kvm_segment g;
-      g.base = base;
-      g.limit = 0xFFFF;
-      g.selector = sel;
-      g.type = type;
-      g.present = 1;
-      g.s = 1;
-      return g;
-    };
-    s.cs = seg(0xFFFF0000, 0xF000, 0xB);
-    s.ds = s.es = s.fs = s.gs = s.ss = seg(0, 0, 0x3);
-    s.tr = seg(0, 0, 0xB);
-    s.tr.s = 0;
-    s.ldt = seg(0, 0, 0x2);
-    s.ldt.s = 0;
-    s.gdt.limit = s.idt.limit = 0xFFFF;
-    s.cr0 = 0x60000010;
-    s.apic_base = 0xFEE00900;
-    return s;
-  }
+  static uapi::kvm_regs reset_regs() { return model::kvm::Vm::reset_regs(); }
+  static uapi::kvm_sregs reset_sregs() { return model::kvm::Vm::reset_sregs(); }
   template <class T>
   Result<T> get_arch(Handle vcpu, bool sregs, Op op) {
     const VcpuObj* c = get<VcpuObj>(vcpu);
@@ -328,6 +356,41 @@ class SimBackend final : public Backend {
   }
   Status kvm_set_sregs(Handle vcpu, const uapi::kvm_sregs& s) override { return set_arch(vcpu, s, true, Op::KvmSetSregs); }
 
+  /// A vCPU's VM and id for a vCPU ioctl, or the error the kernel gives instead.
+  Result<std::pair<model::kvm::Vm*, unsigned long>> vcpu_of(Handle vcpu, Op op) {
+    const VcpuObj* c = get<VcpuObj>(vcpu);
+    if (c == nullptr) return wrong_file(op, vcpu);
+    model::kvm::Vm* v = host_.vm(c->vm);
+    if (v == nullptr || v->vm_dead()) return err(op, EIO);  // kvm_vcpu_ioctl(): vm_dead
+    return std::pair{v, c->vcpu_id};
+  }
+  Status kvm_set_cpuid2(Handle vcpu, std::span<const uapi::kvm_cpuid_entry2> entries) override {
+    auto vc = vcpu_of(vcpu, Op::KvmSetCpuid2);
+    if (!vc) return vc.error();
+    if (const int e = vc->first->set_cpuid2(vc->second, entries); e < 0) return err(Op::KvmSetCpuid2, -e);
+    return ok();
+  }
+  Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_cpuid2(Handle vcpu, std::uint32_t nent) override {
+    auto vc = vcpu_of(vcpu, Op::KvmGetCpuid2);
+    if (!vc) return vc.error();
+    std::vector<uapi::kvm_cpuid_entry2> out;
+    if (const int e = vc->first->get_cpuid2(vc->second, nent, &out); e < 0) return err(Op::KvmGetCpuid2, -e);
+    return out;
+  }
+  Result<uapi::kvm_xsave> kvm_get_xsave(Handle vcpu) override {
+    auto vc = vcpu_of(vcpu, Op::KvmGetXsave);
+    if (!vc) return vc.error();
+    uapi::kvm_xsave x;
+    if (const int e = vc->first->get_xsave(vc->second, &x); e < 0) return err(Op::KvmGetXsave, -e);
+    return x;
+  }
+  Status kvm_set_xsave(Handle vcpu, const uapi::kvm_xsave& x) override {
+    auto vc = vcpu_of(vcpu, Op::KvmSetXsave);
+    if (!vc) return vc.error();
+    if (const int e = vc->first->set_xsave(vc->second, x); e < 0) return err(Op::KvmSetXsave, -e);
+    return ok();
+  }
+
   /// The simulated guest program of a vCPU handle (sim_backend.h).
   Status load_guest(Handle vcpu, std::vector<model::kvm::GuestOp> ops) {
     const VcpuObj* c = get<VcpuObj>(vcpu);
@@ -359,6 +422,8 @@ class SimBackend final : public Backend {
     auto s = std::make_shared<SimSnapshot>();
     s->host = host_.snapshot();
     s->objs = objs_;
+    s->gmem_maps = gmem_maps_;
+    s->next_gmem_map = next_gmem_map_;
     s->last_exit = last_exit_;
     s->next_handle = next_handle_;
     s->from = this;
@@ -369,6 +434,8 @@ class SimBackend final : public Backend {
     if (s.from != this) return err(Op::SnplabRestore, EINVAL, "the snapshot was taken of another backend");
     host_.restore(*s.host);
     objs_ = s.objs;
+    gmem_maps_ = s.gmem_maps;
+    next_gmem_map_ = s.next_gmem_map;
     last_exit_ = s.last_exit;
     next_handle_ = s.next_handle;
     return ok();
@@ -397,16 +464,28 @@ class SimBackend final : public Backend {
   }
 
   Status user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) override {
+    if (const GmemMap* m = gmem_map(uaddr, bytes.size())) {
+      std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());
+      return gmem_copy(*m, uaddr, copy, true, Op::UserWrite);
+    }
     if (!host_.user().copy_to(uaddr, bytes)) return err(Op::UserWrite, EFAULT);
     return ok();
   }
 
   Status user_read(std::uint64_t uaddr, std::span<std::uint8_t> out) override {
+    if (const GmemMap* m = gmem_map(uaddr, out.size())) return gmem_copy(*m, uaddr, out, false, Op::UserRead);
     if (!host_.user().copy_from(uaddr, out)) return err(Op::UserRead, EFAULT);
     return ok();
   }
 
-  Status user_free(std::uint64_t uaddr, std::uint64_t) override {
+  Status user_free(std::uint64_t uaddr, std::uint64_t size) override {
+    if (auto it = gmem_maps_.find(uaddr); it != gmem_maps_.end()) {
+      if (it->second.len != size) return err(Op::Munmap, EINVAL, "not a live mapping of that size");
+      const GmemMap m = it->second;
+      gmem_maps_.erase(it);
+      release_gmem_if_unused(m.vm, m.gmem);
+      return ok();
+    }
     if (!host_.user().unmap(uaddr)) return err(Op::Munmap, EINVAL);
     return ok();
   }
@@ -417,15 +496,51 @@ class SimBackend final : public Backend {
     // Each file drops its reference on the VM; the last one destroys it (kvm_put_kvm).
     if (const VmObj* v = std::get_if<VmObj>(&it->second)) host_.put_vm(v->vm);
     if (const VcpuObj* c = std::get_if<VcpuObj>(&it->second)) host_.put_vm(c->vm);
-    if (const GmemObj* g = std::get_if<GmemObj>(&it->second)) {
-      if (model::kvm::Vm* vm = host_.vm(g->vm)) vm->close_gmem(g->gmem);
-      host_.put_vm(g->vm);
-    }
+    const GmemObj* g = std::get_if<GmemObj>(&it->second);
+    const std::optional<GmemObj> gmem = g != nullptr ? std::optional<GmemObj>(*g) : std::nullopt;
     objs_.erase(it);
     last_exit_.erase(h);
+    // The file lives while a mapping of it does (vma->vm_file): released with the last.
+    if (gmem) release_gmem_if_unused(gmem->vm, gmem->gmem);
   }
 
  private:
+  static constexpr std::uint64_t kGmemMapBase = 0x7e0000000000ULL;
+  /// The guest_memfd mapping holding [uaddr, uaddr + n), or nullptr.
+  const GmemMap* gmem_map(std::uint64_t uaddr, std::uint64_t n) const {
+    auto it = gmem_maps_.upper_bound(uaddr);
+    if (it == gmem_maps_.begin()) return nullptr;
+    --it;
+    const std::uint64_t off = uaddr - it->first;
+    if (off > it->second.len || n > it->second.len - off) return nullptr;
+    return &it->second;
+  }
+  /// A user access through a guest_memfd mapping: the file's pages, or EFAULT where its
+  /// fault handler refuses.
+  Status gmem_copy(const GmemMap& m, std::uint64_t uaddr, std::span<std::uint8_t> buf, bool write, Op op) {
+    model::kvm::Vm* v = host_.vm(m.vm);
+    if (v == nullptr) return err(op, EFAULT);
+    std::uint64_t base = 0;
+    for (const auto& [addr, map] : gmem_maps_) {
+      if (&map == &m) base = addr;
+    }
+    if (const int e = v->gmem_user_copy(m.gmem, m.offset + (uaddr - base), buf, write); e < 0) {
+      return err(op, -e, "the guest_memfd page cannot be faulted in (SIGBUS)");
+    }
+    return ok();
+  }
+  /// close_gmem() and the file's VM reference, once neither a handle nor a mapping has it.
+  void release_gmem_if_unused(std::uint64_t vm, std::uint64_t gmem) {
+    for (const auto& [h, o] : objs_) {
+      const GmemObj* g = std::get_if<GmemObj>(&o);
+      if (g != nullptr && g->vm == vm && g->gmem == gmem) return;
+    }
+    for (const auto& [addr, m] : gmem_maps_) {
+      if (m.vm == vm && m.gmem == gmem) return;
+    }
+    if (model::kvm::Vm* v = host_.vm(vm)) v->close_gmem(gmem);
+    host_.put_vm(vm);
+  }
   Handle add(Obj o) {
     const Handle h = next_handle_++;
     objs_.emplace(h, o);
@@ -464,7 +579,7 @@ class SimBackend final : public Backend {
   /// KVM_GET/HAS_DEVICE_ATTR: 0, -errno, or 1 when `h` is a file without the ioctl (a VM,
   /// a guest_memfd, /dev/sev, no file): wrong_file() answers then. /dev/kvm:
   /// Host::dev_get_attr(); a vCPU (kvm_vcpu_ioctl_device_attr): EIO once its VM is dead, the
-  /// TSC control group's TSC offset (0 here: the simulated TSC is not offset; docs/kvm.md),
+  /// TSC control group's TSC offset (what KVM_SET_DEVICE_ATTR set, 0 before; docs/kvm.md),
   /// ENXIO for any other group or attribute.
   int device_attr(Op, Handle h, std::uint32_t group, std::uint64_t attr, std::uint64_t* value) {
     if (is<KvmObj>(h)) return host_.dev_get_attr(group, attr, value);
@@ -473,7 +588,7 @@ class SimBackend final : public Backend {
     const model::kvm::Vm* v = host_.vm(c->vm);
     if (v == nullptr || v->vm_dead()) return -EIO;
     if (group != uapi::KVM_VCPU_TSC_CTRL || attr != uapi::KVM_VCPU_TSC_OFFSET) return -ENXIO;
-    *value = 0;
+    *value = v->tsc_offset(c->vcpu_id);
     return 0;
   }
   /// fallocate(2) on a file that is not a guest_memfd: EBADF for an fd that is not open
@@ -510,6 +625,8 @@ class SimBackend final : public Backend {
   Host host_;
   std::map<Handle, Obj> objs_;
   std::map<Handle, std::uint32_t> last_exit_;  ///< vCPU handle -> the exit its last KVM_RUN gave
+  std::map<std::uint64_t, GmemMap> gmem_maps_;  ///< user address -> guest_memfd mapping
+  std::uint64_t next_gmem_map_ = 0;
   Handle next_handle_ = 3;  // like fds: 0-2 are taken
 };
 

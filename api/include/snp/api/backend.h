@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "snp/api/error.h"
 #include "snp/uapi/uapi.h"
@@ -41,6 +42,8 @@ struct RunExit {
     std::uint8_t size = 0;
     std::uint16_t port = 0;
     std::uint32_t count = 0;
+    /// The bytes the guest wrote (OUT), the first min(size * count, 8) of kvm_run's I/O area.
+    std::uint8_t data[8] = {};
   } io;
   /// KVM_EXIT_VMGEXIT (uapi::KVM_EXIT_VMGEXIT_SEED): the seed patch's struct kvm_user_vmgexit,
   /// type KVM_USER_VMGEXIT_REQ_CERTS. Never in a released kernel: the sim's
@@ -91,6 +94,13 @@ class Backend {
   virtual Result<std::uint64_t> kvm_get_device_attr(Handle kvm_or_vcpu, std::uint32_t group, std::uint64_t attr) = 0;
   /// KVM_HAS_DEVICE_ATTR: success when the attribute exists, ENXIO when not.
   virtual Status kvm_has_device_attr(Handle kvm_or_vcpu, std::uint32_t group, std::uint64_t attr) = 0;
+  /// KVM_SET_DEVICE_ATTR with a u64 value: on a vCPU, KVM_VCPU_TSC_CTRL / KVM_VCPU_TSC_OFFSET
+  /// (ENXIO for any other attribute); /dev/kvm has no writable attribute (EINVAL: the system
+  /// fd's ioctl switch has no KVM_SET_DEVICE_ATTR).
+  virtual Status kvm_set_device_attr(Handle kvm_or_vcpu, std::uint32_t group, std::uint64_t attr, std::uint64_t value) = 0;
+  /// KVM_GET_SUPPORTED_CPUID with room for `nent` entries: E2BIG when `nent` is 0 or fewer
+  /// than the host reports; more than KVM_MAX_CPUID_ENTRIES is taken as that many.
+  virtual Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_supported_cpuid(Handle kvm, std::uint32_t nent) = 0;
 
   // VM fd.
   /// KVM_SET_USER_MEMORY_REGION (v1): flags beyond LOG_DIRTY_PAGES and READONLY are EINVAL.
@@ -109,6 +119,13 @@ class Backend {
   // guest_memfd.
   /// fallocate(2) on a guest_memfd: mode FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE discards.
   virtual Status gmem_fallocate(Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) = 0;
+  /// mmap(2) of `len` bytes at file offset `offset`, shared, read-write: the user address,
+  /// which user_read/user_write then reach and user_free unmaps. ENODEV for a guest_memfd
+  /// created without GUEST_MEMFD_FLAG_MMAP (and for any guest_memfd of a kernel without it,
+  /// such as 6.12); EINVAL for a zero or unaligned length or offset. Reads and writes of a page
+  /// past the file's size, or of any page when the file lacks GUEST_MEMFD_FLAG_INIT_SHARED,
+  /// fail EFAULT (the kernel's fault handler answers SIGBUS; the backends turn it into EFAULT).
+  virtual Result<std::uint64_t> gmem_mmap(Handle gmem, std::uint64_t offset, std::uint64_t len) = 0;
 
   // vCPU fd.
   virtual Result<RunExit> kvm_run(Handle vcpu) = 0;
@@ -124,6 +141,19 @@ class Backend {
   virtual Status kvm_set_regs(Handle vcpu, const uapi::kvm_regs& r) = 0;
   virtual Result<uapi::kvm_sregs> kvm_get_sregs(Handle vcpu) = 0;
   virtual Status kvm_set_sregs(Handle vcpu, const uapi::kvm_sregs& s) = 0;
+  /// KVM_SET_CPUID2: E2BIG for more than KVM_MAX_CPUID_ENTRIES entries; EINVAL for a
+  /// 0x80000008 entry whose virtual-address width is not 0, 48 or 57; once the vCPU has run,
+  /// only the CPUID it has may be set again (EINVAL otherwise).
+  virtual Status kvm_set_cpuid2(Handle vcpu, std::span<const uapi::kvm_cpuid_entry2> entries) = 0;
+  /// KVM_GET_CPUID2 with room for `nent`: the entries KVM_SET_CPUID2 set; E2BIG when fewer
+  /// than those fit.
+  virtual Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_cpuid2(Handle vcpu, std::uint32_t nent) = 0;
+  /// KVM_GET_XSAVE / KVM_SET_XSAVE: the vCPU's FPU state in the standard XSAVE format. SET
+  /// refuses (EINVAL) XSTATE_BV bits the host does not support, a non-zero XCOMP_BV or
+  /// reserved header byte, and reserved MXCSR bits; GET reports XSTATE_BV limited to x87, SSE
+  /// and what the vCPU's CPUID leaf 0xD enables.
+  virtual Result<uapi::kvm_xsave> kvm_get_xsave(Handle vcpu) = 0;
+  virtual Status kvm_set_xsave(Handle vcpu, const uapi::kvm_xsave& x) = 0;
 
   // /dev/sev.
   virtual Result<Handle> open_sev() = 0;

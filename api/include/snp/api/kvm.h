@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "snp/api/backend.h"
 
@@ -48,6 +49,7 @@ class Owned {
 };
 
 class SevDevice;
+class UserMemory;
 
 class GuestMemfd : public Owned {
  public:
@@ -55,6 +57,9 @@ class GuestMemfd : public Owned {
   /// fallocate(PUNCH_HOLE | KEEP_SIZE): discards the range; private pages go back to the
   /// hypervisor through the RMP on SNP hosts.
   Status punch_hole(std::uint64_t offset, std::uint64_t len);
+  /// mmap(2) of [offset, offset + len) of the file (GUEST_MEMFD_FLAG_MMAP; backend.h):
+  /// unmapped when the UserMemory dies.
+  Result<UserMemory> mmap(std::uint64_t offset, std::uint64_t len);
 };
 
 class Vcpu : public Owned {
@@ -70,6 +75,15 @@ class Vcpu : public Owned {
   Status set_regs(const uapi::kvm_regs& r) { return backend().kvm_set_regs(handle(), r); }
   Result<uapi::kvm_sregs> get_sregs() { return backend().kvm_get_sregs(handle()); }
   Status set_sregs(const uapi::kvm_sregs& s) { return backend().kvm_set_sregs(handle(), s); }
+  Status set_cpuid2(std::span<const uapi::kvm_cpuid_entry2> entries) { return backend().kvm_set_cpuid2(handle(), entries); }
+  Result<std::vector<uapi::kvm_cpuid_entry2>> get_cpuid2(std::uint32_t nent = uapi::KVM_MAX_CPUID_ENTRIES) {
+    return backend().kvm_get_cpuid2(handle(), nent);
+  }
+  Result<uapi::kvm_xsave> get_xsave() { return backend().kvm_get_xsave(handle()); }
+  Status set_xsave(const uapi::kvm_xsave& x) { return backend().kvm_set_xsave(handle(), x); }
+  Status set_device_attr(std::uint32_t group, std::uint64_t attr, std::uint64_t value) {
+    return backend().kvm_set_device_attr(handle(), group, attr, value);
+  }
   Result<std::uint64_t> get_device_attr(std::uint32_t group, std::uint64_t attr) {
     return backend().kvm_get_device_attr(handle(), group, attr);
   }
@@ -159,6 +173,13 @@ class Kvm : public Owned {
   Status has_device_attr(std::uint32_t group, std::uint64_t attr) {
     return backend().kvm_has_device_attr(handle(), group, attr);
   }
+  Status set_device_attr(std::uint32_t group, std::uint64_t attr, std::uint64_t value) {
+    return backend().kvm_set_device_attr(handle(), group, attr, value);
+  }
+  /// KVM_GET_SUPPORTED_CPUID with room for `nent` entries (backend.h).
+  Result<std::vector<uapi::kvm_cpuid_entry2>> get_supported_cpuid(std::uint32_t nent = uapi::KVM_MAX_CPUID_ENTRIES) {
+    return backend().kvm_get_supported_cpuid(handle(), nent);
+  }
 };
 
 /// Userspace memory a memslot or LAUNCH_UPDATE source points at; freed on destruction.
@@ -182,6 +203,7 @@ class UserMemory {
   Status read(std::uint64_t offset, std::span<std::uint8_t> out) const;
 
  private:
+  friend class GuestMemfd;
   UserMemory(Backend* b, std::uint64_t addr, std::uint64_t size)
       : backend_(b), life_(b->life()), addr_(addr), size_(size) {}
   Backend& backend() const { return life_.expired() ? dead_backend() : *backend_; }

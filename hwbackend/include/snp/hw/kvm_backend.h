@@ -59,6 +59,8 @@ class KvmBackend final : public api::Backend {
 
   api::Result<std::uint64_t> kvm_get_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr) override;
   api::Status kvm_has_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr) override;
+  api::Status kvm_set_device_attr(api::Handle h, std::uint32_t group, std::uint64_t attr, std::uint64_t value) override;
+  api::Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_supported_cpuid(api::Handle kvm, std::uint32_t nent) override;
   api::Status kvm_set_user_memory_region(api::Handle vm, const uapi::kvm_userspace_memory_region& r) override;
   api::Status kvm_set_user_memory_region2(api::Handle vm, const uapi::kvm_userspace_memory_region2& r) override;
   api::Status kvm_set_nr_mmu_pages(api::Handle vm, std::uint64_t pages) override;
@@ -73,6 +75,9 @@ class KvmBackend final : public api::Backend {
   api::Status kvm_memory_encrypt_op(api::Handle vm, uapi::kvm_sev_cmd& cmd) override;
 
   api::Status gmem_fallocate(api::Handle gmem, int mode, std::uint64_t offset, std::uint64_t len) override;
+  /// mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of the guest_memfd; user_read/user_write reach it
+  /// through process_vm_readv/writev, so a page the kernel answers with SIGBUS is EFAULT.
+  api::Result<std::uint64_t> gmem_mmap(api::Handle gmem, std::uint64_t offset, std::uint64_t len) override;
 
   /// KVM_RUN. The vCPU's kvm_run area is mmap'ed on the first run (size from
   /// KVM_GET_VCPU_MMAP_SIZE) and kept until close(). exit_reason is reset to
@@ -86,6 +91,10 @@ class KvmBackend final : public api::Backend {
   api::Status kvm_set_regs(api::Handle vcpu, const uapi::kvm_regs& r) override;
   api::Result<uapi::kvm_sregs> kvm_get_sregs(api::Handle vcpu) override;
   api::Status kvm_set_sregs(api::Handle vcpu, const uapi::kvm_sregs& s) override;
+  api::Status kvm_set_cpuid2(api::Handle vcpu, std::span<const uapi::kvm_cpuid_entry2> entries) override;
+  api::Result<std::vector<uapi::kvm_cpuid_entry2>> kvm_get_cpuid2(api::Handle vcpu, std::uint32_t nent) override;
+  api::Result<uapi::kvm_xsave> kvm_get_xsave(api::Handle vcpu) override;
+  api::Status kvm_set_xsave(api::Handle vcpu, const uapi::kvm_xsave& x) override;
 
   /// open(sev_path, O_RDWR): the write commands (SNP_COMMIT, SNP_SET_CONFIG) need it.
   api::Result<api::Handle> open_sev() override;
@@ -138,7 +147,13 @@ class KvmBackend final : public api::Backend {
   KvmBackendOptions options_;
   mutable std::mutex mu_;
   std::map<int, Object> objects_;                    // guarded by mu_
-  std::map<std::uint64_t, std::uint64_t> user_maps_;  // address -> size; guarded by mu_
+  struct UserMap {
+    std::uint64_t size = 0;
+    bool gmem = false;  ///< a guest_memfd mapping: accessed by process_vm_readv/writev
+  };
+  std::map<std::uint64_t, UserMap> user_maps_;  // address -> mapping; guarded by mu_
+  /// The mapping holding [uaddr, uaddr + n), or nullptr. Caller holds mu_.
+  const UserMap* user_map(std::uint64_t uaddr, std::uint64_t n) const;
 };
 
 /// Opens options.kvm_path (kept for KVM_GET_VCPU_MMAP_SIZE) and returns the hw backend;
@@ -152,7 +167,10 @@ api::Result<std::unique_ptr<api::Backend>> make_kvm_backend(const char* kvm_path
 /// `ioctl_result`/`errno_value` are KVM_RUN's return and errno, `run_area` the vCPU's mmap'ed
 /// struct kvm_run (at least 288 bytes: the header and the exit union). Success, or EFAULT
 /// with exit_reason KVM_EXIT_MEMORY_FAULT, gives the exit; anything else Error{"KVM_RUN"}.
-api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, const void* run_area);
+/// `run_size` is the mapped size of `run_area`: KVM_EXIT_IO's data is copied when it lies
+/// inside (0: not copied).
+api::Result<api::RunExit> decode_kvm_run(int ioctl_result, int errno_value, const void* run_area,
+                                         std::size_t run_size = 0);
 
 /// Userspace's answer to an exit, written into a struct kvm_run the way a VMM does before the
 /// next KVM_RUN: hypercall.ret for KVM_EXIT_HYPERCALL, snp_req_certs.ret (and .npages when

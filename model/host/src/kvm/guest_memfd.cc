@@ -18,12 +18,14 @@ constexpr int kFallocKeepSize = 0x01, kFallocPunchHole = 0x02;
 }  // namespace
 
 long Vm::create_guest_memfd(std::uint64_t size, std::uint64_t flags) {
+  // kvm_vm_ioctl(): a kernel without guest_memfd has no such ioctl.
+  if (!host_->config().guest_memfd) return -ENOTTY;
   // kvm_gmem_create(): flags the VM supports, a non-zero page-aligned size.
   const std::uint64_t valid = static_cast<std::uint64_t>(host_->check_extension(this, 244));
   if ((flags & ~valid) != 0) return -EINVAL;
   if (size == 0 || (size & kPageMask) != 0 || size > (1ULL << 62)) return -EINVAL;
   const std::uint64_t id = next_gmem_++;
-  gmems_[id] = Gmem{id, size, flags, {}};
+  gmems_[id] = Gmem{id, size, flags, {}, {}};
   gmem_invalidate_lock_.try_emplace(id, host_->sched(), "mapping->invalidate_lock");
   return static_cast<long>(id);
 }
@@ -53,6 +55,47 @@ int Vm::gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::
     for (auto p = first; p != last; ++p) freed.push_back(p->second);
     pages.erase(first, last);
     free_gmem_pages(freed);
+    // truncate_inode_pages_range(): the user mapping's pages go too; the next access faults
+    // in a zeroed one.
+    auto& user = it->second.user_pages;
+    user.erase(user.lower_bound(offset >> kPageShift), user.lower_bound((offset + len) >> kPageShift));
+  }
+  return 0;
+}
+
+int Vm::gmem_mmap(std::uint64_t gmem, std::uint64_t offset, std::uint64_t len) const {
+  auto it = gmems_.find(gmem);
+  if (it == gmems_.end()) return -EBADF;
+  // do_mmap(): a zero length or unaligned offset is EINVAL before the file's mmap is asked;
+  // kvm_gmem_mmap(): ENODEV for a file without the MMAP flag (6.12 has no mmap at all: no
+  // such flag to create a file with).
+  if (len == 0 || (offset & kPageMask) != 0) return -EINVAL;
+  if ((it->second.flags & kGmemFlagMmap) == 0) return -ENODEV;
+  return 0;
+}
+
+int Vm::gmem_user_copy(std::uint64_t gmem, std::uint64_t offset, std::span<std::uint8_t> buf, bool write) {
+  auto it = gmems_.find(gmem);
+  if (it == gmems_.end()) return -EFAULT;
+  Gmem& g = it->second;
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    const std::uint64_t at = offset + done;
+    const std::uint64_t index = at >> kPageShift, in_page = at & kPageMask;
+    // kvm_gmem_fault_user_mapping(): SIGBUS past the file's size and for a file whose memory
+    // does not start shared.
+    if (at >= g.size || (g.flags & kGmemFlagInitShared) == 0) return -EFAULT;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize - in_page, buf.size() - done));
+    auto p = g.user_pages.find(index);
+    if (write) {
+      if (p == g.user_pages.end()) p = g.user_pages.emplace(index, std::vector<std::uint8_t>(kPageSize, 0)).first;
+      std::copy_n(buf.begin() + static_cast<long>(done), n, p->second.begin() + static_cast<long>(in_page));
+    } else if (p == g.user_pages.end()) {
+      std::fill_n(buf.begin() + static_cast<long>(done), n, std::uint8_t{0});
+    } else {
+      std::copy_n(p->second.begin() + static_cast<long>(in_page), n, buf.begin() + static_cast<long>(done));
+    }
+    done += n;
   }
   return 0;
 }

@@ -62,8 +62,9 @@ int Host::check_extension(const Vm* vm, long cap) const {
                               (cfg_.snp_enabled ? 1U << kVmSnp : 0U));
     case kCapUserMemory2:
     case kCapMemoryFaultInfo:
-    case kCapGuestMemfd:
       return 1;
+    case kCapGuestMemfd:
+      return cfg_.guest_memfd ? 1 : 0;
     case kCapMemoryAttributes:
       // kvm_supported_mem_attributes(): PRIVATE for /dev/kvm or a VM with private memory.
       if (vm == nullptr) return cfg_.snp_enabled ? static_cast<int>(kAttrPrivate) : 0;
@@ -71,8 +72,8 @@ int Host::check_extension(const Vm* vm, long cap) const {
     case kCapGuestMemfdFlags:
       // INIT_SHARED is not offered for VMs with private memory (facts §8.4); the model also
       // refuses MMAP there (docs/kvm.md).
-      if (vm != nullptr && vm->has_private_mem()) return 0;
-      return static_cast<int>(kGmemFlagMmap | kGmemFlagInitShared);
+      if (!cfg_.guest_memfd || (vm != nullptr && vm->has_private_mem())) return 0;
+      return static_cast<int>(cfg_.gmem_flags);
     case kCapExitHypercall:
       return static_cast<int>(1ULL << kHcMapGpaRange);
     case kCapNrMemslots:
@@ -181,7 +182,7 @@ int Vm::check_region(const MemoryRegion2& r, const Memslot* old) const {
   // and then without dirty logging; READONLY (x86 has read-only memory) but not for a
   // guest_memfd slot.
   std::uint32_t valid = kMemLogDirtyPages;
-  if (has_private_mem()) valid |= kMemGuestMemfd;
+  if (has_private_mem() && host_->config().guest_memfd) valid |= kMemGuestMemfd;
   if ((r.flags & kMemGuestMemfd) != 0) valid &= ~kMemLogDirtyPages;
   if ((r.flags & kMemGuestMemfd) == 0) valid |= kMemReadonly;
   if ((r.flags & ~valid) != 0) return -EINVAL;
@@ -469,7 +470,10 @@ int Vm::create_vcpu(unsigned long vcpu_id) {
     sev_.guest_state_protected.push_back(false);
   }
   vcpu_mutex_.try_emplace(vcpu_id, host_->sched(), "vcpu->mutex");
-  arch_.try_emplace(vcpu_id, host_->sched());
+  VcpuArch& arch = arch_.try_emplace(vcpu_id, host_->sched()).first->second;
+  // svm_vcpu_create(): an SEV-ES guest's vCPU (the VM initialised for SEV-ES or SNP) keeps
+  // its FPU state in the encrypted VMSA: fpstate_set_confidential().
+  arch.fpu_confidential = (type_ == kVmSevEs || type_ == kVmSnp) && sev_.active;
   return 0;
 }
 

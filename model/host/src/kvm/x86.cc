@@ -41,7 +41,7 @@ bool kvm_faultin_pfn_private_exits(const std::optional<Memslot>& slot, Gpa gpa, 
 int Host::dev_get_attr(std::uint32_t group, std::uint64_t attr, std::uint64_t* value) const {
   if (group == uapi::KVM_X86_GRP_SYSTEM) {
     if (attr != uapi::KVM_X86_XCOMP_GUEST_SUPP) return -ENXIO;
-    *value = kSupportedXcr0;
+    *value = config().supported_xcr0;
     return 0;
   }
   // kvm_amd's dev_get_attr, sev_dev_get_attr(): the SEV group only; sev_hardware_setup() puts
@@ -66,6 +66,7 @@ int Vm::set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops) {
   const bool vmsa_invalid = v.vmsa_invalid;
   v = VcpuRun{};
   v.guest = GuestVcpu(std::move(ops));
+  v.program = true;
   v.vmsa = vmsa;
   v.vmsa_invalid = vmsa_invalid;
   return 0;
@@ -301,6 +302,10 @@ Exit Vm::run_vcpu(unsigned long vcpu_id) {
   if (is_snp() && !sev_.finished) return Exit{-EINVAL};  // no VMSA to run before LAUNCH_FINISH
   if (it == runs_.end()) it = runs_.emplace(vcpu_id, VcpuRun{}).first;
   VcpuRun& v = it->second;
+  if (!v.program && !is_sev_type() && type_ != kVmSwProtected) {
+    arch_.at(vcpu_id).has_run = true;  // vcpu->arch.last_vmentry_cpu
+    return run_x86(vcpu_id);
+  }
   VcpuMachine m(*this, v);
   if (v.guest.terminated()) {
     v.guest.give_up(m, "KVM_RUN after the guest asked to terminate");
@@ -329,6 +334,7 @@ Exit Vm::run_vcpu(unsigned long vcpu_id) {
   for (;;) {
     if (!v.in_guest) {
       if (auto e = enter_guest(vcpu_id, v)) return *e;
+      arch_.at(vcpu_id).has_run = true;  // vcpu->arch.last_vmentry_cpu
     }
     host_->sched().point(kern::PointKind::GuestInsn, &v, v.guest.next_name());
     v.guest.step(m);

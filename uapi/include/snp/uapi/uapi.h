@@ -11,6 +11,8 @@
 // macros; so that this header works in either include order, each macro is set aside for
 // the declarations and restored at the end. (In a file that includes <linux/kvm.h>, the
 // macro is what a bare or qualified name then expands to: the same number.)
+#pragma push_macro("KVM_CPUID_FLAG_SIGNIFCANT_INDEX")
+#undef KVM_CPUID_FLAG_SIGNIFCANT_INDEX
 #pragma push_macro("KVM_X86_GRP_SYSTEM")
 #undef KVM_X86_GRP_SYSTEM
 #pragma push_macro("KVM_X86_XCOMP_GUEST_SUPP")
@@ -249,6 +251,30 @@ struct kvm_sregs {
 static_assert(sizeof(kvm_sregs) == 312);
 static_assert(offsetof(kvm_sregs, cr0) == 224);
 
+// ---- CPUID and FPU state (api.rst 4.20 KVM_SET_CPUID2, 4.46 KVM_GET_SUPPORTED_CPUID,
+// 4.42/4.43 KVM_GET/SET_XSAVE; x86 layouts of asm/kvm.h) ----------------------------------------
+struct kvm_cpuid_entry2 {
+  std::uint32_t function = 0;
+  std::uint32_t index = 0;
+  std::uint32_t flags = 0;
+  std::uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
+  std::uint32_t padding[3] = {};
+};
+static_assert(sizeof(kvm_cpuid_entry2) == 40);
+/// The entry's `index` (the subleaf, ECX) is significant.
+inline constexpr std::uint32_t KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1U << 0;
+/// The most entries KVM_GET_SUPPORTED_CPUID fills and KVM_SET_CPUID2 takes
+/// (arch/x86/include/asm/kvm_host.h).
+inline constexpr std::uint32_t KVM_MAX_CPUID_ENTRIES = 256;
+
+/// struct kvm_xsave: the XSAVE image in the standard (non-compacted) format: the legacy FXSAVE
+/// area (FCW at byte 0, MXCSR at 24, MXCSR_MASK at 28, ST0-7 at 32, XMM0-15 at 160), the XSAVE
+/// header at 512 (XSTATE_BV, XCOMP_BV, 48 reserved bytes), the extended components after.
+struct kvm_xsave {
+  std::uint32_t region[1024] = {};
+};
+static_assert(sizeof(kvm_xsave) == 4096);
+
 // ---- KVM_MEMORY_ENCRYPT_OP (facts §8.3) -----------------------------------------------------
 inline constexpr std::uint32_t KVM_SEV_INIT2 = 22;
 inline constexpr std::uint32_t KVM_SEV_SNP_LAUNCH_START = 100;
@@ -455,3 +481,4 @@ inline constexpr std::uint64_t KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1ULL << 0;
 #pragma pop_macro("KVM_X86_GRP_SEV")
 #pragma pop_macro("KVM_X86_XCOMP_GUEST_SUPP")
 #pragma pop_macro("KVM_X86_GRP_SYSTEM")
+#pragma pop_macro("KVM_CPUID_FLAG_SIGNIFCANT_INDEX")

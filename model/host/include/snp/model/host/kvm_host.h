@@ -27,6 +27,8 @@
 namespace snplab::model::kvm {
 
 /// What the simulated host offers (a Milan/Genoa host with SNP enabled, by default).
+inline constexpr std::uint64_t kGmemFlagMmapInitShared = uapi::GUEST_MEMFD_FLAG_MMAP | uapi::GUEST_MEMFD_FLAG_INIT_SHARED;
+
 struct HostConfig {
   bool snp_enabled = true;
   /// kvm_amd's sev= and sev_es= (the SEV and SEV-ES VM types); on with SNP by default.
@@ -50,6 +52,22 @@ struct HostConfig {
   bool sw_protected_vm = true;
   /// The kernel's behaviour (profile.h); upstream unless a scenario picks another.
   KernelProfile profile = default_profile();
+  /// kvm_caps.supported_xcr0: x87, SSE, AVX and PKRU, as on an EPYC Milan (no AVX-512); a
+  /// documented choice (docs/kvm.md). KVM_GET_DEVICE_ATTR(XCOMP_GUEST_SUPP) reports it, CPUID
+  /// leaf 0xD enumerates it, KVM_SET_XSAVE takes no other component.
+  std::uint64_t supported_xcr0 = 0x207;
+  /// guest_memfd (CONFIG_KVM_PRIVATE_MEM, Linux 6.8 on): without it KVM_CAP_GUEST_MEMFD is 0
+  /// and KVM_CREATE_GUEST_MEMFD is not a VM ioctl (ENOTTY), as on a PVM-based host.
+  bool guest_memfd = true;
+  /// KVM_CAP_GUEST_MEMFD_FLAGS of a VM without private memory: MMAP | INIT_SHARED as in 6.18
+  /// (0 on 6.12, which has neither flag).
+  std::uint64_t gmem_flags = kGmemFlagMmapInitShared;
+  /// mxcsr_feature_mask (the FXSAVE MXCSR_MASK): every MXCSR bit but the reserved ones; AMD
+  /// Zen has the misaligned-exception mask (bit 17) too.
+  std::uint32_t mxcsr_feature_mask = 0x2FFFF;
+  /// Where each extended XSAVE component lives in the standard format (CPUID 0xD.i EBX and
+  /// EAX): component -> {offset, size}. Zen 3's: AVX at 576, PKRU at 2432.
+  std::map<unsigned, std::pair<std::uint32_t, std::uint32_t>> xstate_layout = {{2, {576, 256}}, {9, {2432, 8}}};
 };
 
 // The uAPI constants the host logic uses, by the model's names (defined once, in snp/uapi).
@@ -83,6 +101,10 @@ struct Gmem {
   std::uint64_t flags = 0;
   /// Backing pages allocated so far: file page index -> host PFN.
   std::map<std::uint64_t, Pfn> pages;
+  /// What userspace's mmap of the file (GUEST_MEMFD_FLAG_MMAP) has written: file page index
+  /// -> the page's bytes; a page not here reads as zero (kvm_gmem_fault_user_mapping() clears
+  /// a new folio). Shared memory only: no VM type with private memory may mmap.
+  std::map<std::uint64_t, std::vector<std::uint8_t>> user_pages;
 };
 
 /// The arguments of KVM_SET_USER_MEMORY_REGION2, as the uAPI has them. `guest_memfd` names the
@@ -111,6 +133,12 @@ struct Exit {
   std::uint8_t vmgexit_flags = 0;
   std::uint8_t vmgexit_status = 0;
   std::uint64_t fail_entry_reason = 0;  ///< KVM_EXIT_FAIL_ENTRY: hardware_entry_failure_reason
+  /// KVM_EXIT_IO (real guest code, emulate.cc): direction (1 out), size, port, count, data.
+  std::uint8_t io_direction = 0, io_size = 0;
+  std::uint16_t io_port = 0;
+  std::uint32_t io_count = 0;
+  std::uint8_t io_data = 0;
+  std::uint32_t internal_suberror = 0;  ///< KVM_EXIT_INTERNAL_ERROR: KVM_INTERNAL_ERROR_*
 };
 
 /// What userspace writes into kvm_run before the next KVM_RUN (hypercall.ret,
@@ -157,12 +185,13 @@ class Host {
   /// KVM_CHECK_EXTENSION on /dev/kvm (`vm` = nullptr) or on a VM fd.
   int check_extension(const Vm* vm, long cap) const;
   /// KVM_GET_DEVICE_ATTR / KVM_HAS_DEVICE_ATTR on /dev/kvm (__kvm_x86_dev_get_attr): the
-  /// system group's XCOMP_GUEST_SUPP (kSupportedXcr0), the SEV group's VMSA_FEATURES
-  /// (sev_dev_get_attr: the supported VMSA features, 0 without SEV-ES); -ENXIO for the rest.
+  /// system group's XCOMP_GUEST_SUPP (HostConfig::supported_xcr0), the SEV group's
+  /// VMSA_FEATURES (sev_dev_get_attr: the supported VMSA features, 0 without SEV-ES); -ENXIO
+  /// for the rest.
   int dev_get_attr(std::uint32_t group, std::uint64_t attr, std::uint64_t* value) const;
-  /// kvm_caps.supported_xcr0 of the simulated host: x87, SSE, AVX and PKRU, as on an EPYC
-  /// Milan (no AVX-512); a documented choice (docs/kvm.md).
-  static constexpr std::uint64_t kSupportedXcr0 = 0x207;
+  /// KVM_GET_SUPPORTED_CPUID (kvm_dev_ioctl_get_cpuid): the simulated host's table (cpuid.cc)
+  /// into `out` when `nent` (at most KVM_MAX_CPUID_ENTRIES counted) holds it; -E2BIG otherwise.
+  int get_supported_cpuid(std::uint32_t nent, std::vector<uapi::kvm_cpuid_entry2>* out) const;
   /// KVM_CREATE_VM: a VM id, or -EINVAL for an unsupported type.
   long create_vm(unsigned long type);
   Vm* vm(std::uint64_t id);
@@ -254,6 +283,13 @@ class Vm {
   /// fallocate(2) on a guest_memfd: 0 or -errno.
   int gmem_fallocate(std::uint64_t gmem, int mode, std::uint64_t offset, std::uint64_t len);
   void close_gmem(std::uint64_t gmem);
+  /// mmap(2) of a guest_memfd (kvm_gmem_mmap): -ENODEV without GUEST_MEMFD_FLAG_MMAP, -EINVAL
+  /// for a zero length or an unaligned offset; 0 when the mapping may be made.
+  int gmem_mmap(std::uint64_t gmem, std::uint64_t offset, std::uint64_t len) const;
+  /// A user access through such a mapping, at file offset `offset`: -EFAULT for a page the
+  /// fault handler refuses (past the file's size, or any page without
+  /// GUEST_MEMFD_FLAG_INIT_SHARED: SIGBUS in the kernel), else 0.
+  int gmem_user_copy(std::uint64_t gmem, std::uint64_t offset, std::span<std::uint8_t> buf, bool write);
   /// KVM_SET_MEMORY_ATTRIBUTES: 0 or -errno.
   int set_memory_attributes(std::uint64_t address, std::uint64_t size, std::uint64_t attributes,
                             std::uint64_t flags);
@@ -290,6 +326,20 @@ class Vm {
   void kvm_unlock_all_vcpus();
   /// vcpu->mutex of `vcpu_id` (made with the vCPU).
   kern::Mutex& vcpu_mutex(unsigned long vcpu_id) const;
+  /// KVM_SET_CPUID2 / KVM_GET_CPUID2 (cpuid.cc): 0 or -errno (E2BIG, EINVAL; backend.h).
+  int set_cpuid2(unsigned long vcpu_id, std::span<const uapi::kvm_cpuid_entry2> entries);
+  int get_cpuid2(unsigned long vcpu_id, std::uint32_t nent, std::vector<uapi::kvm_cpuid_entry2>* out) const;
+  /// KVM_GET_XSAVE / KVM_SET_XSAVE (fpu.cc): 0 or -EINVAL.
+  int get_xsave(unsigned long vcpu_id, uapi::kvm_xsave* out) const;
+  /// The architectural RESET state KVM gives a new vCPU (kvm_vcpu_reset()): RIP 0xFFF0 with
+  /// CS base 0xFFFF0000, RFLAGS 2, RDX the CPU signature, CR0 0x60000010.
+  static uapi::kvm_regs reset_regs();
+  static uapi::kvm_sregs reset_sregs();
+  int set_xsave(unsigned long vcpu_id, const uapi::kvm_xsave& in);
+  /// KVM_{GET,SET}_DEVICE_ATTR(KVM_VCPU_TSC_CTRL, KVM_VCPU_TSC_OFFSET): the offset userspace
+  /// set (0 until then); the simulated TSC itself is not modelled (docs/kvm.md).
+  std::uint64_t tsc_offset(unsigned long vcpu_id) const { return arch_.at(vcpu_id).tsc_offset; }
+  void set_tsc_offset(unsigned long vcpu_id, std::uint64_t offset) { arch_.at(vcpu_id).tsc_offset = offset; }
 
   /// Loads the program vCPU `vcpu_id` runs (the simulated guest). -EINVAL for no such vCPU.
   int set_guest_program(unsigned long vcpu_id, std::vector<GuestOp> ops);
@@ -377,7 +427,13 @@ class Vm {
     // and whether that handling PSMASHed.
     std::size_t fault_fixed_pc = static_cast<std::size_t>(-1);
     bool fault_fix_smashed = false;
+    /// A program of guest operations was loaded (set_guest_program()); without one the vCPU
+    /// of a VM without protected state runs the x86 code in its memory (emulate.cc).
+    bool program = false;
   };
+  /// KVM_RUN of real guest code: the x86 real-mode subset of emulate.cc from the vCPU's
+  /// registers, over the memslots' user memory, until an exit.
+  Exit run_x86(unsigned long vcpu_id);
   class VcpuMachine;
   /// VMRUN (svm_vcpu_run): the VMSA checks of facts §3.4, then the VMSA page is in use
   /// (facts §2.1) until leave_guest(). A failed check is the exit KVM_RUN returns.
@@ -446,6 +502,16 @@ class Vm {
     /// The state KVM_SET_REGS/SREGS writes and sev_es_sync_vmsa() reads: plain accesses,
     /// which vcpu->mutex orders (the entry point stands for the whole register file).
     kern::Shared<std::uint64_t> entry;
+    std::vector<uapi::kvm_cpuid_entry2> cpuid;  ///< vcpu->arch.cpuid_entries
+    /// The guest FPU's XSAVE image (standard format) and its XSTATE_BV: the components not
+    /// in it read as their initial state.
+    std::vector<std::uint8_t> xsave = std::vector<std::uint8_t>(sizeof(uapi::kvm_xsave), 0);
+    std::uint64_t xfeatures = 0;
+    /// guest_fpu.fpstate->is_confidential: an SEV-ES/SNP vCPU's FPU lives in its VMSA.
+    bool fpu_confidential = false;
+    /// kvm_vcpu_has_run(): a VMRUN happened (KVM_SET_CPUID2 may then only repeat itself).
+    bool has_run = false;
+    std::uint64_t tsc_offset = 0;
   };
   std::map<unsigned long, VcpuArch> arch_;  ///< the guest driver's VMPCK0 message counter
 };
