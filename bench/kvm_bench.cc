@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   must(vm.memory_encrypt_op(u::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev.handle())), "INIT2");
   u::kvm_sev_snp_launch_start start;
   start.policy = 0x30000;
-  must(vm.memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_START, &start, 0), "LAUNCH_START");
+  must(vm.memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_START, &start, static_cast<std::uint32_t>(sev.handle())), "LAUNCH_START");
   u::kvm_create_guest_memfd g;
   g.size = bytes;
   auto gmem = must(vm.create_guest_memfd(g), "KVM_CREATE_GUEST_MEMFD");
@@ -97,13 +97,13 @@ int main(int argc, char** argv) {
     up.len = kChunk;
     up.type = u::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
     while (up.len != 0) {
-      must(vm.memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0), "LAUNCH_UPDATE");
+      must(vm.memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, static_cast<std::uint32_t>(sev.handle())), "LAUNCH_UPDATE");
       ++ioctls;
     }
   }
   auto vcpu = must(vm.create_vcpu(0), "KVM_CREATE_VCPU");
   u::kvm_sev_snp_launch_finish fin;
-  must(vm.memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_FINISH, &fin, 0), "LAUNCH_FINISH");
+  must(vm.memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_FINISH, &fin, static_cast<std::uint32_t>(sev.handle())), "LAUNCH_FINISH");
   ioctls += 2;
   const auto t1 = Clock::now();
   const std::uint64_t rmp_launch = host.sev()->rmp().seq() - rmp0;

@@ -112,7 +112,8 @@ Status Vm::memory_encrypt_op(std::uint32_t id, void* data, std::uint32_t sev_fd,
 }
 
 Status Vm::sev_init2(uapi::kvm_sev_init& init, const SevDevice& sev, std::uint32_t* fw_error) {
-  return memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev.handle()), fw_error);
+  sev_fd_ = static_cast<std::uint32_t>(sev.handle());
+  return memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, sev_fd_, fw_error);
 }
 
 Result<SevDevice> SevDevice::open(Backend& b) {

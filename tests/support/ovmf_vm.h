@@ -80,7 +80,7 @@ class OvmfVm {
     up.type = type;
     while (up.len != 0) {  // partial progress: call again with the remainder (facts §8.3)
       ++counts_.ioctls;
-      if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0); !s) return s;
+      if (auto s = vm_->snp_launch_update(up); !s) return s;
     }
     const std::uint64_t pages = len >> model::kPageShift;
     switch (type) {
@@ -144,7 +144,7 @@ class OvmfVm {
     }
     u::kvm_sev_snp_launch_start start;
     start.policy = cfg.policy;
-    if (auto s = vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_START, &start, 0); !s) return s;
+    if (auto s = vm_->snp_launch_start(start); !s) return s;
     if (auto s = slot(0, 0, cfg.ram, ram_gmem_, ram_shared_); !s) return s;
     const std::uint64_t fw_gpa = model::FirmwareImage::gpa_ending_at(model::kFirmwareEndGpa, image.size());
     if (auto s = slot(1, fw_gpa, image.size(), fw_gmem_, fw_shared_); !s) return s;
@@ -212,7 +212,7 @@ class OvmfVm {
       vcpus_.push_back(std::move(*v));
     }
     u::kvm_sev_snp_launch_finish fin;
-    return vm_->memory_encrypt_op(u::KVM_SEV_SNP_LAUNCH_FINISH, &fin, 0);
+    return vm_->snp_launch_finish(fin);
   }
 
   api::Backend& b_;

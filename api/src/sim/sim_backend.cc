@@ -213,7 +213,8 @@ class SimBackend final : public Backend {
     if (v == nullptr) return wrong_file(kOp, vm);
     if (v->vm_dead()) return err(kOp, EIO);
     std::string_view why;
-    const int r = model::kvm::sev_mem_enc_ioctl(*v, cmd, &why);
+    // The fd table resolves kvm_sev_cmd.sev_fd, as the kernel's fdget() does.
+    const int r = model::kvm::sev_mem_enc_ioctl(*v, cmd, &why, is<SevObj>(cmd.sev_fd));
     return kret(kOp, r, cmd.error, why);
   }
 

@@ -516,12 +516,12 @@ struct Launched {
     // LAUNCH_FINISH is left out: these tests issue LAUNCH_UPDATE themselves.
     auto kvm = Kvm::open(*backend);
     vm.emplace(std::move(*kvm->create_vm(uapi::KVM_X86_SNP_VM)));
-    auto sev = SevDevice::open(*backend);
+    sev.emplace(std::move(*SevDevice::open(*backend)));
     uapi::kvm_sev_init init;
-    EXPECT_TRUE(vm->memory_encrypt_op(uapi::KVM_SEV_INIT2, &init, static_cast<std::uint32_t>(sev->handle())));
+    EXPECT_TRUE(vm->sev_init2(init, *sev));
     uapi::kvm_sev_snp_launch_start start;
     start.policy = 0x30000;
-    EXPECT_TRUE(vm->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &start, 0));
+    EXPECT_TRUE(vm->snp_launch_start(start));
     uapi::kvm_create_guest_memfd g;
     g.size = 64 << 10;
     gmem.emplace(std::move(*vm->create_guest_memfd(g)));
@@ -544,7 +544,7 @@ struct Launched {
     u.uaddr = uaddr != 0 ? uaddr : src->addr();
     u.len = n * kPageSize;
     u.type = type;
-    return vm->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0);
+    return vm->snp_launch_update(u);
   }
   std::size_t findings(FindingKind k) {
     std::size_t n = 0;
@@ -557,6 +557,7 @@ struct Launched {
   }
   std::unique_ptr<Backend> backend;
   std::optional<Vm> vm;
+  std::optional<SevDevice> sev;  ///< the /dev/sev the launch commands go through
   std::optional<GuestMemfd> gmem;
   std::optional<UserMemory> shared, src;
 };

@@ -44,7 +44,7 @@ class SnpLaunch : public ::testing::Test {
   Status launch_start(std::uint64_t policy = kPolicy) {
     uapi::kvm_sev_snp_launch_start d;
     d.policy = policy;
-    return vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &d, 0);
+    return vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &d, static_cast<std::uint32_t>(sev_->handle()));
   }
 
   // guest_memfd backing GPA [0, kMem), shared user memory beside it, all of it private.
@@ -92,7 +92,7 @@ class SnpLaunch : public ::testing::Test {
     out->uaddr = src_->addr();
     out->len = n * model::kPageSize;
     out->type = type;
-    return vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, out, 0, fw);
+    return vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, out, static_cast<std::uint32_t>(sev_->handle()), fw);
   }
 
   std::unique_ptr<Backend> backend_;
@@ -133,6 +133,8 @@ TEST_F(SnpLaunch, LaunchStart_Rules) {
   ASSERT_TRUE(init2());
   EXPECT_EQ(errno_of(launch_start(0x10000)), EINVAL);            // bit 17 clear
   EXPECT_EQ(errno_of(launch_start(kPolicy | (1ULL << 18))), EINVAL);  // MIGRATE_MA: not in KVM's mask
+  EXPECT_EQ(errno_of(launch_start(kPolicy & ~(1ULL << 16))), EINVAL);  // SMT not allowed: KVM insists
+  EXPECT_EQ(errno_of(launch_start(kPolicy | (1ULL << 20))), EINVAL);   // SINGLE_SOCKET: KVM refuses
   ASSERT_TRUE(launch_start());
   EXPECT_EQ(errno_of(launch_start()), EINVAL);  // one context per VM
 }
@@ -168,10 +170,40 @@ TEST_F(SnpLaunch, LaunchUpdate_Preconditions) {
   u = {};
   u.len = 100;
   u.type = 1;
-  EXPECT_EQ(errno_of(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, 0)), EINVAL);  // len
+  EXPECT_EQ(errno_of(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, static_cast<std::uint32_t>(sev_->handle()))), EINVAL);  // len
   set_private(0x10000, 0x1000, false);
   EXPECT_EQ(errno_of(launch_update(0x10, 1, 1, &u)), EIO);  // not private: kvm_gmem_populate's EINVAL, as EIO
   EXPECT_EQ(errno_of(launch_update(0x1000, 1, 1, &u)), EINVAL);  // no memslot
+}
+
+TEST_F(SnpLaunch, LaunchCommandsWithoutDevSev_FailWhereTheKernelsFirmwareCallDoes) {
+  // kvm_sev_cmd.sev_fd names the file the launch commands' firmware calls go through
+  // (__sev_issue_cmd(argp->sev_fd, ...)): a VM fd there is not /dev/sev.
+  const auto not_sev = static_cast<std::uint32_t>(vm_->handle());
+  ASSERT_TRUE(init2());
+  uapi::kvm_sev_snp_launch_start start;
+  start.policy = kPolicy;
+  // snp_context_create()'s SNP_GCTX_CREATE fails: no context, ENOTTY.
+  EXPECT_EQ(errno_of(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &start, not_sev)), ENOTTY);
+  ASSERT_TRUE(launch_start());
+  memory();
+  uapi::kvm_sev_snp_launch_update u;
+  u.uaddr = shared_->addr();
+  u.len = 2 * model::kPageSize;
+  u.type = uapi::KVM_SEV_SNP_PAGE_TYPE_ZERO;
+  // The first page's SNP_LAUNCH_UPDATE fails: EIO, no progress, the page still usable.
+  EXPECT_EQ(errno_of(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, not_sev)), EIO);
+  EXPECT_EQ(u.gfn_start, 0U);
+  EXPECT_EQ(u.len, 2 * model::kPageSize);
+  ASSERT_TRUE(launch_update(0, 2, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, &u));
+  auto vcpu = vm_->create_vcpu(0);
+  ASSERT_TRUE(vcpu);
+  // The VMSA's SNP_LAUNCH_UPDATE fails: EBADF, the vCPU not yet protected, so a LAUNCH_FINISH
+  // through /dev/sev then succeeds.
+  uapi::kvm_sev_snp_launch_finish f;
+  EXPECT_EQ(errno_of(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, not_sev)), EBADF);
+  EXPECT_TRUE(vcpu->get_regs().has_value());
+  EXPECT_TRUE(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, static_cast<std::uint32_t>(sev_->handle())));
 }
 
 TEST_F(SnpLaunch, LaunchFinish_ThenLaunchCommandsAreRefused) {
@@ -183,7 +215,7 @@ TEST_F(SnpLaunch, LaunchFinish_ThenLaunchCommandsAreRefused) {
   auto vcpu = vm_->create_vcpu(0);
   ASSERT_TRUE(vcpu);
   uapi::kvm_sev_snp_launch_finish f;
-  ASSERT_TRUE(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0));
+  ASSERT_TRUE(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, static_cast<std::uint32_t>(sev_->handle())));
   std::uint32_t fw = 0;
   const Status again = launch_update(8, 1, 1, &u, &fw);
   ASSERT_FALSE(again.has_value());
@@ -196,7 +228,7 @@ TEST_F(SnpLaunch, LaunchFinish_ThenLaunchCommandsAreRefused) {
   ASSERT_FALSE(regs.has_value());
   EXPECT_EQ(regs.error().errno_value, EINVAL);
   std::uint32_t fw2 = 0;
-  const Status finish_again = vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0, &fw2);
+  const Status finish_again = vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, static_cast<std::uint32_t>(sev_->handle()), &fw2);
   ASSERT_FALSE(finish_again.has_value());
   EXPECT_EQ(finish_again.error().errno_value, EINVAL);
 }
@@ -212,7 +244,7 @@ TEST_F(SnpLaunch, VcpuAfterLaunchFinish_Created_UnprotectedAndVmrunRefusesItsVms
   auto vcpu0 = vm_->create_vcpu(0);
   ASSERT_TRUE(vcpu0);
   uapi::kvm_sev_snp_launch_finish f;
-  ASSERT_TRUE(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0));
+  ASSERT_TRUE(vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, static_cast<std::uint32_t>(sev_->handle())));
   auto late = vm_->create_vcpu(1);
   ASSERT_TRUE(late) << late.error().to_string();
   EXPECT_TRUE(late->get_regs().has_value()) << "its state is not protected";
@@ -235,7 +267,7 @@ TEST_F(SnpLaunch, VmsaNotTheHypervisorsAtSync_HostRmpFaultNamesTheFunctionAndPfn
                                     model::OpContext{"test", 0}),
             model::RmpStatus::Success);
   uapi::kvm_sev_snp_launch_finish f;
-  const Status st = vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, 0);
+  const Status st = vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &f, static_cast<std::uint32_t>(sev_->handle()));
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().errno_value, EFAULT);
   const auto& found = host.sched().findings();

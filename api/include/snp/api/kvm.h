@@ -118,18 +118,25 @@ class Vm : public Owned {
   // taken by reference; `fw_error` gets kvm_sev_cmd.error.
   /// KVM_SEV_INIT2; `sev` is the /dev/sev file the kernel checks (sev_guest_init2()).
   Status sev_init2(uapi::kvm_sev_init& init, const SevDevice& sev, std::uint32_t* fw_error = nullptr);
+  // LAUNCH_START, LAUNCH_UPDATE and LAUNCH_FINISH issue their firmware commands through
+  // kvm_sev_cmd.sev_fd, which must be an open /dev/sev (the kernel's __sev_issue_cmd(): EBADF
+  // otherwise, seen as ENOTTY from LAUNCH_START and EIO from LAUNCH_UPDATE). These wrappers
+  // pass the /dev/sev file the VM was given at sev_init2() (0, none, before it).
   Status snp_launch_start(uapi::kvm_sev_snp_launch_start& start, std::uint32_t* fw_error = nullptr) {
-    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &start, 0, fw_error);
+    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_START, &start, sev_fd_, fw_error);
   }
   /// Returns with `up.gfn_start`, `up.uaddr` and `up.len` advanced past what was done.
   Status snp_launch_update(uapi::kvm_sev_snp_launch_update& up, std::uint32_t* fw_error = nullptr) {
-    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &up, 0, fw_error);
+    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &up, sev_fd_, fw_error);
   }
   Status snp_launch_finish(uapi::kvm_sev_snp_launch_finish& fin, std::uint32_t* fw_error = nullptr) {
-    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &fin, 0, fw_error);
+    return memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_FINISH, &fin, sev_fd_, fw_error);
   }
   /// KVM_SEV_SNP_ENABLE_REQ_CERTS (no data).
   Status snp_enable_req_certs() { return memory_encrypt_op(uapi::KVM_SEV_SNP_ENABLE_REQ_CERTS, nullptr, 0); }
+
+ private:
+  std::uint32_t sev_fd_ = 0;  ///< the /dev/sev handle sev_init2() named
 };
 
 class SevDevice : public Owned {

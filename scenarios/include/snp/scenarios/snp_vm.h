@@ -89,6 +89,7 @@ class SnpVm {
     vcpus_.clear();
     gmem_.reset();
     vm_.reset();
+    sev_.reset();
     shared_.reset();
     src_.reset();
   }
@@ -101,7 +102,9 @@ class SnpVm {
     auto files = open_snp_vm(b_);
     if (!files) return files.error();
     vm_.emplace(std::move(files->vm));
-    api::SevDevice& sev = files->sev;
+    // /dev/sev stays open with the VM: the launch commands go through it (kvm_sev_cmd.sev_fd).
+    sev_.emplace(std::move(files->sev));
+    api::SevDevice& sev = *sev_;
     if (cfg.exit_hypercall) {
       u::kvm_enable_cap c;
       c.cap = u::KVM_CAP_EXIT_HYPERCALL;
@@ -170,6 +173,7 @@ class SnpVm {
   }
 
   api::Backend& b_;
+  std::optional<api::SevDevice> sev_;  ///< closed after the VM (declared first)
   std::optional<api::Vm> vm_;
   std::optional<api::GuestMemfd> gmem_;
   std::optional<api::UserMemory> shared_, src_;

@@ -28,6 +28,7 @@ constexpr std::uint64_t kDebugSwap = 1ULL << 5;  // SEV_FEATURES bit 5 (DebugSwa
 /// SNP_POLICY_MASK_VALID: bits 0-17, 19, 20 (facts §4.7).
 constexpr std::uint64_t kPolicyMaskValid = 0x3FFFFULL | (1ULL << 19) | (1ULL << 20);
 constexpr std::uint64_t kPolicyRsvdMbo = 1ULL << 17;
+constexpr std::uint64_t kPolicySmt = 1ULL << 16, kPolicySingleSocket = 1ULL << 20;  // facts §4.7
 constexpr Gpa kInitialVmsaGpa = 0xFFFFFFFFF000ULL;  // facts §5.3
 constexpr std::uint8_t kPageTypeNormal = 1, kPageTypeVmsa = 2, kPageTypeZero = 3, kPageTypeUnmeasured = 4,
                         kPageTypeSecrets = 5, kPageTypeCpuid = 6;
@@ -98,7 +99,7 @@ int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error) {
   if (!vm.is_sev_type()) return -EINVAL;
   SevVmState& s = vm.sev();
   if (vm.vcpu_count() != 0) return -EINVAL;  // before any vCPU exists
-  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if (a.flags != 0) return -EINVAL;  // 6.12 checks flags only; the padding is ignored
   if ((a.vmsa_features & ~SevPlatform::kSupportedVmsaFeatures) != 0) return -EINVAL;
   if (a.ghcb_version > kGhcbVersionMax) return -EINVAL;
   if (vm.type() == kVmSev && (a.ghcb_version != 0 || a.vmsa_features != 0)) return -EINVAL;
@@ -136,8 +137,14 @@ int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_erro
   SevVmState& s = vm.sev();
   if (sev == nullptr || !is_snp(vm) || !s.active) return -ENOTTY;
   if (s.gctx != 0) return -EINVAL;  // one context per VM
-  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if (a.flags != 0) return -EINVAL;  // 6.12 checks flags only; the padding is ignored
   if ((a.policy & ~kPolicyMaskValid) != 0 || (a.policy & kPolicyRsvdMbo) == 0) return -EINVAL;
+  // 6.12 also insists on SMT allowed (KVM does not know whether the host runs SMT) and refuses
+  // SINGLE_SOCKET (it cannot guarantee it).
+  if ((a.policy & kPolicySmt) == 0 || (a.policy & kPolicySingleSocket) != 0) return -EINVAL;
+  // snp_context_create(): SNP_GCTX_CREATE through kvm_sev_cmd.sev_fd; with no /dev/sev there
+  // it fails (EBADF), no context is made, and snp_launch_start() answers ENOTTY.
+  if (!a.sev_fd_ok) return -ENOTTY;
   const OpContext ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_START");
   const Pfn gctx = sev->alloc_firmware_page(ctx);
   if (gctx == 0) return -ENOMEM;
@@ -451,6 +458,10 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
   const kern::Guard slots_lock(vm.slots_lock());
   const auto slot = vm.gfn_to_memslot(a.gfn_start);
   if (!slot || (slot->flags & kMemGuestMemfd) == 0) return -EINVAL;  // kvm_slot_can_be_private
+  // sev_gmem_post_populate() issues SNP_LAUNCH_UPDATE through kvm_sev_cmd.sev_fd: without a
+  // /dev/sev there the first page fails (EBADF, its RMP entry reverted), and any failure on
+  // the first page is EIO with fw_error 0 (nothing done, nothing left assigned).
+  if (!a.sev_fd_ok) return -EIO;
   SevGmemPopulateArgs args;
   args.type = a.type;
   args.ctx = ctx_for(vm, "KVM_SEV_SNP_LAUNCH_UPDATE");
@@ -520,7 +531,7 @@ int sev_es_sync_vmsa(Vm& vm, std::size_t index) {
 /// launch-finish-unlocked-vcpus), every vCPU's VMSA in vCPU order: synced, made the guest's at
 /// INITIAL_VMSA_GPA (facts §5.3), measured by SNP_LAUNCH_UPDATE as a VMSA page; a failed
 /// LAUNCH_UPDATE reclaims the page. Then the vCPU's state is protected.
-int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error) {
+int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error, bool sev_fd_ok) {
   const kern::FunctionScope fs(vm.host().sched(), "snp_launch_update_vmsa");
   const AllVcpusLocked vcpus(vm, !vm.host().config().profile.launch_finish_unlocked_vcpus);
   SevPlatform* sev = vm.host().sev();
@@ -538,6 +549,10 @@ int snp_launch_update_vmsa(Vm& vm, std::uint32_t* fw_error) {
     u.gctx_paddr = pfn_to_spa(s.gctx);
     u.page_type = kPageTypeVmsa;
     u.address = pfn_to_spa(pfn);
+    if (!sev_fd_ok) {  // __sev_issue_cmd(argp->sev_fd, ...): EBADF; the page is reclaimed
+      (void)snp_page_reclaim(vm, pfn, OpContext{ctx.op, ctx.vm, ctx.call, true});
+      return -EBADF;
+    }
     if (FwStatus st = sev->fw().snp_launch_update(u, ctx); st != FwStatus::Success) {
       fw(fw_error, st);
       (void)snp_page_reclaim(vm, pfn, OpContext{ctx.op, ctx.vm, ctx.call, true});
@@ -557,9 +572,9 @@ int snp_launch_finish(Vm& vm, const SnpLaunchFinishArgs& a, std::uint32_t* fw_er
   SevVmState& s = vm.sev();
   if (sev == nullptr || !is_snp(vm)) return -ENOTTY;  // !sev_snp_guest()
   if (s.gctx == 0) return -EINVAL;                     // no snp_context
-  if (a.flags != 0 || a.pad_nonzero) return -EINVAL;
+  if (a.flags != 0) return -EINVAL;  // 6.12 checks flags only; the padding is ignored
   Firmware& f = sev->fw();
-  if (int r = snp_launch_update_vmsa(vm, fw_error); r != 0) return r;
+  if (int r = snp_launch_update_vmsa(vm, fw_error, a.sev_fd_ok); r != 0) return r;
   SnpLaunchFinishCmd cmd;
   cmd.gctx_paddr = pfn_to_spa(s.gctx);
   cmd.host_data = a.host_data;
@@ -678,7 +693,7 @@ void sev_vm_destroy(Vm& vm) {
 // ---------------------------------------------------------------------------------------
 // KVM_MEMORY_ENCRYPT_OP (sev_mem_enc_ioctl)
 
-int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why) {
+int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why, bool sev_fd_is_dev_sev) {
   const kern::FunctionScope fs(vm.host().sched(), "sev_mem_enc_ioctl");
   auto fail = [why](int e, std::string_view reason) {
     if (why != nullptr) *why = reason;
@@ -719,13 +734,14 @@ int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why) {
       std::copy(std::begin(d->gosvw), std::end(d->gosvw), a.gosvw.begin());
       a.flags = d->flags;
       a.pad_nonzero = any_nonzero(d->pad0, sizeof(d->pad0)) || any_nonzero(d->pad1, sizeof(d->pad1));
+      a.sev_fd_ok = sev_fd_is_dev_sev;
       r = snp_launch_start(vm, a, &cmd.error);
       break;
     }
     case uapi::KVM_SEV_SNP_LAUNCH_UPDATE: {
       auto* d = static_cast<uapi::kvm_sev_snp_launch_update*>(data);
       SnpLaunchUpdateArgs a{d->gfn_start, d->uaddr, d->len, d->type, d->flags,
-                            d->pad0 != 0 || d->pad1 != 0 || any_nonzero(d->pad2, sizeof(d->pad2))};
+                            d->pad0 != 0 || d->pad1 != 0 || any_nonzero(d->pad2, sizeof(d->pad2)), sev_fd_is_dev_sev};
       r = snp_launch_update(vm, a, &cmd.error);
       if (r == 0) {  // copy_to_user(): the progress goes back into the caller's struct
         d->gfn_start = a.gfn_start;
@@ -745,6 +761,7 @@ int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why) {
       std::copy(std::begin(d->host_data), std::end(d->host_data), a.host_data.begin());
       a.flags = d->flags;
       a.pad_nonzero = any_nonzero(d->pad0, sizeof(d->pad0)) || any_nonzero(d->pad1, sizeof(d->pad1));
+      a.sev_fd_ok = sev_fd_is_dev_sev;
       r = snp_launch_finish(vm, a, &cmd.error);
       break;
     }

@@ -53,6 +53,9 @@ struct SnpLaunchStartArgs {
   std::array<std::uint8_t, 16> gosvw{};
   std::uint16_t flags = 0;
   bool pad_nonzero = false;
+  /// kvm_sev_cmd.sev_fd names an open /dev/sev: the firmware commands this ioctl issues go
+  /// through that file (__sev_issue_cmd(argp->sev_fd, ...)), and fail EBADF without one.
+  bool sev_fd_ok = true;
 };
 struct SnpLaunchUpdateArgs {  // in/out: progress is handed back (facts §8.3)
   std::uint64_t gfn_start = 0;
@@ -61,6 +64,9 @@ struct SnpLaunchUpdateArgs {  // in/out: progress is handed back (facts §8.3)
   std::uint8_t type = 0;
   std::uint16_t flags = 0;
   bool pad_nonzero = false;
+  /// kvm_sev_cmd.sev_fd names an open /dev/sev: the firmware commands this ioctl issues go
+  /// through that file (__sev_issue_cmd(argp->sev_fd, ...)), and fail EBADF without one.
+  bool sev_fd_ok = true;
 };
 struct SnpLaunchFinishArgs {
   std::uint64_t id_block_uaddr = 0;
@@ -71,13 +77,18 @@ struct SnpLaunchFinishArgs {
   std::array<std::uint8_t, 32> host_data{};
   std::uint16_t flags = 0;
   bool pad_nonzero = false;
+  /// kvm_sev_cmd.sev_fd names an open /dev/sev: the firmware commands this ioctl issues go
+  /// through that file (__sev_issue_cmd(argp->sev_fd, ...)), and fail EBADF without one.
+  bool sev_fd_ok = true;
 };
 
 /// KVM_MEMORY_ENCRYPT_OP (sev_mem_enc_ioctl(), under kvm->lock held by the caller): the
 /// command `cmd.id` with its struct at the caller's pointer `cmd.data`; 0 or -errno, with the
 /// firmware status in `cmd.error`. `*why`, when given, says why a refusal the kernel makes
 /// silently was made (SEV disabled, not an SEV guest, a command the model does not have).
-int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why = nullptr);
+/// `sev_fd_is_dev_sev`: what the caller's fd table says of cmd.sev_fd (the sim adapter
+/// resolves it; model-level callers have no fds and pass true).
+int sev_mem_enc_ioctl(Vm& vm, uapi::kvm_sev_cmd& cmd, std::string_view* why = nullptr, bool sev_fd_is_dev_sev = true);
 int sev_init2(Vm& vm, const SevInit2Args& a, std::uint32_t* fw_error);
 int snp_launch_start(Vm& vm, const SnpLaunchStartArgs& a, std::uint32_t* fw_error);
 int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error);
