@@ -1440,6 +1440,37 @@ Outcome snp_launch_sequences(const Context& c) {
   return outcome_of(r);
 }
 
+/// Certificate configuration: KVM_SEV_SNP_ENABLE_REQ_CERTS where the kernel has it
+/// (KVM_HAS_DEVICE_ATTR(KVM_X86_GRP_SEV, KVM_X86_SEV_SNP_REQ_CERTS)): ENOTTY before INIT2
+/// (not an SEV guest yet), success after it, EINVAL once a vCPU exists;
+/// where it lacks it, the unknown command id is EINVAL.
+Outcome snp_req_certs(const Context& c) {
+  if (!c.snp_missing.empty()) return skip(c.snp_missing);
+  Opened o = open(c);
+  if (!o.kvm) return skip(o.missing);
+  auto sev = api::SevDevice::open(*o.backend);
+  if (!sev) return skip(sev.error().to_string());
+  const bool has = o.kvm->has_device_attr(uapi::KVM_X86_GRP_SEV, uapi::KVM_X86_SEV_SNP_REQ_CERTS).has_value();
+  auto vm = o.kvm->create_vm(uapi::KVM_X86_SNP_VM);
+  if (!vm) return fail(vm.error().to_string());
+  const int before = errno_of(vm->snp_enable_req_certs());
+  if (before != ENOTTY) return fail(fmt::format("KVM_SEV_SNP_ENABLE_REQ_CERTS before INIT2: errno {}, the kernel's ENOTTY", before));
+  uapi::kvm_sev_init init;
+  if (auto st = vm->sev_init2(init, *sev); !st) return fail(st.error().to_string());
+  const int after = errno_of(vm->snp_enable_req_certs());
+  if (after != (has ? 0 : EINVAL)) {
+    return fail(fmt::format("KVM_SEV_SNP_ENABLE_REQ_CERTS after INIT2: errno {}; the kernel {} it: {}", after,
+                            has ? "has" : "lacks", has ? 0 : EINVAL));
+  }
+  if (has) {
+    auto vcpu = vm->create_vcpu(0);
+    if (!vcpu) return fail(vcpu.error().to_string());
+    const int late = errno_of(vm->snp_enable_req_certs());
+    if (late != EINVAL) return fail(fmt::format("KVM_SEV_SNP_ENABLE_REQ_CERTS after a vCPU: errno {}, not EINVAL", late));
+  }
+  return pass();
+}
+
 // ---- guest-side properties: simulated guests, so the simulator only ------------------------------
 
 constexpr const char* kGuestSideOnly =
@@ -1597,6 +1628,9 @@ const std::vector<Property>& properties() {
        "LAUNCH_START/UPDATE/FINISH and vCPUs in any order, any page type and range: 6.12's answers, partial progress, "
        "protection, and a teardown that leaves no guest",
        snp_launch_sequences},
+      {"snp.req_certs",
+       "KVM_SEV_SNP_ENABLE_REQ_CERTS after INIT2 and before vCPUs where the kernel offers it (ENOTTY, EINVAL otherwise)",
+       snp_req_certs},
       {"guest.conversions",
        "a guest converts random pages to shared and back (KVM_HC_MAP_GPA_RANGE served as QEMU does): both sides see "
        "their bytes",

@@ -46,6 +46,14 @@ int Host::dev_get_attr(std::uint32_t group, std::uint64_t attr, std::uint64_t* v
   }
   // kvm_amd's dev_get_attr, sev_dev_get_attr(): the SEV group only; sev_hardware_setup() puts
   // DEBUG_SWAP in sev_supported_vmsa_features only with SEV-ES.
+  // The certificate series adds KVM_X86_SEV_SNP_REQ_CERTS where the kernel has
+  // KVM_SEV_SNP_ENABLE_REQ_CERTS (profiles with CertExit::SnpReqCerts); its value is not in
+  // the facts: 1 here, a documented choice (docs/kvm.md).
+  if (group == uapi::KVM_X86_GRP_SEV && attr == uapi::KVM_X86_SEV_SNP_REQ_CERTS &&
+      config().profile.cert_exit == CertExit::SnpReqCerts && sev_ != nullptr) {
+    *value = 1;
+    return 0;
+  }
   if (group != uapi::KVM_X86_GRP_SEV || attr != uapi::KVM_X86_SEV_VMSA_FEATURES) return -ENXIO;
   *value = config().sev_es_enabled ? SevPlatform::kSupportedVmsaFeatures : 0;
   return 0;

@@ -20,6 +20,8 @@
 #pragma push_macro("KVM_X86_GRP_SEV")
 #undef KVM_X86_GRP_SEV
 #pragma push_macro("KVM_X86_SEV_VMSA_FEATURES")
+#pragma push_macro("KVM_X86_SEV_SNP_REQ_CERTS")
+#undef KVM_X86_SEV_SNP_REQ_CERTS
 #undef KVM_X86_SEV_VMSA_FEATURES
 #pragma push_macro("KVM_VCPU_TSC_CTRL")
 #undef KVM_VCPU_TSC_CTRL
@@ -177,6 +179,9 @@ inline constexpr std::uint32_t KVM_X86_GRP_SYSTEM = 0;
 inline constexpr std::uint64_t KVM_X86_XCOMP_GUEST_SUPP = 0;
 inline constexpr std::uint32_t KVM_X86_GRP_SEV = 1;
 inline constexpr std::uint64_t KVM_X86_SEV_VMSA_FEATURES = 0;
+/// The SEV group's attribute for KVM_SEV_SNP_ENABLE_REQ_CERTS (the 2026 certificate series,
+/// facts §8.2): present where the kernel has the command. Not in <linux/kvm.h> of 6.1.
+inline constexpr std::uint64_t KVM_X86_SEV_SNP_REQ_CERTS = 2;
 inline constexpr std::uint32_t KVM_VCPU_TSC_CTRL = 0;
 inline constexpr std::uint64_t KVM_VCPU_TSC_OFFSET = 0;
 
@@ -477,6 +482,7 @@ inline constexpr std::uint64_t KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1ULL << 0;
 #pragma pop_macro("KVM_CAP_EXIT_HYPERCALL")
 #pragma pop_macro("KVM_VCPU_TSC_OFFSET")
 #pragma pop_macro("KVM_VCPU_TSC_CTRL")
+#pragma pop_macro("KVM_X86_SEV_SNP_REQ_CERTS")
 #pragma pop_macro("KVM_X86_SEV_VMSA_FEATURES")
 #pragma pop_macro("KVM_X86_GRP_SEV")
 #pragma pop_macro("KVM_X86_XCOMP_GUEST_SUPP")
