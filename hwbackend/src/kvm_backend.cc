@@ -571,6 +571,7 @@ struct CpuidBuffer {
   CpuidHeader* header() { return reinterpret_cast<CpuidHeader*>(bytes.data()); }
   std::vector<uapi::kvm_cpuid_entry2> entries() {
     std::vector<uapi::kvm_cpuid_entry2> out(header()->nent);
+    if (out.empty()) return out;  // no memcpy to an empty vector's null data()
     std::memcpy(static_cast<void*>(out.data()), reinterpret_cast<const std::uint8_t*>(bytes.data()) + sizeof(CpuidHeader),
                 out.size() * sizeof(uapi::kvm_cpuid_entry2));
     return out;

@@ -26,6 +26,9 @@ constexpr std::uint8_t kIoOut = 1;                     // KVM_EXIT_IO_OUT
 /// loops): the simulated equivalent of a pending signal, EINTR.
 constexpr int kMaxSteps = 1 << 16;
 
+/// A little-endian 16-bit immediate or displacement.
+constexpr std::uint64_t word(std::uint8_t lo, std::uint8_t hi) { return std::uint64_t{lo} | std::uint64_t{hi} << 8; }
+
 }  // namespace
 
 uapi::kvm_regs Vm::reset_regs() {
@@ -113,7 +116,7 @@ Exit Vm::run_x86(unsigned long vcpu_id) {
         break;
       case 0xBA:
         if (!fetch(&b1) || !fetch(&b2)) return internal_error();
-        regs.rdx = (regs.rdx & ~0xFFFFULL) | b1 | static_cast<std::uint64_t>(b2) << 8;
+        regs.rdx = (regs.rdx & ~0xFFFFULL) | word(b1, b2);
         break;
       case 0xFE:
         if (!fetch(&b1) || b1 != 0xC0) return internal_error();
@@ -126,14 +129,14 @@ Exit Vm::run_x86(unsigned long vcpu_id) {
       case 0xA2: {
         if (!fetch(&b1) || !fetch(&b2)) return internal_error();
         std::uint8_t v = al();
-        if (!access(sregs.ds.base + (b1 | b2 << 8), &v, true)) return internal_error();
+        if (!access(sregs.ds.base + word(b1, b2), &v, true)) return internal_error();
         break;
       }
       case 0xC6: {
         if (!fetch(&b1) || b1 != 0x06 || !fetch(&b2) || !fetch(&b3)) return internal_error();
         std::uint8_t v = 0;
         if (!fetch(&v)) return internal_error();
-        if (!access(sregs.ds.base + (b2 | b3 << 8), &v, true)) return internal_error();
+        if (!access(sregs.ds.base + word(b2, b3), &v, true)) return internal_error();
         break;
       }
       case 0xE6:
