@@ -436,7 +436,7 @@ uapi::kvm_cpuid_entry2 cpuid_entry(std::uint32_t function, bool indexed, std::ui
 /// SSE and AVX; the same and 57-bit VA), 4 a VA width the kernel refuses, 5 more entries than
 /// KVM_MAX_CPUID_ENTRIES. An XSAVE leaf enables at most what every KVM host supports (x87,
 /// SSE, AVX): a nested host's kernel (PVM) widens leaf 0xD.0's EAX to the host's XCR0.
-constexpr std::size_t kCpuidValid = 4, kCpuidBadVa = 4, kCpuidTooMany = 5;
+constexpr std::size_t kCpuidBadVa = 4, kCpuidTooMany = 5;
 std::vector<uapi::kvm_cpuid_entry2> cpuid_variant(std::size_t i) {
   switch (i) {
     case 0: return {};

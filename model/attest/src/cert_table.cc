@@ -2,6 +2,8 @@
 #include "snp/model/attest/cert_table.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <limits>
 
 #include <fmt/format.h>
@@ -85,6 +87,7 @@ AttestResult<std::vector<std::uint8_t>> encode_cert_table(std::span<const CertTa
 
 AttestResult<CertTable> decode_cert_table(std::span<const std::uint8_t> buffer) {
   CertTable t;
+  std::map<std::array<std::uint8_t, 16>, std::size_t> seen;  ///< GUID -> its entry
   std::size_t row = 0;
   bool terminated = false;
   while (row + kCertTableEntrySize <= buffer.size()) {
@@ -101,10 +104,9 @@ AttestResult<CertTable> decode_cert_table(std::span<const std::uint8_t> buffer) 
     if (e.guid.is_zero()) {
       return AttestError{fmt::format("entry {}: zero GUID with a non-zero offset/length (a torn terminator)", index)};
     }
-    for (std::size_t j = 0; j < index; ++j) {
-      if (t.entries[j].guid == e.guid) {
-        return AttestError{fmt::format("{}: GUID repeats entry {}", entry_label(index, e.guid), j)};
-      }
+    // A GUID seen before: one lookup per entry, not a scan (a 1 MiB table has 43,690 rows).
+    if (const auto [it, fresh] = seen.emplace(e.guid.bytes, index); !fresh) {
+      return AttestError{fmt::format("{}: GUID repeats entry {}", entry_label(index, e.guid), it->second)};
     }
     t.entries.push_back(e);
     row += kCertTableEntrySize;

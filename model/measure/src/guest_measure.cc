@@ -91,6 +91,15 @@ std::optional<MeasureError> measure_kernel_hashes(LaunchDigest& ld, const Firmwa
 std::optional<MeasureError> measure_sections(LaunchDigest& ld, const FirmwareImage& img, VmmType vmm,
                                              const std::optional<std::array<std::uint8_t, kSevHashTableSize>>& table) {
   const auto& sections = img.sections();
+  // Every section lies below 4 GiB (an image's GPAs are 32-bit), so pages measured over more
+  // than that are overlapping or bogus: refused before the work, not after minutes of it.
+  std::uint64_t total = 0;
+  for (const MetadataSection& s : sections) total += s.size;
+  if (total > kFirmwareEndGpa) {
+    return fail(fmt::format("the {} SEV metadata sections cover {:#x} bytes, more than the 4 GiB ({:#x}) below "
+                            "which they must all lie",
+                            sections.size(), total, kFirmwareEndGpa));
+  }
   for (std::size_t i = 0; i < sections.size(); ++i) {
     const MetadataSection& s = sections[i];
     const std::optional<SectionType> type = s.type();

@@ -102,7 +102,7 @@ std::array<std::uint8_t, 0x60> ReportReq::encode() const {
 
 ReportReq ReportReq::decode(std::span<const std::uint8_t> p) {
   std::array<std::uint8_t, 0x60> b{};
-  std::memcpy(b.data(), p.data(), std::min(p.size(), b.size()));
+  if (!p.empty()) std::memcpy(b.data(), p.data(), std::min(p.size(), b.size()));  // an empty span's data() may be null
   ReportReq r;
   std::memcpy(r.report_data.data(), b.data(), 64);
   r.vmpl = get_le<std::uint32_t>(&b[0x40]);
@@ -125,7 +125,7 @@ std::array<std::uint8_t, 0x20> KeyReq::encode() const {
 
 KeyReq KeyReq::decode(std::span<const std::uint8_t> p) {
   std::array<std::uint8_t, 0x20> b{};
-  std::memcpy(b.data(), p.data(), std::min(p.size(), b.size()));
+  if (!p.empty()) std::memcpy(b.data(), p.data(), std::min(p.size(), b.size()));
   KeyReq k;
   const auto w = get_le<std::uint32_t>(&b[0]);
   k.root_key_select = (w & 1U) != 0;

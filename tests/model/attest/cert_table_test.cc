@@ -222,5 +222,27 @@ TEST(CertTable, Decode_ArbitraryBytes_NeverCrash) {
   }
 }
 
+TEST(CertTable, ManyRows_DistinctGuidsDecodeAndARepeatNamesTheFirstEntry) {
+  // 20,000 rows (a 480 KB table): every GUID distinct, each blob one byte after the table.
+  constexpr std::size_t kRows = 20000;
+  Bytes buf;
+  const std::size_t table_end = (kRows + 1) * kCertTableEntrySize;
+  auto guid = [](std::size_t i) {
+    Guid g;
+    for (std::size_t b = 0; b < 8; ++b) g.bytes[b] = static_cast<std::uint8_t>((i + 1) >> (8 * b));
+    return g;
+  };
+  for (std::size_t i = 0; i < kRows; ++i) put_row(buf, i, guid(i), static_cast<std::uint32_t>(table_end + i), 1);
+  put_row(buf, kRows, Guid{}, 0, 0);  // the terminator
+  buf.resize(table_end + kRows, 0xab);
+  const auto t = decode_cert_table(buf);
+  ASSERT_TRUE(t.has_value()) << t.error().message;
+  EXPECT_EQ(t->entries.size(), kRows);
+  // The last row repeats row 12,345's GUID: the error names that entry.
+  put_row(buf, kRows - 1, guid(12345), static_cast<std::uint32_t>(table_end + kRows - 1), 1);
+  const std::string e = decode_error(buf);
+  EXPECT_NE(e.find("repeats entry 12345"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace snplab::model

@@ -338,6 +338,26 @@ TEST_F(SnpLaunch, SevDevice_PlatformStatusAndConfig) {
   EXPECT_TRUE(sev_->snp_commit(&fw));
 }
 
+TEST_F(SnpLaunch, LaunchUpdateOfAHugeLength_IsClippedToTheSlotNotAllocated) {
+  ASSERT_TRUE(init2());
+  ASSERT_TRUE(launch_start());
+  memory();
+  uapi::kvm_sev_snp_launch_update u;
+  // A hostile VMM's length: 2^52 bytes. kvm_gmem_populate() clips it to the slot; the pages
+  // done are handed back as progress, the rest stays to do.
+  ASSERT_TRUE(launch_update(0, 1, uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL, &u));
+  u.gfn_start = 1;
+  u.uaddr = src_->addr();
+  u.len = 1ULL << 52;
+  u.type = uapi::KVM_SEV_SNP_PAGE_TYPE_NORMAL;
+  const Status st = vm_->memory_encrypt_op(uapi::KVM_SEV_SNP_LAUNCH_UPDATE, &u, static_cast<std::uint32_t>(sev_->handle()));
+  ASSERT_TRUE(st) << st.error().to_string();
+  const std::uint64_t done = u.gfn_start - 1;
+  EXPECT_GT(done, 0U);
+  EXPECT_LE(done, kMem / model::kPageSize - 1);
+  EXPECT_EQ(u.len, (1ULL << 52) - done * model::kPageSize);
+}
+
 }  // namespace
 }  // namespace snplab::api
 
@@ -395,6 +415,7 @@ TEST(SnpLaunchModel, MeasurementMatchesAnIndependentDigestAndTeardownIsClean) {
   host.destroy_vm(static_cast<std::uint64_t>(id));
   for (const auto& f : host.sev()->detectors().findings()) ADD_FAILURE() << f.describe();
 }
+
 
 }  // namespace
 }  // namespace snplab::model::kvm

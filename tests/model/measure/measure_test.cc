@@ -577,6 +577,28 @@ TEST(MeasureGuest, KeepVmsaPages_GivesBspThenAps) {
   EXPECT_EQ(pages[2], pages[1]);
 }
 
+TEST(MeasureGuest, SectionsCoveringMoreThan4GiB_FailBeforeMeasuring) {
+  // fw-kh-1m.bin with its first two SEV metadata sections grown to 0xFFFFF000 bytes each: no
+  // 32-bit GPA range holds them, so the measurement refuses, naming the limit, at once.
+  auto image = firmware("fw-kh-1m.bin");
+  const std::array<std::uint8_t, 4> asev{'A', 'S', 'E', 'V'};
+  const auto at = std::search(image.begin(), image.end(), asev.begin(), asev.end());
+  ASSERT_NE(at, image.end());
+  const auto items = static_cast<std::size_t>(at - image.begin()) + 16;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::size_t size_at = items + i * 12 + 4;
+    image[size_at] = 0x00, image[size_at + 1] = 0xF0, image[size_at + 2] = 0xFF, image[size_at + 3] = 0xFF;
+  }
+  MeasureInput in;
+  in.mode = GuestMode::Snp;
+  in.ovmf = image;
+  in.vcpus = 1;
+  const auto r = measure_guest(in);
+  ASSERT_TRUE(std::holds_alternative<MeasureError>(r));
+  EXPECT_NE(std::get<MeasureError>(r).message.find("more than the 4 GiB"), std::string::npos)
+      << std::get<MeasureError>(r).message;
+}
+
 TEST(MeasureGuest, InconsistentOptions_AreErrors) {
   const auto image = firmware("svsm-ovmf-192k.bin");
   const auto svsm = firmware("svsm-256k.bin");

@@ -115,5 +115,19 @@ TEST(GuestMsg, KeyReq_EncodeDecodeRoundTrips) {
   EXPECT_EQ(d.reserved, 0U);
 }
 
+TEST(GuestMsg, RequestsDecodedFromNothing_AreAllZero) {
+  // A guest message whose payload is empty: the request reads as zeros (no copy from an empty
+  // span, whose data() may be null).
+  const ReportReq r = ReportReq::decode({});
+  EXPECT_EQ(r.vmpl, 0U);
+  EXPECT_EQ(r.key_sel, 0U);
+  EXPECT_FALSE(r.reserved_nonzero);
+  for (const std::uint8_t b : r.report_data) EXPECT_EQ(b, 0);
+  const KeyReq k = KeyReq::decode({});
+  EXPECT_FALSE(k.root_key_select);
+  EXPECT_EQ(k.guest_field_select, 0U);
+  EXPECT_EQ(k.tcb_version, 0U);
+}
+
 }  // namespace
 }  // namespace snplab::model

@@ -470,7 +470,11 @@ int snp_launch_update(Vm& vm, SnpLaunchUpdateArgs& a, std::uint32_t* fw_error) {
   args.err_ctx.error_path = true;
   const std::optional<std::uint64_t> src = zero ? std::nullopt : std::optional<std::uint64_t>(a.uaddr);
   const auto npages = static_cast<long>(a.len >> kPageShift);
-  if (a.type == kPageTypeNormal) args.hints.prehash(vm, a.uaddr, static_cast<std::uint64_t>(npages));
+  // The speed-up hashes the source pages ahead, but only those kvm_gmem_populate() can reach:
+  // it clips the range to the slot, and a hostile VMM's len (up to 2^64 - 4096) must not
+  // become an allocation.
+  const std::uint64_t reachable = std::min<std::uint64_t>(a.len >> kPageShift, slot->npages - (a.gfn_start - slot->base_gfn));
+  if (a.type == kPageTypeNormal) args.hints.prehash(vm, a.uaddr, reachable);
   const long count = vm.kvm_gmem_populate(
       a.gfn_start, src, npages,
       [&](Gpa gfn, Pfn pfn, std::optional<std::uint64_t> page_src, int order) {
