@@ -31,7 +31,11 @@ if [ "$ci" -eq 1 ]; then
     mkdir -p "$work"
     echo "fuzz smoke: $name for ${seconds}s"
     # A fresh working corpus seeded from the checked-in one; crashes land in build/fuzz.
+    extra=()
+    while read -r t dir; do
+      [ "$t" = "$target" ] && [ -d "$dir" ] && extra+=("$dir")
+    done < <(grep -v '^#' fuzz/shared-seeds.txt)
     "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-      -artifact_prefix="build/fuzz/" "$work" "fuzz/corpus/$target" 2>&1 | tail -n 12
+      -artifact_prefix="build/fuzz/" "$work" "fuzz/corpus/$target" "${extra[@]}" 2>&1 | tail -n 12
   done
 fi
