@@ -465,16 +465,16 @@ class SimBackend final : public Backend {
   }
 
   Status user_write(std::uint64_t uaddr, std::span<const std::uint8_t> bytes) override {
-    if (const GmemMap* m = gmem_map(uaddr, bytes.size())) {
+    if (const auto [base, m] = gmem_map(uaddr, bytes.size()); m != nullptr) {
       std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());
-      return gmem_copy(*m, uaddr, copy, true, Op::UserWrite);
+      return gmem_copy(base, *m, uaddr, copy, true, Op::UserWrite);
     }
     if (!host_.user().copy_to(uaddr, bytes)) return err(Op::UserWrite, EFAULT);
     return ok();
   }
 
   Status user_read(std::uint64_t uaddr, std::span<std::uint8_t> out) override {
-    if (const GmemMap* m = gmem_map(uaddr, out.size())) return gmem_copy(*m, uaddr, out, false, Op::UserRead);
+    if (const auto [base, m] = gmem_map(uaddr, out.size()); m != nullptr) return gmem_copy(base, *m, uaddr, out, false, Op::UserRead);
     if (!host_.user().copy_from(uaddr, out)) return err(Op::UserRead, EFAULT);
     return ok();
   }
@@ -507,24 +507,22 @@ class SimBackend final : public Backend {
 
  private:
   static constexpr std::uint64_t kGmemMapBase = 0x7e0000000000ULL;
-  /// The guest_memfd mapping holding [uaddr, uaddr + n), or nullptr.
-  const GmemMap* gmem_map(std::uint64_t uaddr, std::uint64_t n) const {
+  /// The guest_memfd mapping holding [uaddr, uaddr + n): its start address and the mapping,
+  /// or {0, nullptr}.
+  std::pair<std::uint64_t, const GmemMap*> gmem_map(std::uint64_t uaddr, std::uint64_t n) const {
     auto it = gmem_maps_.upper_bound(uaddr);
-    if (it == gmem_maps_.begin()) return nullptr;
+    if (it == gmem_maps_.begin()) return {0, nullptr};
     --it;
     const std::uint64_t off = uaddr - it->first;
-    if (off > it->second.len || n > it->second.len - off) return nullptr;
-    return &it->second;
+    if (off > it->second.len || n > it->second.len - off) return {0, nullptr};
+    return {it->first, &it->second};
   }
-  /// A user access through a guest_memfd mapping: the file's pages, or EFAULT where its
-  /// fault handler refuses.
-  Status gmem_copy(const GmemMap& m, std::uint64_t uaddr, std::span<std::uint8_t> buf, bool write, Op op) {
+  /// A user access through the guest_memfd mapping that starts at `base`: the file's pages,
+  /// or EFAULT where its fault handler refuses.
+  Status gmem_copy(std::uint64_t base, const GmemMap& m, std::uint64_t uaddr, std::span<std::uint8_t> buf, bool write,
+                   Op op) {
     model::kvm::Vm* v = host_.vm(m.vm);
     if (v == nullptr) return err(op, EFAULT);
-    std::uint64_t base = 0;
-    for (const auto& [addr, map] : gmem_maps_) {
-      if (&map == &m) base = addr;
-    }
     if (const int e = v->gmem_user_copy(m.gmem, m.offset + (uaddr - base), buf, write); e < 0) {
       return err(op, -e, "the guest_memfd page cannot be faulted in (SIGBUS)");
     }
